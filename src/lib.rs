@@ -1,0 +1,3 @@
+//! sigil: SOPS-compatible secrets, signature verification and a GitOps gate.
+
+pub mod sops;

@@ -1,0 +1,190 @@
+//! Wrapping and recovering the data key with master keys (age, OpenPGP) and key groups.
+
+pub mod age;
+pub mod pgp;
+
+use std::path::PathBuf;
+
+use super::cipher::DataKey;
+use super::error::Error;
+use super::metadata::{KeyGroup, MasterKey, Metadata};
+use super::shamir;
+
+/// A master key named by the user (CLI flag or `.sops.yaml`), before it wraps anything.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeySpec {
+    /// An age recipient string.
+    Age(String),
+    /// An OpenPGP fingerprint.
+    Pgp(String),
+}
+
+/// Where secret key material comes from when decrypting.
+pub struct Unlocker {
+    age: Option<age::Identities>,
+    /// OpenPGP key files (public certs for encryption, secret keys for decryption).
+    pub pgp_ring: pgp::Keyring,
+    pgp_files_given: bool,
+    /// Key type ids in the order they are tried (`--decryption-order`, default `age,pgp`).
+    pub order: Vec<String>,
+}
+
+impl Unlocker {
+    /// An unlocker reading OpenPGP keys from `pgp_files` (files or directories).
+    pub fn new(pgp_files: &[PathBuf], order: Vec<String>) -> Unlocker {
+        Unlocker {
+            age: None,
+            pgp_ring: pgp::Keyring::load(pgp_files),
+            pgp_files_given: !pgp_files.is_empty(),
+            order,
+        }
+    }
+
+    fn age_identities(&mut self) -> &age::Identities {
+        self.age.get_or_insert_with(age::load_identities)
+    }
+
+    fn try_key(&mut self, key: &MasterKey) -> Result<zeroize::Zeroizing<Vec<u8>>, String> {
+        match key {
+            MasterKey::Age { enc, .. } => {
+                let ids = self.age_identities();
+                let r = age::unwrap(enc.as_bytes(), &ids.list);
+                r.map_err(|e| {
+                    let mut msg = format!(
+                        "{e}. Looked for identities in {}",
+                        ids.searched.join(", ")
+                    );
+                    for p in &ids.problems {
+                        msg.push_str(&format!("; {p}"));
+                    }
+                    msg
+                })
+            }
+            MasterKey::Pgp { enc, .. } => {
+                let in_process = pgp::unwrap_in_process(enc, &self.pgp_ring);
+                match in_process {
+                    Ok(k) => Ok(k),
+                    Err(e) if self.pgp_files_given => {
+                        let mut msg = e;
+                        for p in &self.pgp_ring.problems {
+                            msg.push_str(&format!("; {p}"));
+                        }
+                        Err(msg)
+                    }
+                    Err(_) if pgp::gpg_available() => pgp::unwrap_with_gpg(enc),
+                    Err(e) => Err(format!(
+                        "{e}; no key file was given (--pgp-key-file / SIGIL_PGP_KEY_FILES) and no gpg binary was found"
+                    )),
+                }
+            }
+            MasterKey::Other { kind, .. } => {
+                Err(format!("{kind} keys are not supported by sigil (only age and pgp)"))
+            }
+        }
+    }
+
+    /// Recovers the data key, trying the keys of each group in decryption order.
+    pub fn recover(&mut self, meta: &Metadata) -> Result<DataKey, Error> {
+        let mut parts: Vec<zeroize::Zeroizing<Vec<u8>>> = Vec::new();
+        let mut report = String::new();
+        for (gi, group) in meta.key_groups.iter().enumerate() {
+            let mut idx: Vec<usize> = (0..group.0.len()).collect();
+            let order = self.order.clone();
+            let rank = |k: &MasterKey| {
+                order.iter().position(|t| t == k.type_id()).unwrap_or(order.len())
+            };
+            idx.sort_by_key(|&i| rank(&group.0[i]));
+            let mut group_report = String::new();
+            let mut got = None;
+            for i in idx {
+                match self.try_key(&group.0[i]) {
+                    Ok(part) => {
+                        got = Some(part);
+                        break;
+                    }
+                    Err(e) => group_report.push_str(&format!(
+                        "  {}: FAILED\n    - {}\n",
+                        group.0[i].describe(),
+                        e
+                    )),
+                }
+            }
+            match got {
+                Some(p) => {
+                    parts.push(p);
+                    report.push_str(&format!("Group {gi}: OK\n"));
+                    if meta.key_groups.len() == 1 {
+                        break;
+                    }
+                }
+                None => report.push_str(&format!("Group {gi}: FAILED\n{group_report}")),
+            }
+        }
+        let fail = |why: &str| {
+            Error::KeyRecovery(format!(
+                "Failed to get the data key required to decrypt the SOPS file.\n\n{report}\n{why}"
+            ))
+        };
+        if meta.key_groups.len() <= 1 {
+            let part = parts.pop().ok_or_else(|| {
+                fail("Recovery failed because no master key was able to decrypt the file. Provide a matching identity (SOPS_AGE_KEY_FILE, --pgp-key-file, ...).")
+            })?;
+            return DataKey::from_slice(&part);
+        }
+        let threshold = if meta.shamir_threshold == 0 {
+            meta.key_groups.len()
+        } else {
+            meta.shamir_threshold
+        };
+        if parts.len() < threshold {
+            return Err(fail(&format!(
+                "Recovery failed because only {} of the {} key groups needed (shamir_threshold) could be decrypted.",
+                parts.len(),
+                threshold
+            )));
+        }
+        let refs: Vec<&[u8]> = parts.iter().map(|p| &p[..]).collect();
+        let key = shamir::combine(&refs)?;
+        DataKey::from_slice(&key)
+    }
+}
+
+/// Wraps `key` for every group; with two or more groups each gets a Shamir share.
+/// Returns the groups and the threshold to record (0 when not splitting).
+pub fn wrap_groups(
+    groups: &[Vec<KeySpec>],
+    threshold: usize,
+    key: &DataKey,
+    ring: &pgp::Keyring,
+) -> Result<(Vec<KeyGroup>, usize), Error> {
+    if groups.is_empty() || groups.iter().all(|g| g.is_empty()) {
+        return Err(Error::NoEncryptionKey(
+            "no master key to encrypt with: give --age/--pgp or a .sops.yaml creation rule".into(),
+        ));
+    }
+    if groups.iter().any(|g| g.is_empty()) {
+        return Err(Error::Config("a key group has no keys".into()));
+    }
+    let created_at = super::time::now_utc();
+    let wrap_one = |spec: &KeySpec, payload: &[u8]| -> Result<MasterKey, Error> {
+        Ok(match spec {
+            KeySpec::Age(r) => MasterKey::Age { recipient: r.clone(), enc: age::wrap(r, payload)? },
+            KeySpec::Pgp(fp) => MasterKey::Pgp {
+                fp: fp.split_whitespace().collect(),
+                created_at: created_at.clone(),
+                enc: pgp::wrap(fp, payload, ring)?,
+            },
+        })
+    };
+    if groups.len() == 1 {
+        let g = groups[0].iter().map(|s| wrap_one(s, key.as_bytes())).collect::<Result<_, _>>()?;
+        return Ok((vec![KeyGroup(g)], 0));
+    }
+    let t = if threshold == 0 { groups.len() } else { threshold };
+    let shares = shamir::split(key.as_bytes(), groups.len(), t)?;
+    let mut out = Vec::new();
+    for (g, share) in groups.iter().zip(&shares) {
+        out.push(KeyGroup(g.iter().map(|s| wrap_one(s, share)).collect::<Result<_, _>>()?));
+    }
+    Ok((out, t))
+}

@@ -1,0 +1,200 @@
+//! age key wrapping: one armored age file per recipient, identities from every source sops reads.
+
+use std::io::{BufReader, Read};
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use age::armor::ArmoredReader;
+use zeroize::Zeroizing;
+
+use crate::sops::error::Error;
+
+/// Largest payload accepted from an age file holding a data key or Shamir share.
+const MAX_KEY_PAYLOAD: u64 = 4096;
+
+/// Parses a recipient string as sops does: `age1…` (X25519) or `ssh-ed25519`/`ssh-rsa` keys.
+pub fn parse_recipient(s: &str) -> Result<Box<dyn age::Recipient + Send>, Error> {
+    let s = s.trim();
+    let bad = |why: &str| Error::Config(format!("invalid age recipient '{s}': {why}"));
+    if s.starts_with("ssh-") {
+        return age::ssh::Recipient::from_str(s)
+            .map(|r| Box::new(r) as Box<dyn age::Recipient + Send>)
+            .map_err(|e| bad(&format!("{e:?}")));
+    }
+    if s.starts_with("age1pq1") {
+        return Err(bad("post-quantum age recipients are not supported by sigil yet"));
+    }
+    if s.starts_with("age1") && s.matches('1').count() > 1 {
+        return Err(bad("age plugins are not supported"));
+    }
+    age::x25519::Recipient::from_str(s)
+        .map(|r| Box::new(r) as Box<dyn age::Recipient + Send>)
+        .map_err(|e| bad(e))
+}
+
+/// Encrypts `payload` to one recipient as an armored age file (the `enc` field).
+pub fn wrap(recipient: &str, payload: &[u8]) -> Result<String, Error> {
+    let r = parse_recipient(recipient)?;
+    let encryptor = age::Encryptor::with_recipients(std::iter::once(&*r as &dyn age::Recipient))
+        .map_err(|e| Error::EncryptTree(format!("age: {e}")))?;
+    let mut out = Vec::new();
+    let armored = age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor)
+        .map_err(|e| Error::EncryptTree(format!("age armor: {e}")))?;
+    let mut w = encryptor.wrap_output(armored).map_err(|e| Error::EncryptTree(format!("age: {e}")))?;
+    std::io::Write::write_all(&mut w, payload).map_err(|e| Error::EncryptTree(format!("age: {e}")))?;
+    w.finish()
+        .and_then(|a| a.finish())
+        .map_err(|e| Error::EncryptTree(format!("age: {e}")))?;
+    String::from_utf8(out).map_err(|_| Error::EncryptTree("age armor is not UTF-8".into()))
+}
+
+/// Decrypts an age file (armored or binary) with any of the identities.
+pub fn unwrap(
+    enc: &[u8],
+    identities: &[Box<dyn age::Identity>],
+) -> Result<Zeroizing<Vec<u8>>, String> {
+    if identities.is_empty() {
+        return Err("no age identity available".into());
+    }
+    let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(enc))
+        .map_err(|e| format!("not a valid age file: {e}"))?;
+    let mut reader = decryptor
+        .decrypt(identities.iter().map(|i| &**i as &dyn age::Identity))
+        .map_err(|e| e.to_string())?;
+    let mut out = Zeroizing::new(Vec::new());
+    (&mut reader)
+        .take(MAX_KEY_PAYLOAD + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("age payload: {e}"))?;
+    if out.len() as u64 > MAX_KEY_PAYLOAD {
+        return Err("age payload is too large for a data key".into());
+    }
+    Ok(out)
+}
+
+/// Identities found in the places sops looks, plus a description of where we looked.
+#[derive(Default)]
+pub struct Identities {
+    /// The loaded identities.
+    pub list: Vec<Box<dyn age::Identity>>,
+    /// Locations tried, for error reports.
+    pub searched: Vec<String>,
+    /// Problems met while loading (unreadable files, encrypted keys skipped).
+    pub problems: Vec<String>,
+}
+
+/// Parses identity text (one `AGE-SECRET-KEY-1…` per line, `#` comments).
+pub fn parse_identity_text(text: &[u8], origin: &str) -> Result<Vec<Box<dyn age::Identity>>, String> {
+    let trimmed = text.trim_ascii_start();
+    if trimmed.starts_with(b"age-encryption.org") || trimmed.starts_with(b"-----BEGIN AGE") {
+        return Err(format!(
+            "{origin} is a passphrase-protected identity file; sigil cannot prompt for it yet: decrypt it with `age -d` into a tmpfs file and point SOPS_AGE_KEY_FILE at it"
+        ));
+    }
+    let file = age::IdentityFile::from_buffer(BufReader::new(text))
+        .map_err(|e| format!("{origin}: {e}"))?;
+    file.into_identities()
+        .map(|v| v.into_iter().map(|b| b as Box<dyn age::Identity>).collect())
+        .map_err(|e| format!("{origin}: {e}"))
+}
+
+fn ssh_identity(path: &PathBuf) -> Result<Option<Box<dyn age::Identity>>, String> {
+    let data = match std::fs::read(path) {
+        Ok(d) => Zeroizing::new(d),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let id = age::ssh::Identity::from_buffer(&data[..], Some(path.display().to_string()))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    match id {
+        age::ssh::Identity::Unencrypted(_) => Ok(Some(Box::new(id))),
+        age::ssh::Identity::Encrypted(_) => Err(format!(
+            "{}: passphrase-protected SSH keys are skipped (sigil does not prompt)",
+            path.display()
+        )),
+        age::ssh::Identity::Unsupported(_) => {
+            Err(format!("{}: unsupported SSH key type for age", path.display()))
+        }
+    }
+}
+
+fn home() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(PathBuf::from)
+}
+
+/// The default identity file: `$XDG_CONFIG_HOME/sops/age/keys.txt` or `~/.config/sops/age/keys.txt`.
+pub fn default_keys_file() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| home().map(|h| h.join(".config")))?;
+    Some(base.join("sops").join("age").join("keys.txt"))
+}
+
+/// Loads identities from every source sops 3.11 reads, in its order.
+pub fn load_identities() -> Identities {
+    let mut ids = Identities::default();
+    let mut ssh_paths = Vec::new();
+    if let Some(p) = std::env::var_os("SOPS_AGE_SSH_PRIVATE_KEY_FILE") {
+        ssh_paths.push(PathBuf::from(p));
+    }
+    if let Some(h) = home() {
+        ssh_paths.push(h.join(".ssh").join("id_ed25519"));
+        ssh_paths.push(h.join(".ssh").join("id_rsa"));
+    }
+    for p in ssh_paths {
+        ids.searched.push(p.display().to_string());
+        match ssh_identity(&p) {
+            Ok(Some(i)) => ids.list.push(i),
+            Ok(None) => {}
+            Err(e) => ids.problems.push(e),
+        }
+    }
+    let add_text = |ids: &mut Identities, text: &[u8], origin: &str| match parse_identity_text(text, origin) {
+        Ok(mut l) => ids.list.append(&mut l),
+        Err(e) => ids.problems.push(e),
+    };
+    ids.searched.push("SOPS_AGE_KEY".into());
+    if let Some(v) = std::env::var_os("SOPS_AGE_KEY") {
+        let v = Zeroizing::new(v.into_encoded_bytes());
+        add_text(&mut ids, &v, "SOPS_AGE_KEY");
+    }
+    ids.searched.push("SOPS_AGE_KEY_FILE".into());
+    if let Some(p) = std::env::var_os("SOPS_AGE_KEY_FILE") {
+        match std::fs::read(&p) {
+            Ok(d) => add_text(&mut ids, &Zeroizing::new(d), &PathBuf::from(&p).display().to_string()),
+            Err(e) => ids.problems.push(format!("SOPS_AGE_KEY_FILE {}: {e}", PathBuf::from(&p).display())),
+        }
+    }
+    ids.searched.push("SOPS_AGE_KEY_CMD".into());
+    if let Ok(cmd) = std::env::var("SOPS_AGE_KEY_CMD") {
+        match run_key_cmd(&cmd) {
+            Ok(out) => add_text(&mut ids, &out, "SOPS_AGE_KEY_CMD"),
+            Err(e) => ids.problems.push(e),
+        }
+    }
+    if let Some(p) = default_keys_file() {
+        ids.searched.push(p.display().to_string());
+        match std::fs::read(&p) {
+            Ok(d) => add_text(&mut ids, &Zeroizing::new(d), &p.display().to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => ids.problems.push(format!("{}: {e}", p.display())),
+        }
+    }
+    ids
+}
+
+fn run_key_cmd(cmd: &str) -> Result<Zeroizing<Vec<u8>>, String> {
+    let words = shell_words::split(cmd).map_err(|e| format!("SOPS_AGE_KEY_CMD: {e}"))?;
+    let (prog, args) = words.split_first().ok_or("SOPS_AGE_KEY_CMD is empty")?;
+    let out = std::process::Command::new(prog)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("SOPS_AGE_KEY_CMD: cannot run {prog}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("SOPS_AGE_KEY_CMD exited with {}", out.status));
+    }
+    Ok(Zeroizing::new(out.stdout))
+}

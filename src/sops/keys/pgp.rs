@@ -1,0 +1,263 @@
+//! OpenPGP key wrapping, in process with sequoia; the `gpg` binary is only a fallback for keys
+//! that are not in a key file (smartcards, agent-held keys).
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use sequoia_openpgp as openpgp;
+use openpgp::Cert;
+use openpgp::crypto::SessionKey;
+use openpgp::packet::{PKESK, SKESK};
+use openpgp::parse::stream::{
+    DecryptionHelper, DecryptorBuilder, MessageStructure, VerificationHelper,
+};
+use openpgp::parse::Parse;
+use openpgp::policy::StandardPolicy;
+use openpgp::serialize::stream::{Armorer, Encryptor, LiteralWriter, Message};
+use openpgp::types::SymmetricAlgorithm;
+use zeroize::Zeroizing;
+
+use crate::sops::error::Error;
+
+/// Largest decrypted payload accepted (a data key is 32 bytes, a share 33).
+const MAX_KEY_PAYLOAD: u64 = 4096;
+
+/// Certificates loaded from armored or binary key files (public or secret).
+#[derive(Default)]
+pub struct Keyring {
+    /// Every certificate read.
+    pub certs: Vec<Cert>,
+    /// Files that could not be read.
+    pub problems: Vec<String>,
+}
+
+impl Keyring {
+    /// Reads every certificate in `paths`; a directory contributes its `*.asc`, `*.gpg` and
+    /// `*.pgp` files (like Flux's decryption secret).
+    pub fn load(paths: &[PathBuf]) -> Keyring {
+        let mut ring = Keyring::default();
+        for p in paths {
+            if p.is_dir() {
+                let mut files: Vec<PathBuf> = match std::fs::read_dir(p) {
+                    Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+                    Err(e) => {
+                        ring.problems.push(format!("{}: {e}", p.display()));
+                        continue;
+                    }
+                };
+                files.retain(|f| {
+                    matches!(f.extension().and_then(|e| e.to_str()), Some("asc" | "gpg" | "pgp"))
+                });
+                files.sort();
+                for f in files {
+                    ring.add_file(&f);
+                }
+            } else {
+                ring.add_file(p);
+            }
+        }
+        ring
+    }
+
+    fn add_file(&mut self, path: &Path) {
+        let data = match std::fs::read(path) {
+            Ok(d) => Zeroizing::new(d),
+            Err(e) => {
+                self.problems.push(format!("{}: {e}", path.display()));
+                return;
+            }
+        };
+        match openpgp::cert::CertParser::from_bytes(&data[..]) {
+            Ok(parser) => {
+                for c in parser {
+                    match c {
+                        Ok(c) => self.certs.push(c),
+                        Err(e) => self.problems.push(format!("{}: {e}", path.display())),
+                    }
+                }
+            }
+            Err(e) => self.problems.push(format!("{}: {e}", path.display())),
+        }
+    }
+
+    /// Finds a certificate by fingerprint (full, or a 16-hex key id; primary or subkey).
+    pub fn find(&self, fp: &str) -> Option<&Cert> {
+        let want = normalize_fp(fp);
+        self.certs.iter().find(|c| {
+            c.keys().any(|k| {
+                let f = k.key().fingerprint().to_hex();
+                f == want || (want.len() == 16 && f.ends_with(&want))
+            })
+        })
+    }
+}
+
+/// Uppercase hex without spaces or a trailing `!`.
+pub fn normalize_fp(fp: &str) -> String {
+    fp.chars()
+        .filter(|c| !c.is_whitespace() && *c != '!')
+        .collect::<String>()
+        .to_uppercase()
+}
+
+fn gpg_program() -> String {
+    std::env::var("SOPS_GPG_EXEC").unwrap_or_else(|_| "gpg".into())
+}
+
+fn gpg_export(fp: &str) -> Result<Cert, String> {
+    let out = Command::new(gpg_program())
+        .args(["--batch", "--export", &normalize_fp(fp)])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run gpg to find key {fp}: {e}"))?;
+    if !out.status.success() || out.stdout.is_empty() {
+        return Err(format!("OpenPGP key {fp} is neither in a key file nor in gpg's keyring"));
+    }
+    Cert::from_bytes(&out.stdout).map_err(|e| format!("gpg exported an unreadable key {fp}: {e}"))
+}
+
+/// Encrypts `payload` to the certificate with fingerprint `fp` (from `ring`, else exported
+/// from gpg's keyring) as an armored message without a trailing newline, like sops.
+pub fn wrap(fp: &str, payload: &[u8], ring: &Keyring) -> Result<String, Error> {
+    let exported;
+    let cert = match ring.find(fp) {
+        Some(c) => c,
+        None => {
+            exported = gpg_export(fp).map_err(Error::NoEncryptionKey)?;
+            &exported
+        }
+    };
+    let policy = StandardPolicy::new();
+    let err = |e: anyhow::Error| Error::EncryptTree(format!("OpenPGP encryption to {fp}: {e}"));
+    let recipients: Vec<_> = cert
+        .keys()
+        .with_policy(&policy, None)
+        .supported()
+        .alive()
+        .revoked(false)
+        .for_storage_encryption()
+        .for_transport_encryption()
+        .collect();
+    if recipients.is_empty() {
+        return Err(Error::NoEncryptionKey(format!(
+            "OpenPGP key {fp} has no valid encryption subkey (expired, revoked or too weak)"
+        )));
+    }
+    let mut sink = Vec::new();
+    {
+        let message = Message::new(&mut sink);
+        let message = Armorer::new(message).build().map_err(err)?;
+        let message = Encryptor::for_recipients(message, recipients).build().map_err(err)?;
+        let mut w = LiteralWriter::new(message).build().map_err(err)?;
+        w.write_all(payload).map_err(|e| err(e.into()))?;
+        w.finalize().map_err(err)?;
+    }
+    let text = String::from_utf8(sink).map_err(|_| Error::EncryptTree("armor is not UTF-8".into()))?;
+    Ok(text.trim().to_string())
+}
+
+struct Helper<'a> {
+    certs: &'a [Cert],
+}
+
+impl VerificationHelper for Helper<'_> {
+    fn get_certs(&mut self, _: &[openpgp::KeyHandle]) -> openpgp::Result<Vec<Cert>> {
+        Ok(Vec::new())
+    }
+    fn check(&mut self, _: MessageStructure) -> openpgp::Result<()> {
+        Ok(())
+    }
+}
+
+impl DecryptionHelper for Helper<'_> {
+    fn decrypt(
+        &mut self,
+        pkesks: &[PKESK],
+        _: &[SKESK],
+        sym_algo: Option<SymmetricAlgorithm>,
+        decrypt: &mut dyn FnMut(Option<SymmetricAlgorithm>, &SessionKey) -> bool,
+    ) -> openpgp::Result<Option<Cert>> {
+        // Every unencrypted secret key is tried: the user's own key decrypts even if a strict
+        // policy would no longer let us encrypt to it (e.g. the RSA-1024 sops test key).
+        for pkesk in pkesks {
+            for cert in self.certs {
+                for ka in cert.keys().unencrypted_secret() {
+                    let matches = match pkesk.recipient() {
+                        Some(handle) => handle.aliases(ka.key().key_handle()),
+                        None => true,
+                    };
+                    if !matches {
+                        continue;
+                    }
+                    let Ok(mut pair) = ka.key().clone().into_keypair() else { continue };
+                    if let Some((algo, sk)) = pkesk.decrypt(&mut pair, sym_algo) {
+                        if decrypt(algo, &sk) {
+                            return Ok(Some(cert.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        Err(anyhow::anyhow!("no secret key in the key files matches this message"))
+    }
+}
+
+/// Decrypts an armored message with secret keys from the key files.
+pub fn unwrap_in_process(enc: &str, ring: &Keyring) -> Result<Zeroizing<Vec<u8>>, String> {
+    if !ring.certs.iter().any(|c| c.is_tsk()) {
+        return Err("no OpenPGP secret key in the key files".into());
+    }
+    let policy = StandardPolicy::new();
+    let mut d = DecryptorBuilder::from_bytes(enc.as_bytes())
+        .map_err(|e| format!("not an OpenPGP message: {e}"))?
+        .with_policy(&policy, None, Helper { certs: &ring.certs })
+        .map_err(|e| e.to_string())?;
+    let mut out = Zeroizing::new(Vec::new());
+    (&mut d)
+        .take(MAX_KEY_PAYLOAD + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("OpenPGP decryption: {e}"))?;
+    if out.len() as u64 > MAX_KEY_PAYLOAD || out.is_empty() {
+        return Err("OpenPGP payload has the wrong size for a data key".into());
+    }
+    Ok(out)
+}
+
+/// Asks `gpg -d` (as sops does), for keys held by gpg-agent or a smartcard.
+pub fn unwrap_with_gpg(enc: &str) -> Result<Zeroizing<Vec<u8>>, String> {
+    let mut child = Command::new(gpg_program())
+        .args(["--batch", "--quiet", "--no-tty", "-d"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run gpg: {e}"))?;
+    let mut stdin = child.stdin.take().ok_or("gpg stdin")?;
+    let input = enc.as_bytes().to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().map_err(|e| format!("gpg: {e}"))?;
+    let _ = writer.join();
+    let stdout = Zeroizing::new(out.stdout);
+    if !out.status.success() || stdout.is_empty() {
+        let msg = String::from_utf8_lossy(&out.stderr);
+        let first = msg.lines().next().unwrap_or("no output").to_string();
+        return Err(format!("gpg could not decrypt: {first}"));
+    }
+    if stdout.len() as u64 > MAX_KEY_PAYLOAD {
+        return Err("OpenPGP payload has the wrong size for a data key".into());
+    }
+    Ok(stdout)
+}
+
+/// Is a gpg binary available for the fallback?
+pub fn gpg_available() -> bool {
+    Command::new(gpg_program())
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}

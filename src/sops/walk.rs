@@ -1,0 +1,270 @@
+//! Walking documents in sops order: encrypting, decrypting and computing the MAC.
+
+use sha2::{Digest, Sha256, Sha512};
+use zeroize::Zeroizing;
+
+use super::cipher::{Cipher, looks_encrypted};
+use super::error::Error;
+use super::rules::Selector;
+use super::tree::{Entry, Text, Value};
+
+/// A leaf the walk visits: a value, or a comment line of a mapping.
+enum Leaf<'a> {
+    Value(&'a mut Value),
+    Comment(&'a mut Text),
+}
+
+/// Walk state shared by all levels.
+struct Walk<'s, F> {
+    selector: &'s Selector,
+    /// Comments in scope for the comment rules (only filled when the selector needs them).
+    comments: Vec<String>,
+    aad: String,
+    on_leaf: F,
+}
+
+impl<F> Walk<'_, F>
+where
+    F: FnMut(Leaf<'_>, &str, bool) -> Result<(), Error>,
+{
+    fn encrypts(&self, key_hit: bool, own: Option<&str>) -> bool {
+        match self.selector {
+            Selector::UnencryptedSuffix(_) | Selector::UnencryptedRegex(_) => !key_hit,
+            Selector::EncryptedSuffix(_) | Selector::EncryptedRegex(_) => key_hit,
+            sel => {
+                let scope: Vec<&str> = self.comments.iter().map(String::as_str).collect();
+                sel.encrypts(&[], &scope, own)
+            }
+        }
+    }
+
+    fn key_matches(&self, key: &str) -> bool {
+        match self.selector {
+            Selector::UnencryptedSuffix(s) | Selector::EncryptedSuffix(s) => key.ends_with(s.as_str()),
+            Selector::UnencryptedRegex(r) | Selector::EncryptedRegex(r) => r.is_match(key),
+            _ => false,
+        }
+    }
+
+    fn comment(&mut self, text: &mut Text, key_hit: bool) -> Result<(), Error> {
+        let enc = self.encrypts(key_hit, Some(text.as_str()));
+        let aad = format!("{}:", self.aad);
+        (self.on_leaf)(Leaf::Comment(text), &aad, enc)?;
+        if self.selector.uses_comments() {
+            self.comments.push(text.to_string());
+        }
+        Ok(())
+    }
+
+    fn map(&mut self, entries: &mut [Entry], key_hit: bool) -> Result<(), Error> {
+        let base = self.comments.len();
+        for entry in entries.iter_mut() {
+            match entry {
+                Entry::Comment(text) => self.comment(text, key_hit)?,
+                Entry::Pair(key, value) => {
+                    let hit = key_hit || self.key_matches(key);
+                    let saved = self.aad.len();
+                    if !self.aad.is_empty() {
+                        self.aad.push(':');
+                    }
+                    self.aad.push_str(key);
+                    self.node(value, hit)?;
+                    self.aad.truncate(saved);
+                    self.comments.truncate(base);
+                }
+            }
+        }
+        self.comments.truncate(base);
+        Ok(())
+    }
+
+    fn node(&mut self, value: &mut Value, key_hit: bool) -> Result<(), Error> {
+        match value {
+            Value::Null => Ok(()),
+            Value::Map(entries) => self.map(entries, key_hit),
+            Value::Seq(items) => {
+                let base = self.comments.len();
+                for item in items.iter_mut() {
+                    self.node(item, key_hit)?;
+                    match item {
+                        Value::Comment(c) if self.selector.uses_comments() => {
+                            self.comments.push(c.to_string())
+                        }
+                        _ => self.comments.truncate(base),
+                    }
+                }
+                self.comments.truncate(base);
+                Ok(())
+            }
+            Value::Comment(_) => {
+                let own = match value {
+                    Value::Comment(c) => Some(c.to_string()),
+                    _ => None,
+                };
+                let enc = self.encrypts(key_hit, own.as_deref());
+                let aad = format!("{}:", self.aad);
+                (self.on_leaf)(Leaf::Value(value), &aad, enc)
+            }
+            _ => {
+                let enc = self.encrypts(key_hit, None);
+                let aad = format!("{}:", self.aad);
+                (self.on_leaf)(Leaf::Value(value), &aad, enc)
+            }
+        }
+    }
+}
+
+fn run<F>(docs: &mut [Vec<Entry>], selector: &Selector, on_leaf: F) -> Result<(), Error>
+where
+    F: FnMut(Leaf<'_>, &str, bool) -> Result<(), Error>,
+{
+    let mut walk = Walk { selector, comments: Vec::new(), aad: String::new(), on_leaf };
+    for doc in docs.iter_mut() {
+        walk.aad.clear();
+        walk.map(doc, false)?;
+    }
+    Ok(())
+}
+
+/// The 32 bytes that start the MAC in `mac_only_encrypted` mode: SHA-256("sops").
+fn mac_only_prefix() -> [u8; 32] {
+    Sha256::digest(b"sops").into()
+}
+
+fn new_hasher(mac_only: bool) -> Sha512 {
+    let mut h = Sha512::new();
+    if mac_only {
+        h.update(mac_only_prefix());
+    }
+    h
+}
+
+fn hex_upper(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+/// Encrypts every selected leaf in place and returns the MAC (uppercase hex SHA-512).
+pub fn encrypt(
+    docs: &mut [Vec<Entry>],
+    cipher: &Cipher,
+    selector: &Selector,
+    mac_only: bool,
+) -> Result<Zeroizing<String>, Error> {
+    let mut hasher = new_hasher(mac_only);
+    run(docs, selector, |leaf, aad, enc| {
+        match leaf {
+            Leaf::Comment(text) => {
+                if enc && !text.is_empty() {
+                    *text = Zeroizing::new(cipher.encrypt_bytes(text.as_bytes(), "comment", aad));
+                }
+            }
+            Leaf::Value(v) => {
+                if let Value::Comment(text) = v {
+                    if enc && !text.is_empty() {
+                        let s = cipher.encrypt_bytes(text.as_bytes(), "comment", aad);
+                        *v = Value::str(&s);
+                    }
+                    return Ok(());
+                }
+                let bytes = v.canonical_bytes().ok_or_else(|| {
+                    Error::EncryptTree(format!("cannot encrypt the value at '{aad}'"))
+                })?;
+                if !mac_only || enc {
+                    hasher.update(&bytes[..]);
+                }
+                if enc {
+                    let kind = v.type_tag().unwrap_or("str");
+                    *v = Value::str(&cipher.encrypt_bytes(&bytes, kind, aad));
+                }
+            }
+        }
+        Ok(())
+    })?;
+    Ok(Zeroizing::new(hex_upper(&hasher.finalize())))
+}
+
+/// What a decryption found besides the values.
+#[derive(Default)]
+pub struct DecryptReport {
+    /// Plain comments met where the rules say comments are encrypted (files from sops < 3.4).
+    pub plaintext_comments: usize,
+}
+
+/// Decrypts every selected leaf in place and returns the recomputed MAC and a report.
+///
+/// Encrypted comments must authenticate (sops only warns); plain comments are allowed (old
+/// files) and counted.
+pub fn decrypt(
+    docs: &mut [Vec<Entry>],
+    cipher: &mut Cipher,
+    selector: &Selector,
+    mac_only: bool,
+) -> Result<(Zeroizing<String>, DecryptReport), Error> {
+    let mut hasher = new_hasher(mac_only);
+    let mut report = DecryptReport::default();
+    run(docs, selector, |leaf, aad, enc| {
+        match leaf {
+            Leaf::Comment(text) => {
+                if enc && looks_encrypted(text.as_bytes()) {
+                    *text = decrypt_comment(cipher, text, aad)?;
+                } else if enc && !text.is_empty() {
+                    report.plaintext_comments += 1;
+                }
+            }
+            Leaf::Value(v) => {
+                if let Value::Comment(text) = v {
+                    if enc && looks_encrypted(text.as_bytes()) {
+                        *text = decrypt_comment(cipher, text, aad)?;
+                    }
+                    return Ok(());
+                }
+                if enc {
+                    match v {
+                        Value::Str(s) if s.is_empty() => {}
+                        Value::Str(s) => {
+                            let text = std::str::from_utf8(s).map_err(|_| not_sops(aad))?;
+                            if !looks_encrypted(text.as_bytes()) {
+                                return Err(not_sops(aad));
+                            }
+                            *v = cipher.decrypt_value(text, aad)?;
+                            if matches!(v, Value::Comment(_)) {
+                                return Ok(());
+                            }
+                        }
+                        _ => return Err(not_sops(aad)),
+                    }
+                }
+                if !mac_only || enc {
+                    let bytes = v.canonical_bytes().ok_or_else(|| not_sops(aad))?;
+                    hasher.update(&bytes[..]);
+                }
+            }
+        }
+        Ok(())
+    })?;
+    Ok((Zeroizing::new(hex_upper(&hasher.finalize())), report))
+}
+
+fn decrypt_comment(cipher: &mut Cipher, text: &str, aad: &str) -> Result<Text, Error> {
+    match cipher.decrypt_value(text, aad) {
+        Ok(Value::Comment(c)) => Ok(c),
+        Ok(_) => Err(Error::Strict(format!(
+            "an encrypted comment at '{aad}' does not have type:comment; the file was altered"
+        ))),
+        Err(_) => Err(Error::Strict(format!(
+            "an encrypted comment at '{aad}' failed authentication (sops would only warn and print the ciphertext); the file was altered or mixes data keys"
+        ))),
+    }
+}
+
+fn not_sops(aad: &str) -> Error {
+    Error::DecryptValue(format!(
+        "the value at '{aad}' should be encrypted but does not match sops' data format; the file was altered or its encryption rules were changed"
+    ))
+}
+
+/// Compares two MAC strings in constant time.
+pub fn mac_equal(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
