@@ -1,0 +1,242 @@
+//! `.sops.yaml`: creation rules (keys, key groups, selection rules) and store options.
+//!
+//! Discovery is sops's: `--config`, then `$SOPS_CONFIG`, then `.sops.yaml` in the current
+//! directory and its parents (up to 100 levels). It starts from the current directory, not
+//! from the file's directory: run sigil from the repository root.
+
+use std::path::{Path, PathBuf};
+
+use regex::Regex;
+use yaml_serde::Value as Y;
+
+use super::error::Error;
+use super::format::Layout;
+use super::keys::KeySpec;
+use super::rules::Selection;
+
+/// One `creation_rules` entry.
+pub struct CreationRule {
+    /// `path_regex` (unanchored search on the path relative to the config's directory).
+    pub path_regex: Option<Regex>,
+    /// Key groups (flat keys form one group).
+    pub groups: Vec<Vec<KeySpec>>,
+    /// `shamir_threshold`.
+    pub threshold: usize,
+    /// The selection rule.
+    pub selection: Selection,
+    /// `mac_only_encrypted`.
+    pub mac_only_encrypted: bool,
+}
+
+/// A loaded `.sops.yaml`.
+pub struct Config {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// Creation rules, first match wins.
+    pub rules: Vec<CreationRule>,
+    /// Output layout from `stores`.
+    pub layout: Layout,
+}
+
+/// Finds the config file: explicit path, `$SOPS_CONFIG`, or `.sops.yaml` upwards from `cwd`.
+pub fn locate(explicit: Option<&Path>) -> Result<Option<PathBuf>, Error> {
+    if let Some(p) = explicit {
+        return Ok(Some(p.to_path_buf()));
+    }
+    if let Some(p) = std::env::var_os("SOPS_CONFIG").filter(|v| !v.is_empty()) {
+        return Ok(Some(PathBuf::from(p)));
+    }
+    let mut dir = std::env::current_dir().map_err(|e| Error::Config(format!("current directory: {e}")))?;
+    for _ in 0..100 {
+        let candidate = dir.join(".sops.yaml");
+        if candidate.is_file() {
+            return Ok(Some(candidate));
+        }
+        if !dir.pop() {
+            break;
+        }
+    }
+    Ok(None)
+}
+
+fn strs(v: &Y, what: &str) -> Result<Vec<String>, Error> {
+    match v {
+        Y::Null => Ok(Vec::new()),
+        Y::String(s) => Ok(s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()),
+        Y::Sequence(items) => items
+            .iter()
+            .map(|i| match i {
+                Y::String(s) => Ok(s.trim().to_string()),
+                _ => Err(Error::Config(format!("{what}: every entry must be a string"))),
+            })
+            .collect(),
+        _ => Err(Error::Config(format!("{what} must be a string or a list of strings"))),
+    }
+}
+
+fn unsupported(map: &yaml_serde::Mapping, ctx: &str) -> Result<(), Error> {
+    for k in ["kms", "gcp_kms", "azure_keyvault", "hc_vault_transit_uri", "hc_vault", "hckms"] {
+        if let Some(v) = map.get(k)
+            && !matches!(v, Y::Null)
+            && !strs(v, k).map(|l| l.is_empty()).unwrap_or(false)
+        {
+            return Err(Error::Config(format!(
+                "{ctx}: '{k}' keys are not supported by sigil (only age and pgp); use sops for cloud KMS"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn group(map: &yaml_serde::Mapping, ctx: &str) -> Result<Vec<KeySpec>, Error> {
+    unsupported(map, ctx)?;
+    let mut keys = Vec::new();
+    for r in strs(map.get("age").unwrap_or(&Y::Null), "age")? {
+        keys.push(KeySpec::Age(r));
+    }
+    for fp in strs(map.get("pgp").unwrap_or(&Y::Null), "pgp")? {
+        keys.push(KeySpec::Pgp(fp));
+    }
+    if let Some(Y::Sequence(merged)) = map.get("merge") {
+        for m in merged {
+            if let Y::Mapping(mm) = m {
+                keys.extend(group(mm, ctx)?);
+            }
+        }
+    }
+    let mut dedup: Vec<KeySpec> = Vec::new();
+    for k in keys {
+        if !dedup.contains(&k) {
+            dedup.push(k);
+        }
+    }
+    Ok(dedup)
+}
+
+fn rule(i: usize, v: &Y) -> Result<CreationRule, Error> {
+    let ctx = format!("creation_rules[{i}]");
+    let Y::Mapping(map) = v else {
+        return Err(Error::Config(format!("{ctx} must be a mapping")));
+    };
+    let text = |k: &str| -> Result<String, Error> {
+        match map.get(k) {
+            None | Some(Y::Null) => Ok(String::new()),
+            Some(Y::String(s)) => Ok(s.clone()),
+            Some(_) => Err(Error::Config(format!("{ctx}.{k} must be a string"))),
+        }
+    };
+    let path_regex = match text("path_regex")? {
+        s if s.is_empty() => None,
+        s => Some(Regex::new(&s).map_err(|e| Error::Config(format!("{ctx}.path_regex: {e}")))?),
+    };
+    let mut selection = Selection::default();
+    for name in [
+        "unencrypted_suffix",
+        "encrypted_suffix",
+        "unencrypted_regex",
+        "encrypted_regex",
+        "unencrypted_comment_regex",
+        "encrypted_comment_regex",
+    ] {
+        *selection.field_mut(name).expect("known") = text(name)?;
+    }
+    if selection.count_set() > 1 {
+        return Err(Error::Config(format!("{ctx}: at most one of the *_suffix/*_regex options may be set")));
+    }
+    let groups = match map.get("key_groups") {
+        Some(Y::Sequence(gs)) if !gs.is_empty() => gs
+            .iter()
+            .enumerate()
+            .map(|(gi, g)| match g {
+                Y::Mapping(gm) => group(gm, &format!("{ctx}.key_groups[{gi}]")),
+                _ => Err(Error::Config(format!("{ctx}.key_groups[{gi}] must be a mapping"))),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        _ => {
+            let g = group(map, &ctx)?;
+            if g.is_empty() { Vec::new() } else { vec![g] }
+        }
+    };
+    let threshold = match map.get("shamir_threshold") {
+        None | Some(Y::Null) => 0,
+        Some(Y::Number(n)) => n
+            .as_u64()
+            .ok_or_else(|| Error::Config(format!("{ctx}.shamir_threshold must be a positive integer")))?
+            as usize,
+        Some(_) => return Err(Error::Config(format!("{ctx}.shamir_threshold must be an integer"))),
+    };
+    let mac_only_encrypted = matches!(map.get("mac_only_encrypted"), Some(Y::Bool(true)));
+    Ok(CreationRule { path_regex, groups, threshold, selection, mac_only_encrypted })
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, Error> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
+        let root: Y = yaml_serde::from_str(&text)
+            .map_err(|e| Error::Config(format!("{} is not valid YAML: {e}", path.display())))?;
+        let mut rules = Vec::new();
+        let mut layout = Layout::default();
+        if let Y::Mapping(map) = &root {
+            if let Some(Y::Sequence(rs)) = map.get("creation_rules") {
+                for (i, r) in rs.iter().enumerate() {
+                    rules.push(rule(i, r).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?);
+                }
+            }
+            if let Some(Y::Mapping(stores)) = map.get("stores") {
+                let indent = |store: &str| -> Option<i64> {
+                    match stores.get(store) {
+                        Some(Y::Mapping(m)) => m.get("indent").and_then(Y::as_i64),
+                        _ => None,
+                    }
+                };
+                if let Some(i) = indent("yaml") {
+                    if i < 0 {
+                        return Err(Error::Config("stores.yaml.indent must not be negative".into()));
+                    }
+                    layout.yaml_indent = i as usize;
+                }
+                if let Some(i) = indent("json") {
+                    layout.json_indent = i as i32;
+                }
+                if let Some(i) = indent("json_binary") {
+                    layout.json_binary_indent = i as i32;
+                }
+            }
+        } else if !matches!(root, Y::Null) {
+            return Err(Error::Config(format!("{} must be a mapping", path.display())));
+        }
+        Ok(Config { path: path.to_path_buf(), rules, layout })
+    }
+
+    /// The first creation rule matching `file` (path made relative to the config's directory).
+    pub fn rule_for(&self, file: &Path) -> Result<&CreationRule, Error> {
+        let abs = if file.is_absolute() {
+            file.to_path_buf()
+        } else {
+            std::env::current_dir().map(|d| d.join(file)).unwrap_or_else(|_| file.to_path_buf())
+        };
+        let dir = self.path.parent().map(|d| {
+            if d.is_absolute() { d.to_path_buf() } else { std::env::current_dir().map(|c| c.join(d)).unwrap_or_default() }
+        });
+        let abs_s = abs.to_string_lossy().to_string();
+        let rel = match &dir {
+            Some(d) => {
+                let prefix = format!("{}/", d.to_string_lossy().trim_end_matches('/'));
+                abs_s.strip_prefix(&prefix).map(String::from).unwrap_or(abs_s.clone())
+            }
+            None => abs_s.clone(),
+        };
+        let rel = rel.replace("/./", "/");
+        self.rules
+            .iter()
+            .find(|r| r.path_regex.as_ref().is_none_or(|re| re.is_match(&rel)))
+            .ok_or_else(|| {
+                Error::Generic(format!(
+                    "error loading config: no matching creation rules found for '{rel}' in {}",
+                    self.path.display()
+                ))
+            })
+    }
+}

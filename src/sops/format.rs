@@ -1,0 +1,281 @@
+//! File formats: choosing a store, splitting off and re-attaching the `sops` metadata.
+
+use std::path::Path;
+
+use zeroize::Zeroizing;
+
+use super::error::Error;
+use super::metadata::Metadata;
+use super::store::{dotenv, flatten, ini, json, yaml};
+use super::tree::{Entry, Value};
+
+/// A store, chosen by extension (`.yaml/.yml`, `.json`, `.env`, `.ini`, anything else binary)
+/// or by `--input-type`/`--output-type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// YAML (comments, multi-document).
+    Yaml,
+    /// JSON.
+    Json,
+    /// dotenv `KEY=value` lines.
+    Dotenv,
+    /// INI sections.
+    Ini,
+    /// Any bytes, as one `data` string in a JSON envelope.
+    Binary,
+}
+
+impl Format {
+    /// The store sops picks for a file name (case-sensitive suffix).
+    pub fn from_path(path: &Path) -> Format {
+        let name = path.to_string_lossy();
+        if name.ends_with(".yaml") || name.ends_with(".yml") {
+            Format::Yaml
+        } else if name.ends_with(".json") {
+            Format::Json
+        } else if name.ends_with(".env") {
+            Format::Dotenv
+        } else if name.ends_with(".ini") {
+            Format::Ini
+        } else {
+            Format::Binary
+        }
+    }
+
+    /// Parses a `--input-type`/`--output-type` word.
+    pub fn parse(word: &str) -> Result<Format, Error> {
+        Ok(match word {
+            "yaml" => Format::Yaml,
+            "json" => Format::Json,
+            "dotenv" => Format::Dotenv,
+            "ini" => Format::Ini,
+            "binary" => Format::Binary,
+            other => {
+                return Err(Error::Conflict(format!(
+                    "unknown file type '{other}' (use yaml, json, dotenv, ini or binary)"
+                )));
+            }
+        })
+    }
+}
+
+/// Output layout options (`stores` in `.sops.yaml`, `--indent`).
+#[derive(Clone, Copy, Debug)]
+pub struct Layout {
+    /// YAML indent (default 4).
+    pub yaml_indent: usize,
+    /// JSON indent (-1 = tab, the default).
+    pub json_indent: i32,
+    /// JSON indent for the binary store's envelope.
+    pub json_binary_indent: i32,
+}
+
+impl Default for Layout {
+    fn default() -> Self {
+        Layout { yaml_indent: 4, json_indent: -1, json_binary_indent: -1 }
+    }
+}
+
+/// Parses a plaintext file. Refuses empty input and files that already carry metadata.
+pub fn load_plain(format: Format, input: &[u8]) -> Result<Vec<Vec<Entry>>, Error> {
+    if input.is_empty() && format != Format::Binary {
+        return Err(Error::Empty("the input file is empty; sops files need at least one document".into()));
+    }
+    let docs = match format {
+        Format::Yaml => yaml::load(input)?,
+        Format::Json => vec![json::load(input)?],
+        Format::Dotenv => vec![dotenv::load(input)?],
+        Format::Ini => vec![ini::load(input)?],
+        Format::Binary => {
+            return Ok(vec![vec![Entry::Pair(
+                Zeroizing::new("data".into()),
+                Value::Str(Zeroizing::new(input.to_vec())),
+            )]]);
+        }
+    };
+    let encrypted = match format {
+        Format::Dotenv => docs[0].iter().any(|e| matches!(e, Entry::Pair(k, _) if k.starts_with("sops_"))),
+        _ => docs.iter().any(|d| d.iter().any(|e| matches!(e, Entry::Pair(k, _) if k.as_str() == "sops"))),
+    };
+    if encrypted {
+        return Err(Error::AlreadyEncrypted(
+            "the file already has sops metadata: it is encrypted already (decrypt it first, or use rotate/updatekeys)".into(),
+        ));
+    }
+    Ok(docs)
+}
+
+/// Parses an encrypted file into documents and its metadata. For YAML, every document must
+/// carry the same `sops` block (sops reads only the first; sigil refuses a mismatch).
+pub fn load_encrypted(format: Format, input: &[u8]) -> Result<(Vec<Vec<Entry>>, Metadata), Error> {
+    if input.is_empty() {
+        return Err(Error::Empty("the input file is empty".into()));
+    }
+    let not_sops = || {
+        Error::NotEncrypted(
+            "sops metadata not found: the file is not encrypted (or not a sops file of this type; see --input-type)".into(),
+        )
+    };
+    match format {
+        Format::Yaml | Format::Json | Format::Binary => {
+            let mut docs = if format == Format::Yaml { yaml::load(input)? } else { vec![json::load(input)?] };
+            let mut metas: Vec<Value> = Vec::new();
+            let mut missing = 0;
+            for doc in docs.iter_mut() {
+                let pos = doc.iter().position(|e| matches!(e, Entry::Pair(k, _) if k.as_str() == "sops"));
+                match pos.map(|p| doc.remove(p)) {
+                    Some(Entry::Pair(_, v)) => metas.push(v),
+                    _ => missing += 1,
+                }
+            }
+            if metas.is_empty() {
+                return Err(not_sops());
+            }
+            if missing > 0 {
+                return Err(Error::Strict(
+                    "a document of this multi-document file has no sops block; sops writes one into every document, so the file was altered".into(),
+                ));
+            }
+            let first = metas.first().ok_or_else(not_sops)?;
+            if metas.iter().skip(1).any(|m| !m.same_as(first)) {
+                return Err(Error::Strict(
+                    "the documents of this file carry different sops blocks (sops checks only the first); the file was altered".into(),
+                ));
+            }
+            let meta = Metadata::from_value(first)?;
+            if format == Format::Binary {
+                let ok = docs.len() == 1
+                    && docs[0].len() == 1
+                    && matches!(&docs[0][0], Entry::Pair(k, Value::Str(_)) if k.as_str() == "data");
+                if !ok {
+                    return Err(Error::Parse(
+                        "a binary sops file must hold exactly one string named \"data\" besides its metadata".into(),
+                    ));
+                }
+            }
+            Ok((docs, meta))
+        }
+        Format::Dotenv => {
+            let mut doc = dotenv::load(input)?;
+            let mut pairs = Vec::new();
+            let mut rest = Vec::new();
+            for e in doc.drain(..) {
+                match e {
+                    Entry::Pair(k, v) if k.starts_with("sops_") => {
+                        let Value::Str(s) = v else { return Err(Error::Parse("dotenv values are strings".into())) };
+                        let text = String::from_utf8(s.to_vec())
+                            .map_err(|_| Error::Parse("sops metadata in dotenv is not UTF-8".into()))?;
+                        pairs.push((k["sops_".len()..].to_string(), text));
+                    }
+                    other => rest.push(other),
+                }
+            }
+            if pairs.is_empty() {
+                return Err(not_sops());
+            }
+            let meta = Metadata::from_value(&flatten::unflatten(&pairs)?)?;
+            Ok((vec![rest], meta))
+        }
+        Format::Ini => {
+            let mut doc = ini::load(input)?;
+            let pos = doc.iter().position(|e| matches!(e, Entry::Pair(k, _) if k.as_str() == "sops")).ok_or_else(not_sops)?;
+            let Entry::Pair(_, section) = doc.remove(pos) else { unreachable!("position matched a pair") };
+            let Value::Map(entries) = section else { return Err(not_sops()) };
+            let mut pairs = Vec::new();
+            for e in entries {
+                if let Entry::Pair(k, Value::Str(s)) = e {
+                    let text = String::from_utf8(s.to_vec())
+                        .map_err(|_| Error::Parse("sops metadata in INI is not UTF-8".into()))?;
+                    pairs.push((k.to_string(), text.replace("\\n", "\n")));
+                }
+            }
+            let meta = Metadata::from_value(&flatten::unflatten(&pairs)?)?;
+            Ok((vec![doc], meta))
+        }
+    }
+}
+
+/// Emits plaintext documents in `format`.
+pub fn emit_plain(format: Format, docs: &[Vec<Entry>], layout: &Layout) -> Result<Vec<u8>, Error> {
+    match format {
+        Format::Yaml => yaml::emit(docs, layout.yaml_indent),
+        Format::Json => json::emit(single(docs)?, layout.json_indent),
+        Format::Dotenv => dotenv::emit(single(docs)?),
+        Format::Ini => ini::emit(single(docs)?),
+        Format::Binary => {
+            let doc = single(docs)?;
+            match doc.iter().find_map(|e| match e {
+                Entry::Pair(k, v) if k.as_str() == "data" => Some(v),
+                _ => None,
+            }) {
+                Some(Value::Str(b)) => Ok(b.to_vec()),
+                _ => Err(Error::Emit(
+                    "the binary store needs a top-level string \"data\" (use --output-type to pick another)".into(),
+                )),
+            }
+        }
+    }
+}
+
+fn single(docs: &[Vec<Entry>]) -> Result<&[Entry], Error> {
+    match docs {
+        [one] => Ok(one),
+        _ => Err(Error::Emit(format!(
+            "this output type holds one document, the input has {} (use YAML output)",
+            docs.len()
+        ))),
+    }
+}
+
+/// Emits encrypted documents with their metadata attached as each store expects.
+pub fn emit_encrypted(
+    format: Format,
+    docs: &[Vec<Entry>],
+    meta: &Metadata,
+    layout: &Layout,
+) -> Result<Vec<u8>, Error> {
+    let pair = |k: &str, v: Value| Entry::Pair(Zeroizing::new(k.to_string()), v);
+    match format {
+        Format::Yaml => {
+            let with: Vec<Vec<Entry>> = docs
+                .iter()
+                .map(|d| {
+                    let mut d: Vec<Entry> = d.iter().map(clone_entry).collect();
+                    d.push(pair("sops", meta.to_value(false)));
+                    d
+                })
+                .collect();
+            yaml::emit(&with, layout.yaml_indent)
+        }
+        Format::Json | Format::Binary => {
+            let mut d: Vec<Entry> = single(docs)?.iter().map(clone_entry).collect();
+            d.push(pair("sops", meta.to_value(true)));
+            let indent = if format == Format::Binary { layout.json_binary_indent } else { layout.json_indent };
+            json::emit(&d, indent)
+        }
+        Format::Dotenv => {
+            let mut d: Vec<Entry> = single(docs)?.iter().map(clone_entry).collect();
+            for (k, v) in flatten::flatten(&meta.to_value(true)) {
+                d.push(pair(&format!("sops_{k}"), Value::str(&v)));
+            }
+            dotenv::emit(&d)
+        }
+        Format::Ini => {
+            let mut d: Vec<Entry> = single(docs)?.iter().map(clone_entry).collect();
+            let section = flatten::flatten(&meta.to_value(true))
+                .into_iter()
+                .map(|(k, v)| pair(&k, Value::str(&v.replace('\n', "\\n"))))
+                .collect();
+            d.push(pair("sops", Value::Map(section)));
+            ini::emit(&d)
+        }
+    }
+}
+
+/// Copies an entry (plaintext stays in zeroizing buffers).
+pub fn clone_entry(e: &Entry) -> Entry {
+    match e {
+        Entry::Pair(k, v) => Entry::Pair(k.clone(), v.deep_clone()),
+        Entry::Comment(c) => Entry::Comment(c.clone()),
+    }
+}

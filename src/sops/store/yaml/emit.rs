@@ -1,0 +1,574 @@
+//! Document trees → YAML, laid out as sops 3.11 (go-yaml v3, indent 4) prints them.
+
+use base64::Engine;
+
+use super::resolve::{Resolved, resolve_plain};
+use crate::sops::error::Error;
+use crate::sops::tree::{Entry, Value};
+
+/// Emits documents separated by `---`, each a block mapping (`{}` when empty).
+pub fn emit(docs: &[Vec<Entry>], indent: usize) -> Result<Vec<u8>, Error> {
+    let indent = if (2..=9).contains(&indent) { indent } else { 2 };
+    let mut e = Emitter { out: Vec::new(), indent };
+    for (i, doc) in docs.iter().enumerate() {
+        if i > 0 {
+            e.out.extend_from_slice(b"---\n");
+        }
+        if !doc.iter().any(|x| matches!(x, Entry::Pair(..))) {
+            for c in doc {
+                if let Entry::Comment(c) = c {
+                    e.comment(c, 0, false);
+                }
+            }
+            e.out.extend_from_slice(b"{}\n");
+        } else {
+            e.entries(doc, 0, false)?;
+        }
+    }
+    Ok(e.out)
+}
+
+/// Emits a single value for `--extract` (a mapping as a document, a scalar on its own line).
+pub fn emit_value(v: &Value, indent: usize) -> Result<Vec<u8>, Error> {
+    let indent = if (2..=9).contains(&indent) { indent } else { 2 };
+    let mut e = Emitter { out: Vec::new(), indent };
+    match v {
+        Value::Map(entries) if !entries.is_empty() => e.entries(entries, 0, false)?,
+        Value::Seq(items) if !items.is_empty() => e.items(items, 0, false)?,
+        Value::Map(_) => e.out.extend_from_slice(b"{}\n"),
+        Value::Seq(_) => e.out.extend_from_slice(b"[]\n"),
+        scalar => {
+            let s = render(scalar)?;
+            e.scalar_body(&s, 0)?;
+        }
+    }
+    Ok(e.out)
+}
+
+/// How a scalar is written.
+enum Scalar {
+    Plain(String),
+    Single(String),
+    Double(String),
+    /// A literal block: header (`|`, `|-`, `|4+`…) and the text.
+    Literal(String, String),
+}
+
+struct Emitter {
+    out: Vec<u8>,
+    indent: usize,
+}
+
+impl Emitter {
+    /// go-yaml's child indent: the parent indent rounded down to the grid, plus one step.
+    fn snap(&self, col: usize) -> usize {
+        self.indent * ((col + self.indent) / self.indent)
+    }
+
+    fn pad(&mut self, col: usize) {
+        self.out.extend(std::iter::repeat_n(b' ', col));
+    }
+
+    fn comment(&mut self, text: &str, col: usize, first_inline: bool) {
+        if !first_inline {
+            self.pad(col);
+        }
+        self.out.push(b'#');
+        self.out.extend_from_slice(text.as_bytes());
+        self.out.push(b'\n');
+    }
+
+    /// A block mapping whose keys start at `col`; with `first_inline` the cursor already sits
+    /// there (after `- `).
+    fn entries(&mut self, entries: &[Entry], col: usize, first_inline: bool) -> Result<(), Error> {
+        let mut inline = first_inline;
+        for entry in entries {
+            match entry {
+                Entry::Comment(c) => self.comment(c, col, inline),
+                Entry::Pair(k, v) => {
+                    if !inline {
+                        self.pad(col);
+                    }
+                    let key = render(&Value::str(k))?;
+                    self.key(&key, k)?;
+                    self.after_key(v, col)?;
+                }
+            }
+            inline = false;
+        }
+        Ok(())
+    }
+
+    fn key(&mut self, key: &Scalar, raw: &str) -> Result<(), Error> {
+        if raw == "<<" {
+            self.out.extend_from_slice(b"!!merge <<:");
+            return Ok(());
+        }
+        match key {
+            Scalar::Plain(s) | Scalar::Single(s) | Scalar::Double(s) => self.out.extend_from_slice(s.as_bytes()),
+            Scalar::Literal(..) => {
+                let d = double_quoted(raw);
+                self.out.extend_from_slice(d.as_bytes());
+            }
+        }
+        self.out.push(b':');
+        Ok(())
+    }
+
+    fn after_key(&mut self, v: &Value, col: usize) -> Result<(), Error> {
+        match v {
+            Value::Map(e) if e.is_empty() => self.out.extend_from_slice(b" {}\n"),
+            Value::Seq(i) if i.is_empty() => self.out.extend_from_slice(b" []\n"),
+            Value::Map(e) => {
+                self.out.push(b'\n');
+                self.entries(e, self.snap(col), false)?;
+            }
+            Value::Seq(items) => {
+                self.out.push(b'\n');
+                self.items(items, self.snap(col), false)?;
+            }
+            Value::Comment(c) => {
+                // A comment in value position cannot occur in sops trees; keep it visible.
+                self.out.push(b'\n');
+                self.comment(c, self.snap(col), false);
+            }
+            scalar => {
+                self.out.push(b' ');
+                let s = render(scalar)?;
+                self.scalar_body(&s, self.snap(col))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes a scalar at the cursor; block content goes at `content_col`.
+    fn scalar_body(&mut self, s: &Scalar, content_col: usize) -> Result<(), Error> {
+        match s {
+            Scalar::Plain(t) | Scalar::Single(t) | Scalar::Double(t) => {
+                self.out.extend_from_slice(t.as_bytes());
+                self.out.push(b'\n');
+            }
+            Scalar::Literal(header, text) => {
+                self.out.extend_from_slice(header.as_bytes());
+                self.out.push(b'\n');
+                let body = text.strip_suffix('\n').unwrap_or(text);
+                for line in body.split('\n') {
+                    if !line.is_empty() {
+                        self.pad(content_col);
+                        self.out.extend_from_slice(line.as_bytes());
+                    }
+                    self.out.push(b'\n');
+                }
+                if text.ends_with('\n') && header.ends_with('+') {
+                    // `|+` keeps the final break, already implied by the loop above.
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn items(&mut self, items: &[Value], col: usize, first_inline: bool) -> Result<(), Error> {
+        let mut inline = first_inline;
+        for item in items {
+            if let Value::Comment(c) = item {
+                self.comment(c, col, inline);
+                inline = false;
+                continue;
+            }
+            // Leading comments of a collection item are printed before its dash.
+            let lead = match item {
+                Value::Map(e) => e.iter().take_while(|x| matches!(x, Entry::Comment(_))).count(),
+                Value::Seq(i) => i.iter().take_while(|x| matches!(x, Value::Comment(_))).count(),
+                _ => 0,
+            };
+            match item {
+                Value::Map(e) => {
+                    for c in &e[..lead] {
+                        if let Entry::Comment(c) = c {
+                            self.comment(c, col, inline);
+                            inline = false;
+                        }
+                    }
+                }
+                Value::Seq(i) => {
+                    for c in &i[..lead] {
+                        if let Value::Comment(c) = c {
+                            self.comment(c, col, inline);
+                            inline = false;
+                        }
+                    }
+                }
+                _ => {}
+            }
+            if !inline {
+                self.pad(col);
+            }
+            inline = false;
+            self.out.extend_from_slice(b"- ");
+            match item {
+                Value::Map(e) if e.len() > lead => self.entries(&e[lead..], col + 2, true)?,
+                Value::Seq(i) if i.len() > lead => self.items(&i[lead..], col + 2, true)?,
+                Value::Map(_) => self.out.extend_from_slice(b"{}\n"),
+                Value::Seq(_) => self.out.extend_from_slice(b"[]\n"),
+                scalar => {
+                    let s = render(scalar)?;
+                    self.scalar_body(&s, col + 2)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// go-yaml v3's `FormatFloat(f, 'g', -1, 64)` with YAML spellings for the specials.
+fn yaml_float(f: f64) -> String {
+    if f.is_nan() {
+        return ".nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { ".inf".into() } else { "-.inf".into() };
+    }
+    if f == 0.0 {
+        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
+    }
+    let sci = format!("{f:e}"); // shortest digits: d[.ddd]e<exp>
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if !(-4..6).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exp.abs())
+    } else {
+        format!("{f}")
+    }
+}
+
+fn render(v: &Value) -> Result<Scalar, Error> {
+    Ok(match v {
+        Value::Null => Scalar::Plain("null".into()),
+        Value::Bool(b) => Scalar::Plain(b.to_string()),
+        Value::Int(i) => Scalar::Plain(i.to_string()),
+        Value::Float(f) => Scalar::Plain(yaml_float(*f)),
+        Value::Time(t) => Scalar::Plain(t.to_string()),
+        Value::Comment(c) => Scalar::Plain(format!("#{}", c.as_str())),
+        Value::Str(bytes) => match std::str::from_utf8(bytes) {
+            Ok(s) => string_style(s),
+            Err(_) => {
+                let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes[..]);
+                if b64.len() > 70 {
+                    let lines: Vec<&str> = b64
+                        .as_bytes()
+                        .chunks(70)
+                        .map(|c| std::str::from_utf8(c).unwrap_or(""))
+                        .collect();
+                    Scalar::Literal("!!binary |".into(), format!("{}\n", lines.join("\n")))
+                } else {
+                    Scalar::Plain(format!("!!binary {b64}"))
+                }
+            }
+        },
+        Value::Map(_) | Value::Seq(_) => {
+            return Err(Error::Emit("a collection cannot be written as a scalar".into()));
+        }
+    })
+}
+
+fn is_old_bool(s: &str) -> bool {
+    matches!(
+        s,
+        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF"
+    )
+}
+
+/// `^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$`
+fn is_base60_float(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+        i += 1;
+    }
+    if i >= b.len() || !b[i].is_ascii_digit() {
+        return false;
+    }
+    while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
+        i += 1;
+    }
+    let mut groups = 0;
+    while i < b.len() && b[i] == b':' {
+        i += 1;
+        let start = i;
+        if i < b.len() && (b'0'..=b'5').contains(&b[i]) && i + 1 < b.len() && b[i + 1].is_ascii_digit() {
+            i += 2;
+        } else if i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+        groups += 1;
+    }
+    if groups == 0 {
+        return false;
+    }
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
+            i += 1;
+        }
+    }
+    i == b.len()
+}
+
+fn is_printable(c: char) -> bool {
+    let c = c as u32;
+    c == 0x0A
+        || (0x20..=0x7E).contains(&c)
+        || (0xA0..=0xD7FF).contains(&c)
+        || ((0xE000..=0xFFFD).contains(&c) && c != 0xFEFF)
+}
+
+fn is_break(c: char) -> bool {
+    matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
+}
+
+fn is_blankz(c: Option<char>) -> bool {
+    match c {
+        None => true,
+        Some(c) => c == ' ' || c == '\t' || is_break(c) || c == '\0',
+    }
+}
+
+struct Analysis {
+    block_plain_allowed: bool,
+    single_quoted_allowed: bool,
+    block_allowed: bool,
+}
+
+/// libyaml's `yaml_emitter_analyze_scalar`, block context.
+fn analyze(s: &str) -> Analysis {
+    if s.is_empty() {
+        return Analysis { block_plain_allowed: true, single_quoted_allowed: true, block_allowed: false };
+    }
+    let mut block_indicators = s.starts_with("---") || s.starts_with("...");
+    let (mut special, mut tabs, mut line_breaks) = (false, false, false);
+    let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) = (false, false, false, false);
+    let (mut break_space, mut space_break) = (false, false);
+    let (mut prev_space, mut prev_break) = (false, false);
+    let mut preceded_by_ws = true;
+    let chars: Vec<char> = s.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        let first = i == 0;
+        let last = i + 1 == chars.len();
+        let followed_by_ws = is_blankz(chars.get(i + 1).copied());
+        if first {
+            if "#,[]{}&*!|>'\"%@`".contains(c) {
+                block_indicators = true;
+            }
+            if (c == '?' || c == ':') && followed_by_ws {
+                block_indicators = true;
+            }
+            if c == '-' && followed_by_ws {
+                block_indicators = true;
+            }
+        } else {
+            if c == ':' && followed_by_ws {
+                block_indicators = true;
+            }
+            if c == '#' && preceded_by_ws {
+                block_indicators = true;
+            }
+        }
+        if c == '\t' {
+            tabs = true;
+        } else if !is_printable(c) {
+            special = true;
+        }
+        if is_break(c) {
+            line_breaks = true;
+        }
+        if c == ' ' {
+            if first {
+                leading_space = true;
+            }
+            if last {
+                trailing_space = true;
+            }
+            if prev_break {
+                break_space = true;
+            }
+            prev_space = true;
+            prev_break = false;
+        } else if is_break(c) {
+            if first {
+                leading_break = true;
+            }
+            if last {
+                trailing_break = true;
+            }
+            if prev_space {
+                space_break = true;
+            }
+            prev_break = true;
+            prev_space = false;
+        } else {
+            prev_space = false;
+            prev_break = false;
+        }
+        preceded_by_ws = is_blankz(Some(c));
+    }
+    let mut a = Analysis { block_plain_allowed: true, single_quoted_allowed: true, block_allowed: true };
+    if leading_space || leading_break || trailing_space || trailing_break {
+        a.block_plain_allowed = false;
+    }
+    if trailing_space {
+        a.block_allowed = false;
+    }
+    if break_space {
+        a.block_plain_allowed = false;
+        a.single_quoted_allowed = false;
+    }
+    if space_break || special || tabs {
+        a.block_plain_allowed = false;
+        a.single_quoted_allowed = false;
+    }
+    if space_break || special {
+        a.block_allowed = false;
+    }
+    if line_breaks || block_indicators {
+        a.block_plain_allowed = false;
+    }
+    a
+}
+
+/// go-yaml v3 `stringv` plus libyaml's style selection (block context, unlimited width).
+fn string_style(s: &str) -> Scalar {
+    let can_use_plain =
+        matches!(resolve_plain_or_str(s), Resolved::Str) && !(is_base60_float(s) || is_old_bool(s));
+    let a = analyze(s);
+    if s.contains('\n') {
+        if a.block_allowed {
+            return Scalar::Literal(literal_header(s), s.to_string());
+        }
+        return Scalar::Double(double_quoted(s));
+    }
+    if can_use_plain && a.block_plain_allowed {
+        return Scalar::Plain(s.to_string());
+    }
+    if can_use_plain && a.single_quoted_allowed {
+        return Scalar::Single(format!("'{}'", s.replace('\'', "''")));
+    }
+    Scalar::Double(double_quoted(s))
+}
+
+fn resolve_plain_or_str(s: &str) -> Resolved {
+    if s.is_empty() { Resolved::Null } else { resolve_plain(s) }
+}
+
+fn literal_header(s: &str) -> String {
+    let mut h = String::from("|");
+    if s.starts_with(' ') || s.starts_with(is_break) {
+        h.push('4');
+    }
+    let mut rev = s.chars().rev();
+    match rev.next() {
+        Some(c) if is_break(c) => {
+            if s.chars().count() == 1 || rev.next().is_some_and(is_break) {
+                h.push('+');
+            }
+        }
+        _ => h.push('-'),
+    }
+    h
+}
+
+fn double_quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    let bom = s.starts_with('\u{FEFF}');
+    for c in s.chars() {
+        let code = c as u32;
+        if bom || !is_printable(c) || is_break(c) || c == '"' || c == '\\' {
+            out.push('\\');
+            match c {
+                '\0' => out.push('0'),
+                '\u{7}' => out.push('a'),
+                '\u{8}' => out.push('b'),
+                '\t' => out.push('t'),
+                '\n' => out.push('n'),
+                '\u{b}' => out.push('v'),
+                '\u{c}' => out.push('f'),
+                '\r' => out.push('r'),
+                '\u{1b}' => out.push('e'),
+                '"' => out.push('"'),
+                '\\' => out.push('\\'),
+                '\u{85}' => out.push('N'),
+                '\u{a0}' => out.push('_'),
+                '\u{2028}' => out.push('L'),
+                '\u{2029}' => out.push('P'),
+                _ if code <= 0xFF => out.push_str(&format!("x{code:02X}")),
+                _ if code <= 0xFFFF => out.push_str(&format!("u{code:04X}")),
+                _ => out.push_str(&format!("U{code:08X}")),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn style(s: &str) -> String {
+        match string_style(s) {
+            Scalar::Plain(t) | Scalar::Single(t) | Scalar::Double(t) => t,
+            Scalar::Literal(h, t) => format!("{h}\n{t}"),
+        }
+    }
+
+    #[test]
+    fn quoting_like_go_yaml() {
+        for (input, want) in [
+            ("demo", "demo"),
+            ("", "\"\""),
+            ("yes", "\"yes\""),
+            ("y", "\"y\""),
+            ("123", "\"123\""),
+            ("1:20", "\"1:20\""),
+            ("2026-11-26T08:12:05Z", "\"2026-11-26T08:12:05Z\""),
+            ("true", "\"true\""),
+            ("~", "\"~\""),
+            (" lead", "' lead'"),
+            ("a: b", "'a: b'"),
+            ("#x", "'#x'"),
+            ("a #b", "'a #b'"),
+            ("-x", "-x"),
+            ("- x", "'- x'"),
+            ("it's", "it's"),
+            ("tab\there", "\"tab\\there\""),
+            ("emoji\u{1F600}", "\"emoji\\U0001F600\""),
+            ("x\u{85}y", "\"x\\Ny\""),
+            ("ünï", "ünï"),
+            ("ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]", "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]"),
+        ] {
+            assert_eq!(style(input), want, "{input:?}");
+        }
+        assert_eq!(literal_header("a\nb\n"), "|");
+        assert_eq!(literal_header("a\nb"), "|-");
+        assert_eq!(literal_header("a\n\n"), "|+");
+        assert_eq!(literal_header(" a\n"), "|4");
+    }
+
+    #[test]
+    fn floats_like_go_yaml() {
+        assert_eq!(yaml_float(1e20), "1e+20");
+        assert_eq!(yaml_float(3.0), "3");
+        assert_eq!(yaml_float(0.5), "0.5");
+        assert_eq!(yaml_float(1234568000.0), "1.234568e+09");
+        assert_eq!(yaml_float(0.0001), "0.0001");
+        assert_eq!(yaml_float(0.00001), "1e-05");
+        assert_eq!(yaml_float(123456.0), "123456");
+        assert_eq!(yaml_float(1234567.0), "1.234567e+06");
+    }
+}

@@ -1,0 +1,268 @@
+//! YAML → document trees, with comments placed where sops places them.
+
+use std::collections::{HashMap, HashSet};
+
+use base64::Engine;
+use granit_parser::{Event, Parser, Placement, ScalarStyle};
+use zeroize::Zeroizing;
+
+use super::resolve::{Resolved, resolve_plain, to_value};
+use crate::sops::error::Error;
+use crate::sops::tree::{Entry, Text, Value};
+
+enum Frame {
+    Map {
+        entries: Vec<Entry>,
+        key: Option<Text>,
+        /// Comments met between a key and its value: sops puts them above the key.
+        between: Vec<Text>,
+        seen: HashSet<String>,
+        anchor: usize,
+    },
+    Seq {
+        items: Vec<Value>,
+        anchor: usize,
+    },
+}
+
+struct Builder {
+    stack: Vec<Frame>,
+    docs: Vec<Vec<Entry>>,
+    /// Comments outside the root mapping of the current document.
+    loose_before: Vec<Text>,
+    loose_after: Vec<Text>,
+    root: Option<Vec<Entry>>,
+    anchors: HashMap<usize, Value>,
+    in_doc: bool,
+}
+
+fn err_at(line: usize, msg: impl std::fmt::Display) -> Error {
+    Error::Parse(format!("YAML line {line}: {msg}"))
+}
+
+/// Parses YAML text into documents (each a mapping). Duplicate keys, non-mapping documents,
+/// non-string keys and empty input are errors.
+pub fn load(input: &[u8]) -> Result<Vec<Vec<Entry>>, Error> {
+    let text = std::str::from_utf8(input)
+        .map_err(|e| Error::Parse(format!("YAML input is not UTF-8 (byte {})", e.valid_up_to())))?;
+    let options = granit_parser::options! { max_buffered_comment_events: usize::MAX };
+    let mut b = Builder {
+        stack: Vec::new(),
+        docs: Vec::new(),
+        loose_before: Vec::new(),
+        loose_after: Vec::new(),
+        root: None,
+        anchors: HashMap::new(),
+        in_doc: false,
+    };
+    for next in Parser::new_from_str_with_options(text, options) {
+        let (event, span) = next.map_err(|e| Error::Parse(format!("invalid YAML: {e}")))?;
+        let line = span.start.line();
+        b.event(event, line)?;
+    }
+    if b.docs.is_empty() {
+        return Err(Error::Empty("the YAML input has no document".into()));
+    }
+    Ok(b.docs)
+}
+
+impl Builder {
+    fn event(&mut self, event: Event<'_>, line: usize) -> Result<(), Error> {
+        match event {
+            Event::StreamStart | Event::StreamEnd | Event::Anchor(..) => {}
+            Event::DocumentStart(..) => {
+                self.in_doc = true;
+                self.root = None;
+                self.anchors.clear();
+            }
+            Event::DocumentEnd => {
+                self.in_doc = false;
+                let mut entries: Vec<Entry> = std::mem::take(&mut self.loose_before)
+                    .into_iter()
+                    .map(Entry::Comment)
+                    .collect();
+                match self.root.take() {
+                    Some(mut root) => entries.append(&mut root),
+                    None => {
+                        return Err(Error::Parse(
+                            "a YAML document is empty or holds only comments; sops needs a mapping in every document".into(),
+                        ));
+                    }
+                }
+                entries.extend(std::mem::take(&mut self.loose_after).into_iter().map(Entry::Comment));
+                self.docs.push(entries);
+            }
+            Event::Comment(text, placement) => self.comment(Zeroizing::new(text.into_owned()), placement),
+            Event::Alias(id) => {
+                let v = self
+                    .anchors
+                    .get(&id)
+                    .map(Value::deep_clone)
+                    .ok_or_else(|| err_at(line, "alias to an unknown anchor"))?;
+                self.value(v, line)?;
+            }
+            Event::UnresolvedAlias(name) => return Err(err_at(line, format!("unknown alias *{name}"))),
+            Event::Scalar(text, style, anchor, tag) => {
+                let in_key_position = matches!(self.stack.last(), Some(Frame::Map { key: None, .. }));
+                if in_key_position {
+                    let key = self.key_text(&text, style, tag.as_deref(), line)?;
+                    if let Some(Frame::Map { key: slot, seen, .. }) = self.stack.last_mut() {
+                        if !seen.insert(key.to_string()) {
+                            return Err(err_at(
+                                line,
+                                format!("duplicate key '{}' (sops would refuse it too)", key.as_str()),
+                            ));
+                        }
+                        *slot = Some(key);
+                    }
+                    return Ok(());
+                }
+                let v = scalar_value(&text, style, tag.as_deref()).map_err(|m| err_at(line, m))?;
+                if anchor != 0 {
+                    self.anchors.insert(anchor, v.deep_clone());
+                }
+                self.value(v, line)?;
+            }
+            Event::MappingStart(_, anchor, _) => {
+                if matches!(self.stack.last(), Some(Frame::Map { key: None, .. })) {
+                    return Err(err_at(line, "mapping keys must be strings (complex keys are not supported)"));
+                }
+                self.stack.push(Frame::Map {
+                    entries: Vec::new(),
+                    key: None,
+                    between: Vec::new(),
+                    seen: HashSet::new(),
+                    anchor,
+                });
+            }
+            Event::SequenceStart(_, anchor, _) => {
+                if matches!(self.stack.last(), Some(Frame::Map { key: None, .. })) {
+                    return Err(err_at(line, "mapping keys must be strings (complex keys are not supported)"));
+                }
+                self.stack.push(Frame::Seq { items: Vec::new(), anchor });
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                let frame = self.stack.pop().ok_or_else(|| err_at(line, "unbalanced collection"))?;
+                let (v, anchor) = match frame {
+                    Frame::Map { mut entries, between, anchor, .. } => {
+                        entries.extend(between.into_iter().map(Entry::Comment));
+                        (Value::Map(entries), anchor)
+                    }
+                    Frame::Seq { items, anchor } => (Value::Seq(items), anchor),
+                };
+                if anchor != 0 {
+                    self.anchors.insert(anchor, v.deep_clone());
+                }
+                self.value(v, line)?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn key_text(
+        &self,
+        text: &str,
+        style: ScalarStyle,
+        tag: Option<&granit_parser::Tag>,
+        line: usize,
+    ) -> Result<Text, Error> {
+        let v = scalar_value(text, style, tag).map_err(|m| err_at(line, m))?;
+        match v {
+            Value::Str(b) => Ok(Zeroizing::new(
+                String::from_utf8(b.to_vec()).map_err(|_| err_at(line, "key is not UTF-8"))?,
+            )),
+            _ => Err(Error::EncryptTree(format!(
+                "YAML line {line}: key '{text}' is not a string (sops: \"Tree contains a non-string key\"); quote it"
+            ))),
+        }
+    }
+
+    fn comment(&mut self, text: Text, placement: Placement) {
+        match self.stack.last_mut() {
+            None => {
+                if self.root.is_some() {
+                    self.loose_after.push(text);
+                } else {
+                    self.loose_before.push(text);
+                }
+            }
+            Some(Frame::Map { entries, key, between, .. }) => {
+                if key.is_some() {
+                    between.push(text);
+                } else if placement == Placement::Right
+                    && let Some(pos) = entries.iter().rposition(|e| matches!(e, Entry::Pair(..)))
+                {
+                    entries.insert(pos, Entry::Comment(text));
+                } else {
+                    entries.push(Entry::Comment(text));
+                }
+            }
+            Some(Frame::Seq { items, .. }) => {
+                if placement == Placement::Right
+                    && let Some(pos) = items.iter().rposition(|v| !matches!(v, Value::Comment(_)))
+                {
+                    items.insert(pos, Value::Comment(text));
+                } else {
+                    items.push(Value::Comment(text));
+                }
+            }
+        }
+    }
+
+    fn value(&mut self, v: Value, line: usize) -> Result<(), Error> {
+        match self.stack.last_mut() {
+            None => {
+                if !self.in_doc {
+                    return Err(err_at(line, "content outside a document"));
+                }
+                match v {
+                    Value::Map(entries) => self.root = Some(entries),
+                    _ => {
+                        return Err(err_at(
+                            line,
+                            "the top level of a YAML document must be a mapping (sops cannot encrypt a list or a scalar document)",
+                        ));
+                    }
+                }
+            }
+            Some(Frame::Map { entries, key, between, .. }) => {
+                let k = key.take().ok_or_else(|| err_at(line, "value without key"))?;
+                entries.extend(between.drain(..).map(Entry::Comment));
+                entries.push(Entry::Pair(k, v));
+            }
+            Some(Frame::Seq { items, .. }) => items.push(v),
+        }
+        Ok(())
+    }
+}
+
+/// Types a scalar: quoted and block scalars are strings; tags `!!binary`, `!!str` and the core
+/// types are honoured; other tags are dropped (the text stays a string).
+fn scalar_value(text: &str, style: ScalarStyle, tag: Option<&granit_parser::Tag>) -> Result<Value, String> {
+    if let Some(tag) = tag
+        && tag.is_yaml_core_schema()
+    {
+        return match tag.suffix() {
+            "binary" => {
+                let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+                base64::engine::general_purpose::STANDARD
+                    .decode(compact)
+                    .map(|b| Value::Str(Zeroizing::new(b)))
+                    .map_err(|_| "!!binary value is not valid base64".to_string())
+            }
+            "str" => Ok(Value::str(text)),
+            "null" => Ok(Value::Null),
+            "bool" | "int" | "float" | "timestamp" => to_value(text, resolve_plain(text)),
+            _ => Ok(Value::str(text)),
+        };
+    }
+    if tag.is_some() || style != ScalarStyle::Plain {
+        return Ok(Value::str(text));
+    }
+    let resolved = resolve_plain(text);
+    if matches!(resolved, Resolved::Merge) {
+        return Ok(Value::str(text));
+    }
+    to_value(text, resolved)
+}
