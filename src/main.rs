@@ -1,3 +1,5 @@
+//! The `sigil` binary: everything lives in the library; this only sets the exit code.
+
 fn main() {
-    println!("Hello, world!");
+    std::process::exit(sigil::cli::run());
 }

@@ -82,8 +82,9 @@ pub fn parse_enc(s: &str) -> Result<EncValue, Error> {
         return Err(bad());
     }
     let decode = |part: &str, what: &str| {
-        B64.decode(part)
-            .map_err(|_| Error::DecryptValue(format!("{what} of {} is not valid base64", shorten(s))))
+        B64.decode(part).map_err(|_| {
+            Error::DecryptValue(format!("{what} of {} is not valid base64", shorten(s)))
+        })
     };
     let v = EncValue {
         data: decode(data, "data")?,
@@ -99,7 +100,10 @@ pub fn parse_enc(s: &str) -> Result<EncValue, Error> {
         )));
     }
     if v.tag.len() != 16 {
-        return Err(Error::DecryptValue(format!("tag of {} is not 16 bytes", shorten(s))));
+        return Err(Error::DecryptValue(format!(
+            "tag of {} is not 16 bytes",
+            shorten(s)
+        )));
     }
     Ok(v)
 }
@@ -147,7 +151,10 @@ pub struct Cipher {
 impl Cipher {
     /// A cipher for `key`.
     pub fn new(key: &DataKey) -> Cipher {
-        Cipher { aead: Aes256Gcm32::new(key.as_bytes().into()), ivs: None }
+        Cipher {
+            aead: Aes256Gcm32::new(key.as_bytes().into()),
+            ivs: None,
+        }
     }
 
     /// Encrypts raw bytes with the given type tag and AAD. Empty input gives an empty string.
@@ -156,7 +163,11 @@ impl Cipher {
             return String::new();
         }
         let mut iv = [0u8; 32];
-        match self.ivs.as_ref().and_then(|c| c.0.get(&IvCache::key(aad, kind, plain))) {
+        match self
+            .ivs
+            .as_ref()
+            .and_then(|c| c.0.get(&IvCache::key(aad, kind, plain)))
+        {
             Some(known) => iv = *known,
             None => rand::rngs::OsRng.fill_bytes(&mut iv),
         }
@@ -254,14 +265,22 @@ pub fn parse_go_float(s: &str) -> Option<f64> {
     let unsigned = lower.strip_prefix(['+', '-']).unwrap_or(&lower);
     let neg = lower.starts_with('-');
     match unsigned {
-        "inf" | "infinity" => return Some(if neg { f64::NEG_INFINITY } else { f64::INFINITY }),
+        "inf" | "infinity" => {
+            return Some(if neg {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            });
+        }
         "nan" if !lower.starts_with(['+', '-']) => return Some(f64::NAN),
         _ => {}
     }
     if unsigned.contains('_') || unsigned.starts_with("0x") {
         return None;
     }
-    if !unsigned.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'e' || b == b'+' || b == b'-')
+    if !unsigned
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b == b'.' || b == b'e' || b == b'+' || b == b'-')
     {
         return None;
     }
@@ -322,6 +341,9 @@ mod tests {
     }
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 }

@@ -46,7 +46,8 @@ pub fn locate(explicit: Option<&Path>) -> Result<Option<PathBuf>, Error> {
     if let Some(p) = std::env::var_os("SOPS_CONFIG").filter(|v| !v.is_empty()) {
         return Ok(Some(PathBuf::from(p)));
     }
-    let mut dir = std::env::current_dir().map_err(|e| Error::Config(format!("current directory: {e}")))?;
+    let mut dir =
+        std::env::current_dir().map_err(|e| Error::Config(format!("current directory: {e}")))?;
     for _ in 0..100 {
         let candidate = dir.join(".sops.yaml");
         if candidate.is_file() {
@@ -62,20 +63,36 @@ pub fn locate(explicit: Option<&Path>) -> Result<Option<PathBuf>, Error> {
 fn strs(v: &Y, what: &str) -> Result<Vec<String>, Error> {
     match v {
         Y::Null => Ok(Vec::new()),
-        Y::String(s) => Ok(s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()),
+        Y::String(s) => Ok(s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect()),
         Y::Sequence(items) => items
             .iter()
             .map(|i| match i {
                 Y::String(s) => Ok(s.trim().to_string()),
-                _ => Err(Error::Config(format!("{what}: every entry must be a string"))),
+                _ => Err(Error::Config(format!(
+                    "{what}: every entry must be a string"
+                ))),
             })
             .collect(),
-        _ => Err(Error::Config(format!("{what} must be a string or a list of strings"))),
+        _ => Err(Error::Config(format!(
+            "{what} must be a string or a list of strings"
+        ))),
     }
 }
 
 fn unsupported(map: &yaml_serde::Mapping, ctx: &str) -> Result<(), Error> {
-    for k in ["kms", "gcp_kms", "azure_keyvault", "hc_vault_transit_uri", "hc_vault", "hckms"] {
+    for k in [
+        "kms",
+        "gcp_kms",
+        "azure_keyvault",
+        "hc_vault_transit_uri",
+        "hc_vault",
+        "hckms",
+    ] {
         if let Some(v) = map.get(k)
             && !matches!(v, Y::Null)
             && !strs(v, k).map(|l| l.is_empty()).unwrap_or(false)
@@ -141,7 +158,9 @@ fn rule(i: usize, v: &Y) -> Result<CreationRule, Error> {
         *selection.field_mut(name).expect("known") = text(name)?;
     }
     if selection.count_set() > 1 {
-        return Err(Error::Config(format!("{ctx}: at most one of the *_suffix/*_regex options may be set")));
+        return Err(Error::Config(format!(
+            "{ctx}: at most one of the *_suffix/*_regex options may be set"
+        )));
     }
     let groups = match map.get("key_groups") {
         Some(Y::Sequence(gs)) if !gs.is_empty() => gs
@@ -149,7 +168,9 @@ fn rule(i: usize, v: &Y) -> Result<CreationRule, Error> {
             .enumerate()
             .map(|(gi, g)| match g {
                 Y::Mapping(gm) => group(gm, &format!("{ctx}.key_groups[{gi}]")),
-                _ => Err(Error::Config(format!("{ctx}.key_groups[{gi}] must be a mapping"))),
+                _ => Err(Error::Config(format!(
+                    "{ctx}.key_groups[{gi}] must be a mapping"
+                ))),
             })
             .collect::<Result<Vec<_>, _>>()?,
         _ => {
@@ -159,14 +180,23 @@ fn rule(i: usize, v: &Y) -> Result<CreationRule, Error> {
     };
     let threshold = match map.get("shamir_threshold") {
         None | Some(Y::Null) => 0,
-        Some(Y::Number(n)) => n
-            .as_u64()
-            .ok_or_else(|| Error::Config(format!("{ctx}.shamir_threshold must be a positive integer")))?
-            as usize,
-        Some(_) => return Err(Error::Config(format!("{ctx}.shamir_threshold must be an integer"))),
+        Some(Y::Number(n)) => n.as_u64().ok_or_else(|| {
+            Error::Config(format!("{ctx}.shamir_threshold must be a positive integer"))
+        })? as usize,
+        Some(_) => {
+            return Err(Error::Config(format!(
+                "{ctx}.shamir_threshold must be an integer"
+            )));
+        }
     };
     let mac_only_encrypted = matches!(map.get("mac_only_encrypted"), Some(Y::Bool(true)));
-    Ok(CreationRule { path_regex, groups, threshold, selection, mac_only_encrypted })
+    Ok(CreationRule {
+        path_regex,
+        groups,
+        threshold,
+        selection,
+        mac_only_encrypted,
+    })
 }
 
 impl Config {
@@ -181,7 +211,10 @@ impl Config {
         if let Y::Mapping(map) = &root {
             if let Some(Y::Sequence(rs)) = map.get("creation_rules") {
                 for (i, r) in rs.iter().enumerate() {
-                    rules.push(rule(i, r).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?);
+                    rules.push(
+                        rule(i, r)
+                            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?,
+                    );
                 }
             }
             if let Some(Y::Mapping(stores)) = map.get("stores") {
@@ -193,7 +226,9 @@ impl Config {
                 };
                 if let Some(i) = indent("yaml") {
                     if i < 0 {
-                        return Err(Error::Config("stores.yaml.indent must not be negative".into()));
+                        return Err(Error::Config(
+                            "stores.yaml.indent must not be negative".into(),
+                        ));
                     }
                     layout.yaml_indent = i as usize;
                 }
@@ -205,9 +240,16 @@ impl Config {
                 }
             }
         } else if !matches!(root, Y::Null) {
-            return Err(Error::Config(format!("{} must be a mapping", path.display())));
+            return Err(Error::Config(format!(
+                "{} must be a mapping",
+                path.display()
+            )));
         }
-        Ok(Config { path: path.to_path_buf(), rules, layout })
+        Ok(Config {
+            path: path.to_path_buf(),
+            rules,
+            layout,
+        })
     }
 
     /// The first creation rule matching `file` (path made relative to the config's directory).
@@ -215,16 +257,27 @@ impl Config {
         let abs = if file.is_absolute() {
             file.to_path_buf()
         } else {
-            std::env::current_dir().map(|d| d.join(file)).unwrap_or_else(|_| file.to_path_buf())
+            std::env::current_dir()
+                .map(|d| d.join(file))
+                .unwrap_or_else(|_| file.to_path_buf())
         };
         let dir = self.path.parent().map(|d| {
-            if d.is_absolute() { d.to_path_buf() } else { std::env::current_dir().map(|c| c.join(d)).unwrap_or_default() }
+            if d.is_absolute() {
+                d.to_path_buf()
+            } else {
+                std::env::current_dir()
+                    .map(|c| c.join(d))
+                    .unwrap_or_default()
+            }
         });
         let abs_s = abs.to_string_lossy().to_string();
         let rel = match &dir {
             Some(d) => {
                 let prefix = format!("{}/", d.to_string_lossy().trim_end_matches('/'));
-                abs_s.strip_prefix(&prefix).map(String::from).unwrap_or(abs_s.clone())
+                abs_s
+                    .strip_prefix(&prefix)
+                    .map(String::from)
+                    .unwrap_or(abs_s.clone())
             }
             None => abs_s.clone(),
         };

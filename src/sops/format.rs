@@ -72,14 +72,20 @@ pub struct Layout {
 
 impl Default for Layout {
     fn default() -> Self {
-        Layout { yaml_indent: 4, json_indent: -1, json_binary_indent: -1 }
+        Layout {
+            yaml_indent: 4,
+            json_indent: -1,
+            json_binary_indent: -1,
+        }
     }
 }
 
 /// Parses a plaintext file. Refuses empty input and files that already carry metadata.
 pub fn load_plain(format: Format, input: &[u8]) -> Result<Vec<Vec<Entry>>, Error> {
     if input.is_empty() && format != Format::Binary {
-        return Err(Error::Empty("the input file is empty; sops files need at least one document".into()));
+        return Err(Error::Empty(
+            "the input file is empty; sops files need at least one document".into(),
+        ));
     }
     let docs = match format {
         Format::Yaml => yaml::load(input)?,
@@ -94,8 +100,13 @@ pub fn load_plain(format: Format, input: &[u8]) -> Result<Vec<Vec<Entry>>, Error
         }
     };
     let encrypted = match format {
-        Format::Dotenv => docs[0].iter().any(|e| matches!(e, Entry::Pair(k, _) if k.starts_with("sops_"))),
-        _ => docs.iter().any(|d| d.iter().any(|e| matches!(e, Entry::Pair(k, _) if k.as_str() == "sops"))),
+        Format::Dotenv => docs[0]
+            .iter()
+            .any(|e| matches!(e, Entry::Pair(k, _) if k.starts_with("sops_"))),
+        _ => docs.iter().any(|d| {
+            d.iter()
+                .any(|e| matches!(e, Entry::Pair(k, _) if k.as_str() == "sops"))
+        }),
     };
     if encrypted {
         return Err(Error::AlreadyEncrypted(
@@ -118,11 +129,17 @@ pub fn load_encrypted(format: Format, input: &[u8]) -> Result<(Vec<Vec<Entry>>, 
     };
     match format {
         Format::Yaml | Format::Json | Format::Binary => {
-            let mut docs = if format == Format::Yaml { yaml::load(input)? } else { vec![json::load(input)?] };
+            let mut docs = if format == Format::Yaml {
+                yaml::load(input)?
+            } else {
+                vec![json::load(input)?]
+            };
             let mut metas: Vec<Value> = Vec::new();
             let mut missing = 0;
             for doc in docs.iter_mut() {
-                let pos = doc.iter().position(|e| matches!(e, Entry::Pair(k, _) if k.as_str() == "sops"));
+                let pos = doc
+                    .iter()
+                    .position(|e| matches!(e, Entry::Pair(k, _) if k.as_str() == "sops"));
                 match pos.map(|p| doc.remove(p)) {
                     Some(Entry::Pair(_, v)) => metas.push(v),
                     _ => missing += 1,
@@ -162,9 +179,12 @@ pub fn load_encrypted(format: Format, input: &[u8]) -> Result<(Vec<Vec<Entry>>, 
             for e in doc.drain(..) {
                 match e {
                     Entry::Pair(k, v) if k.starts_with("sops_") => {
-                        let Value::Str(s) = v else { return Err(Error::Parse("dotenv values are strings".into())) };
-                        let text = String::from_utf8(s.to_vec())
-                            .map_err(|_| Error::Parse("sops metadata in dotenv is not UTF-8".into()))?;
+                        let Value::Str(s) = v else {
+                            return Err(Error::Parse("dotenv values are strings".into()));
+                        };
+                        let text = String::from_utf8(s.to_vec()).map_err(|_| {
+                            Error::Parse("sops metadata in dotenv is not UTF-8".into())
+                        })?;
                         pairs.push((k["sops_".len()..].to_string(), text));
                     }
                     other => rest.push(other),
@@ -178,9 +198,16 @@ pub fn load_encrypted(format: Format, input: &[u8]) -> Result<(Vec<Vec<Entry>>, 
         }
         Format::Ini => {
             let mut doc = ini::load(input)?;
-            let pos = doc.iter().position(|e| matches!(e, Entry::Pair(k, _) if k.as_str() == "sops")).ok_or_else(not_sops)?;
-            let Entry::Pair(_, section) = doc.remove(pos) else { unreachable!("position matched a pair") };
-            let Value::Map(entries) = section else { return Err(not_sops()) };
+            let pos = doc
+                .iter()
+                .position(|e| matches!(e, Entry::Pair(k, _) if k.as_str() == "sops"))
+                .ok_or_else(not_sops)?;
+            let Entry::Pair(_, section) = doc.remove(pos) else {
+                unreachable!("position matched a pair")
+            };
+            let Value::Map(entries) = section else {
+                return Err(not_sops());
+            };
             let mut pairs = Vec::new();
             for e in entries {
                 if let Entry::Pair(k, Value::Str(s)) = e {
@@ -250,7 +277,11 @@ pub fn emit_encrypted(
         Format::Json | Format::Binary => {
             let mut d: Vec<Entry> = single(docs)?.iter().map(clone_entry).collect();
             d.push(pair("sops", meta.to_value(true)));
-            let indent = if format == Format::Binary { layout.json_binary_indent } else { layout.json_indent };
+            let indent = if format == Format::Binary {
+                layout.json_binary_indent
+            } else {
+                layout.json_indent
+            };
             json::emit(&d, indent)
         }
         Format::Dotenv => {

@@ -50,10 +50,8 @@ impl Unlocker {
                 let ids = self.age_identities();
                 let r = age::unwrap(enc.as_bytes(), &ids.list);
                 r.map_err(|e| {
-                    let mut msg = format!(
-                        "{e}. Looked for identities in {}",
-                        ids.searched.join(", ")
-                    );
+                    let mut msg =
+                        format!("{e}. Looked for identities in {}", ids.searched.join(", "));
                     for p in &ids.problems {
                         msg.push_str(&format!("; {p}"));
                     }
@@ -77,9 +75,9 @@ impl Unlocker {
                     )),
                 }
             }
-            MasterKey::Other { kind, .. } => {
-                Err(format!("{kind} keys are not supported by sigil (only age and pgp)"))
-            }
+            MasterKey::Other { kind, .. } => Err(format!(
+                "{kind} keys are not supported by sigil (only age and pgp)"
+            )),
         }
     }
 
@@ -91,7 +89,10 @@ impl Unlocker {
             let mut idx: Vec<usize> = (0..group.0.len()).collect();
             let order = self.order.clone();
             let rank = |k: &MasterKey| {
-                order.iter().position(|t| t == k.type_id()).unwrap_or(order.len())
+                order
+                    .iter()
+                    .position(|t| t == k.type_id())
+                    .unwrap_or(order.len())
             };
             idx.sort_by_key(|&i| rank(&group.0[i]));
             let mut group_report = String::new();
@@ -168,7 +169,10 @@ pub fn wrap_groups(
     let created_at = super::time::now_utc();
     let wrap_one = |spec: &KeySpec, payload: &[u8]| -> Result<MasterKey, Error> {
         Ok(match spec {
-            KeySpec::Age(r) => MasterKey::Age { recipient: r.clone(), enc: age::wrap(r, payload)? },
+            KeySpec::Age(r) => MasterKey::Age {
+                recipient: r.clone(),
+                enc: age::wrap(r, payload)?,
+            },
             KeySpec::Pgp(fp) => MasterKey::Pgp {
                 fp: fp.split_whitespace().collect(),
                 created_at: created_at.clone(),
@@ -177,14 +181,25 @@ pub fn wrap_groups(
         })
     };
     if groups.len() == 1 {
-        let g = groups[0].iter().map(|s| wrap_one(s, key.as_bytes())).collect::<Result<_, _>>()?;
+        let g = groups[0]
+            .iter()
+            .map(|s| wrap_one(s, key.as_bytes()))
+            .collect::<Result<_, _>>()?;
         return Ok((vec![KeyGroup(g)], 0));
     }
-    let t = if threshold == 0 { groups.len() } else { threshold };
+    let t = if threshold == 0 {
+        groups.len()
+    } else {
+        threshold
+    };
     let shares = shamir::split(key.as_bytes(), groups.len(), t)?;
     let mut out = Vec::new();
     for (g, share) in groups.iter().zip(&shares) {
-        out.push(KeyGroup(g.iter().map(|s| wrap_one(s, share)).collect::<Result<_, _>>()?));
+        out.push(KeyGroup(
+            g.iter()
+                .map(|s| wrap_one(s, share))
+                .collect::<Result<_, _>>()?,
+        ));
     }
     Ok((out, t))
 }

@@ -69,13 +69,23 @@ impl MasterKey {
 
     fn deep_clone(&self) -> MasterKey {
         match self {
-            MasterKey::Age { recipient, enc } => {
-                MasterKey::Age { recipient: recipient.clone(), enc: enc.clone() }
-            }
-            MasterKey::Pgp { fp, created_at, enc } => {
-                MasterKey::Pgp { fp: fp.clone(), created_at: created_at.clone(), enc: enc.clone() }
-            }
-            MasterKey::Other { kind, fields } => MasterKey::Other { kind, fields: fields.deep_clone() },
+            MasterKey::Age { recipient, enc } => MasterKey::Age {
+                recipient: recipient.clone(),
+                enc: enc.clone(),
+            },
+            MasterKey::Pgp {
+                fp,
+                created_at,
+                enc,
+            } => MasterKey::Pgp {
+                fp: fp.clone(),
+                created_at: created_at.clone(),
+                enc: enc.clone(),
+            },
+            MasterKey::Other { kind, fields } => MasterKey::Other {
+                kind,
+                fields: fields.deep_clone(),
+            },
         }
     }
 }
@@ -117,7 +127,9 @@ fn text(v: &Value, what: &str) -> Result<String, Error> {
             .map_err(|_| Error::Parse(format!("sops metadata field '{what}' is not UTF-8"))),
         Value::Time(t) => Ok(t.to_string()),
         Value::Null => Ok(String::new()),
-        _ => Err(Error::Parse(format!("sops metadata field '{what}' must be a string"))),
+        _ => Err(Error::Parse(format!(
+            "sops metadata field '{what}' must be a string"
+        ))),
     }
 }
 
@@ -125,7 +137,9 @@ fn list<'a>(entries: &'a [Entry], key: &str) -> Result<&'a [Value], Error> {
     match get(entries, key) {
         None | Some(Value::Null) => Ok(&[]),
         Some(Value::Seq(items)) => Ok(items),
-        Some(_) => Err(Error::Parse(format!("sops metadata field '{key}' must be a list"))),
+        Some(_) => Err(Error::Parse(format!(
+            "sops metadata field '{key}' must be a list"
+        ))),
     }
 }
 
@@ -133,26 +147,48 @@ fn parse_group(entries: &[Entry]) -> Result<KeyGroup, Error> {
     let mut keys = Vec::new();
     for kind in OTHER_KINDS {
         for item in list(entries, kind)? {
-            keys.push(MasterKey::Other { kind, fields: item.deep_clone() });
+            keys.push(MasterKey::Other {
+                kind,
+                fields: item.deep_clone(),
+            });
         }
     }
     for item in list(entries, "pgp")? {
         let Value::Map(e) = item else {
             return Err(Error::Parse("a sops pgp entry must be a mapping".into()));
         };
-        let field = |k: &str| get(e, k).map(|v| text(v, k)).transpose().map(Option::unwrap_or_default);
+        let field = |k: &str| {
+            get(e, k)
+                .map(|v| text(v, k))
+                .transpose()
+                .map(Option::unwrap_or_default)
+        };
         let created_at = field("created_at")?;
         if !created_at.is_empty() && super::time::parse(&created_at).is_none() {
-            return Err(Error::Parse(format!("pgp created_at '{created_at}' is not RFC 3339")));
+            return Err(Error::Parse(format!(
+                "pgp created_at '{created_at}' is not RFC 3339"
+            )));
         }
-        keys.push(MasterKey::Pgp { fp: field("fp")?, created_at, enc: field("enc")? });
+        keys.push(MasterKey::Pgp {
+            fp: field("fp")?,
+            created_at,
+            enc: field("enc")?,
+        });
     }
     for item in list(entries, "age")? {
         let Value::Map(e) = item else {
             return Err(Error::Parse("a sops age entry must be a mapping".into()));
         };
-        let field = |k: &str| get(e, k).map(|v| text(v, k)).transpose().map(Option::unwrap_or_default);
-        keys.push(MasterKey::Age { recipient: field("recipient")?, enc: field("enc")? });
+        let field = |k: &str| {
+            get(e, k)
+                .map(|v| text(v, k))
+                .transpose()
+                .map(Option::unwrap_or_default)
+        };
+        keys.push(MasterKey::Age {
+            recipient: field("recipient")?,
+            enc: field("enc")?,
+        });
     }
     Ok(KeyGroup(keys))
 }
@@ -192,7 +228,8 @@ impl Metadata {
         let version = match get(entries, "version") {
             Some(Value::Int(_) | Value::Float(_)) => {
                 return Err(Error::Generic(
-                    "this is a SOPS 1.x file (numeric version); convert it with sops 2.x first".into(),
+                    "this is a SOPS 1.x file (numeric version); convert it with sops 2.x first"
+                        .into(),
                 ));
             }
             Some(v) => text(v, "version")?,
@@ -203,13 +240,19 @@ impl Metadata {
                 "the sops metadata version '{version}' is not a valid semantic version"
             )));
         }
-        let last_modified = get(entries, "lastmodified").map(|v| text(v, "lastmodified")).transpose()?.unwrap_or_default();
+        let last_modified = get(entries, "lastmodified")
+            .map(|v| text(v, "lastmodified"))
+            .transpose()?
+            .unwrap_or_default();
         if super::time::parse(&last_modified).is_none() {
             return Err(Error::Parse(format!(
                 "sops metadata lastmodified '{last_modified}' is not an RFC 3339 time"
             )));
         }
-        let mac = get(entries, "mac").map(|v| text(v, "mac")).transpose()?.unwrap_or_default();
+        let mac = get(entries, "mac")
+            .map(|v| text(v, "mac"))
+            .transpose()?
+            .unwrap_or_default();
         let mut selection = Selection::default();
         for name in [
             "unencrypted_suffix",
@@ -245,7 +288,9 @@ impl Metadata {
             groups
         };
         if key_groups.iter().all(|g| g.0.is_empty()) {
-            return Err(Error::Parse("no keys found in the file's sops metadata".into()));
+            return Err(Error::Parse(
+                "no keys found in the file's sops metadata".into(),
+            ));
         }
         Ok(Metadata {
             shamir_threshold,
@@ -265,9 +310,18 @@ impl Metadata {
         let s = |x: &str| Value::str(x);
         let pair = |k: &str, v: Value| Entry::Pair(Zeroizing::new(k.to_string()), v);
         if self.shamir_threshold > 0 {
-            out.push(pair("shamir_threshold", Value::Int(self.shamir_threshold as i64)));
+            out.push(pair(
+                "shamir_threshold",
+                Value::Int(self.shamir_threshold as i64),
+            ));
         }
-        let empty_list = || if json { Value::Null } else { Value::Seq(Vec::new()) };
+        let empty_list = || {
+            if json {
+                Value::Null
+            } else {
+                Value::Seq(Vec::new())
+            }
+        };
         if self.key_groups.len() >= 2 {
             let groups = self
                 .key_groups
@@ -285,9 +339,23 @@ impl Metadata {
                         }
                     }
                     let vault = other_list(g, "hc_vault");
-                    ge.push(pair("hc_vault", if vault.is_empty() { empty_list() } else { Value::Seq(vault) }));
+                    ge.push(pair(
+                        "hc_vault",
+                        if vault.is_empty() {
+                            empty_list()
+                        } else {
+                            Value::Seq(vault)
+                        },
+                    ));
                     let age = age_list(g);
-                    ge.push(pair("age", if age.is_empty() { empty_list() } else { Value::Seq(age) }));
+                    ge.push(pair(
+                        "age",
+                        if age.is_empty() {
+                            empty_list()
+                        } else {
+                            Value::Seq(age)
+                        },
+                    ));
                     Value::Map(ge)
                 })
                 .collect();
@@ -342,7 +410,11 @@ fn age_list(g: &KeyGroup) -> Vec<Value> {
 fn pgp_list(g: &KeyGroup) -> Vec<Value> {
     g.0.iter()
         .filter_map(|k| match k {
-            MasterKey::Pgp { fp, created_at, enc } => Some(Value::Map(vec![
+            MasterKey::Pgp {
+                fp,
+                created_at,
+                enc,
+            } => Some(Value::Map(vec![
                 Entry::Pair(Zeroizing::new("created_at".into()), Value::str(created_at)),
                 Entry::Pair(Zeroizing::new("enc".into()), Value::str(enc)),
                 Entry::Pair(Zeroizing::new("fp".into()), Value::str(fp)),
@@ -367,7 +439,14 @@ mod tests {
 
     #[test]
     fn versions() {
-        for ok in ["3.11.0", "0.1.0", "3.11.0+rsops", "v3.11.0", "1.13", "3.7.1-rc.1"] {
+        for ok in [
+            "3.11.0",
+            "0.1.0",
+            "3.11.0+rsops",
+            "v3.11.0",
+            "1.13",
+            "3.7.1-rc.1",
+        ] {
             assert!(version_ok(ok), "{ok}");
         }
         for bad in ["3.11", "rsops-1.0", "", "3.11.0.1", "03.1.1"] {

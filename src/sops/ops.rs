@@ -31,7 +31,11 @@ pub fn encrypt_new(
     let key = DataKey::generate();
     let (key_groups, threshold) = wrap_groups(&params.groups, params.threshold, &key, ring)?;
     // The binary store records no selection rule (sops warns and drops it).
-    let selection = if binary { Selection::default() } else { params.selection.clone().with_default() };
+    let selection = if binary {
+        Selection::default()
+    } else {
+        params.selection.clone().with_default()
+    };
     let mut meta = Metadata {
         shamir_threshold: threshold,
         key_groups,
@@ -92,7 +96,11 @@ pub fn decrypt_with_key(
     if !ignore_mac {
         verify_mac(meta, &mut cipher, &computed)?;
     }
-    Ok(Decrypted { key, cipher, plaintext_comments: report.plaintext_comments })
+    Ok(Decrypted {
+        key,
+        cipher,
+        plaintext_comments: report.plaintext_comments,
+    })
 }
 
 fn verify_mac(meta: &Metadata, cipher: &mut Cipher, computed: &str) -> Result<(), Error> {

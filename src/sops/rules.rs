@@ -55,8 +55,12 @@ impl Selection {
     /// Errors when more than one rule is set (sops: "Cannot use more than one of …").
     pub fn check_exclusive(&self) -> Result<(), Error> {
         if self.count_set() > 1 {
-            let set: Vec<&str> =
-                self.fields().iter().filter(|(_, v)| !v.is_empty()).map(|(k, _)| *k).collect();
+            let set: Vec<&str> = self
+                .fields()
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, _)| *k)
+                .collect();
             return Err(Error::Conflict(format!(
                 "cannot use more than one of encrypted_suffix, unencrypted_suffix, encrypted_regex, unencrypted_regex, encrypted_comment_regex or unencrypted_comment_regex (got {})",
                 set.join(", ")
@@ -77,7 +81,8 @@ impl Selection {
     pub fn compile(&self) -> Result<Selector, Error> {
         self.check_exclusive()?;
         let re = |s: &str| {
-            Regex::new(s).map_err(|e| Error::Config(format!("invalid regular expression '{s}': {e}")))
+            Regex::new(s)
+                .map_err(|e| Error::Config(format!("invalid regular expression '{s}': {e}")))
         };
         Ok(if !self.unencrypted_suffix.is_empty() {
             Selector::UnencryptedSuffix(self.unencrypted_suffix.clone())
@@ -132,6 +137,9 @@ impl Selector {
 
     /// Whether comments are tracked at all (only the comment rules need them).
     pub fn uses_comments(&self) -> bool {
-        matches!(self, Selector::UnencryptedCommentRegex(_) | Selector::EncryptedCommentRegex(_))
+        matches!(
+            self,
+            Selector::UnencryptedCommentRegex(_) | Selector::EncryptedCommentRegex(_)
+        )
     }
 }

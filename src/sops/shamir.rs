@@ -35,7 +35,11 @@ fn inv(a: u8) -> u8 {
 }
 
 /// Splits `secret` into `parts` shares, any `threshold` of which rebuild it.
-pub fn split(secret: &[u8], parts: usize, threshold: usize) -> Result<Vec<Zeroizing<Vec<u8>>>, Error> {
+pub fn split(
+    secret: &[u8],
+    parts: usize,
+    threshold: usize,
+) -> Result<Vec<Zeroizing<Vec<u8>>>, Error> {
     if threshold < 2 || parts < threshold || parts > 255 {
         return Err(Error::Config(format!(
             "Shamir needs 2 <= threshold <= groups <= 255 (threshold {threshold}, {parts} key groups)"
@@ -44,8 +48,9 @@ pub fn split(secret: &[u8], parts: usize, threshold: usize) -> Result<Vec<Zeroiz
     if secret.is_empty() {
         return Err(Error::Generic("cannot split an empty secret".into()));
     }
-    let mut shares: Vec<Zeroizing<Vec<u8>>> =
-        (0..parts).map(|_| Zeroizing::new(vec![0u8; secret.len() + 1])).collect();
+    let mut shares: Vec<Zeroizing<Vec<u8>>> = (0..parts)
+        .map(|_| Zeroizing::new(vec![0u8; secret.len() + 1]))
+        .collect();
     let mut coeffs = Zeroizing::new(vec![0u8; threshold]);
     for (idx, &byte) in secret.iter().enumerate() {
         coeffs[0] = byte;
@@ -70,16 +75,22 @@ pub fn split(secret: &[u8], parts: usize, threshold: usize) -> Result<Vec<Zeroiz
 /// Rebuilds the secret from at least two shares of equal length with distinct x bytes.
 pub fn combine(shares: &[&[u8]]) -> Result<Zeroizing<Vec<u8>>, Error> {
     if shares.len() < 2 {
-        return Err(Error::KeyRecovery("less than two Shamir shares to combine".into()));
+        return Err(Error::KeyRecovery(
+            "less than two Shamir shares to combine".into(),
+        ));
     }
     let len = shares[0].len();
     if len < 2 || shares.iter().any(|s| s.len() != len) {
-        return Err(Error::KeyRecovery("Shamir shares have different or too short lengths".into()));
+        return Err(Error::KeyRecovery(
+            "Shamir shares have different or too short lengths".into(),
+        ));
     }
     let xs: Vec<u8> = shares.iter().map(|s| s[len - 1]).collect();
     for (i, a) in xs.iter().enumerate() {
         if xs[i + 1..].contains(a) {
-            return Err(Error::KeyRecovery("two Shamir shares have the same x coordinate".into()));
+            return Err(Error::KeyRecovery(
+                "two Shamir shares have the same x coordinate".into(),
+            ));
         }
     }
     // Lagrange basis at x = 0: L_i = prod_{j != i} x_j / (x_i ^ x_j).
@@ -121,11 +132,22 @@ mod tests {
     fn any_threshold_subset_recovers() {
         let secret: Vec<u8> = (0..32).collect();
         let shares = split(&secret, 3, 2).unwrap();
-        assert!(shares.iter().enumerate().all(|(i, s)| s.len() == 33 && s[32] == i as u8 + 1));
+        assert!(
+            shares
+                .iter()
+                .enumerate()
+                .all(|(i, s)| s.len() == 33 && s[32] == i as u8 + 1)
+        );
         for (a, b) in [(0, 1), (0, 2), (1, 2)] {
-            assert_eq!(&combine(&[&shares[a], &shares[b]]).unwrap()[..], &secret[..]);
+            assert_eq!(
+                &combine(&[&shares[a], &shares[b]]).unwrap()[..],
+                &secret[..]
+            );
         }
-        assert_eq!(&combine(&[&shares[0], &shares[1], &shares[2]]).unwrap()[..], &secret[..]);
+        assert_eq!(
+            &combine(&[&shares[0], &shares[1], &shares[2]]).unwrap()[..],
+            &secret[..]
+        );
         assert!(split(&secret, 3, 1).is_err());
     }
 }

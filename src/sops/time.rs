@@ -73,9 +73,18 @@ mod tests {
 
     #[test]
     fn go_compatible_formats() {
-        assert_eq!(mac_aad("2026-11-26T08:12:05.123Z").unwrap(), "2026-11-26T08:12:05Z");
-        assert_eq!(mac_aad("2026-11-26T08:12:05+00:00").unwrap(), "2026-11-26T08:12:05Z");
-        assert_eq!(mac_aad("2026-11-26T08:12:05+02:00").unwrap(), "2026-11-26T08:12:05+02:00");
+        assert_eq!(
+            mac_aad("2026-11-26T08:12:05.123Z").unwrap(),
+            "2026-11-26T08:12:05Z"
+        );
+        assert_eq!(
+            mac_aad("2026-11-26T08:12:05+00:00").unwrap(),
+            "2026-11-26T08:12:05Z"
+        );
+        assert_eq!(
+            mac_aad("2026-11-26T08:12:05+02:00").unwrap(),
+            "2026-11-26T08:12:05+02:00"
+        );
         assert_eq!(
             canonical_rfc3339_nano("2024-01-02T03:04:05.1230+02:00").unwrap(),
             "2024-01-02T03:04:05.123+02:00"

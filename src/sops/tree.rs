@@ -65,7 +65,11 @@ impl Value {
             Value::Str(b) => b.clone(),
             Value::Int(i) => Zeroizing::new(i.to_string().into_bytes()),
             Value::Float(f) => Zeroizing::new(go_format_float(*f).into_bytes()),
-            Value::Bool(b) => Zeroizing::new(if *b { b"True".to_vec() } else { b"False".to_vec() }),
+            Value::Bool(b) => Zeroizing::new(if *b {
+                b"True".to_vec()
+            } else {
+                b"False".to_vec()
+            }),
             Value::Time(t) | Value::Comment(t) => Zeroizing::new(t.as_bytes().to_vec()),
             _ => return None,
         })
@@ -136,7 +140,11 @@ pub fn go_format_float(f: f64) -> String {
     if f.is_nan() {
         "NaN".to_string()
     } else if f.is_infinite() {
-        if f > 0.0 { "+Inf".to_string() } else { "-Inf".to_string() }
+        if f > 0.0 {
+            "+Inf".to_string()
+        } else {
+            "-Inf".to_string()
+        }
     } else {
         format!("{f}")
     }

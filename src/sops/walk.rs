@@ -40,7 +40,9 @@ where
 
     fn key_matches(&self, key: &str) -> bool {
         match self.selector {
-            Selector::UnencryptedSuffix(s) | Selector::EncryptedSuffix(s) => key.ends_with(s.as_str()),
+            Selector::UnencryptedSuffix(s) | Selector::EncryptedSuffix(s) => {
+                key.ends_with(s.as_str())
+            }
             Selector::UnencryptedRegex(r) | Selector::EncryptedRegex(r) => r.is_match(key),
             _ => false,
         }
@@ -118,7 +120,12 @@ fn run<F>(docs: &mut [Vec<Entry>], selector: &Selector, on_leaf: F) -> Result<()
 where
     F: FnMut(Leaf<'_>, &str, bool) -> Result<(), Error>,
 {
-    let mut walk = Walk { selector, comments: Vec::new(), aad: String::new(), on_leaf };
+    let mut walk = Walk {
+        selector,
+        comments: Vec::new(),
+        aad: String::new(),
+        on_leaf,
+    };
     for doc in docs.iter_mut() {
         walk.aad.clear();
         walk.map(doc, false)?;

@@ -22,7 +22,9 @@ pub fn parse_recipient(s: &str) -> Result<Box<dyn age::Recipient + Send>, Error>
             .map_err(|e| bad(&format!("{e:?}")));
     }
     if s.starts_with("age1pq1") {
-        return Err(bad("post-quantum age recipients are not supported by sigil yet"));
+        return Err(bad(
+            "post-quantum age recipients are not supported by sigil yet",
+        ));
     }
     if s.starts_with("age1") && s.matches('1').count() > 1 {
         return Err(bad("age plugins are not supported"));
@@ -40,8 +42,11 @@ pub fn wrap(recipient: &str, payload: &[u8]) -> Result<String, Error> {
     let mut out = Vec::new();
     let armored = age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor)
         .map_err(|e| Error::EncryptTree(format!("age armor: {e}")))?;
-    let mut w = encryptor.wrap_output(armored).map_err(|e| Error::EncryptTree(format!("age: {e}")))?;
-    std::io::Write::write_all(&mut w, payload).map_err(|e| Error::EncryptTree(format!("age: {e}")))?;
+    let mut w = encryptor
+        .wrap_output(armored)
+        .map_err(|e| Error::EncryptTree(format!("age: {e}")))?;
+    std::io::Write::write_all(&mut w, payload)
+        .map_err(|e| Error::EncryptTree(format!("age: {e}")))?;
     w.finish()
         .and_then(|a| a.finish())
         .map_err(|e| Error::EncryptTree(format!("age: {e}")))?;
@@ -84,7 +89,10 @@ pub struct Identities {
 }
 
 /// Parses identity text (one `AGE-SECRET-KEY-1…` per line, `#` comments).
-pub fn parse_identity_text(text: &[u8], origin: &str) -> Result<Vec<Box<dyn age::Identity>>, String> {
+pub fn parse_identity_text(
+    text: &[u8],
+    origin: &str,
+) -> Result<Vec<Box<dyn age::Identity>>, String> {
     let trimmed = text.trim_ascii_start();
     if trimmed.starts_with(b"age-encryption.org") || trimmed.starts_with(b"-----BEGIN AGE") {
         return Err(format!(
@@ -112,9 +120,10 @@ fn ssh_identity(path: &PathBuf) -> Result<Option<Box<dyn age::Identity>>, String
             "{}: passphrase-protected SSH keys are skipped (sigil does not prompt)",
             path.display()
         )),
-        age::ssh::Identity::Unsupported(_) => {
-            Err(format!("{}: unsupported SSH key type for age", path.display()))
-        }
+        age::ssh::Identity::Unsupported(_) => Err(format!(
+            "{}: unsupported SSH key type for age",
+            path.display()
+        )),
     }
 }
 
@@ -150,10 +159,11 @@ pub fn load_identities() -> Identities {
             Err(e) => ids.problems.push(e),
         }
     }
-    let add_text = |ids: &mut Identities, text: &[u8], origin: &str| match parse_identity_text(text, origin) {
-        Ok(mut l) => ids.list.append(&mut l),
-        Err(e) => ids.problems.push(e),
-    };
+    let add_text =
+        |ids: &mut Identities, text: &[u8], origin: &str| match parse_identity_text(text, origin) {
+            Ok(mut l) => ids.list.append(&mut l),
+            Err(e) => ids.problems.push(e),
+        };
     ids.searched.push("SOPS_AGE_KEY".into());
     if let Some(v) = std::env::var_os("SOPS_AGE_KEY") {
         let v = Zeroizing::new(v.into_encoded_bytes());
@@ -162,8 +172,15 @@ pub fn load_identities() -> Identities {
     ids.searched.push("SOPS_AGE_KEY_FILE".into());
     if let Some(p) = std::env::var_os("SOPS_AGE_KEY_FILE") {
         match std::fs::read(&p) {
-            Ok(d) => add_text(&mut ids, &Zeroizing::new(d), &PathBuf::from(&p).display().to_string()),
-            Err(e) => ids.problems.push(format!("SOPS_AGE_KEY_FILE {}: {e}", PathBuf::from(&p).display())),
+            Ok(d) => add_text(
+                &mut ids,
+                &Zeroizing::new(d),
+                &PathBuf::from(&p).display().to_string(),
+            ),
+            Err(e) => ids.problems.push(format!(
+                "SOPS_AGE_KEY_FILE {}: {e}",
+                PathBuf::from(&p).display()
+            )),
         }
     }
     ids.searched.push("SOPS_AGE_KEY_CMD".into());

@@ -5,17 +5,17 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use sequoia_openpgp as openpgp;
 use openpgp::Cert;
 use openpgp::crypto::SessionKey;
 use openpgp::packet::{PKESK, SKESK};
+use openpgp::parse::Parse;
 use openpgp::parse::stream::{
     DecryptionHelper, DecryptorBuilder, MessageStructure, VerificationHelper,
 };
-use openpgp::parse::Parse;
 use openpgp::policy::StandardPolicy;
 use openpgp::serialize::stream::{Armorer, Encryptor, LiteralWriter, Message};
 use openpgp::types::SymmetricAlgorithm;
+use sequoia_openpgp as openpgp;
 use zeroize::Zeroizing;
 
 use crate::sops::error::Error;
@@ -47,7 +47,10 @@ impl Keyring {
                     }
                 };
                 files.retain(|f| {
-                    matches!(f.extension().and_then(|e| e.to_str()), Some("asc" | "gpg" | "pgp"))
+                    matches!(
+                        f.extension().and_then(|e| e.to_str()),
+                        Some("asc" | "gpg" | "pgp")
+                    )
                 });
                 files.sort();
                 for f in files {
@@ -113,7 +116,9 @@ fn gpg_export(fp: &str) -> Result<Cert, String> {
         .output()
         .map_err(|e| format!("cannot run gpg to find key {fp}: {e}"))?;
     if !out.status.success() || out.stdout.is_empty() {
-        return Err(format!("OpenPGP key {fp} is neither in a key file nor in gpg's keyring"));
+        return Err(format!(
+            "OpenPGP key {fp} is neither in a key file nor in gpg's keyring"
+        ));
     }
     Cert::from_bytes(&out.stdout).map_err(|e| format!("gpg exported an unreadable key {fp}: {e}"))
 }
@@ -149,12 +154,15 @@ pub fn wrap(fp: &str, payload: &[u8], ring: &Keyring) -> Result<String, Error> {
     {
         let message = Message::new(&mut sink);
         let message = Armorer::new(message).build().map_err(err)?;
-        let message = Encryptor::for_recipients(message, recipients).build().map_err(err)?;
+        let message = Encryptor::for_recipients(message, recipients)
+            .build()
+            .map_err(err)?;
         let mut w = LiteralWriter::new(message).build().map_err(err)?;
         w.write_all(payload).map_err(|e| err(e.into()))?;
         w.finalize().map_err(err)?;
     }
-    let text = String::from_utf8(sink).map_err(|_| Error::EncryptTree("armor is not UTF-8".into()))?;
+    let text =
+        String::from_utf8(sink).map_err(|_| Error::EncryptTree("armor is not UTF-8".into()))?;
     Ok(text.trim().to_string())
 }
 
@@ -191,7 +199,9 @@ impl DecryptionHelper for Helper<'_> {
                     if !matches {
                         continue;
                     }
-                    let Ok(mut pair) = ka.key().clone().into_keypair() else { continue };
+                    let Ok(mut pair) = ka.key().clone().into_keypair() else {
+                        continue;
+                    };
                     if let Some((algo, sk)) = pkesk.decrypt(&mut pair, sym_algo) {
                         if decrypt(algo, &sk) {
                             return Ok(Some(cert.clone()));
@@ -200,7 +210,9 @@ impl DecryptionHelper for Helper<'_> {
                 }
             }
         }
-        Err(anyhow::anyhow!("no secret key in the key files matches this message"))
+        Err(anyhow::anyhow!(
+            "no secret key in the key files matches this message"
+        ))
     }
 }
 

@@ -9,7 +9,10 @@ use crate::sops::tree::{Entry, Value};
 /// Emits documents separated by `---`, each a block mapping (`{}` when empty).
 pub fn emit(docs: &[Vec<Entry>], indent: usize) -> Result<Vec<u8>, Error> {
     let indent = if (2..=9).contains(&indent) { indent } else { 2 };
-    let mut e = Emitter { out: Vec::new(), indent };
+    let mut e = Emitter {
+        out: Vec::new(),
+        indent,
+    };
     for (i, doc) in docs.iter().enumerate() {
         if i > 0 {
             e.out.extend_from_slice(b"---\n");
@@ -31,7 +34,10 @@ pub fn emit(docs: &[Vec<Entry>], indent: usize) -> Result<Vec<u8>, Error> {
 /// Emits a single value for `--extract` (a mapping as a document, a scalar on its own line).
 pub fn emit_value(v: &Value, indent: usize) -> Result<Vec<u8>, Error> {
     let indent = if (2..=9).contains(&indent) { indent } else { 2 };
-    let mut e = Emitter { out: Vec::new(), indent };
+    let mut e = Emitter {
+        out: Vec::new(),
+        indent,
+    };
     match v {
         Value::Map(entries) if !entries.is_empty() => e.entries(entries, 0, false)?,
         Value::Seq(items) if !items.is_empty() => e.items(items, 0, false)?,
@@ -105,7 +111,9 @@ impl Emitter {
             return Ok(());
         }
         match key {
-            Scalar::Plain(s) | Scalar::Single(s) | Scalar::Double(s) => self.out.extend_from_slice(s.as_bytes()),
+            Scalar::Plain(s) | Scalar::Single(s) | Scalar::Double(s) => {
+                self.out.extend_from_slice(s.as_bytes())
+            }
             Scalar::Literal(..) => {
                 let d = double_quoted(raw);
                 self.out.extend_from_slice(d.as_bytes());
@@ -177,8 +185,14 @@ impl Emitter {
             }
             // Leading comments of a collection item are printed before its dash.
             let lead = match item {
-                Value::Map(e) => e.iter().take_while(|x| matches!(x, Entry::Comment(_))).count(),
-                Value::Seq(i) => i.iter().take_while(|x| matches!(x, Value::Comment(_))).count(),
+                Value::Map(e) => e
+                    .iter()
+                    .take_while(|x| matches!(x, Entry::Comment(_)))
+                    .count(),
+                Value::Seq(i) => i
+                    .iter()
+                    .take_while(|x| matches!(x, Value::Comment(_)))
+                    .count(),
                 _ => 0,
             };
             match item {
@@ -226,10 +240,18 @@ fn yaml_float(f: f64) -> String {
         return ".nan".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { ".inf".into() } else { "-.inf".into() };
+        return if f > 0.0 {
+            ".inf".into()
+        } else {
+            "-.inf".into()
+        };
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if f.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let sci = format!("{f:e}"); // shortest digits: d[.ddd]e<exp>
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
@@ -267,7 +289,9 @@ fn render(v: &Value) -> Result<Scalar, Error> {
             }
         },
         Value::Map(_) | Value::Seq(_) => {
-            return Err(Error::Emit("a collection cannot be written as a scalar".into()));
+            return Err(Error::Emit(
+                "a collection cannot be written as a scalar".into(),
+            ));
         }
     })
 }
@@ -275,7 +299,21 @@ fn render(v: &Value) -> Result<Scalar, Error> {
 fn is_old_bool(s: &str) -> bool {
     matches!(
         s,
-        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF"
+        "y" | "Y"
+            | "yes"
+            | "Yes"
+            | "YES"
+            | "on"
+            | "On"
+            | "ON"
+            | "n"
+            | "N"
+            | "no"
+            | "No"
+            | "NO"
+            | "off"
+            | "Off"
+            | "OFF"
     )
 }
 
@@ -296,7 +334,11 @@ fn is_base60_float(s: &str) -> bool {
     while i < b.len() && b[i] == b':' {
         i += 1;
         let start = i;
-        if i < b.len() && (b'0'..=b'5').contains(&b[i]) && i + 1 < b.len() && b[i + 1].is_ascii_digit() {
+        if i < b.len()
+            && (b'0'..=b'5').contains(&b[i])
+            && i + 1 < b.len()
+            && b[i + 1].is_ascii_digit()
+        {
             i += 2;
         } else if i < b.len() && b[i].is_ascii_digit() {
             i += 1;
@@ -346,11 +388,16 @@ struct Analysis {
 /// libyaml's `yaml_emitter_analyze_scalar`, block context.
 fn analyze(s: &str) -> Analysis {
     if s.is_empty() {
-        return Analysis { block_plain_allowed: true, single_quoted_allowed: true, block_allowed: false };
+        return Analysis {
+            block_plain_allowed: true,
+            single_quoted_allowed: true,
+            block_allowed: false,
+        };
     }
     let mut block_indicators = s.starts_with("---") || s.starts_with("...");
     let (mut special, mut tabs, mut line_breaks) = (false, false, false);
-    let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) = (false, false, false, false);
+    let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
+        (false, false, false, false);
     let (mut break_space, mut space_break) = (false, false);
     let (mut prev_space, mut prev_break) = (false, false);
     let mut preceded_by_ws = true;
@@ -415,7 +462,11 @@ fn analyze(s: &str) -> Analysis {
         }
         preceded_by_ws = is_blankz(Some(c));
     }
-    let mut a = Analysis { block_plain_allowed: true, single_quoted_allowed: true, block_allowed: true };
+    let mut a = Analysis {
+        block_plain_allowed: true,
+        single_quoted_allowed: true,
+        block_allowed: true,
+    };
     if leading_space || leading_break || trailing_space || trailing_break {
         a.block_plain_allowed = false;
     }
@@ -460,7 +511,11 @@ fn string_style(s: &str) -> Scalar {
 }
 
 fn resolve_plain_or_str(s: &str) -> Resolved {
-    if s.is_empty() { Resolved::Null } else { resolve_plain(s) }
+    if s.is_empty() {
+        Resolved::Null
+    } else {
+        resolve_plain(s)
+    }
 }
 
 fn literal_header(s: &str) -> String {
@@ -550,7 +605,10 @@ mod tests {
             ("emoji\u{1F600}", "\"emoji\\U0001F600\""),
             ("x\u{85}y", "\"x\\Ny\""),
             ("ünï", "ünï"),
-            ("ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]", "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]"),
+            (
+                "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]",
+                "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]",
+            ),
         ] {
             assert_eq!(style(input), want, "{input:?}");
         }

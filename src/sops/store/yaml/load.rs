@@ -18,11 +18,23 @@ enum Frame {
         between: Vec<Text>,
         seen: HashSet<String>,
         anchor: usize,
+        /// Column of the keys (known after the first key).
+        col: Option<usize>,
     },
     Seq {
         items: Vec<Value>,
         anchor: usize,
+        /// Column of the dashes.
+        col: Option<usize>,
     },
+}
+
+impl Frame {
+    fn col(&self) -> Option<usize> {
+        match self {
+            Frame::Map { col, .. } | Frame::Seq { col, .. } => *col,
+        }
+    }
 }
 
 struct Builder {
@@ -34,6 +46,12 @@ struct Builder {
     root: Option<Vec<Entry>>,
     anchors: HashMap<usize, Value>,
     in_doc: bool,
+    /// Own-line comments after a key whose value has not started: they belong to the value's
+    /// collection (or above the key when the value is a scalar).
+    carry: Vec<Text>,
+    /// Own-line comments indented left of the current collection: they belong to an
+    /// enclosing one and are placed once the inner collections close.
+    outer: Vec<(usize, Text)>,
 }
 
 fn err_at(line: usize, msg: impl std::fmt::Display) -> Error {
@@ -43,8 +61,12 @@ fn err_at(line: usize, msg: impl std::fmt::Display) -> Error {
 /// Parses YAML text into documents (each a mapping). Duplicate keys, non-mapping documents,
 /// non-string keys and empty input are errors.
 pub fn load(input: &[u8]) -> Result<Vec<Vec<Entry>>, Error> {
-    let text = std::str::from_utf8(input)
-        .map_err(|e| Error::Parse(format!("YAML input is not UTF-8 (byte {})", e.valid_up_to())))?;
+    let text = std::str::from_utf8(input).map_err(|e| {
+        Error::Parse(format!(
+            "YAML input is not UTF-8 (byte {})",
+            e.valid_up_to()
+        ))
+    })?;
     let options = granit_parser::options! { max_buffered_comment_events: usize::MAX };
     let mut b = Builder {
         stack: Vec::new(),
@@ -54,11 +76,13 @@ pub fn load(input: &[u8]) -> Result<Vec<Vec<Entry>>, Error> {
         root: None,
         anchors: HashMap::new(),
         in_doc: false,
+        carry: Vec::new(),
+        outer: Vec::new(),
     };
     for next in Parser::new_from_str_with_options(text, options) {
         let (event, span) = next.map_err(|e| Error::Parse(format!("invalid YAML: {e}")))?;
         let line = span.start.line();
-        b.event(event, line)?;
+        b.event(event, line, span.start.col())?;
     }
     if b.docs.is_empty() {
         return Err(Error::Empty("the YAML input has no document".into()));
@@ -67,7 +91,7 @@ pub fn load(input: &[u8]) -> Result<Vec<Vec<Entry>>, Error> {
 }
 
 impl Builder {
-    fn event(&mut self, event: Event<'_>, line: usize) -> Result<(), Error> {
+    fn event(&mut self, event: Event<'_>, line: usize, col: usize) -> Result<(), Error> {
         match event {
             Event::StreamStart | Event::StreamEnd | Event::Anchor(..) => {}
             Event::DocumentStart(..) => {
@@ -89,10 +113,23 @@ impl Builder {
                         ));
                     }
                 }
-                entries.extend(std::mem::take(&mut self.loose_after).into_iter().map(Entry::Comment));
+                entries.extend(
+                    std::mem::take(&mut self.loose_after)
+                        .into_iter()
+                        .map(Entry::Comment),
+                );
                 self.docs.push(entries);
             }
-            Event::Comment(text, placement) => self.comment(Zeroizing::new(text.into_owned()), placement),
+            Event::Comment(text, placement) => {
+                let text = Zeroizing::new(text.into_owned());
+                let inner = self.stack.last().and_then(Frame::col);
+                match inner {
+                    Some(c) if placement != Placement::Right && col < c && self.stack.len() > 1 => {
+                        self.outer.push((col, text));
+                    }
+                    _ => self.comment(text, placement),
+                }
+            }
             Event::Alias(id) => {
                 let v = self
                     .anchors
@@ -101,16 +138,29 @@ impl Builder {
                     .ok_or_else(|| err_at(line, "alias to an unknown anchor"))?;
                 self.value(v, line)?;
             }
-            Event::UnresolvedAlias(name) => return Err(err_at(line, format!("unknown alias *{name}"))),
+            Event::UnresolvedAlias(name) => {
+                return Err(err_at(line, format!("unknown alias *{name}")));
+            }
             Event::Scalar(text, style, anchor, tag) => {
-                let in_key_position = matches!(self.stack.last(), Some(Frame::Map { key: None, .. }));
+                let in_key_position =
+                    matches!(self.stack.last(), Some(Frame::Map { key: None, .. }));
                 if in_key_position {
                     let key = self.key_text(&text, style, tag.as_deref(), line)?;
-                    if let Some(Frame::Map { key: slot, seen, .. }) = self.stack.last_mut() {
+                    if let Some(Frame::Map {
+                        key: slot,
+                        seen,
+                        col: kc,
+                        ..
+                    }) = self.stack.last_mut()
+                    {
+                        kc.get_or_insert(col);
                         if !seen.insert(key.to_string()) {
                             return Err(err_at(
                                 line,
-                                format!("duplicate key '{}' (sops would refuse it too)", key.as_str()),
+                                format!(
+                                    "duplicate key '{}' (sops would refuse it too)",
+                                    key.as_str()
+                                ),
                             ));
                         }
                         *slot = Some(key);
@@ -125,35 +175,71 @@ impl Builder {
             }
             Event::MappingStart(_, anchor, _) => {
                 if matches!(self.stack.last(), Some(Frame::Map { key: None, .. })) {
-                    return Err(err_at(line, "mapping keys must be strings (complex keys are not supported)"));
+                    return Err(err_at(
+                        line,
+                        "mapping keys must be strings (complex keys are not supported)",
+                    ));
                 }
+                let carried = std::mem::take(&mut self.carry)
+                    .into_iter()
+                    .map(Entry::Comment)
+                    .collect();
                 self.stack.push(Frame::Map {
-                    entries: Vec::new(),
+                    entries: carried,
                     key: None,
                     between: Vec::new(),
                     seen: HashSet::new(),
                     anchor,
+                    col: None,
                 });
             }
             Event::SequenceStart(_, anchor, _) => {
                 if matches!(self.stack.last(), Some(Frame::Map { key: None, .. })) {
-                    return Err(err_at(line, "mapping keys must be strings (complex keys are not supported)"));
+                    return Err(err_at(
+                        line,
+                        "mapping keys must be strings (complex keys are not supported)",
+                    ));
                 }
-                self.stack.push(Frame::Seq { items: Vec::new(), anchor });
+                let carried = std::mem::take(&mut self.carry)
+                    .into_iter()
+                    .map(Value::Comment)
+                    .collect();
+                self.stack.push(Frame::Seq {
+                    items: carried,
+                    anchor,
+                    col: Some(col),
+                });
             }
             Event::MappingEnd | Event::SequenceEnd => {
-                let frame = self.stack.pop().ok_or_else(|| err_at(line, "unbalanced collection"))?;
+                let frame = self
+                    .stack
+                    .pop()
+                    .ok_or_else(|| err_at(line, "unbalanced collection"))?;
                 let (v, anchor) = match frame {
-                    Frame::Map { mut entries, between, anchor, .. } => {
+                    Frame::Map {
+                        mut entries,
+                        between,
+                        anchor,
+                        ..
+                    } => {
                         entries.extend(between.into_iter().map(Entry::Comment));
                         (Value::Map(entries), anchor)
                     }
-                    Frame::Seq { items, anchor } => (Value::Seq(items), anchor),
+                    Frame::Seq { items, anchor, .. } => (Value::Seq(items), anchor),
                 };
                 if anchor != 0 {
                     self.anchors.insert(anchor, v.deep_clone());
                 }
                 self.value(v, line)?;
+                // Comments that were dedented to this level come after the closed value.
+                let here = self.stack.last().and_then(Frame::col);
+                let pending = std::mem::take(&mut self.outer);
+                for (c, text) in pending {
+                    match here {
+                        Some(h) if c < h && self.stack.len() > 1 => self.outer.push((c, text)),
+                        _ => self.comment(text, Placement::Above),
+                    }
+                }
             }
             _ => {}
         }
@@ -187,8 +273,15 @@ impl Builder {
                     self.loose_before.push(text);
                 }
             }
-            Some(Frame::Map { entries, key, between, .. }) => {
-                if key.is_some() {
+            Some(Frame::Map {
+                entries,
+                key,
+                between,
+                ..
+            }) => {
+                if key.is_some() && placement != Placement::Right {
+                    self.carry.push(text);
+                } else if key.is_some() {
                     between.push(text);
                 } else if placement == Placement::Right
                     && let Some(pos) = entries.iter().rposition(|e| matches!(e, Entry::Pair(..)))
@@ -226,9 +319,17 @@ impl Builder {
                     }
                 }
             }
-            Some(Frame::Map { entries, key, between, .. }) => {
-                let k = key.take().ok_or_else(|| err_at(line, "value without key"))?;
+            Some(Frame::Map {
+                entries,
+                key,
+                between,
+                ..
+            }) => {
+                let k = key
+                    .take()
+                    .ok_or_else(|| err_at(line, "value without key"))?;
                 entries.extend(between.drain(..).map(Entry::Comment));
+                entries.extend(self.carry.drain(..).map(Entry::Comment));
                 entries.push(Entry::Pair(k, v));
             }
             Some(Frame::Seq { items, .. }) => items.push(v),
@@ -239,7 +340,11 @@ impl Builder {
 
 /// Types a scalar: quoted and block scalars are strings; tags `!!binary`, `!!str` and the core
 /// types are honoured; other tags are dropped (the text stays a string).
-fn scalar_value(text: &str, style: ScalarStyle, tag: Option<&granit_parser::Tag>) -> Result<Value, String> {
+fn scalar_value(
+    text: &str,
+    style: ScalarStyle,
+    tag: Option<&granit_parser::Tag>,
+) -> Result<Value, String> {
     if let Some(tag) = tag
         && tag.is_yaml_core_schema()
     {

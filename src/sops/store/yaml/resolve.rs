@@ -31,7 +31,9 @@ pub fn resolve_plain(s: &str) -> Resolved {
         "true" | "True" | "TRUE" => return Resolved::Bool(true),
         "false" | "False" | "FALSE" => return Resolved::Bool(false),
         ".nan" | ".NaN" | ".NAN" => return Resolved::Float(f64::NAN),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Resolved::Float(f64::INFINITY),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Resolved::Float(f64::INFINITY);
+        }
         "-.inf" | "-.Inf" | "-.INF" => return Resolved::Float(f64::NEG_INFINITY),
         "<<" => return Resolved::Merge,
         _ => {}
@@ -132,7 +134,11 @@ fn parse_go_int_base0(s: &str) -> Option<i64> {
     };
     let mag = parse_base0_magnitude(rest)?;
     if neg {
-        if mag <= i64::MAX as u64 + 1 { Some((mag as i64).wrapping_neg()) } else { None }
+        if mag <= i64::MAX as u64 + 1 {
+            Some((mag as i64).wrapping_neg())
+        } else {
+            None
+        }
     } else if mag <= i64::MAX as u64 {
         Some(mag as i64)
     } else {
@@ -175,7 +181,9 @@ pub fn parse_timestamp(s: &str) -> Option<String> {
     let month = p.num(1, 2)?;
     p.expect(b'-')?;
     let day = p.num(1, 2)?;
-    let date = time::Date::from_calendar_date(year, time::Month::try_from(month as u8).ok()?, day as u8).ok()?;
+    let date =
+        time::Date::from_calendar_date(year, time::Month::try_from(month as u8).ok()?, day as u8)
+            .ok()?;
     if p.i == b.len() {
         return Some(crate::sops::time::format_nano(date.midnight().assume_utc()));
     }
@@ -232,7 +240,9 @@ pub fn parse_timestamp(s: &str) -> Option<String> {
     if p.i != b.len() {
         return None;
     }
-    Some(crate::sops::time::format_nano(time::PrimitiveDateTime::new(date, t).assume_offset(offset)))
+    Some(crate::sops::time::format_nano(
+        time::PrimitiveDateTime::new(date, t).assume_offset(offset),
+    ))
 }
 
 struct Cursor<'a> {
@@ -249,7 +259,10 @@ impl Cursor<'_> {
         if self.i - start < min {
             return None;
         }
-        std::str::from_utf8(&self.b[start..self.i]).ok()?.parse().ok()
+        std::str::from_utf8(&self.b[start..self.i])
+            .ok()?
+            .parse()
+            .ok()
     }
     fn expect(&mut self, c: u8) -> Option<()> {
         (self.b.get(self.i) == Some(&c)).then(|| self.i += 1)
@@ -309,7 +322,10 @@ mod tests {
             ("9223372036854775808", "uint"),
             ("-9223372036854775809", "float:-9223372036854776000"),
             ("2024-01-01", "time:2024-01-01T00:00:00Z"),
-            ("2024-01-02T03:04:05.123+02:00", "time:2024-01-02T03:04:05.123+02:00"),
+            (
+                "2024-01-02T03:04:05.123+02:00",
+                "time:2024-01-02T03:04:05.123+02:00",
+            ),
             ("2024-1-2 3:04:05", "time:2024-01-02T03:04:05Z"),
             ("1:20", "str"),
             ("12abc", "str"),

@@ -1,0 +1,121 @@
+//! The command line: parse, dispatch, map errors to exit codes. Commands live in submodules.
+
+pub mod args;
+pub mod check;
+pub mod io;
+pub mod secrets;
+pub mod treepath;
+
+use clap::{CommandFactory, Parser};
+
+use args::{CheckCommand, Cli, Command};
+
+/// Runs sigil with the process arguments and returns the exit code.
+pub fn run() -> i32 {
+    let cli = Cli::parse();
+    let config = cli.config.as_deref();
+    let result = match &cli.command {
+        Command::Encrypt {
+            file,
+            read,
+            keys,
+            out,
+        } => secrets::encrypt(config, file.as_deref(), read, keys, out).map(|_| 0),
+        Command::Decrypt {
+            file,
+            read,
+            out,
+            extract,
+            ignore_mac,
+        } => secrets::decrypt(
+            config,
+            file.as_deref(),
+            read,
+            out,
+            extract.as_deref(),
+            *ignore_mac,
+        )
+        .map(|_| 0),
+        Command::Edit {
+            file,
+            read,
+            ignore_mac,
+        } => secrets::edit(config, file, read, *ignore_mac).map(|_| 0),
+        Command::Rotate {
+            file,
+            read,
+            out,
+            add_age,
+            rm_age,
+            add_pgp,
+            rm_pgp,
+        } => secrets::rotate(config, file, read, out, add_age, rm_age, add_pgp, rm_pgp).map(|_| 0),
+        Command::Updatekeys { file, read, yes } => {
+            secrets::updatekeys(config, file, read, *yes).map(|_| 0)
+        }
+        Command::Set {
+            file,
+            path,
+            value,
+            value_file,
+            value_stdin,
+            idempotent,
+            read,
+            ignore_mac,
+        } => secrets::set(
+            config,
+            file,
+            path,
+            value.as_deref(),
+            value_file.as_deref(),
+            *value_stdin,
+            *idempotent,
+            read,
+            *ignore_mac,
+        )
+        .map(|_| 0),
+        Command::Unset {
+            file,
+            path,
+            idempotent,
+            read,
+            ignore_mac,
+        } => secrets::unset(config, file, path, *idempotent, read, *ignore_mac).map(|_| 0),
+        Command::ExecEnv {
+            file,
+            command,
+            pristine,
+            read,
+        } => secrets::exec_env(config, file, command, *pristine, read),
+        Command::ExecFile {
+            file,
+            command,
+            no_fifo,
+            filename,
+            read,
+        } => secrets::exec_file(config, file, command, *no_fifo, filename.as_deref(), read),
+        Command::Filestatus { file, read } => secrets::filestatus(file, read).map(|_| 0),
+        Command::Keygen { output } => secrets::keygen(output.as_deref()).map(|_| 0),
+        Command::Check {
+            what: CheckCommand::Secrets { paths },
+        } => check::secrets(config, paths),
+        Command::Completion { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "sigil", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            match clap_mangen::Man::new(Cli::command()).render(&mut out) {
+                Ok(()) => io::emit(None, &out, io::Mode::Public).map(|_| 0),
+                Err(e) => Err(crate::sops::Error::Write(e.to_string())),
+            }
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("sigil: error: {e}");
+            e.exit_code()
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! Command-line definitions (clap); completions and the man page are generated from these.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// sigil: SOPS-compatible secrets for GitOps, with signature checks to follow.
+#[derive(Parser)]
+#[command(name = "sigil", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Path to .sops.yaml (default: $SOPS_CONFIG, else .sops.yaml searched upwards from the
+    /// current directory, not from the file's directory).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every command that reads a sops file.
+#[derive(Args, Clone, Default)]
+pub struct ReadOpts {
+    /// Input store: yaml, json, dotenv, ini or binary (default: by file extension).
+    #[arg(long, value_name = "TYPE")]
+    pub input_type: Option<String>,
+    /// Output store (default: by file name; note sops does not follow --input-type here).
+    #[arg(long, value_name = "TYPE")]
+    pub output_type: Option<String>,
+    /// Use this name for store and .sops.yaml rule selection (required with stdin).
+    #[arg(long, value_name = "NAME")]
+    pub filename_override: Option<PathBuf>,
+    /// OpenPGP key files or directories of *.asc (public for encryption, secret for decryption);
+    /// without any, sigil asks gpg as sops does.
+    #[arg(
+        long = "pgp-key-file",
+        env = "SIGIL_PGP_KEY_FILES",
+        value_delimiter = ':',
+        value_name = "PATH"
+    )]
+    pub pgp_key_files: Vec<PathBuf>,
+    /// Order in which key types are tried.
+    #[arg(
+        long,
+        env = "SOPS_DECRYPTION_ORDER",
+        value_delimiter = ',',
+        default_value = "age,pgp"
+    )]
+    pub decryption_order: Vec<String>,
+    /// Output indentation (overrides .sops.yaml stores settings).
+    #[arg(long)]
+    pub indent: Option<i32>,
+}
+
+/// Options choosing keys and what is encrypted.
+#[derive(Args, Clone, Default)]
+pub struct EncryptOpts {
+    /// age recipients, comma separated.
+    #[arg(
+        short = 'a',
+        long,
+        env = "SOPS_AGE_RECIPIENTS",
+        value_name = "RECIPIENTS"
+    )]
+    pub age: Option<String>,
+    /// OpenPGP fingerprints, comma separated.
+    #[arg(short = 'p', long, env = "SOPS_PGP_FP", value_name = "FINGERPRINTS")]
+    pub pgp: Option<String>,
+    /// Keys ending with this suffix stay in plaintext.
+    #[arg(long)]
+    pub unencrypted_suffix: Option<String>,
+    /// Only keys ending with this suffix are encrypted.
+    #[arg(long)]
+    pub encrypted_suffix: Option<String>,
+    /// Keys matching this regex stay in plaintext.
+    #[arg(long)]
+    pub unencrypted_regex: Option<String>,
+    /// Only keys matching this regex are encrypted.
+    #[arg(long)]
+    pub encrypted_regex: Option<String>,
+    /// Values after a comment matching this regex stay in plaintext.
+    #[arg(long)]
+    pub unencrypted_comment_regex: Option<String>,
+    /// Only values after a comment matching this regex are encrypted.
+    #[arg(long)]
+    pub encrypted_comment_regex: Option<String>,
+    /// Compute the MAC over encrypted values only.
+    #[arg(long)]
+    pub mac_only_encrypted: bool,
+    /// Shares needed to recover the data key with several key groups.
+    #[arg(long = "shamir-secret-sharing-threshold", value_name = "N")]
+    pub shamir_threshold: Option<usize>,
+}
+
+/// Where output goes.
+#[derive(Args, Clone, Default)]
+pub struct OutputOpts {
+    /// Write the result back to the input file (atomically, permissions kept).
+    #[arg(short = 'i', long)]
+    pub in_place: bool,
+    /// Write the result to this file (created atomically; 0600 for plaintext).
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// Commands.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Encrypt a plaintext file (stdin when FILE is omitted).
+    Encrypt {
+        /// The file.
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        read: ReadOpts,
+        #[command(flatten)]
+        keys: EncryptOpts,
+        #[command(flatten)]
+        out: OutputOpts,
+    },
+    /// Decrypt a file after verifying every value and the MAC.
+    Decrypt {
+        /// The file (stdin when omitted).
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        read: ReadOpts,
+        #[command(flatten)]
+        out: OutputOpts,
+        /// Print only this part, e.g. '["data"]["password"]'.
+        #[arg(long, value_name = "PATH")]
+        extract: Option<String>,
+        /// DANGEROUS: skip the MAC check (the output may have been tampered with).
+        #[arg(long)]
+        ignore_mac: bool,
+    },
+    /// Edit a file in $SOPS_EDITOR/$EDITOR and re-encrypt it if it changed.
+    Edit {
+        /// The file.
+        file: PathBuf,
+        #[command(flatten)]
+        read: ReadOpts,
+        /// DANGEROUS: open even if the MAC does not verify.
+        #[arg(long)]
+        ignore_mac: bool,
+    },
+    /// Re-encrypt with a new data key for the same (optionally changed) recipients.
+    Rotate {
+        /// The file.
+        file: PathBuf,
+        #[command(flatten)]
+        read: ReadOpts,
+        #[command(flatten)]
+        out: OutputOpts,
+        /// Add age recipients (comma separated) to the first key group.
+        #[arg(long)]
+        add_age: Option<String>,
+        /// Remove age recipients.
+        #[arg(long)]
+        rm_age: Option<String>,
+        /// Add OpenPGP fingerprints to the first key group.
+        #[arg(long)]
+        add_pgp: Option<String>,
+        /// Remove OpenPGP fingerprints.
+        #[arg(long)]
+        rm_pgp: Option<String>,
+    },
+    /// Re-wrap the data key for the recipients of the matching .sops.yaml rule.
+    Updatekeys {
+        /// The file.
+        file: PathBuf,
+        #[command(flatten)]
+        read: ReadOpts,
+        /// Do not ask for confirmation.
+        #[arg(short = 'y', long)]
+        yes: bool,
+    },
+    /// Set a value: sigil set FILE '["key"]["sub"]' '"json value"'.
+    Set {
+        /// The file.
+        file: PathBuf,
+        /// The path, e.g. '["data"][0]'.
+        path: String,
+        /// The JSON value (or use --value-file / --value-stdin).
+        value: Option<String>,
+        /// Read the value from this file.
+        #[arg(long)]
+        value_file: Option<PathBuf>,
+        /// Read the value from stdin.
+        #[arg(long)]
+        value_stdin: bool,
+        /// Do nothing (exit 0) when the value is already set.
+        #[arg(long)]
+        idempotent: bool,
+        #[command(flatten)]
+        read: ReadOpts,
+        /// DANGEROUS: accept a file whose MAC does not verify.
+        #[arg(long)]
+        ignore_mac: bool,
+    },
+    /// Remove a key or list item.
+    Unset {
+        /// The file.
+        file: PathBuf,
+        /// The path.
+        path: String,
+        /// A missing key is not an error.
+        #[arg(long)]
+        idempotent: bool,
+        #[command(flatten)]
+        read: ReadOpts,
+        /// DANGEROUS: accept a file whose MAC does not verify.
+        #[arg(long)]
+        ignore_mac: bool,
+    },
+    /// Run a command with the file's top-level keys as environment variables.
+    ExecEnv {
+        /// The file.
+        file: PathBuf,
+        /// The command, run with /bin/sh -c.
+        command: String,
+        /// Start from an empty environment.
+        #[arg(long)]
+        pristine: bool,
+        #[command(flatten)]
+        read: ReadOpts,
+    },
+    /// Run a command with the plaintext in a FIFO (or a tmpfs file) whose path replaces {}.
+    ExecFile {
+        /// The file.
+        file: PathBuf,
+        /// The command, run with /bin/sh -c; {} is replaced by the plaintext's path.
+        command: String,
+        /// Write a regular file (0600, on tmpfs when available) instead of a FIFO.
+        #[arg(long)]
+        no_fifo: bool,
+        /// File name to use inside the temporary directory.
+        #[arg(long)]
+        filename: Option<String>,
+        #[command(flatten)]
+        read: ReadOpts,
+    },
+    /// Print {"encrypted":true|false}.
+    Filestatus {
+        /// The file.
+        file: PathBuf,
+        #[command(flatten)]
+        read: ReadOpts,
+    },
+    /// Generate an age identity (written with mode 0600).
+    Keygen {
+        /// Write to this file (refuses to overwrite) instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Check that secrets are encrypted: files matched by .sops.yaml rules are valid sops
+    /// files and no Kubernetes Secret carries plaintext data.
+    Check {
+        /// What to check.
+        #[command(subcommand)]
+        what: CheckCommand,
+    },
+    /// Print shell completions.
+    Completion {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
+}
+
+/// `sigil check …`.
+#[derive(Subcommand)]
+pub enum CheckCommand {
+    /// Check files (default: every file under the current directory known to git, or all).
+    Secrets {
+        /// Files or directories.
+        paths: Vec<PathBuf>,
+    },
+}

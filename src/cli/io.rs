@@ -1,0 +1,91 @@
+//! Reading inputs and writing outputs atomically (temp file in the same directory + rename).
+
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use zeroize::Zeroizing;
+
+use crate::sops::Error;
+
+/// Largest input read (sops files are loaded in memory).
+const MAX_INPUT: u64 = 1 << 30;
+
+/// Reads a file, or stdin for `None`.
+pub fn read_input(path: Option<&Path>) -> Result<Zeroizing<Vec<u8>>, Error> {
+    let mut buf = Zeroizing::new(Vec::new());
+    match path {
+        Some(p) => {
+            let f = std::fs::File::open(p).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    Error::NoFile(format!("{}: no such file", p.display()))
+                } else {
+                    Error::Read(format!("cannot read {}: {e}", p.display()))
+                }
+            })?;
+            if f.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+                return Err(Error::Read(format!("{} is a directory", p.display())));
+            }
+            f.take(MAX_INPUT)
+                .read_to_end(&mut buf)
+                .map_err(|e| Error::Read(format!("cannot read {}: {e}", p.display())))?;
+        }
+        None => {
+            std::io::stdin()
+                .take(MAX_INPUT)
+                .read_to_end(&mut buf)
+                .map_err(|e| Error::Read(format!("cannot read stdin: {e}")))?;
+        }
+    }
+    Ok(buf)
+}
+
+/// How a new output file is created.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Plaintext: created 0600 (an existing file's mode is tightened to 0600 too).
+    Secret,
+    /// Ciphertext: an existing file keeps its mode; a new one gets 0644 less the umask default.
+    Public,
+}
+
+/// Writes `data` to `path` atomically: a temporary file in the same directory, fsync, rename.
+/// Nothing is left behind on failure.
+pub fn write_atomic(path: &Path, data: &[u8], mode: Mode) -> Result<(), Error> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let werr = |e: std::io::Error| Error::Write(format!("cannot write {}: {e}", path.display()));
+    let existing = std::fs::metadata(path)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o7777);
+    let perm = match (mode, existing) {
+        (Mode::Secret, _) => 0o600,
+        (Mode::Public, Some(m)) => m,
+        (Mode::Public, None) => 0o644,
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".sigil-")
+        .permissions(std::fs::Permissions::from_mode(0o600))
+        .tempfile_in(&dir)
+        .map_err(werr)?;
+    tmp.write_all(data).map_err(werr)?;
+    tmp.as_file().sync_all().map_err(werr)?;
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(perm)).map_err(werr)?;
+    tmp.persist(path).map_err(|e| werr(e.error))?;
+    Ok(())
+}
+
+/// Writes to stdout, or atomically to a file.
+pub fn emit(output: Option<&Path>, data: &[u8], mode: Mode) -> Result<(), Error> {
+    match output {
+        Some(p) => write_atomic(p, data, mode),
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(data)
+                .and_then(|_| out.flush())
+                .map_err(|e| Error::Write(format!("cannot write to stdout: {e}")))
+        }
+    }
+}
