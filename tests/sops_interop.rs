@@ -1,0 +1,192 @@
+//! Interop with the real sops 3.11 binary, in both directions, with keys made at test time.
+
+mod common;
+
+use common::*;
+
+const SAMPLE: &str = include_str!("fixtures/sample.yaml");
+
+/// (a) sops encrypts → sigil decrypts byte-identically; (b) sigil encrypts → sops decrypts to
+/// the same bytes, and the independent checker accepts the file.
+fn both_directions(name: &str, plain: &[u8], extra: &[&str]) {
+    let s = Scratch::new();
+    let (id, recipient) = s.age_key("key.txt");
+    let f = s.write(name, plain);
+
+    let mut c = s.cmd(sops());
+    c.args(["encrypt", "--age", &recipient]).args(extra).arg(&f);
+    let by_sops = s.write(&format!("sops.{name}"), &ok(c));
+    let mut c = s.cmd(sops());
+    c.env("SOPS_AGE_KEY_FILE", &id).arg("decrypt").arg(&by_sops);
+    let want = ok(c);
+    let mut c = s.cmd(sigil());
+    c.env("SOPS_AGE_KEY_FILE", &id).arg("decrypt").arg(&by_sops);
+    let got = ok(c);
+    assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&want), "sigil decrypt of sops's {name}");
+
+    let mut c = s.cmd(sigil());
+    c.args(["encrypt", "--age", &recipient]).args(extra).arg(&f);
+    let by_sigil = s.write(&format!("sigil.{name}"), &ok(c));
+    let mut c = s.cmd(sops());
+    c.env("SOPS_AGE_KEY_FILE", &id).arg("decrypt").arg(&by_sigil);
+    let sops_view = ok(c);
+    let mut c = s.cmd(sigil());
+    c.env("SOPS_AGE_KEY_FILE", &id).arg("decrypt").arg(&by_sigil);
+    let sigil_view = ok(c);
+    assert_eq!(String::from_utf8_lossy(&sops_view), String::from_utf8_lossy(&sigil_view), "sops decrypt of sigil's {name}");
+    assert_eq!(String::from_utf8_lossy(&sops_view), String::from_utf8_lossy(&want), "same plaintext either way for {name}");
+    if extra.is_empty() {
+        sops_check_age(&by_sigil, &id);
+    }
+}
+
+#[test]
+fn yaml_sample_with_comments_types_lists() {
+    both_directions("sample.yaml", SAMPLE.as_bytes(), &[]);
+}
+
+#[test]
+fn yaml_unicode_multiline_large() {
+    let big = "x".repeat(200_000);
+    let text = format!(
+        "# über-comment\nunicode: \"héllo wörld 日本語\"\nemoji: \"smile \\U0001F600\"\nml: |\n    line one\n      indented\n\n    after blank\nstrip: |-\n    no newline\nlead: \"  spaced  \"\ntab: \"a\\tb\"\nquote: \"it's \\\"q\\\"\"\nbig: {big}\nlist:\n    # first\n    - a\n    # between\n    - b: 1\n      c: [x, y]\n    - - nested\n      - list\n"
+    );
+    both_directions("u.yaml", text.as_bytes(), &[]);
+}
+
+#[test]
+fn yaml_multi_document_and_scalars() {
+    let text = "a: 1\nb: 0x1F\nc: 1e3\nd: 2024-01-01\ne: ~\nf: .inf\ng: yes\nh: \"123\"\n---\n# second\nkind: Secret\nstringData:\n    password: hunter2\n";
+    both_directions("multi.yaml", text.as_bytes(), &[]);
+}
+
+#[test]
+fn yaml_anchors_and_merge_keys() {
+    let text = "base: &b\n    x: 1\n    y: two\nderived:\n    <<: *b\n    z: 3\nlist: &l [1, 2]\ncopy: *l\n";
+    both_directions("anchors.yaml", text.as_bytes(), &[]);
+}
+
+#[test]
+fn selection_options() {
+    let text = "user: admin\npassword: s3cr3t\ndata_enc: v1\nplain_unencrypted: keep\nnested:\n    password: p2\n    note: n\n";
+    for extra in [
+        &["--encrypted-regex", "^pass"][..],
+        &["--unencrypted-regex", "^user$"],
+        &["--encrypted-suffix", "_enc"],
+        &["--unencrypted-suffix", "_unencrypted"],
+    ] {
+        both_directions("sel.yaml", text.as_bytes(), extra);
+    }
+}
+
+#[test]
+fn mac_only_encrypted_and_comment_regex_via_config() {
+    let s = Scratch::new();
+    let (id, recipient) = s.age_key("key.txt");
+    s.write(
+        ".sops.yaml",
+        format!("creation_rules:\n  - path_regex: maconly\\.yaml$\n    age: {recipient}\n    mac_only_encrypted: true\n    encrypted_regex: ^secret\n  - path_regex: cre\\.yaml$\n    age: {recipient}\n    encrypted_comment_regex: sops:enc\n").as_bytes(),
+    );
+    for name in ["maconly.yaml", "cre.yaml"] {
+        let f = s.write(name, b"plain: 1\nsecret: two\n# sops:enc\nguarded: three\nafter: four\n");
+        let mut c = s.cmd(sigil());
+        c.arg("encrypt").arg(&f);
+        let enc = s.write(&format!("enc.{name}"), &ok(c));
+        let mut c = s.cmd(sops());
+        c.env("SOPS_AGE_KEY_FILE", &id).arg("decrypt").arg(&enc);
+        let by_sops = ok(c);
+        let mut c = s.cmd(sigil());
+        c.env("SOPS_AGE_KEY_FILE", &id).arg("decrypt").arg(&enc);
+        assert_eq!(ok(c), by_sops, "{name}");
+        let mut c = s.cmd(sops());
+        c.arg("encrypt").arg(&f);
+        let enc2 = s.write(&format!("sops.{name}"), &ok(c));
+        let mut c = s.cmd(sigil());
+        c.env("SOPS_AGE_KEY_FILE", &id).arg("decrypt").arg(&enc2);
+        assert_eq!(ok(c), by_sops, "{name} from sops");
+    }
+}
+
+#[test]
+fn two_recipients_and_shamir_two_of_three() {
+    let s = Scratch::new();
+    let (id1, r1) = s.age_key("k1.txt");
+    let (id2, r2) = s.age_key("k2.txt");
+    let (id3, r3) = s.age_key("k3.txt");
+    // Two recipients in one group: either key alone decrypts.
+    let f = s.write("two.yaml", b"a: secret\n");
+    let mut c = s.cmd(sigil());
+    c.args(["encrypt", "--age", &format!("{r1},{r2}")]).arg(&f);
+    let enc = s.write("two.enc.yaml", &ok(c));
+    for id in [&id1, &id2] {
+        let mut c = s.cmd(sops());
+        c.env("SOPS_AGE_KEY_FILE", id).arg("decrypt").arg(&enc);
+        assert_eq!(ok(c), b"a: secret\n");
+    }
+    // Three groups, threshold 2, written by sigil and by sops; decrypt with one key missing.
+    s.write(
+        ".sops.yaml",
+        format!("creation_rules:\n  - shamir_threshold: 2\n    key_groups:\n      - age: [{r1}]\n      - age: [{r2}]\n      - age: [{r3}]\n").as_bytes(),
+    );
+    let f = s.write("shamir.yaml", b"db:\n    password: hunter2\n");
+    let both = s.write("both.txt", format!("{}\n{}", std::fs::read_to_string(&id1).unwrap(), std::fs::read_to_string(&id3).unwrap()).as_bytes());
+    for tool in ["sigil", "sops"] {
+        let mut c = s.cmd(if tool == "sigil" { sigil() } else { sops() });
+        c.arg("encrypt").arg(&f);
+        let enc = s.write(&format!("shamir.{tool}.yaml"), &ok(c));
+        for reader in ["sigil", "sops"] {
+            let mut c = s.cmd(if reader == "sigil" { sigil() } else { sops() });
+            c.env("SOPS_AGE_KEY_FILE", &both).arg("decrypt").arg(&enc);
+            assert_eq!(ok(c), b"db:\n    password: hunter2\n", "{tool} → {reader}");
+        }
+        // Only one group's key: quorum not reached, exit 128.
+        let mut c = s.cmd(sigil());
+        c.env("SOPS_AGE_KEY_FILE", &id2).arg("decrypt").arg(&enc);
+        assert_eq!(run(c).status.code(), Some(128));
+    }
+}
+
+#[test]
+fn age_over_ssh_ed25519() {
+    let s = Scratch::new();
+    let key = s.path("id_ed25519");
+    let out = std::process::Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", "t", "-f"]).arg(&key).output().unwrap();
+    assert!(out.status.success());
+    let recipient = std::fs::read_to_string(key.with_extension("pub")).unwrap().trim().to_string();
+    let f = s.write("s.yaml", b"token: abc\n");
+    for (enc_tool, dec_tool) in [("sops", "sigil"), ("sigil", "sops")] {
+        let mut c = s.cmd(if enc_tool == "sigil" { sigil() } else { sops() });
+        c.args(["encrypt", "--age", &recipient]).arg(&f);
+        let enc = s.write(&format!("s.{enc_tool}.yaml"), &ok(c));
+        let mut c = s.cmd(if dec_tool == "sigil" { sigil() } else { sops() });
+        c.env("SOPS_AGE_SSH_PRIVATE_KEY_FILE", &key).arg("decrypt").arg(&enc);
+        assert_eq!(ok(c), b"token: abc\n", "{enc_tool} → {dec_tool}");
+    }
+}
+
+#[test]
+fn openpgp_ed25519_and_rsa_in_process() {
+    for algo in ["ed25519", "rsa3072"] {
+        let s = Scratch::new();
+        let (fp, sec, public) = s.pgp_key(&format!("{algo}@example.com"), algo);
+        let f = s.write("p.yaml", b"password: pgp-secret\n");
+        // sops (gpg) encrypts → sigil decrypts in process from the exported secret key.
+        let mut c = s.cmd(sops());
+        c.args(["encrypt", "--pgp", &fp]).arg(&f);
+        let enc = s.write("p.sops.yaml", &ok(c));
+        let mut c = s.cmd(sigil());
+        c.env("GNUPGHOME", s.path("no-gnupg")).arg("decrypt").arg("--pgp-key-file").arg(&sec).arg(&enc);
+        assert_eq!(ok(c), b"password: pgp-secret\n", "{algo}: sops → sigil");
+        // sigil encrypts in process to the public key → sops decrypts with gpg.
+        let mut c = s.cmd(sigil());
+        c.args(["encrypt", "--pgp", &fp, "--pgp-key-file"]).arg(&public).arg(&f);
+        let enc = s.write("p.sigil.yaml", &ok(c));
+        let mut c = s.cmd(sops());
+        c.arg("decrypt").arg(&enc);
+        assert_eq!(ok(c), b"password: pgp-secret\n", "{algo}: sigil → sops");
+        // Without a key file sigil falls back to gpg, like sops.
+        let mut c = s.cmd(sigil());
+        c.arg("decrypt").arg(&enc);
+        assert_eq!(ok(c), b"password: pgp-secret\n", "{algo}: gpg fallback");
+    }
+}
