@@ -22,19 +22,35 @@ fn both_directions(name: &str, plain: &[u8], extra: &[&str]) {
     let mut c = s.cmd(sigil());
     c.env("SOPS_AGE_KEY_FILE", &id).arg("decrypt").arg(&by_sops);
     let got = ok(c);
-    assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&want), "sigil decrypt of sops's {name}");
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(&want),
+        "sigil decrypt of sops's {name}"
+    );
 
     let mut c = s.cmd(sigil());
     c.args(["encrypt", "--age", &recipient]).args(extra).arg(&f);
     let by_sigil = s.write(&format!("sigil.{name}"), &ok(c));
     let mut c = s.cmd(sops());
-    c.env("SOPS_AGE_KEY_FILE", &id).arg("decrypt").arg(&by_sigil);
+    c.env("SOPS_AGE_KEY_FILE", &id)
+        .arg("decrypt")
+        .arg(&by_sigil);
     let sops_view = ok(c);
     let mut c = s.cmd(sigil());
-    c.env("SOPS_AGE_KEY_FILE", &id).arg("decrypt").arg(&by_sigil);
+    c.env("SOPS_AGE_KEY_FILE", &id)
+        .arg("decrypt")
+        .arg(&by_sigil);
     let sigil_view = ok(c);
-    assert_eq!(String::from_utf8_lossy(&sops_view), String::from_utf8_lossy(&sigil_view), "sops decrypt of sigil's {name}");
-    assert_eq!(String::from_utf8_lossy(&sops_view), String::from_utf8_lossy(&want), "same plaintext either way for {name}");
+    assert_eq!(
+        String::from_utf8_lossy(&sops_view),
+        String::from_utf8_lossy(&sigil_view),
+        "sops decrypt of sigil's {name}"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&sops_view),
+        String::from_utf8_lossy(&want),
+        "same plaintext either way for {name}"
+    );
     if extra.is_empty() {
         sops_check_age(&by_sigil, &id);
     }
@@ -88,7 +104,10 @@ fn mac_only_encrypted_and_comment_regex_via_config() {
         format!("creation_rules:\n  - path_regex: maconly\\.yaml$\n    age: {recipient}\n    mac_only_encrypted: true\n    encrypted_regex: ^secret\n  - path_regex: cre\\.yaml$\n    age: {recipient}\n    encrypted_comment_regex: sops:enc\n").as_bytes(),
     );
     for name in ["maconly.yaml", "cre.yaml"] {
-        let f = s.write(name, b"plain: 1\nsecret: two\n# sops:enc\nguarded: three\nafter: four\n");
+        let f = s.write(
+            name,
+            b"plain: 1\nsecret: two\n# sops:enc\nguarded: three\nafter: four\n",
+        );
         let mut c = s.cmd(sigil());
         c.arg("encrypt").arg(&f);
         let enc = s.write(&format!("enc.{name}"), &ok(c));
@@ -129,7 +148,15 @@ fn two_recipients_and_shamir_two_of_three() {
         format!("creation_rules:\n  - shamir_threshold: 2\n    key_groups:\n      - age: [{r1}]\n      - age: [{r2}]\n      - age: [{r3}]\n").as_bytes(),
     );
     let f = s.write("shamir.yaml", b"db:\n    password: hunter2\n");
-    let both = s.write("both.txt", format!("{}\n{}", std::fs::read_to_string(&id1).unwrap(), std::fs::read_to_string(&id3).unwrap()).as_bytes());
+    let both = s.write(
+        "both.txt",
+        format!(
+            "{}\n{}",
+            std::fs::read_to_string(&id1).unwrap(),
+            std::fs::read_to_string(&id3).unwrap()
+        )
+        .as_bytes(),
+    );
     for tool in ["sigil", "sops"] {
         let mut c = s.cmd(if tool == "sigil" { sigil() } else { sops() });
         c.arg("encrypt").arg(&f);
@@ -150,16 +177,25 @@ fn two_recipients_and_shamir_two_of_three() {
 fn age_over_ssh_ed25519() {
     let s = Scratch::new();
     let key = s.path("id_ed25519");
-    let out = std::process::Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", "t", "-f"]).arg(&key).output().unwrap();
+    let out = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "t", "-f"])
+        .arg(&key)
+        .output()
+        .unwrap();
     assert!(out.status.success());
-    let recipient = std::fs::read_to_string(key.with_extension("pub")).unwrap().trim().to_string();
+    let recipient = std::fs::read_to_string(key.with_extension("pub"))
+        .unwrap()
+        .trim()
+        .to_string();
     let f = s.write("s.yaml", b"token: abc\n");
     for (enc_tool, dec_tool) in [("sops", "sigil"), ("sigil", "sops")] {
         let mut c = s.cmd(if enc_tool == "sigil" { sigil() } else { sops() });
         c.args(["encrypt", "--age", &recipient]).arg(&f);
         let enc = s.write(&format!("s.{enc_tool}.yaml"), &ok(c));
         let mut c = s.cmd(if dec_tool == "sigil" { sigil() } else { sops() });
-        c.env("SOPS_AGE_SSH_PRIVATE_KEY_FILE", &key).arg("decrypt").arg(&enc);
+        c.env("SOPS_AGE_SSH_PRIVATE_KEY_FILE", &key)
+            .arg("decrypt")
+            .arg(&enc);
         assert_eq!(ok(c), b"token: abc\n", "{enc_tool} → {dec_tool}");
     }
 }
@@ -175,11 +211,17 @@ fn openpgp_ed25519_and_rsa_in_process() {
         c.args(["encrypt", "--pgp", &fp]).arg(&f);
         let enc = s.write("p.sops.yaml", &ok(c));
         let mut c = s.cmd(sigil());
-        c.env("GNUPGHOME", s.path("no-gnupg")).arg("decrypt").arg("--pgp-key-file").arg(&sec).arg(&enc);
+        c.env("GNUPGHOME", s.path("no-gnupg"))
+            .arg("decrypt")
+            .arg("--pgp-key-file")
+            .arg(&sec)
+            .arg(&enc);
         assert_eq!(ok(c), b"password: pgp-secret\n", "{algo}: sops → sigil");
         // sigil encrypts in process to the public key → sops decrypts with gpg.
         let mut c = s.cmd(sigil());
-        c.args(["encrypt", "--pgp", &fp, "--pgp-key-file"]).arg(&public).arg(&f);
+        c.args(["encrypt", "--pgp", &fp, "--pgp-key-file"])
+            .arg(&public)
+            .arg(&f);
         let enc = s.write("p.sigil.yaml", &ok(c));
         let mut c = s.cmd(sops());
         c.arg("decrypt").arg(&enc);

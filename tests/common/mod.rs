@@ -88,8 +88,16 @@ impl Scratch {
     /// Makes an age identity with the real `age-keygen`; returns (identity file, recipient).
     pub fn age_key(&self, name: &str) -> (PathBuf, String) {
         let p = self.path(name);
-        let out = Command::new("age-keygen").arg("-o").arg(&p).output().expect("age-keygen runs");
-        assert!(out.status.success(), "age-keygen: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("age-keygen")
+            .arg("-o")
+            .arg(&p)
+            .output()
+            .expect("age-keygen runs");
+        assert!(
+            out.status.success(),
+            "age-keygen: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = std::fs::read_to_string(&p).unwrap();
         let recipient = text
             .lines()
@@ -108,20 +116,52 @@ impl Scratch {
         let gpg = |args: &[&str]| {
             let out = Command::new("gpg")
                 .env("GNUPGHOME", &home)
-                .args(["--batch", "--quiet", "--pinentry-mode", "loopback", "--passphrase", ""])
+                .args([
+                    "--batch",
+                    "--quiet",
+                    "--pinentry-mode",
+                    "loopback",
+                    "--passphrase",
+                    "",
+                ])
                 .args(args)
                 .output()
                 .expect("gpg runs");
-            assert!(out.status.success(), "gpg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "gpg {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             out.stdout
         };
-        let (primary, sub) = if algo == "ed25519" { ("ed25519", "cv25519") } else { (algo, algo) };
-        gpg(&["--quick-gen-key", &format!("Test <{email}>"), primary, "sign,cert", "never"]);
+        let (primary, sub) = if algo == "ed25519" {
+            ("ed25519", "cv25519")
+        } else {
+            (algo, algo)
+        };
+        gpg(&[
+            "--quick-gen-key",
+            &format!("Test <{email}>"),
+            primary,
+            "sign,cert",
+            "never",
+        ]);
         let listing = String::from_utf8(gpg(&["--with-colons", "--list-keys", email])).unwrap();
-        let fp = listing.lines().find_map(|l| l.strip_prefix("fpr:::::::::")).unwrap().trim_end_matches(':').to_string();
+        let fp = listing
+            .lines()
+            .find_map(|l| l.strip_prefix("fpr:::::::::"))
+            .unwrap()
+            .trim_end_matches(':')
+            .to_string();
         gpg(&["--quick-add-key", &fp, sub, "encr", "never"]);
-        let sec = self.write(&format!("{email}.sec.asc"), &gpg(&["--armor", "--export-secret-keys", &fp]));
-        let public = self.write(&format!("{email}.pub.asc"), &gpg(&["--armor", "--export", &fp]));
+        let sec = self.write(
+            &format!("{email}.sec.asc"),
+            &gpg(&["--armor", "--export-secret-keys", &fp]),
+        );
+        let public = self.write(
+            &format!("{email}.pub.asc"),
+            &gpg(&["--armor", "--export", &fp]),
+        );
         (fp, sec, public)
     }
 }
@@ -134,7 +174,17 @@ pub fn vectors() -> PathBuf {
 /// Runs the independent checker on a file with an age identity.
 pub fn sops_check_age(file: &Path, identity: &Path) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/sops_check.py");
-    let out = Command::new("python3").arg(script).arg(file).arg("--age-identity").arg(identity).output().unwrap();
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(file)
+        .arg("--age-identity")
+        .arg(identity)
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && text.contains("RESULT: MATCH"), "sops_check.py rejected {}: {text}", file.display());
+    assert!(
+        out.status.success() && text.contains("RESULT: MATCH"),
+        "sops_check.py rejected {}: {text}",
+        file.display()
+    );
 }

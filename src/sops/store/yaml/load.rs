@@ -54,6 +54,15 @@ struct Builder {
     outer: Vec<(usize, Text)>,
 }
 
+/// Integers beyond 64 bits cannot be encrypted (sops exit 23); other scalar errors are parse errors.
+fn value_err(line: usize, msg: String) -> Error {
+    if msg.contains("64 bits") {
+        Error::EncryptTree(format!("YAML line {line}: {msg}"))
+    } else {
+        err_at(line, msg)
+    }
+}
+
 fn err_at(line: usize, msg: impl std::fmt::Display) -> Error {
     Error::Parse(format!("YAML line {line}: {msg}"))
 }
@@ -167,7 +176,8 @@ impl Builder {
                     }
                     return Ok(());
                 }
-                let v = scalar_value(&text, style, tag.as_deref()).map_err(|m| err_at(line, m))?;
+                let v =
+                    scalar_value(&text, style, tag.as_deref()).map_err(|m| value_err(line, m))?;
                 if anchor != 0 {
                     self.anchors.insert(anchor, v.deep_clone());
                 }

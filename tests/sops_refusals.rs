@@ -1,0 +1,327 @@
+//! Bad input and tampering: each refused with its own exit code, no panic, no output.
+
+mod common;
+
+use common::*;
+
+/// Encrypts `plain` with sops and returns (scratch, identity, encrypted text).
+fn sops_file(plain: &str) -> (Scratch, std::path::PathBuf, String) {
+    let s = Scratch::new();
+    let (id, recipient) = s.age_key("key.txt");
+    let f = s.write("f.yaml", plain.as_bytes());
+    let mut c = s.cmd(sops());
+    c.args(["encrypt", "--age", &recipient]).arg(&f);
+    let text = String::from_utf8(ok(c)).unwrap();
+    (s, id, text)
+}
+
+fn sigil_decrypt(s: &Scratch, id: &std::path::Path, text: &str) -> (Option<i32>, Vec<u8>, String) {
+    let f = s.write("t.yaml", text.as_bytes());
+    let mut c = s.cmd(sigil());
+    c.env("SOPS_AGE_KEY_FILE", id).arg("decrypt").arg(&f);
+    let out = run(c);
+    (
+        out.status.code(),
+        out.stdout,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn line_with<'a>(text: &'a str, key: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.trim_start().starts_with(key))
+        .unwrap_or_else(|| panic!("no line {key}"))
+}
+
+#[test]
+fn tampering_is_refused_with_the_right_code() {
+    let (s, id, text) =
+        sops_file("# note\na: alpha\nb: bravo\nplain_unencrypted: visible\nn: 12\n");
+    let a = line_with(&text, "a: ").to_string();
+    let b = line_with(&text, "b: ").to_string();
+    let cases: Vec<(&str, String, i32)> = vec![
+        // value ciphertext changed → authentication fails
+        (
+            "ciphertext",
+            text.replacen(&a, &a.replacen("data:", "data:A", 1), 1),
+            25,
+        ),
+        // swapped values → AAD mismatch
+        (
+            "swap",
+            text.replacen(&a, "a: __A__", 1)
+                .replacen(&b, &a.replacen("a: ", "b: ", 1), 1)
+                .replacen("a: __A__", &b.replacen("b: ", "a: ", 1), 1),
+            25,
+        ),
+        // unencrypted value changed → MAC
+        (
+            "plain value",
+            text.replacen(
+                "plain_unencrypted: visible",
+                "plain_unencrypted: visiblE",
+                1,
+            ),
+            51,
+        ),
+        // lastmodified changed → MAC cannot be decrypted
+        (
+            "lastmodified",
+            {
+                let lm = line_with(&text, "lastmodified:").to_string();
+                text.replacen(&lm, "    lastmodified: \"2001-01-01T00:00:00Z\"", 1)
+            },
+            51,
+        ),
+        // MAC replaced by another value's ciphertext
+        (
+            "mac",
+            {
+                let mac = line_with(&text, "mac:").to_string();
+                text.replacen(
+                    &mac,
+                    &format!("    mac: {}", a.trim_start().trim_start_matches("a: ")),
+                    1,
+                )
+            },
+            51,
+        ),
+        // type tag changed where the bytes do not parse as the new type
+        (
+            "type tag",
+            text.replacen(&a, &a.replacen("type:str", "type:int", 1), 1),
+            25,
+        ),
+        // encrypted comment altered → sigil refuses (sops only warns)
+        (
+            "comment",
+            {
+                let c = line_with(&text, "#ENC[").to_string();
+                text.replacen(&c, &c.replacen("data:", "data:A", 1), 1)
+            },
+            50,
+        ),
+        // plaintext where a value must be encrypted
+        ("plaintext value", text.replacen(&a, "a: alpha", 1), 25),
+    ];
+    for (what, tampered, code) in cases {
+        let (got, stdout, stderr) = sigil_decrypt(&s, &id, &tampered);
+        assert_eq!(got, Some(code), "{what}: {stderr}");
+        assert!(stdout.is_empty(), "{what}: no plaintext may be printed");
+        assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+    }
+    // The untouched file decrypts.
+    let (got, _, stderr) = sigil_decrypt(&s, &id, &text);
+    assert_eq!(got, Some(0), "{stderr}");
+}
+
+#[test]
+fn iv_and_tag_changes_are_refused() {
+    let (s, id, text) = sops_file("a: alpha\n");
+    let a = line_with(&text, "a: ").to_string();
+    let iv = a
+        .split(",iv:")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut bad_iv = iv.clone().into_bytes();
+    bad_iv[0] = if bad_iv[0] == b'A' { b'B' } else { b'A' };
+    let tampered = text.replacen(&iv, std::str::from_utf8(&bad_iv).unwrap(), 1);
+    assert_eq!(sigil_decrypt(&s, &id, &tampered).0, Some(25));
+    let tag = a
+        .split(",tag:")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut bad_tag = tag.clone().into_bytes();
+    bad_tag[0] = if bad_tag[0] == b'A' { b'B' } else { b'A' };
+    let tampered = text.replacen(&tag, std::str::from_utf8(&bad_tag).unwrap(), 1);
+    assert_eq!(sigil_decrypt(&s, &id, &tampered).0, Some(25));
+}
+
+#[test]
+fn multi_document_with_different_sops_blocks_is_refused() {
+    let (s, id, text) = sops_file("a: 1\n---\nb: 2\n");
+    let docs: Vec<&str> = text.split("\n---\n").collect();
+    assert_eq!(docs.len(), 2);
+    let lm = line_with(docs[1], "lastmodified:").to_string();
+    let second = docs[1].replacen(&lm, "    lastmodified: \"2001-01-01T00:00:00Z\"", 1);
+    let (code, out, err) = sigil_decrypt(&s, &id, &format!("{}\n---\n{}", docs[0], second));
+    assert_eq!(code, Some(50), "{err}");
+    assert!(out.is_empty());
+}
+
+#[test]
+fn bad_input_gets_distinct_codes() {
+    let s = Scratch::new();
+    let (id, recipient) = s.age_key("key.txt");
+    let enc = |name: &str, data: &[u8]| {
+        let f = s.write(name, data);
+        let mut c = s.cmd(sigil());
+        c.args(["encrypt", "--age", &recipient]).arg(&f);
+        run(c)
+    };
+    assert_eq!(enc("empty.yaml", b"").status.code(), Some(92));
+    assert_eq!(enc("dup.yaml", b"a: 1\na: 2\n").status.code(), Some(2));
+    assert_eq!(enc("bad.yaml", b"a: [1, 2\n").status.code(), Some(2));
+    assert_eq!(enc("list.yaml", b"- a\n- b\n").status.code(), Some(2));
+    assert_eq!(
+        enc(
+            "huge.yaml",
+            b"n: 99999999999999999999\nm: 9223372036854775808\n"
+        )
+        .status
+        .code(),
+        Some(23)
+    );
+    assert_eq!(enc("key.yaml", b"true: 1\n").status.code(), Some(23));
+    let missing = s.path("missing.yaml");
+    let mut c = s.cmd(sigil());
+    c.args(["encrypt", "--age", &recipient]).arg(&missing);
+    assert_eq!(run(c).status.code(), Some(100));
+    // Already encrypted → 203.
+    let out = enc("ok.yaml", b"a: 1\n");
+    assert!(out.status.success());
+    let encrypted = s.write("ok.enc.yaml", &out.stdout);
+    let mut c = s.cmd(sigil());
+    c.args(["encrypt", "--age", &recipient]).arg(&encrypted);
+    assert_eq!(run(c).status.code(), Some(203));
+    // Not a sops file → 1; no key → 128; empty → 92; wrong flags → 8.
+    let plain = s.write("plain.yaml", b"a: 1\n");
+    let mut c = s.cmd(sigil());
+    c.arg("decrypt").arg(&plain);
+    assert_eq!(run(c).status.code(), Some(1));
+    let mut c = s.cmd(sigil());
+    c.arg("decrypt").arg(&encrypted);
+    let out = run(c);
+    assert_eq!(out.status.code(), Some(128));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Group 0: FAILED"));
+    let mut c = s.cmd(sigil());
+    c.env("SOPS_AGE_KEY_FILE", &id)
+        .args(["decrypt", "-i", "--output", "x"])
+        .arg(&encrypted);
+    assert_eq!(run(c).status.code(), Some(8));
+    let mut c = s.cmd(sigil());
+    c.env("SOPS_AGE_KEY_FILE", &id)
+        .args(["decrypt", "--extract", "[oops"])
+        .arg(&encrypted);
+    assert_eq!(run(c).status.code(), Some(91));
+}
+
+#[test]
+fn decrypted_output_file_is_0600_and_in_place_keeps_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Scratch::new();
+    let (id, recipient) = s.age_key("key.txt");
+    let f = s.write("f.yaml", b"a: 1\n");
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let mut c = s.cmd(sigil());
+    c.args(["encrypt", "-i", "--age", &recipient]).arg(&f);
+    ok(c);
+    assert_eq!(
+        std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+        0o640
+    );
+    let out = s.path("out.yaml");
+    let mut c = s.cmd(sigil());
+    c.env("SOPS_AGE_KEY_FILE", &id)
+        .arg("decrypt")
+        .arg("--output")
+        .arg(&out)
+        .arg(&f);
+    ok(c);
+    assert_eq!(
+        std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), b"a: 1\n");
+    // A failed decryption leaves no output file behind.
+    let bad = s.write(
+        "bad.yaml",
+        &std::fs::read(&f)
+            .unwrap()
+            .iter()
+            .map(|&b| if b == b'Z' { b'z' } else { b })
+            .collect::<Vec<_>>(),
+    );
+    let out2 = s.path("out2.yaml");
+    let mut c = s.cmd(sigil());
+    c.env("SOPS_AGE_KEY_FILE", &id)
+        .arg("decrypt")
+        .arg("--output")
+        .arg(&out2)
+        .arg(&bad);
+    let _ = run(c);
+    assert!(!out2.exists());
+}
+
+#[test]
+fn set_unset_rotate_edit_and_exec() {
+    let s = Scratch::new();
+    let (id, recipient) = s.age_key("key.txt");
+    let f = s.write("f.yaml", b"a: 1\nb:\n    c: two\n");
+    let mut c = s.cmd(sigil());
+    c.args(["encrypt", "-i", "--age", &recipient]).arg(&f);
+    ok(c);
+    let with_key = |mut c: std::process::Command| {
+        c.env("SOPS_AGE_KEY_FILE", &id);
+        c
+    };
+    let mut c = s.cmd(with_key(sigil()));
+    c.arg("set").arg(&f).arg(r#"["b"]["d"]"#).arg(r#""new""#);
+    ok(c);
+    let mut c = s.cmd(with_key(sigil()));
+    c.arg("unset").arg(&f).arg(r#"["a"]"#);
+    ok(c);
+    let mut c = s.cmd(with_key(sops()));
+    c.arg("decrypt").arg(&f);
+    assert_eq!(ok(c), b"b:\n    c: two\n    d: new\n");
+    let mut c = s.cmd(with_key(sigil()));
+    c.arg("unset").arg(&f).arg(r#"["zz"]"#);
+    assert_eq!(run(c).status.code(), Some(1));
+    // rotate: new data key, sops still decrypts.
+    let before = std::fs::read_to_string(&f).unwrap();
+    let mut c = s.cmd(with_key(sigil()));
+    c.args(["rotate", "-i"]).arg(&f);
+    ok(c);
+    let after = std::fs::read_to_string(&f).unwrap();
+    assert_ne!(before, after);
+    let mut c = s.cmd(with_key(sops()));
+    c.arg("decrypt").arg(&f);
+    assert_eq!(ok(c), b"b:\n    c: two\n    d: new\n");
+    // edit with an editor that changes nothing → 200; with one that edits → re-encrypted.
+    let mut c = s.cmd(with_key(sigil()));
+    c.env("EDITOR", "true").arg("edit").arg(&f);
+    assert_eq!(run(c).status.code(), Some(200));
+    let script = s.write("ed.sh", b"#!/bin/sh\nsed -i 's/two/three/' \"$1\"\n");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut c = s.cmd(with_key(sigil()));
+    c.env("EDITOR", &script).arg("edit").arg(&f);
+    ok(c);
+    let mut c = s.cmd(with_key(sops()));
+    c.arg("decrypt").arg(&f);
+    assert_eq!(ok(c), b"b:\n    c: three\n    d: new\n");
+    // exec-env and exec-file
+    let g = s.write("env.yaml", b"TOKEN: s3cret\nPORT: 8080\n");
+    let mut c = s.cmd(sigil());
+    c.args(["encrypt", "-i", "--age", &recipient]).arg(&g);
+    ok(c);
+    let mut c = s.cmd(with_key(sigil()));
+    c.arg("exec-env").arg(&g).arg("echo $TOKEN:$PORT; exit 7");
+    let out = run(c);
+    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(out.stdout, b"s3cret:8080\n");
+    let mut c = s.cmd(with_key(sigil()));
+    c.arg("exec-file").arg(&g).arg("cat {}");
+    assert_eq!(ok(c), b"TOKEN: s3cret\nPORT: 8080\n");
+    let mut c = s.cmd(sigil());
+    c.arg("filestatus").arg(&g);
+    assert_eq!(ok(c), b"{\"encrypted\":true}\n");
+}
