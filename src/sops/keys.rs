@@ -62,14 +62,16 @@ impl Unlocker {
                 let in_process = pgp::unwrap_in_process(enc, &self.pgp_ring);
                 match in_process {
                     Ok(k) => Ok(k),
-                    Err(e) if self.pgp_files_given => {
-                        let mut msg = e;
+                    // Like sops, ask gpg when the key files cannot do it (agent, smartcard, or
+                    // messages sequoia's strict parser refuses, e.g. non-canonical MPIs).
+                    Err(e) if pgp::gpg_available() => pgp::unwrap_with_gpg(enc).map_err(|g| {
+                        let mut msg = format!("in process: {e}; {g}");
                         for p in &self.pgp_ring.problems {
                             msg.push_str(&format!("; {p}"));
                         }
-                        Err(msg)
-                    }
-                    Err(_) if pgp::gpg_available() => pgp::unwrap_with_gpg(enc),
+                        msg
+                    }),
+                    Err(e) if self.pgp_files_given => Err(e),
                     Err(e) => Err(format!(
                         "{e}; no key file was given (--pgp-key-file / SIGIL_PGP_KEY_FILES) and no gpg binary was found"
                     )),

@@ -31,7 +31,7 @@ pub fn parse_recipient(s: &str) -> Result<Box<dyn age::Recipient + Send>, Error>
     }
     age::x25519::Recipient::from_str(s)
         .map(|r| Box::new(r) as Box<dyn age::Recipient + Send>)
-        .map_err(|e| bad(e))
+        .map_err(bad)
 }
 
 /// Encrypts `payload` to one recipient as an armored age file (the `enc` field).
