@@ -5,7 +5,7 @@
 //! Values stay raw here (newlines included): the dotenv emitter escapes newlines in every
 //! value, and [`escape_newlines`] is for the INI `[sops]` section.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use zeroize::Zeroizing;
 
@@ -14,6 +14,8 @@ use crate::sops::tree::{Entry, Value, go_format_float};
 
 const MAP_SEP: &str = "__map_";
 const LIST_SEP: &str = "__list_";
+/// Deepest path accepted by [`unflatten`] (real metadata needs 6 levels).
+const MAX_DEPTH: usize = 32;
 
 /// Flattens a metadata tree (from `Metadata::to_value(true)`) into `(key, value)` pairs,
 /// sorted bytewise by key. Nulls, empty lists/maps and comments produce nothing; booleans
@@ -120,7 +122,8 @@ fn tokenize(key: &str) -> Result<Vec<Token<'_>>, Error> {
 
 enum Node {
     Leaf(String),
-    Map(Vec<(String, Node)>),
+    /// Entries in insertion order, with an index by name.
+    Map(Vec<(String, Node)>, HashMap<String, usize>),
     List(BTreeMap<usize, Node>),
 }
 
@@ -134,23 +137,22 @@ fn insert(node: &mut Node, tokens: &[Token<'_>], value: &str, key: &str) -> Resu
     };
     let new_child = || match rest.first() {
         None => Node::Leaf(value.to_string()),
-        Some(Token::Key(_)) => Node::Map(Vec::new()),
+        Some(Token::Key(_)) => Node::Map(Vec::new(), HashMap::new()),
         Some(Token::Index(_)) => Node::List(BTreeMap::new()),
     };
     let child = match (node, first) {
-        (Node::Map(entries), Token::Key(k)) => {
-            match entries.iter().position(|(name, _)| name == k) {
-                Some(i) => &mut entries[i].1,
-                None => {
-                    entries.push((k.to_string(), new_child()));
-                    let last = entries.len() - 1;
-                    if rest.is_empty() {
-                        return Ok(());
-                    }
-                    &mut entries[last].1
+        (Node::Map(entries, index), Token::Key(k)) => match index.get(*k) {
+            Some(&i) => &mut entries[i].1,
+            None => {
+                index.insert(k.to_string(), entries.len());
+                entries.push((k.to_string(), new_child()));
+                let last = entries.len() - 1;
+                if rest.is_empty() {
+                    return Ok(());
                 }
+                &mut entries[last].1
             }
-        }
+        },
         (Node::List(items), Token::Index(n)) => {
             if !items.contains_key(n) {
                 items.insert(*n, new_child());
@@ -172,7 +174,7 @@ fn insert(node: &mut Node, tokens: &[Token<'_>], value: &str, key: &str) -> Resu
 fn to_value(node: Node, path: &str) -> Result<Value, Error> {
     Ok(match node {
         Node::Leaf(s) => Value::str(&s),
-        Node::Map(entries) => Value::Map(
+        Node::Map(entries, _) => Value::Map(
             entries
                 .into_iter()
                 .map(|(k, n)| {
@@ -202,9 +204,14 @@ fn to_value(node: Node, path: &str) -> Result<Value, Error> {
 pub fn unflatten(pairs: &[(String, String)]) -> Result<Value, Error> {
     let mut sorted: Vec<&(String, String)> = pairs.iter().collect();
     sorted.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    let mut root = Node::Map(Vec::new());
+    let mut root = Node::Map(Vec::new(), HashMap::new());
     for (key, value) in sorted {
         let tokens = tokenize(key)?;
+        if tokens.len() > MAX_DEPTH {
+            return Err(Error::Parse(format!(
+                "sops metadata key nested deeper than {MAX_DEPTH} levels"
+            )));
+        }
         insert(&mut root, &tokens, value, key)?;
     }
     to_value(root, "")
@@ -412,6 +419,7 @@ mod tests {
             vec![p("mac__map_a", "y"), p("mac", "x")],
             vec![p("age__list_0", "x"), p("age__map_a", "y")],
             vec![p("age__list_0", "x"), p("age__list_0__map_a", "y")],
+            vec![(format!("a{}", "__list_0".repeat(100_000)), "x".to_string())],
         ] {
             assert!(matches!(unflatten(&bad), Err(Error::Parse(_))), "{bad:?}");
         }

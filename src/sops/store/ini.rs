@@ -106,15 +106,30 @@ fn trim(s: &[u8]) -> &[u8] {
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
 fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(hay.len());
+    }
     hay.windows(needle.len()).rposition(|w| w == needle)
 }
 
 fn find_any(hay: &[u8], set: &[u8]) -> Option<usize> {
     hay.iter().position(|b| set.contains(b))
+}
+
+/// Joins pieces into one exactly-sized zeroizing buffer.
+fn concat(pieces: &[&[u8]]) -> Bytes {
+    let mut out: Bytes = Zeroizing::new(Vec::with_capacity(pieces.iter().map(|p| p.len()).sum()));
+    for p in pieces {
+        out.extend_from_slice(p);
+    }
+    out
 }
 
 /// Go `hasSurroundedQuote`: first and last bytes are the quote and no other one is inside.
@@ -145,8 +160,6 @@ struct Parser<'a> {
     next: usize,
     /// Pending comment text (go-ini's `p.comment`).
     comment: Zeroizing<Vec<u8>>,
-    /// Size bound for building multi-line values without reallocating.
-    input_len: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -176,7 +189,7 @@ impl<'a> Parser<'a> {
     }
 
     /// go-ini `readValue` on the part of a key line after the delimiter.
-    fn value(&mut self, rest: &[u8]) -> Result<Bytes, Error> {
+    fn value(&mut self, rest: &'a [u8]) -> Result<Bytes, Error> {
         let line = trim_left(rest);
         if line.is_empty() {
             return Ok(Zeroizing::new(Vec::new()));
@@ -210,45 +223,41 @@ impl<'a> Parser<'a> {
     }
 
     /// go-ini `readMultilines`: a quoted value continues until the closing quote.
-    fn multiline(&mut self, first: &[u8], quote: &[u8]) -> Result<Bytes, Error> {
-        let mut val: Bytes = Zeroizing::new(Vec::with_capacity(self.input_len));
-        val.extend_from_slice(first);
+    fn multiline(&mut self, first: &'a [u8], quote: &[u8]) -> Result<Bytes, Error> {
+        let mut pieces = vec![first];
         loop {
             let Some(next) = self.read_line() else {
                 return Err(self.err("missing closing quote of a multi-line value"));
             };
             if let Some(pos) = rfind(next, quote) {
-                val.extend_from_slice(&next[..pos]);
+                pieces.push(&next[..pos]);
                 if let Some(i) = find_any(&next[pos..], b"#;") {
-                    let c = trim(&next[pos + i..]).to_vec();
-                    self.comment.extend_from_slice(&c);
+                    self.comment.extend_from_slice(trim(&next[pos + i..]));
                 }
-                break;
+                return Ok(concat(&pieces));
             }
-            val.extend_from_slice(next);
+            pieces.push(next);
             if !next.ends_with(b"\n") {
                 return Err(self.err("missing closing quote of a multi-line value"));
             }
         }
-        Ok(Zeroizing::new(val.to_vec()))
     }
 
     /// go-ini `readContinuationLines`: a value ending in `\` continues on the next lines.
-    fn continuation(&mut self, first: &[u8]) -> Bytes {
-        let mut val: Bytes = Zeroizing::new(Vec::with_capacity(self.input_len));
-        val.extend_from_slice(first);
+    fn continuation(&mut self, first: &'a [u8]) -> Bytes {
+        let mut pieces = vec![first];
         while let Some(raw) = self.read_line() {
             let next = trim(raw);
-            if next.is_empty() {
-                break;
+            match next.split_last() {
+                None => break,
+                Some((b'\\', rest)) => pieces.push(rest),
+                Some(_) => {
+                    pieces.push(next);
+                    break;
+                }
             }
-            val.extend_from_slice(next);
-            if val.last() != Some(&b'\\') {
-                break;
-            }
-            val.pop();
         }
-        Zeroizing::new(val.to_vec())
+        concat(&pieces)
     }
 
     /// go-ini `readKeyName`: the key and the offset just after its delimiter.
@@ -361,7 +370,6 @@ fn parse_sections(input: &[u8]) -> Result<Vec<RawSection>, Error> {
         lines: input.split_inclusive(|&b| b == b'\n').collect(),
         next: 0,
         comment: Zeroizing::new(Vec::with_capacity(input.len())),
-        input_len: input.len(),
     };
     p.parse()
 }
@@ -500,6 +508,14 @@ fn reads_back(line: &[u8], key: &str, value: &[u8]) -> bool {
     }
 }
 
+/// Does the header `[name]` read back as a section of that name?
+fn section_reads_back(name: &str) -> bool {
+    match parse_sections(format!("[{name}]\n").as_bytes()) {
+        Ok(sections) => sections.len() == 2 && sections[1].name == name,
+        Err(_) => false,
+    }
+}
+
 /// Emits sections like sops 3.11 (go-ini `WriteTo`): a section comment above its header, the
 /// `DEFAULT` section first without a header, key comments above their key as `; text`,
 /// `key = value` with `=` aligned to the section's longest key, and a blank line between
@@ -521,9 +537,9 @@ pub fn emit(doc: &[Entry]) -> Result<Vec<u8>, Error> {
         if name.is_empty() {
             return Err(emit_err("empty section name".into()));
         }
-        if name.contains(['\n', '\r']) {
+        if !section_reads_back(name) {
             return Err(emit_err(format!(
-                "section name {:?} contains a line break",
+                "section name {:?} cannot be written so that it reads back unchanged",
                 name.as_str()
             )));
         }
@@ -782,6 +798,24 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn triple_quoted_metadata_from_sops_3_13_1() {
+        let input = "[foo]\nbar = baz\n\n[sops]\nlastmodified               = 2026-05-22T20:15:23Z\nage__list_0__map_enc       = \"\"\"-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n-----END AGE ENCRYPTED FILE-----\n\"\"\"\nage__list_0__map_recipient = age1x\n";
+        let mut doc = load(input.as_bytes()).unwrap();
+        assert_eq!(emit_str(&doc), input);
+        let meta = take_metadata(&mut doc).unwrap().unwrap();
+        let flat = flatten::flatten(&meta);
+        assert_eq!(
+            flat[0],
+            (
+                "age__list_0__map_enc".to_string(),
+                "-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n-----END AGE ENCRYPTED FILE-----\n"
+                    .to_string()
+            )
+        );
+        assert_eq!(emit_str(&doc), "[foo]\nbar = baz\n");
     }
 
     #[test]
@@ -1076,6 +1110,67 @@ mod tests {
     }
 
     #[test]
+    fn values_that_go_ini_would_corrupt_get_another_quoting() {
+        let doc = vec![section(
+            "s",
+            vec![
+                pair("dq", Value::str("\"x\"")),
+                pair("sq", Value::str("'x'")),
+                pair("inner", Value::str("a\"b")),
+                pair("tri", Value::str("\"\"\"abc")),
+                pair("path", Value::str("C:\\dir\\")),
+                pair("#k", Value::str("v")),
+            ],
+        )];
+        let out = emit_str(&doc);
+        assert_eq!(
+            out,
+            "[s]\ndq    = `\"x\"`\nsq    = `'x'`\ninner = a\"b\ntri   = `\"\"\"abc`\npath  = `C:\\dir\\`\n`#k`  = v\n"
+        );
+        assert_eq!(
+            load_dump(&out),
+            "[DEFAULT]\n[s]\ndq=\"x\"\nsq='x'\ninner=a\"b\ntri=\"\"\"abc\npath=C:\\dir\\\n#k=v\n"
+        );
+        let doc = vec![section(
+            "s",
+            vec![pair("[x", Value::str("1")), pair(";c", Value::str("2"))],
+        )];
+        assert_eq!(emit_str(&doc), "[s]\n`[x` = 1\n`;c` = 2\n");
+        assert_eq!(
+            load_dump("[s]\n`[x` = 1\n`;c` = 2\n"),
+            "[DEFAULT]\n[s]\n[x=1\n;c=2\n"
+        );
+        for bad in [" k", "k ", "-", "a\nb"] {
+            let doc = vec![section("s", vec![pair(bad, Value::str("v"))])];
+            assert!(matches!(emit(&doc), Err(Error::Emit(_))), "{bad:?}");
+        }
+        let doc = vec![section("s", vec![pair("k", Value::str("a\n`\n\"\"\"\nb"))])];
+        assert!(matches!(emit(&doc), Err(Error::Emit(_))));
+    }
+
+    #[test]
+    fn section_names_round_trip_or_fail() {
+        let doc = vec![
+            section("a\rb", vec![]),
+            section("x]y", vec![pair("k", Value::str("v"))]),
+        ];
+        assert_eq!(emit_str(&doc), "[a\rb]\n\n[x]y]\nk = v\n");
+        assert_eq!(
+            load_dump("[a\rb]\n\n[x]y]\nk = v\n"),
+            "[DEFAULT]\n[a\rb]\n[x]y]\nk=v\n"
+        );
+        // Values whose inner lines hold a triple quote are written between backticks.
+        let doc = vec![section("s", vec![pair("k", Value::str("a\n\"\"\"\nb"))])];
+        assert_eq!(emit_str(&doc), "[s]\nk = `a\n\"\"\"\nb`\n");
+        // go-ini panics on an empty comment line; sigil writes a bare marker.
+        assert_eq!(
+            load_dump(";\n; x\n[s]\nk=v\n"),
+            "[DEFAULT]\n[s]\n#\n; x\nk=v\n"
+        );
+        assert_eq!(round_trip(";\n; x\n[s]\nk=v\n"), ";\n; x\n[s]\nk = v\n");
+    }
+
+    #[test]
     fn emit_errors() {
         for doc in [
             vec![pair("notasection", Value::str("x"))],
@@ -1168,12 +1263,12 @@ mod tests {
                 seed ^= seed << 17;
                 buf.push(alphabet[(seed % alphabet.len() as u64) as usize]);
             }
-            if let Ok(d) = load(&buf) {
-                if let Ok(out) = emit(&d) {
-                    // Whatever sigil writes reads back to the same tree.
-                    let again = load(&out).expect("emitted INI reloads");
-                    assert_eq!(emit(&again).unwrap(), out);
-                }
+            if let Ok(d) = load(&buf)
+                && let Ok(out) = emit(&d)
+            {
+                // Whatever sigil writes reads back to the same tree.
+                let again = load(&out).expect("emitted INI reloads");
+                assert_eq!(emit(&again).unwrap(), out);
             }
         }
     }

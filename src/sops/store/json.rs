@@ -599,6 +599,26 @@ mod tests {
             };
             assert_eq!(roundtrip(&text, -1), text, "{name}");
         }
+        // Encrypted files written by sops (metadata included) re-emit identically too (some
+        // copies in the sops repository lost their final newline).
+        let dir = std::path::Path::new("../shared/vectors/sops");
+        for name in [
+            "example.json",
+            "pr-1031-age-examples/example.json",
+            "functional-tests/res/format.enc.json",
+            "examples/all_in_one/config/secret.enc.json",
+            "examples/per_file/config.enc/static_github.json",
+        ] {
+            let Ok(text) = std::fs::read_to_string(dir.join(name)) else {
+                continue;
+            };
+            let want = if text.ends_with('\n') {
+                text.clone()
+            } else {
+                format!("{text}\n")
+            };
+            assert_eq!(roundtrip(&text, -1), want, "{name}");
+        }
     }
 
     #[test]
@@ -894,5 +914,33 @@ mod tests {
     fn deep_emit_round_trip() {
         let input = "{\n    \"a\": [\n        [\n            []\n        ],\n        {\n            \"b\": [\n                \"x\"\n            ]\n        }\n    ]\n}\n";
         assert_eq!(roundtrip(input, 4), input);
+    }
+}
+
+#[cfg(test)]
+mod metadata_tests {
+    use super::*;
+    use crate::sops::metadata::Metadata;
+
+    #[test]
+    fn metadata_block_re_emits_like_sops() {
+        let path = "../shared/vectors/sops/functional-tests/res/format.enc.json";
+        let Ok(text) = std::fs::read(path) else {
+            return;
+        };
+        let mut doc = load(&text).unwrap();
+        let pos = doc
+            .iter()
+            .position(|e| matches!(e, Entry::Pair(k, _) if k.as_str() == "sops"))
+            .unwrap();
+        let Entry::Pair(_, meta) = doc.remove(pos) else {
+            panic!()
+        };
+        let md = Metadata::from_value(&meta).unwrap();
+        doc.push(Entry::Pair(
+            Zeroizing::new("sops".into()),
+            md.to_value(true),
+        ));
+        assert_eq!(emit(&doc, -1).unwrap(), text);
     }
 }
