@@ -1,6 +1,7 @@
 //! age key wrapping: one armored age file per recipient, identities from every source sops reads.
 
 use std::io::{BufReader, Read};
+
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -53,27 +54,149 @@ pub fn wrap(recipient: &str, payload: &[u8]) -> Result<String, Error> {
     String::from_utf8(out).map_err(|_| Error::EncryptTree("age armor is not UTF-8".into()))
 }
 
-/// Decrypts an age file (armored or binary) with any of the identities.
+/// Why an age file did not decrypt, in the classes the age test vectors (C2SP CCTV) use.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The header parsed but no identity matched a stanza.
+    NoMatch(String),
+    /// A file key was unwrapped but the header MAC is wrong.
+    Hmac,
+    /// The header or its armor is malformed.
+    Header(String),
+    /// The payload failed authentication or is truncated (released bytes stay in `out`).
+    Payload(String),
+    /// The payload is larger than the caller's limit.
+    TooLarge,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::NoMatch(m) => write!(f, "no identity matched: {m}"),
+            Failure::Hmac => write!(f, "the age header MAC is wrong (file altered)"),
+            Failure::Header(m) => write!(f, "not a valid age file: {m}"),
+            Failure::Payload(m) => write!(f, "age payload failed: {m}"),
+            Failure::TooLarge => write!(f, "age payload is too large for a data key"),
+        }
+    }
+}
+
+fn classify(e: age::DecryptError) -> Failure {
+    use age::DecryptError as E;
+    match e {
+        E::NoMatchingKeys => {
+            Failure::NoMatch("identity did not match any of the recipients".into())
+        }
+        E::KeyDecryptionFailed | E::DecryptionFailed => Failure::NoMatch(e.to_string()),
+        E::InvalidMac => Failure::Hmac,
+        E::ExcessiveWork { .. } => Failure::Header(e.to_string()),
+        other => Failure::Header(other.to_string()),
+    }
+}
+
+/// Decrypts an age file (armored or binary) with the identities, or with `passphrase` for a
+/// passphrase (scrypt) file, writing at most `limit` plaintext bytes into `out`. On a payload
+/// failure `out` holds exactly what was released before the error.
+pub fn decrypt_into(
+    enc: &[u8],
+    identities: &[Box<dyn age::Identity>],
+    passphrase: Option<&age::secrecy::SecretString>,
+    limit: u64,
+    out: &mut Zeroizing<Vec<u8>>,
+) -> Result<(), Failure> {
+    // De-armor completely first, so an armor error can never surface as a payload error, then
+    // check the header's stanza structure strictly (the age crate tolerates malformed bodies of
+    // unknown stanzas).
+    let trimmed = enc.trim_ascii();
+    let binary: Zeroizing<Vec<u8>>;
+    let input: &[u8] = if trimmed.starts_with(b"-----BEGIN") {
+        let mut buf = Zeroizing::new(Vec::new());
+        ArmoredReader::new(trimmed)
+            .take(limit.saturating_mul(2).saturating_add(1 << 16))
+            .read_to_end(&mut buf)
+            .map_err(|e| Failure::Header(format!("armor: {e}")))?;
+        binary = buf;
+        &binary
+    } else {
+        enc
+    };
+    check_header(input).map_err(Failure::Header)?;
+    let decryptor = age::Decryptor::new_buffered(input).map_err(classify)?;
+    let scrypt;
+    let mut reader = if decryptor.is_scrypt() {
+        let pass = passphrase.ok_or_else(|| Failure::NoMatch("a passphrase is needed".into()))?;
+        scrypt = age::scrypt::Identity::new(pass.clone());
+        decryptor
+            .decrypt(std::iter::once(&scrypt as &dyn age::Identity))
+            .map_err(classify)?
+    } else {
+        if identities.is_empty() {
+            return Err(Failure::NoMatch("no age identity available".into()));
+        }
+        decryptor
+            .decrypt(identities.iter().map(|i| &**i as &dyn age::Identity))
+            .map_err(classify)?
+    };
+    let mut chunk = Zeroizing::new([0u8; 8192]);
+    loop {
+        match reader.read(&mut chunk[..]) {
+            Ok(0) => return Ok(()),
+            Ok(n) => {
+                if out.len() as u64 + n as u64 > limit {
+                    return Err(Failure::TooLarge);
+                }
+                out.extend_from_slice(&chunk[..n]);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Failure::Payload(e.to_string())),
+        }
+    }
+}
+
+/// Checks the age v1 header layout: version line, stanzas (`-> ` arguments, then base64 body
+/// lines of 64 columns ending with a shorter line), and the `--- ` MAC line.
+fn check_header(data: &[u8]) -> Result<(), String> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
+    let mut lines = data.split(|&b| b == b'\n');
+    if lines.next() != Some(b"age-encryption.org/v1".as_slice()) {
+        return Err("unsupported or missing version line".into());
+    }
+    let mut line = lines.next().ok_or("truncated header")?;
+    loop {
+        if line.starts_with(b"--- ") {
+            return Ok(());
+        }
+        let args = line
+            .strip_prefix(b"-> ")
+            .ok_or("expected a stanza or the MAC line")?;
+        if args.is_empty()
+            || args
+                .split(|&b| b == b' ')
+                .any(|a| a.is_empty() || !a.iter().all(|c| (0x21..=0x7e).contains(c)))
+        {
+            return Err("malformed stanza arguments".into());
+        }
+        loop {
+            let body = lines.next().ok_or("truncated stanza body")?;
+            if body.len() > 64 || b64.decode(body).is_err() {
+                return Err("malformed stanza body line".into());
+            }
+            if body.len() < 64 {
+                break;
+            }
+        }
+        line = lines.next().ok_or("truncated header")?;
+    }
+}
+
+/// Decrypts a data key (or Shamir share) wrapped in an age file with any of the identities.
 pub fn unwrap(
     enc: &[u8],
     identities: &[Box<dyn age::Identity>],
 ) -> Result<Zeroizing<Vec<u8>>, String> {
-    if identities.is_empty() {
-        return Err("no age identity available".into());
-    }
-    let decryptor = age::Decryptor::new_buffered(ArmoredReader::new(enc))
-        .map_err(|e| format!("not a valid age file: {e}"))?;
-    let mut reader = decryptor
-        .decrypt(identities.iter().map(|i| &**i as &dyn age::Identity))
-        .map_err(|e| e.to_string())?;
     let mut out = Zeroizing::new(Vec::new());
-    (&mut reader)
-        .take(MAX_KEY_PAYLOAD + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| format!("age payload: {e}"))?;
-    if out.len() as u64 > MAX_KEY_PAYLOAD {
-        return Err("age payload is too large for a data key".into());
-    }
+    decrypt_into(enc, identities, None, MAX_KEY_PAYLOAD, &mut out).map_err(|e| e.to_string())?;
     Ok(out)
 }
 
