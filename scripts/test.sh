@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 source scripts/peers.sh
 install_peers
 
+echo "== third-party licences"
+python3 scripts/licenses.py
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs one cargo-fuzz target (stable toolchain, no sanitizer) for SECONDS, seeded from the
+# shared vectors. Crashes land in fuzz/artifacts/TARGET; copy fixed ones to fuzz/regressions/TARGET.
+# Usage: scripts/fuzz.sh TARGET [SECONDS]    (targets: see fuzz/Cargo.toml)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target=$1; secs=${2:-600}
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+corpus=fuzz/corpus/$target; mkdir -p "$corpus"
+v=../shared/vectors
+case $target in
+  yaml) cp $v/sops/*.yaml $v/sops/functional-tests/res/*.yaml tests/fixtures/*.yaml "$corpus"/ 2>/dev/null || true ;;
+  json|metadata) cp $v/sops/*.json $v/sops/examples/*/*/*.json $v/sops/functional-tests/res/*.json "$corpus"/ 2>/dev/null || true ;;
+  dotenv) cp $v/sops/functional-tests/res/*.env "$corpus"/ 2>/dev/null || true ;;
+  ini) cp $v/sops/*.ini $v/sops/functional-tests/res/*.ini "$corpus"/ 2>/dev/null || true ;;
+  age_file) for f in $v/age-cctv/testdata/*; do sed '1,/^$/d' "$f" > "$corpus/$(basename "$f")"; done ;;
+  enc_value) grep -ho 'ENC\[[^]]*\]' $v/sops/*.yaml | head -50 | split -l 1 - "$corpus/enc-" ;;
+esac
+[ -d "fuzz/regressions/$target" ] && cp fuzz/regressions/"$target"/* "$corpus"/ 2>/dev/null || true
+cd fuzz
+cargo fuzz run --sanitizer none -O "$target" "corpus/$target" -- -max_total_time="$secs" -rss_limit_mb=4096 -max_len=65536
