@@ -26,6 +26,8 @@ pub fn read_input(path: Option<&Path>) -> Result<Zeroizing<Vec<u8>>, Error> {
             if f.metadata().map(|m| m.is_dir()).unwrap_or(false) {
                 return Err(Error::Read(format!("{} is a directory", p.display())));
             }
+            let size = f.metadata().map(|m| m.len()).unwrap_or(0).min(MAX_INPUT);
+            buf.reserve_exact(size as usize + 1);
             f.take(MAX_INPUT)
                 .read_to_end(&mut buf)
                 .map_err(|e| Error::Read(format!("cannot read {}: {e}", p.display())))?;

@@ -215,7 +215,7 @@ pub fn encrypt(
     } else {
         t.output
     };
-    let bytes = emit_encrypted(out_format, &docs, &meta, &t.layout)?;
+    let bytes = emit_encrypted(out_format, &mut docs, &meta, &t.layout)?;
     let dest = if out.in_place {
         t.file.clone()
     } else {
@@ -230,6 +230,7 @@ fn open(
     t: &Target,
     read: &ReadOpts,
     ignore_mac: bool,
+    remember_ivs: bool,
 ) -> Result<(Vec<Vec<Entry>>, Metadata, ops::Decrypted), Error> {
     let input = read_input(file)?;
     let (mut docs, meta) = load_encrypted(t.input, &input)?;
@@ -237,7 +238,7 @@ fn open(
         warn_ignore_mac();
     }
     let mut u = unlocker(read);
-    let d = ops::decrypt(&mut docs, &meta, &mut u, ignore_mac)?;
+    let d = ops::decrypt(&mut docs, &meta, &mut u, ignore_mac, remember_ivs)?;
     warn_plain_comments(d.plaintext_comments);
     Ok((docs, meta, d))
 }
@@ -255,7 +256,7 @@ pub fn decrypt(
     let config = load_config(config_path).ok().flatten();
     let t = target(file, read, config.as_ref(), false)?;
     let steps = extract.map(treepath::parse).transpose()?;
-    let (docs, _meta, _d) = open(t.file.as_deref(), &t, read, ignore_mac)?;
+    let (docs, _meta, _d) = open(t.file.as_deref(), &t, read, ignore_mac, false)?;
     let bytes: Zeroizing<Vec<u8>> = match &steps {
         Some(steps) => {
             let doc = docs
@@ -306,7 +307,7 @@ fn reseal(
     t: &Target,
 ) -> Result<Vec<u8>, Error> {
     ops::seal(&mut docs, &mut meta, &d.cipher)?;
-    emit_encrypted(t.input, &docs, &meta, &t.layout)
+    emit_encrypted(t.input, &mut docs, &meta, &t.layout)
 }
 
 /// `sigil set`.
@@ -336,7 +337,7 @@ pub fn set(
         }
     };
     let new = json_to_value(&raw)?;
-    let (mut docs, meta, d) = open(Some(file), &t, read, ignore_mac)?;
+    let (mut docs, meta, d) = open(Some(file), &t, read, ignore_mac, true)?;
     let doc = docs
         .first_mut()
         .ok_or_else(|| Error::TreePath("no document".into()))?;
@@ -360,7 +361,7 @@ pub fn unset(
     let config = load_config(config_path).ok().flatten();
     let t = target(Some(file), read, config.as_ref(), false)?;
     let steps = treepath::parse(path)?;
-    let (mut docs, meta, d) = open(Some(file), &t, read, ignore_mac)?;
+    let (mut docs, meta, d) = open(Some(file), &t, read, ignore_mac, true)?;
     let doc = docs
         .first_mut()
         .ok_or_else(|| Error::TreePath("no document".into()))?;
@@ -429,7 +430,7 @@ pub fn rotate(
     check_output_flags(out, Some(file))?;
     let config = load_config(config_path).ok().flatten();
     let t = target(Some(file), read, config.as_ref(), false)?;
-    let (mut docs, meta, _d) = open(Some(file), &t, read, false)?;
+    let (mut docs, meta, _d) = open(Some(file), &t, read, false, false)?;
     let mut groups: Vec<Vec<KeySpec>> = meta
         .key_groups
         .iter()
@@ -465,7 +466,7 @@ pub fn rotate(
     };
     let u = unlocker(read);
     let new_meta = ops::encrypt_new(&mut docs, &params, &u.pgp_ring, t.input == Format::Binary)?;
-    let bytes = emit_encrypted(t.input, &docs, &new_meta, &t.layout)?;
+    let bytes = emit_encrypted(t.input, &mut docs, &new_meta, &t.layout)?;
     let dest = if out.in_place {
         Some(file.to_path_buf())
     } else {
@@ -487,7 +488,7 @@ pub fn updatekeys(
     let t = target(Some(file), read, Some(&config), false)?;
     let rule = config.rule_for(file)?;
     let input = read_input(Some(file))?;
-    let (docs, meta) = load_encrypted(t.input, &input)?;
+    let (mut docs, meta) = load_encrypted(t.input, &input)?;
     let mut u = unlocker(read);
     let key = u.recover(&meta)?;
     let describe = |groups: &[Vec<KeySpec>]| -> Vec<Vec<String>> {
@@ -545,7 +546,7 @@ pub fn updatekeys(
     let mut new_meta = meta.clone();
     new_meta.key_groups = groups;
     new_meta.shamir_threshold = threshold;
-    let bytes = emit_encrypted(t.input, &docs, &new_meta, &t.layout)?;
+    let bytes = emit_encrypted(t.input, &mut docs, &new_meta, &t.layout)?;
     write_atomic(file, &bytes, Mode::Public)?;
     eprintln!("{}: updated", file.display());
     Ok(())
@@ -560,7 +561,7 @@ pub fn edit(
 ) -> Result<(), Error> {
     let config = load_config(config_path).ok().flatten();
     let t = target(Some(file), read, config.as_ref(), false)?;
-    let (docs, meta, d) = open(Some(file), &t, read, ignore_mac)?;
+    let (docs, meta, d) = open(Some(file), &t, read, ignore_mac, true)?;
     let plain = Zeroizing::new(emit_plain(t.input, &docs, &t.layout)?);
     let editor = std::env::var("SOPS_EDITOR")
         .or_else(|_| std::env::var("EDITOR"))
@@ -666,7 +667,7 @@ pub fn exec_env(
 ) -> Result<i32, Error> {
     let config = load_config(config_path).ok().flatten();
     let t = target(Some(file), read, config.as_ref(), false)?;
-    let (docs, _, _) = open(Some(file), &t, read, false)?;
+    let (docs, _, _) = open(Some(file), &t, read, false, false)?;
     let mut cmd = std::process::Command::new("/bin/sh");
     cmd.arg("-c").arg(command);
     if pristine {
@@ -700,7 +701,7 @@ pub fn exec_file(
 ) -> Result<i32, Error> {
     let config = load_config(config_path).ok().flatten();
     let t = target(Some(file), read, config.as_ref(), false)?;
-    let (docs, _, _) = open(Some(file), &t, read, false)?;
+    let (docs, _, _) = open(Some(file), &t, read, false, false)?;
     let plain = Zeroizing::new(emit_plain(t.output, &docs, &t.layout)?);
     let dir = secure_tempdir()?;
     let path = dir.path().join(filename.unwrap_or("tmp-file"));

@@ -171,19 +171,22 @@ impl Cipher {
             Some(known) => iv = *known,
             None => rand::rngs::OsRng.fill_bytes(&mut iv),
         }
+        // The buffer holds plaintext only until it is encrypted in place.
         let mut buf = plain.to_vec();
         let tag = self
             .aead
             .encrypt_in_place_detached(Nonce::from_slice(&iv), aad.as_bytes(), &mut buf)
             .expect("AES-GCM encryption cannot fail for in-memory buffers");
-        let out = format!(
-            "ENC[AES256_GCM,data:{},iv:{},tag:{},type:{}]",
-            B64.encode(&buf),
-            B64.encode(iv),
-            B64.encode(tag),
-            kind
-        );
-        buf.zeroize();
+        let mut out = String::with_capacity(buf.len() / 3 * 4 + 128);
+        out.push_str("ENC[AES256_GCM,data:");
+        B64.encode_string(&buf, &mut out);
+        out.push_str(",iv:");
+        B64.encode_string(iv, &mut out);
+        out.push_str(",tag:");
+        B64.encode_string(tag, &mut out);
+        out.push_str(",type:");
+        out.push_str(kind);
+        out.push(']');
         out
     }
 

@@ -254,53 +254,56 @@ fn single(docs: &[Vec<Entry>]) -> Result<&[Entry], Error> {
     }
 }
 
-/// Emits encrypted documents with their metadata attached as each store expects.
+/// Emits encrypted documents with their metadata attached as each store expects. The
+/// metadata entries are appended for the emitter and removed again (no copy of the tree).
 pub fn emit_encrypted(
     format: Format,
-    docs: &[Vec<Entry>],
+    docs: &mut [Vec<Entry>],
     meta: &Metadata,
     layout: &Layout,
 ) -> Result<Vec<u8>, Error> {
     let pair = |k: &str, v: Value| Entry::Pair(Zeroizing::new(k.to_string()), v);
+    if format == Format::Yaml {
+        let lens: Vec<usize> = docs.iter().map(Vec::len).collect();
+        for d in docs.iter_mut() {
+            d.push(pair("sops", meta.to_value(false)));
+        }
+        let out = yaml::emit(docs, layout.yaml_indent);
+        for (d, n) in docs.iter_mut().zip(lens) {
+            d.truncate(n);
+        }
+        return out;
+    }
+    let [doc] = docs else {
+        return Err(Error::Emit(format!(
+            "this output type holds one document, the input has {} (use YAML output)",
+            docs.len()
+        )));
+    };
+    let n = doc.len();
     match format {
-        Format::Yaml => {
-            let with: Vec<Vec<Entry>> = docs
-                .iter()
-                .map(|d| {
-                    let mut d: Vec<Entry> = d.iter().map(clone_entry).collect();
-                    d.push(pair("sops", meta.to_value(false)));
-                    d
-                })
-                .collect();
-            yaml::emit(&with, layout.yaml_indent)
-        }
-        Format::Json | Format::Binary => {
-            let mut d: Vec<Entry> = single(docs)?.iter().map(clone_entry).collect();
-            d.push(pair("sops", meta.to_value(true)));
-            let indent = if format == Format::Binary {
-                layout.json_binary_indent
-            } else {
-                layout.json_indent
-            };
-            json::emit(&d, indent)
-        }
+        Format::Json | Format::Binary => doc.push(pair("sops", meta.to_value(true))),
         Format::Dotenv => {
-            let mut d: Vec<Entry> = single(docs)?.iter().map(clone_entry).collect();
             for (k, v) in flatten::flatten(&meta.to_value(true)) {
-                d.push(pair(&format!("sops_{k}"), Value::str(&v)));
+                doc.push(pair(&format!("sops_{k}"), Value::str(&v)));
             }
-            dotenv::emit(&d)
         }
-        Format::Ini => {
-            let mut d: Vec<Entry> = single(docs)?.iter().map(clone_entry).collect();
+        _ => {
             let section = flatten::flatten(&meta.to_value(true))
                 .into_iter()
                 .map(|(k, v)| pair(&k, Value::str(&v.replace('\n', "\\n"))))
                 .collect();
-            d.push(pair("sops", Value::Map(section)));
-            ini::emit(&d)
+            doc.push(pair("sops", Value::Map(section)));
         }
     }
+    let out = match format {
+        Format::Json => json::emit(doc, layout.json_indent),
+        Format::Binary => json::emit(doc, layout.json_binary_indent),
+        Format::Dotenv => dotenv::emit(doc),
+        _ => ini::emit(doc),
+    };
+    doc.truncate(n);
+    out
 }
 
 /// Copies an entry (plaintext stays in zeroizing buffers).

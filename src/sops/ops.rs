@@ -72,14 +72,17 @@ pub struct Decrypted {
 
 /// Recovers the data key, decrypts every value in place and verifies the MAC before
 /// returning. With `ignore_mac` the MAC check is skipped (the caller must say so loudly).
+/// With `remember_ivs`, the IVs of every value are kept so re-encryption (edit, set) leaves
+/// unchanged values byte-identical; plain decryption does not need them.
 pub fn decrypt(
     docs: &mut [Vec<Entry>],
     meta: &Metadata,
     unlocker: &mut Unlocker,
     ignore_mac: bool,
+    remember_ivs: bool,
 ) -> Result<Decrypted, Error> {
     let key = unlocker.recover(meta)?;
-    decrypt_with_key(docs, meta, key, ignore_mac)
+    decrypt_with_key(docs, meta, key, ignore_mac, remember_ivs)
 }
 
 /// Like [`decrypt`] with a known data key.
@@ -88,9 +91,12 @@ pub fn decrypt_with_key(
     meta: &Metadata,
     key: DataKey,
     ignore_mac: bool,
+    remember_ivs: bool,
 ) -> Result<Decrypted, Error> {
     let mut cipher = Cipher::new(&key);
-    cipher.ivs = Some(IvCache::default());
+    if remember_ivs {
+        cipher.ivs = Some(IvCache::default());
+    }
     let selector = meta.selection.clone().with_default().compile()?;
     let (computed, report) = walk::decrypt(docs, &mut cipher, &selector, meta.mac_only_encrypted)?;
     if !ignore_mac {

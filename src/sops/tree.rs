@@ -32,6 +32,24 @@ pub enum Value {
     Seq(Vec<Value>),
 }
 
+/// A leaf's canonical bytes: borrowed from the tree, or formatted (and wiped on drop).
+pub enum Canon<'a> {
+    /// Bytes held by the tree.
+    Borrowed(&'a [u8]),
+    /// Bytes formatted for this call.
+    Owned(Bytes),
+}
+
+impl std::ops::Deref for Canon<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Canon::Borrowed(b) => b,
+            Canon::Owned(b) => b,
+        }
+    }
+}
+
 /// One item of a mapping: a key with its value, or a comment line.
 pub enum Entry {
     /// `key: value`.
@@ -60,17 +78,13 @@ impl Value {
     }
 
     /// The canonical bytes sops encrypts and hashes for a leaf (sops `ToBytes`).
-    pub fn canonical_bytes(&self) -> Option<Bytes> {
+    pub fn canonical_bytes(&self) -> Option<Canon<'_>> {
         Some(match self {
-            Value::Str(b) => b.clone(),
-            Value::Int(i) => Zeroizing::new(i.to_string().into_bytes()),
-            Value::Float(f) => Zeroizing::new(go_format_float(*f).into_bytes()),
-            Value::Bool(b) => Zeroizing::new(if *b {
-                b"True".to_vec()
-            } else {
-                b"False".to_vec()
-            }),
-            Value::Time(t) | Value::Comment(t) => Zeroizing::new(t.as_bytes().to_vec()),
+            Value::Str(b) => Canon::Borrowed(b),
+            Value::Int(i) => Canon::Owned(Zeroizing::new(i.to_string().into_bytes())),
+            Value::Float(f) => Canon::Owned(Zeroizing::new(go_format_float(*f).into_bytes())),
+            Value::Bool(b) => Canon::Borrowed(if *b { b"True" } else { b"False" }),
+            Value::Time(t) | Value::Comment(t) => Canon::Borrowed(t.as_bytes()),
             _ => return None,
         })
     }

@@ -169,7 +169,7 @@ pub fn encrypt(
                 if let Value::Comment(text) = v {
                     if enc && !text.is_empty() {
                         let s = cipher.encrypt_bytes(text.as_bytes(), "comment", aad);
-                        *v = Value::str(&s);
+                        *v = Value::Str(Zeroizing::new(s.into_bytes()));
                     }
                     return Ok(());
                 }
@@ -181,7 +181,9 @@ pub fn encrypt(
                 }
                 if enc {
                     let kind = v.type_tag().unwrap_or("str");
-                    *v = Value::str(&cipher.encrypt_bytes(&bytes, kind, aad));
+                    let s = cipher.encrypt_bytes(&bytes, kind, aad);
+                    drop(bytes);
+                    *v = Value::Str(Zeroizing::new(s.into_bytes()));
                 }
             }
         }

@@ -52,10 +52,10 @@ pub fn emit_value(v: &Value, indent: usize) -> Result<Vec<u8>, Error> {
 }
 
 /// How a scalar is written.
-enum Scalar {
-    Plain(String),
-    Single(String),
-    Double(String),
+enum Scalar<'a> {
+    Plain(std::borrow::Cow<'a, str>),
+    Single(std::borrow::Cow<'a, str>),
+    Double(std::borrow::Cow<'a, str>),
     /// A literal block: header (`|`, `|-`, `|4+`…) and the text.
     Literal(String, String),
 }
@@ -95,7 +95,7 @@ impl Emitter {
                     if !inline {
                         self.pad(col);
                     }
-                    let key = render(&Value::str(k))?;
+                    let key = string_style(k);
                     self.key(&key, k)?;
                     self.after_key(v, col)?;
                 }
@@ -105,7 +105,7 @@ impl Emitter {
         Ok(())
     }
 
-    fn key(&mut self, key: &Scalar, raw: &str) -> Result<(), Error> {
+    fn key(&mut self, key: &Scalar<'_>, raw: &str) -> Result<(), Error> {
         if raw == "<<" {
             self.out.extend_from_slice(b"!!merge <<:");
             return Ok(());
@@ -150,7 +150,7 @@ impl Emitter {
     }
 
     /// Writes a scalar at the cursor; block content goes at `content_col`.
-    fn scalar_body(&mut self, s: &Scalar, content_col: usize) -> Result<(), Error> {
+    fn scalar_body(&mut self, s: &Scalar<'_>, content_col: usize) -> Result<(), Error> {
         match s {
             Scalar::Plain(t) | Scalar::Single(t) | Scalar::Double(t) => {
                 self.out.extend_from_slice(t.as_bytes());
@@ -264,14 +264,14 @@ fn yaml_float(f: f64) -> String {
     }
 }
 
-fn render(v: &Value) -> Result<Scalar, Error> {
+fn render(v: &Value) -> Result<Scalar<'_>, Error> {
     Ok(match v {
         Value::Null => Scalar::Plain("null".into()),
-        Value::Bool(b) => Scalar::Plain(b.to_string()),
-        Value::Int(i) => Scalar::Plain(i.to_string()),
-        Value::Float(f) => Scalar::Plain(yaml_float(*f)),
-        Value::Time(t) => Scalar::Plain(t.to_string()),
-        Value::Comment(c) => Scalar::Plain(format!("#{}", c.as_str())),
+        Value::Bool(b) => Scalar::Plain(b.to_string().into()),
+        Value::Int(i) => Scalar::Plain(i.to_string().into()),
+        Value::Float(f) => Scalar::Plain(yaml_float(*f).into()),
+        Value::Time(t) => Scalar::Plain(t.as_str().into()),
+        Value::Comment(c) => Scalar::Plain(format!("#{}", c.as_str()).into()),
         Value::Str(bytes) => match std::str::from_utf8(bytes) {
             Ok(s) => string_style(s),
             Err(_) => {
@@ -284,7 +284,7 @@ fn render(v: &Value) -> Result<Scalar, Error> {
                         .collect();
                     Scalar::Literal("!!binary |".into(), format!("{}\n", lines.join("\n")))
                 } else {
-                    Scalar::Plain(format!("!!binary {b64}"))
+                    Scalar::Plain(format!("!!binary {b64}").into())
                 }
             }
         },
@@ -401,11 +401,12 @@ fn analyze(s: &str) -> Analysis {
     let (mut break_space, mut space_break) = (false, false);
     let (mut prev_space, mut prev_break) = (false, false);
     let mut preceded_by_ws = true;
-    let chars: Vec<char> = s.chars().collect();
-    for (i, &c) in chars.iter().enumerate() {
-        let first = i == 0;
-        let last = i + 1 == chars.len();
-        let followed_by_ws = is_blankz(chars.get(i + 1).copied());
+    let mut it = s.chars().peekable();
+    let mut first = true;
+    while let Some(c) = it.next() {
+        let next = it.peek().copied();
+        let last = next.is_none();
+        let followed_by_ws = is_blankz(next);
         if first {
             if "#,[]{}&*!|>'\"%@`".contains(c) {
                 block_indicators = true;
@@ -461,6 +462,7 @@ fn analyze(s: &str) -> Analysis {
             prev_break = false;
         }
         preceded_by_ws = is_blankz(Some(c));
+        first = false;
     }
     let mut a = Analysis {
         block_plain_allowed: true,
@@ -490,8 +492,34 @@ fn analyze(s: &str) -> Analysis {
     a
 }
 
+/// Bytes that never affect libyaml's plain-scalar analysis away from the first position.
+static SAFE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'+' | b'/' | b'=' | b',' | b':' | b'[' | b']' | b'_' | b'.' | b'-'
+            );
+        i += 1;
+    }
+    t
+};
+
 /// go-yaml v3 `stringv` plus libyaml's style selection (block context, unlimited width).
-fn string_style(s: &str) -> Scalar {
+fn string_style(s: &str) -> Scalar<'_> {
+    // Fast path for long runs of safe ASCII (ENC[…] values, tokens, base64): no spaces, breaks
+    // or indicator characters, so libyaml's analysis would allow plain style.
+    if s.len() > 64
+        && s.bytes().all(|b| SAFE[b as usize])
+        && !b"[],:-".contains(&s.as_bytes()[0])
+        && matches!(resolve_plain(s), Resolved::Str)
+        && !is_base60_float(s)
+    {
+        return Scalar::Plain(s.into());
+    }
     let can_use_plain =
         matches!(resolve_plain_or_str(s), Resolved::Str) && !(is_base60_float(s) || is_old_bool(s));
     let a = analyze(s);
@@ -499,15 +527,15 @@ fn string_style(s: &str) -> Scalar {
         if a.block_allowed {
             return Scalar::Literal(literal_header(s), s.to_string());
         }
-        return Scalar::Double(double_quoted(s));
+        return Scalar::Double(double_quoted(s).into());
     }
     if can_use_plain && a.block_plain_allowed {
-        return Scalar::Plain(s.to_string());
+        return Scalar::Plain(s.into());
     }
     if can_use_plain && a.single_quoted_allowed {
-        return Scalar::Single(format!("'{}'", s.replace('\'', "''")));
+        return Scalar::Single(format!("'{}'", s.replace('\'', "''")).into());
     }
-    Scalar::Double(double_quoted(s))
+    Scalar::Double(double_quoted(s).into())
 }
 
 fn resolve_plain_or_str(s: &str) -> Resolved {
@@ -577,7 +605,7 @@ mod tests {
 
     fn style(s: &str) -> String {
         match string_style(s) {
-            Scalar::Plain(t) | Scalar::Single(t) | Scalar::Double(t) => t,
+            Scalar::Plain(t) | Scalar::Single(t) | Scalar::Double(t) => t.into_owned(),
             Scalar::Literal(h, t) => format!("{h}\n{t}"),
         }
     }
