@@ -137,16 +137,9 @@ fn sops_fixtures_decrypt_byte_for_byte() {
         root.display()
     );
     let s = Scratch::new();
-    // Fixtures written by Go's old OpenPGP library have non-canonical MPIs that sequoia
-    // refuses; sigil then asks gpg, as sops does. Import the test key for that path.
-    std::fs::create_dir_all(s.path("gnupg")).unwrap();
-    let imported = std::process::Command::new("gpg")
-        .env("GNUPGHOME", s.path("gnupg"))
-        .args(["--batch", "--quiet", "--import"])
-        .arg(root.join("pgp/sops_functional_tests_key.asc"))
-        .output()
-        .unwrap();
-    assert!(imported.status.success());
+    // OpenPGP fixtures are decrypted in process only: GNUPGHOME is empty, so a gpg fallback
+    // cannot succeed. (They were written by Go's old OpenPGP library: non-canonical MPIs and
+    // short partial chunks, which sigil's narrow legacy decoder handles.)
     let mut failures = Vec::new();
     for case in CASES {
         let mut c = s.cmd(sigil());
@@ -244,5 +237,42 @@ fn without_the_keys_every_fixture_fails_with_128() {
             .arg("decrypt")
             .arg(root.join(file));
         assert_eq!(run(c).status.code(), Some(128), "{file}");
+    }
+}
+
+#[test]
+fn each_pgp_key_alone_decrypts_in_process() {
+    use sequoia_openpgp::parse::Parse;
+    use sequoia_openpgp::serialize::SerializeInto;
+    let root = vectors().join("sops");
+    let s = Scratch::new();
+    let certs: Vec<sequoia_openpgp::Cert> = sequoia_openpgp::cert::CertParser::from_file(
+        root.join("pgp/sops_functional_tests_key.asc"),
+    )
+    .unwrap()
+    .map(|c| c.unwrap())
+    .filter(|c| c.is_tsk())
+    .collect();
+    assert_eq!(certs.len(), 2);
+    for cert in &certs {
+        let key = s.write(
+            &format!("{}.asc", cert.fingerprint()),
+            &cert.as_tsk().armored().to_vec().unwrap(),
+        );
+        for file in [
+            "example.yaml",
+            "example.json",
+            "example.txt",
+            "example.ini",
+            "functional-tests/res/multiple_keys.yaml",
+        ] {
+            let mut c = s.cmd(sigil());
+            c.arg("decrypt")
+                .arg("--pgp-key-file")
+                .arg(&key)
+                .arg(root.join(file));
+            let want = std::fs::read(root.join("decrypted-by-sops-3.11.0").join(file)).unwrap();
+            assert_eq!(ok(c), want, "{file} with {}", cert.fingerprint());
+        }
     }
 }

@@ -82,7 +82,7 @@ impl Default for Layout {
 
 /// Parses a plaintext file. Refuses empty input and files that already carry metadata.
 pub fn load_plain(format: Format, input: &[u8]) -> Result<Vec<Vec<Entry>>, Error> {
-    if input.is_empty() && format != Format::Binary {
+    if format != Format::Binary && input.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::Empty(
             "the input file is empty; sops files need at least one document".into(),
         ));

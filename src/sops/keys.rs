@@ -2,6 +2,7 @@
 
 pub mod age;
 pub mod pgp;
+mod pgp_legacy;
 
 use std::path::PathBuf;
 

@@ -216,13 +216,153 @@ impl DecryptionHelper for Helper<'_> {
     }
 }
 
-/// Decrypts an armored message with secret keys from the key files.
+/// Decrypts an armored message with secret keys from the key files. Messages whose PKESK
+/// MPIs carry a non-canonical bit count (written by Go's old OpenPGP library, e.g. sops's own
+/// test fixtures) are repaired in memory and retried; nothing else is relaxed.
 pub fn unwrap_in_process(enc: &str, ring: &Keyring) -> Result<Zeroizing<Vec<u8>>, String> {
     if !ring.certs.iter().any(|c| c.is_tsk()) {
         return Err("no OpenPGP secret key in the key files".into());
     }
+    match decrypt_message(enc.as_bytes(), ring) {
+        Ok(k) => Ok(k),
+        Err(first) => {
+            // Go's old OpenPGP library wrote non-canonical MPIs and short partial chunks.
+            let binary = dearmor(enc).ok_or(first.clone())?;
+            let fixed = canonicalize_pkesk_mpis(&binary).unwrap_or(binary);
+            legacy_decrypt(&fixed, ring).map_err(|e| format!("{first}; {e}"))
+        }
+    }
+}
+
+/// Unwraps the session key with sequoia, then decodes the Go-style SEIPD with the narrow
+/// legacy decoder.
+fn legacy_decrypt(msg: &[u8], ring: &Keyring) -> Result<Zeroizing<Vec<u8>>, String> {
+    let pile = openpgp::PacketPile::from_bytes(msg).map_err(|e| e.to_string())?;
+    for p in pile.children() {
+        let openpgp::Packet::PKESK(pkesk) = p else {
+            continue;
+        };
+        for cert in &ring.certs {
+            for ka in cert.keys().unencrypted_secret() {
+                if let Some(h) = pkesk.recipient()
+                    && !h.aliases(ka.key().key_handle())
+                {
+                    continue;
+                }
+                let Ok(mut pair) = ka.key().clone().into_keypair() else {
+                    continue;
+                };
+                if let Some((Some(algo), sk)) = pkesk.decrypt(&mut pair, None) {
+                    return super::pgp_legacy::decrypt_seipd(
+                        msg,
+                        u8::from(algo),
+                        &sk,
+                        MAX_KEY_PAYLOAD as usize,
+                    );
+                }
+            }
+        }
+    }
+    Err("no secret key in the key files matches this message".into())
+}
+
+fn dearmor(enc: &str) -> Option<Vec<u8>> {
+    let mut r = openpgp::armor::Reader::from_bytes(
+        enc.as_bytes(),
+        openpgp::armor::ReaderMode::Tolerant(Some(openpgp::armor::Kind::Message)),
+    );
+    let mut out = Vec::new();
+    r.read_to_end(&mut out).ok()?;
+    Some(out)
+}
+
+/// Rewrites the bit counts of RSA/ElGamal MPIs in v3 PKESK packets to their canonical value.
+/// Returns None when there is nothing to fix or the packet layout is not understood.
+fn canonicalize_pkesk_mpis(data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = data.to_vec();
+    let mut pos = 0;
+    let mut changed = false;
+    while pos < out.len() {
+        let ctb = out[pos];
+        if ctb & 0x80 == 0 {
+            return None;
+        }
+        let (tag, body_start, body_len) = if ctb & 0x40 != 0 {
+            let tag = ctb & 0x3f;
+            let first = *out.get(pos + 1)? as usize;
+            match first {
+                0..=191 => (tag, pos + 2, first),
+                192..=223 => (
+                    tag,
+                    pos + 3,
+                    ((first - 192) << 8) + *out.get(pos + 2)? as usize + 192,
+                ),
+                255 => {
+                    let b = out.get(pos + 2..pos + 6)?;
+                    (
+                        tag,
+                        pos + 6,
+                        u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize,
+                    )
+                }
+                _ => return changed.then_some(out), // partial lengths: only data packets use them
+            }
+        } else {
+            let tag = (ctb >> 2) & 0x0f;
+            match ctb & 3 {
+                0 => (tag, pos + 2, *out.get(pos + 1)? as usize),
+                1 => {
+                    let b = out.get(pos + 1..pos + 3)?;
+                    (tag, pos + 3, u16::from_be_bytes([b[0], b[1]]) as usize)
+                }
+                2 => {
+                    let b = out.get(pos + 1..pos + 5)?;
+                    (
+                        tag,
+                        pos + 5,
+                        u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize,
+                    )
+                }
+                _ => return changed.then_some(out),
+            }
+        };
+        let end = body_start.checked_add(body_len)?;
+        if end > out.len() {
+            return None;
+        }
+        // v3 PKESK: version, 8-byte key id, algorithm, MPIs.
+        if tag == 1 && body_len > 10 && out[body_start] == 3 {
+            let algo = out[body_start + 9];
+            let count = match algo {
+                1 | 2 | 3 => 1,
+                16 | 20 => 2,
+                _ => 0,
+            };
+            let mut m = body_start + 10;
+            for _ in 0..count {
+                let bits = u16::from_be_bytes([*out.get(m)?, *out.get(m + 1)?]) as usize;
+                let len = bits.div_ceil(8);
+                let bytes = out.get(m + 2..m + 2 + len)?;
+                let first = *bytes.first()?;
+                if first == 0 {
+                    return None; // would change the packet length; not handled
+                }
+                let canonical = (len - 1) * 8 + (8 - first.leading_zeros() as usize);
+                if canonical != bits {
+                    out[m..m + 2].copy_from_slice(&(canonical as u16).to_be_bytes());
+                    changed = true;
+                }
+                m += 2 + len;
+            }
+        }
+        pos = end;
+    }
+    changed.then_some(out)
+}
+
+fn decrypt_message(msg: &[u8], ring: &Keyring) -> Result<Zeroizing<Vec<u8>>, String> {
     let policy = StandardPolicy::new();
-    let mut d = DecryptorBuilder::from_bytes(enc.as_bytes())
+    let mut d = DecryptorBuilder::from_bytes(msg)
         .map_err(|e| format!("not an OpenPGP message: {e}"))?
         .with_policy(&policy, None, Helper { certs: &ring.certs })
         .map_err(|e| e.to_string())?;
