@@ -334,7 +334,7 @@ fn canonicalize_pkesk_mpis(data: &[u8]) -> Option<Vec<u8>> {
         if tag == 1 && body_len > 10 && out[body_start] == 3 {
             let algo = out[body_start + 9];
             let count = match algo {
-                1 | 2 | 3 => 1,
+                1..=3 => 1,
                 16 | 20 => 2,
                 _ => 0,
             };
