@@ -124,6 +124,32 @@ impl Value {
     }
 }
 
+impl Value {
+    /// Same structure, keys, comments and MAC bytes: what a store round trip must preserve
+    /// (a float 3.0 may come back as the int 3, as in sops, since both hash as `3`).
+    pub fn equivalent(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Map(x), Value::Map(y)) => {
+                x.len() == y.len()
+                    && x.iter().zip(y).all(|p| match p {
+                        (Entry::Pair(k1, v1), Entry::Pair(k2, v2)) => k1 == k2 && v1.equivalent(v2),
+                        (Entry::Comment(c1), Entry::Comment(c2)) => c1 == c2,
+                        _ => false,
+                    })
+            }
+            (Value::Seq(x), Value::Seq(y)) => {
+                x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.equivalent(q))
+            }
+            (Value::Null, Value::Null) => true,
+            (Value::Comment(p), Value::Comment(q)) => p == q,
+            _ => match (self.canonical_bytes(), other.canonical_bytes()) {
+                (Some(p), Some(q)) => p[..] == q[..],
+                _ => false,
+            },
+        }
+    }
+}
+
 impl Entry {
     fn deep_clone(&self) -> Entry {
         match self {

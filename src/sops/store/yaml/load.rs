@@ -342,7 +342,38 @@ impl Builder {
                 entries.extend(self.carry.drain(..).map(Entry::Comment));
                 entries.push(Entry::Pair(k, v));
             }
-            Some(Frame::Seq { items, .. }) => items.push(v),
+            Some(Frame::Seq { items, .. }) => {
+                // Leading comments of a collection item are written before its dash, where they
+                // read back as comments of this sequence; hoist them so a round trip is stable.
+                // Lists add nothing to the AAD path, so this never changes a comment's AAD.
+                let mut v = v;
+                match &mut v {
+                    Value::Map(e) => {
+                        let n = e
+                            .iter()
+                            .take_while(|x| matches!(x, Entry::Comment(_)))
+                            .count();
+                        if n < e.len() {
+                            for c in e.drain(..n) {
+                                if let Entry::Comment(c) = c {
+                                    items.push(Value::Comment(c));
+                                }
+                            }
+                        }
+                    }
+                    Value::Seq(inner) => {
+                        let n = inner
+                            .iter()
+                            .take_while(|x| matches!(x, Value::Comment(_)))
+                            .count();
+                        if n < inner.len() {
+                            items.extend(inner.drain(..n));
+                        }
+                    }
+                    _ => {}
+                }
+                items.push(v);
+            }
         }
         Ok(())
     }
