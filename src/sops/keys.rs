@@ -3,6 +3,7 @@
 pub mod age;
 pub mod pgp;
 mod pgp_legacy;
+pub mod prompt;
 
 use std::path::PathBuf;
 

@@ -125,7 +125,10 @@ pub fn decrypt_into(
     let scrypt;
     let mut reader = if decryptor.is_scrypt() {
         let pass = passphrase.ok_or_else(|| Failure::NoMatch("a passphrase is needed".into()))?;
-        scrypt = age::scrypt::Identity::new(pass.clone());
+        let mut id = age::scrypt::Identity::new(pass.clone());
+        // Like Go age: work factors up to 2^22 are accepted, whatever this machine's speed.
+        id.set_max_work_factor(22);
+        scrypt = id;
         decryptor
             .decrypt(std::iter::once(&scrypt as &dyn age::Identity))
             .map_err(classify)?
@@ -211,16 +214,28 @@ pub struct Identities {
     pub problems: Vec<String>,
 }
 
-/// Parses identity text (one `AGE-SECRET-KEY-1…` per line, `#` comments).
+/// Asks for the passphrase of a protected identity file (`origin` names it).
+pub type AskPassphrase<'a> = &'a dyn Fn(&str) -> Option<age::secrecy::SecretString>;
+
+/// Parses identity text (one `AGE-SECRET-KEY-1…` per line, `#` comments). Passphrase-protected
+/// identity files (an age file holding the identities) are decrypted with `ask`'s passphrase.
 pub fn parse_identity_text(
     text: &[u8],
     origin: &str,
+    ask: AskPassphrase<'_>,
 ) -> Result<Vec<Box<dyn age::Identity>>, String> {
     let trimmed = text.trim_ascii_start();
     if trimmed.starts_with(b"age-encryption.org") || trimmed.starts_with(b"-----BEGIN AGE") {
-        return Err(format!(
-            "{origin} is a passphrase-protected identity file; sigil cannot prompt for it yet: decrypt it with `age -d` into a tmpfs file and point SOPS_AGE_KEY_FILE at it"
-        ));
+        let pass =
+            ask(&format!("Enter passphrase for identity file {origin}")).ok_or_else(|| {
+                format!(
+                    "{origin} is passphrase-protected and no terminal is available to ask for it"
+                )
+            })?;
+        let mut inner = Zeroizing::new(Vec::new());
+        decrypt_into(trimmed, &[], Some(&pass), 1 << 20, &mut inner)
+            .map_err(|e| format!("{origin}: cannot decrypt the protected identity file: {e}"))?;
+        return parse_identity_text(&inner, origin, &|_| None);
     }
     let file = age::IdentityFile::from_buffer(BufReader::new(text))
         .map_err(|e| format!("{origin}: {e}"))?;
@@ -239,10 +254,9 @@ fn ssh_identity(path: &PathBuf) -> Result<Option<Box<dyn age::Identity>>, String
         .map_err(|e| format!("{}: {e}", path.display()))?;
     match id {
         age::ssh::Identity::Unencrypted(_) => Ok(Some(Box::new(id))),
-        age::ssh::Identity::Encrypted(_) => Err(format!(
-            "{}: passphrase-protected SSH keys are skipped (sigil does not prompt)",
-            path.display()
-        )),
+        age::ssh::Identity::Encrypted(_) => {
+            Ok(Some(Box::new(id.with_callbacks(super::prompt::TtyPrompt))))
+        }
         age::ssh::Identity::Unsupported(_) => Err(format!(
             "{}: unsupported SSH key type for age",
             path.display()
@@ -282,11 +296,13 @@ pub fn load_identities() -> Identities {
             Err(e) => ids.problems.push(e),
         }
     }
-    let add_text =
-        |ids: &mut Identities, text: &[u8], origin: &str| match parse_identity_text(text, origin) {
-            Ok(mut l) => ids.list.append(&mut l),
-            Err(e) => ids.problems.push(e),
-        };
+    let ask = |what: &str| super::prompt::ask_passphrase(what);
+    let add_text = |ids: &mut Identities, text: &[u8], origin: &str| match parse_identity_text(
+        text, origin, &ask,
+    ) {
+        Ok(mut l) => ids.list.append(&mut l),
+        Err(e) => ids.problems.push(e),
+    };
     ids.searched.push("SOPS_AGE_KEY".into());
     if let Some(v) = std::env::var_os("SOPS_AGE_KEY") {
         let v = Zeroizing::new(v.into_encoded_bytes());
@@ -337,4 +353,50 @@ fn run_key_cmd(cmd: &str) -> Result<Zeroizing<Vec<u8>>, String> {
         return Err(format!("SOPS_AGE_KEY_CMD exited with {}", out.status));
     }
     Ok(Zeroizing::new(out.stdout))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vector(name: &str) -> Vec<u8> {
+        std::fs::read(format!(
+            "{}/../shared/vectors/sops/age/keysource_test-values/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("shared vectors present")
+    }
+
+    #[test]
+    fn passphrase_protected_identity_file_like_sops() {
+        let ask = |_: &str| Some(age::secrecy::SecretString::from("passphrase".to_string()));
+        let ids = parse_identity_text(&vector("encrypted_identity.age"), "test", &ask).unwrap();
+        assert_eq!(
+            &unwrap(&vector("encrypted_key.age"), &ids).unwrap()[..],
+            b"data"
+        );
+        let wrong = |_: &str| Some(age::secrecy::SecretString::from("nope".to_string()));
+        assert!(parse_identity_text(&vector("encrypted_identity.age"), "test", &wrong).is_err());
+        assert!(parse_identity_text(&vector("encrypted_identity.age"), "test", &|_| None).is_err());
+    }
+
+    #[test]
+    fn keysource_vectors() {
+        let none = |_: &str| None;
+        let ids = parse_identity_text(&vector("identity.txt"), "id", &none).unwrap();
+        assert_eq!(
+            &unwrap(&vector("encrypted_key.age"), &ids).unwrap()[..],
+            b"data"
+        );
+        let other = parse_identity_text(&vector("other_identity.txt"), "other", &none).unwrap();
+        assert!(unwrap(&vector("encrypted_key.age"), &other).is_err());
+        let ssh = age::ssh::Identity::from_buffer(&vector("ssh_identity")[..], None).unwrap();
+        let ssh: Vec<Box<dyn age::Identity>> = vec![Box::new(ssh)];
+        assert_eq!(
+            &unwrap(&vector("encrypted_ssh_key.age"), &ssh).unwrap()[..],
+            b"data"
+        );
+        let recipient = String::from_utf8(vector("ssh_recipient.pub")).unwrap();
+        assert!(parse_recipient(recipient.trim()).is_ok());
+    }
 }
