@@ -126,7 +126,7 @@ impl Value {
 
 impl Value {
     /// Same structure, keys, comments and MAC bytes: what a store round trip must preserve
-    /// (a float 3.0 may come back as the int 3, as in sops, since both hash as `3`).
+    /// (a float 3.0 may come back as the int 3, as in sops; numbers compare by value).
     pub fn equivalent(&self, other: &Value) -> bool {
         match (self, other) {
             (Value::Map(x), Value::Map(y)) => {
@@ -142,6 +142,8 @@ impl Value {
             }
             (Value::Null, Value::Null) => true,
             (Value::Comment(p), Value::Comment(q)) => p == q,
+            // go-yaml prints the float -0 as `-0`, which reads back as the int 0 (sops too).
+            (Value::Float(f), Value::Int(i)) | (Value::Int(i), Value::Float(f)) => *f == *i as f64,
             _ => match (self.canonical_bytes(), other.canonical_bytes()) {
                 (Some(p), Some(q)) => p[..] == q[..],
                 _ => false,

@@ -261,7 +261,11 @@ impl Parser<'_> {
         // The slice is ASCII (checked above), so this cannot fail.
         let text = std::str::from_utf8(&self.s[start..self.pos])
             .map_err(|_| self.err_at(start, "invalid number"))?;
-        if integer && let Ok(i) = text.parse::<i64>() {
+        // `-0` stays a float: an int would lose the sign, and sops hashes it as `-0`.
+        if integer
+            && text != "-0"
+            && let Ok(i) = text.parse::<i64>()
+        {
             return Ok(Value::Int(i));
         }
         match text.parse::<f64>() {
