@@ -39,8 +39,9 @@ pub fn run() -> i32 {
         Command::Edit {
             file,
             read,
+            keys,
             ignore_mac,
-        } => secrets::edit(config, file, read, *ignore_mac).map(|_| 0),
+        } => secrets::edit(config, file, read, keys, *ignore_mac).map(|_| 0),
         Command::Rotate {
             file,
             read,

@@ -308,6 +308,28 @@ fn set_unset_rotate_edit_and_exec() {
     let mut c = s.cmd(with_key(sops()));
     c.arg("decrypt").arg(&f);
     assert_eq!(ok(c), b"b:\n    c: three\n    d: new\n");
+    // an editor that breaks the file: refused, file untouched
+    let breaker = s.write("break.sh", b"#!/bin/sh\nprintf 'a: [\\n' > \"$1\"\n");
+    std::fs::set_permissions(&breaker, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let before = std::fs::read(&f).unwrap();
+    let mut c = s.cmd(with_key(sigil()));
+    c.env("EDITOR", &breaker).arg("edit").arg(&f);
+    assert_eq!(run(c).status.code(), Some(1));
+    assert_eq!(std::fs::read(&f).unwrap(), before);
+    // a new file starts from sops's example document
+    let fresh = s.path("fresh.yaml");
+    let mut c = s.cmd(with_key(sigil()));
+    c.env("EDITOR", "true")
+        .args(["edit", "--age", &recipient])
+        .arg(&fresh);
+    ok(c);
+    let mut c = s.cmd(with_key(sops()));
+    c.arg("decrypt").arg(&fresh);
+    assert!(
+        String::from_utf8(ok(c))
+            .unwrap()
+            .starts_with("hello: Welcome to SOPS!")
+    );
     // exec-env and exec-file
     let g = s.write("env.yaml", b"TOKEN: s3cret\nPORT: 8080\n");
     let mut c = s.cmd(sigil());

@@ -133,10 +133,12 @@ pub enum Command {
     },
     /// Edit a file in $SOPS_EDITOR/$EDITOR and re-encrypt it if it changed.
     Edit {
-        /// The file.
+        /// The file (a missing file starts from an example document).
         file: PathBuf,
         #[command(flatten)]
         read: ReadOpts,
+        #[command(flatten)]
+        keys: EncryptOpts,
         /// DANGEROUS: open even if the MAC does not verify.
         #[arg(long)]
         ignore_mac: bool,
