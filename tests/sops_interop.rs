@@ -232,3 +232,36 @@ fn openpgp_ed25519_and_rsa_in_process() {
         assert_eq!(ok(c), b"password: pgp-secret\n", "{algo}: gpg fallback");
     }
 }
+
+#[test]
+fn json_dotenv_ini_binary_both_directions() {
+    both_directions(
+        "doc.json",
+        br#"{"name": "demo", "port": 8080, "ratio": 0.5, "big": 123456789, "on": true, "none": null, "html": "<a&b>", "list": [1, "two", {"k": "v"}], "nested": {"password": "s3cr3t", "empty": ""}, "uni": "h\u00e9llo \ud83d\ude00"}"#,
+        &[],
+    );
+    both_directions("app.env", b"# comment\nDB_USER=admin\nDB_PASS=s3cr3t\nexport EXP=1\nSPACED = v \nQUOTED=\"q\"\nML=line1\\nline2\n", &[]);
+    both_directions(
+        "conf.ini",
+        b"; top comment\n[server]\nhost = example.com\n; port comment\nport = 8080\n\n[secrets]\npassword = s3cr3t\n\n[plain_unencrypted]\nnote = visible\n",
+        &[],
+    );
+    let mut blob: Vec<u8> = (0..=255u8).collect();
+    blob.extend_from_slice(b"\nbinary tail\n");
+    both_directions("blob.bin", &blob, &[]);
+}
+
+#[test]
+fn json_big_integers_stay_exact_unlike_sops_3_11() {
+    // sops 3.11 reads every JSON number as float64 and loses digits above 2^53; sigil types
+    // integers as int (like sops 3.13.2), which sops 3.11 decrypts exactly.
+    let s = Scratch::new();
+    let (id, recipient) = s.age_key("key.txt");
+    let f = s.write("big.json", b"{\"big\": 12345678901234567}");
+    let mut c = s.cmd(sigil());
+    c.args(["encrypt", "--age", &recipient]).arg(&f);
+    let enc = s.write("big.enc.json", &ok(c));
+    let mut c = s.cmd(sops());
+    c.env("SOPS_AGE_KEY_FILE", &id).arg("decrypt").arg(&enc);
+    assert_eq!(ok(c), b"{\n\t\"big\": 12345678901234567\n}\n");
+}

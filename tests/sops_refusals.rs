@@ -347,3 +347,49 @@ fn set_unset_rotate_edit_and_exec() {
     c.arg("filestatus").arg(&g);
     assert_eq!(ok(c), b"{\"encrypted\":true}\n");
 }
+
+#[test]
+fn check_secrets_finds_plaintext() {
+    let s = Scratch::new();
+    let (_id, recipient) = s.age_key("key.txt");
+    s.write(
+        ".sops.yaml",
+        format!("creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n    age: {recipient}\n")
+            .as_bytes(),
+    );
+    let good = s.write("secrets/good.yaml", b"password: one\n");
+    let mut c = s.cmd(sigil());
+    c.args(["encrypt", "-i"]).arg(&good);
+    ok(c);
+    s.write("secrets/plain.yaml", b"password: two\n");
+    s.write(
+        "manifests/secret.yaml",
+        b"apiVersion: v1\nkind: Secret\nmetadata:\n    name: x\ndata:\n    token: c2VjcmV0\n",
+    );
+    s.write(
+        "manifests/config.yaml",
+        b"apiVersion: v1\nkind: ConfigMap\ndata:\n    a: b\n",
+    );
+    let mut c = s.cmd(sigil());
+    c.args(["check", "secrets", "secrets", "manifests"]);
+    let out = run(c);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("secrets/plain.yaml"), "{text}");
+    assert!(
+        text.contains("manifests/secret.yaml") && text.contains("token"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("good.yaml") && !text.contains("config.yaml"),
+        "{text}"
+    );
+    let mut c = s.cmd(sigil());
+    c.args([
+        "check",
+        "secrets",
+        "secrets/good.yaml",
+        "manifests/config.yaml",
+    ]);
+    assert_eq!(run(c).status.code(), Some(0));
+}

@@ -63,15 +63,7 @@ fn check_file(f: &Path, config: Option<&Config>) -> Vec<String> {
         return vec!["cannot read the file".into()];
     };
     let format = Format::from_path(f);
-    let governed = config
-        .map(|c| {
-            c.rules.iter().any(|r| {
-                r.path_regex
-                    .as_ref()
-                    .is_some_and(|re| re.is_match(&f.to_string_lossy()))
-            })
-        })
-        .unwrap_or(false);
+    let governed = config.is_some_and(|c| c.claims(f));
     let encrypted = load_encrypted(format, &bytes);
     if governed {
         match &encrypted {

@@ -254,6 +254,28 @@ impl Config {
 
     /// The first creation rule matching `file` (path made relative to the config's directory).
     pub fn rule_for(&self, file: &Path) -> Result<&CreationRule, Error> {
+        let rel = self.relative(file);
+        self.rules
+            .iter()
+            .find(|r| r.path_regex.as_ref().is_none_or(|re| re.is_match(&rel)))
+            .ok_or_else(|| {
+                Error::Generic(format!(
+                    "error loading config: no matching creation rules found for '{rel}' in {}",
+                    self.path.display()
+                ))
+            })
+    }
+
+    /// Whether a rule with a `path_regex` claims `file` (used by `check secrets`).
+    pub fn claims(&self, file: &Path) -> bool {
+        let rel = self.relative(file);
+        self.rules
+            .iter()
+            .any(|r| r.path_regex.as_ref().is_some_and(|re| re.is_match(&rel)))
+    }
+
+    /// `file` relative to the config's directory (absolute when outside it), as sops does.
+    fn relative(&self, file: &Path) -> String {
         let abs = if file.is_absolute() {
             file.to_path_buf()
         } else {
@@ -281,15 +303,6 @@ impl Config {
             }
             None => abs_s.clone(),
         };
-        let rel = rel.replace("/./", "/");
-        self.rules
-            .iter()
-            .find(|r| r.path_regex.as_ref().is_none_or(|re| re.is_match(&rel)))
-            .ok_or_else(|| {
-                Error::Generic(format!(
-                    "error loading config: no matching creation rules found for '{rel}' in {}",
-                    self.path.display()
-                ))
-            })
+        rel.replace("/./", "/")
     }
 }
