@@ -169,6 +169,18 @@ fn bad_input_gets_distinct_codes() {
     };
     assert_eq!(enc("empty.yaml", b"").status.code(), Some(92));
     assert_eq!(enc("dup.yaml", b"a: 1\na: 2\n").status.code(), Some(2));
+    assert_eq!(
+        enc("dup.json", b"{\"a\": 1, \"a\": 2}").status.code(),
+        Some(2)
+    );
+    assert_eq!(enc("dup.env", b"A=1\nA=2\n").status.code(), Some(2));
+    assert_eq!(
+        enc("dup.ini", b"[s]\na = 1\na = 2\n").status.code(),
+        Some(2)
+    );
+    assert_eq!(enc("bad.json", b"{\"a\": }").status.code(), Some(2));
+    assert_eq!(enc("bad.env", b"no equals sign\n").status.code(), Some(2));
+    assert_eq!(enc("blank.env", b"\n\n").status.code(), Some(92));
     assert_eq!(enc("bad.yaml", b"a: [1, 2\n").status.code(), Some(2));
     assert_eq!(enc("list.yaml", b"- a\n- b\n").status.code(), Some(2));
     assert_eq!(

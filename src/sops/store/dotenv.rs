@@ -16,8 +16,10 @@ use crate::sops::tree::{Bytes, Entry, Value};
 pub const SOPS_PREFIX: &str = "sops_";
 
 /// Parses a dotenv file into comments and string pairs, in file order.
+/// A key given twice is refused (sops keeps both; a shell would silently take the last).
 pub fn load(input: &[u8]) -> Result<Vec<Entry>, Error> {
     let mut entries = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for (n, line) in input.split(|&b| b == b'\n').enumerate() {
         let lineno = n + 1;
         if line.is_empty() {
@@ -42,6 +44,11 @@ pub fn load(input: &[u8]) -> Result<Vec<Entry>, Error> {
                 "invalid dotenv input: line {lineno}: key is not valid UTF-8"
             ))
         })?;
+        if !seen.insert(key.to_string()) {
+            return Err(Error::Parse(format!(
+                "invalid dotenv input: line {lineno}: duplicate key '{key}' (sops would keep both)"
+            )));
+        }
         entries.push(Entry::Pair(
             Zeroizing::new(key.to_string()),
             Value::Str(unescape(&line[eq + 1..])),
