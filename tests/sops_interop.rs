@@ -265,3 +265,12 @@ fn json_big_integers_stay_exact_unlike_sops_3_11() {
     c.env("SOPS_AGE_KEY_FILE", &id).arg("decrypt").arg(&enc);
     assert_eq!(ok(c), b"{\n\t\"big\": 12345678901234567\n}\n");
 }
+
+#[test]
+fn yaml_long_and_multiline_keys() {
+    let k = "k".repeat(130);
+    let text = format!(
+        "short: 1\n\"{k}\": v\n\"multi\\nline\": x\nnested:\n    \"{k}\":\n        a: 1\n        b: [1, 2]\n    \"{k}{k}\":\n        - x\n"
+    );
+    both_directions("keys.yaml", text.as_bytes(), &[]);
+}

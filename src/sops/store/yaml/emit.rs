@@ -96,8 +96,17 @@ impl Emitter {
                         self.pad(col);
                     }
                     let key = string_style(k);
-                    self.key(&key, k)?;
-                    self.after_key(v, col)?;
+                    if k.len() > 128 || k.contains(is_break) {
+                        // libyaml writes long or multi-line keys as complex keys.
+                        self.out.extend_from_slice(b"? ");
+                        self.scalar_body(&key, self.snap(col))?;
+                        self.pad(col);
+                        self.out.push(b':');
+                        self.after_complex_key(v, col)?;
+                    } else {
+                        self.key(&key, k)?;
+                        self.after_key(v, col)?;
+                    }
                 }
             }
             inline = false;
@@ -121,6 +130,23 @@ impl Emitter {
         }
         self.out.push(b':');
         Ok(())
+    }
+
+    /// The value after a complex key's `:`, which counts as indentation: a block collection
+    /// starts on the same line, padded to the child indent.
+    fn after_complex_key(&mut self, v: &Value, col: usize) -> Result<(), Error> {
+        let child = self.snap(col);
+        match v {
+            Value::Map(e) if !e.is_empty() => {
+                self.pad(child - col - 1);
+                self.entries(e, child, true)
+            }
+            Value::Seq(i) if !i.is_empty() => {
+                self.pad(child - col - 1);
+                self.items(i, child, true)
+            }
+            other => self.after_key(other, col),
+        }
     }
 
     fn after_key(&mut self, v: &Value, col: usize) -> Result<(), Error> {
