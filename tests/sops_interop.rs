@@ -274,3 +274,47 @@ fn yaml_long_and_multiline_keys() {
     );
     both_directions("keys.yaml", text.as_bytes(), &[]);
 }
+
+#[test]
+fn yaml_comment_layouts() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/comments");
+    for name in [
+        "mixed",
+        "foot-after-map-item",
+        "dash-and-flow",
+        "dedent-levels",
+        "deep-end",
+        "under-indented",
+    ] {
+        let text = std::fs::read(dir.join(format!("{name}.yaml"))).unwrap();
+        both_directions(&format!("{name}.yaml"), &text, &[]);
+    }
+}
+
+#[test]
+fn yaml_comment_sops_cannot_read_back_is_decrypted_by_sigil() {
+    // sops 3.11 encrypts this trailing comment with AAD `a:` but, reading its own file back,
+    // attaches it to `a.b` and prints the ciphertext with a warning. sigil places comments by
+    // indentation and decrypts it.
+    let s = Scratch::new();
+    let (id, recipient) = s.age_key("key.txt");
+    let text = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/comments/mid-end.yaml"),
+    )
+    .unwrap();
+    let f = s.write("mid.yaml", &text);
+    let mut c = s.cmd(sops());
+    c.args(["encrypt", "--age", &recipient]).arg(&f);
+    let enc = s.write("mid.enc.yaml", &ok(c));
+    let mut c = s.cmd(sops());
+    c.env("SOPS_AGE_KEY_FILE", &id).arg("decrypt").arg(&enc);
+    assert!(
+        String::from_utf8(ok(c)).unwrap().contains("#ENC["),
+        "sops prints the ciphertext"
+    );
+    let mut c = s.cmd(sigil());
+    c.env("SOPS_AGE_KEY_FILE", &id).arg("decrypt").arg(&enc);
+    let out = String::from_utf8(ok(c)).unwrap();
+    assert!(out.contains("# mid end") && !out.contains("ENC["), "{out}");
+}

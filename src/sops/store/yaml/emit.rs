@@ -12,6 +12,7 @@ pub fn emit(docs: &[Vec<Entry>], indent: usize) -> Result<Vec<u8>, Error> {
     let mut e = Emitter {
         out: Vec::new(),
         indent,
+        pending_foot: Vec::new(),
     };
     for (i, doc) in docs.iter().enumerate() {
         if i > 0 {
@@ -27,6 +28,11 @@ pub fn emit(docs: &[Vec<Entry>], indent: usize) -> Result<Vec<u8>, Error> {
         } else {
             e.entries(doc, 0, false)?;
         }
+        if !e.pending_foot.is_empty() {
+            // At the document end go-yaml writes a leaked foot after a blank line.
+            e.out.push(b'\n');
+            e.flush_foot(0);
+        }
     }
     Ok(e.out)
 }
@@ -37,6 +43,7 @@ pub fn emit_value(v: &Value, indent: usize) -> Result<Vec<u8>, Error> {
     let mut e = Emitter {
         out: Vec::new(),
         indent,
+        pending_foot: Vec::new(),
     };
     match v {
         Value::Map(entries) if !entries.is_empty() => e.entries(entries, 0, false)?,
@@ -63,6 +70,9 @@ enum Scalar<'a> {
 struct Emitter {
     out: Vec<u8>,
     indent: usize,
+    /// Trailing comments of a sequence that ended with a block collection: go-yaml carries
+    /// them on the collection's end event and writes them at the next foot flush point.
+    pending_foot: Vec<String>,
 }
 
 impl Emitter {
@@ -82,6 +92,12 @@ impl Emitter {
         self.out.push(b'#');
         self.out.extend_from_slice(text.as_bytes());
         self.out.push(b'\n');
+    }
+
+    fn flush_foot(&mut self, col: usize) {
+        for c in std::mem::take(&mut self.pending_foot) {
+            self.comment(&c, col, false);
+        }
     }
 
     /// A block mapping whose keys start at `col`; with `first_inline` the cursor already sits
@@ -106,6 +122,9 @@ impl Emitter {
                     } else {
                         self.key(&key, k)?;
                         self.after_key(v, col)?;
+                    }
+                    if !self.pending_foot.is_empty() && !is_block_collection(v) {
+                        self.flush_foot(col);
                     }
                 }
             }
@@ -155,10 +174,12 @@ impl Emitter {
             Value::Seq(i) if i.is_empty() => self.out.extend_from_slice(b" []\n"),
             Value::Map(e) => {
                 self.out.push(b'\n');
+                self.flush_foot(col);
                 self.entries(e, self.snap(col), false)?;
             }
             Value::Seq(items) => {
                 self.out.push(b'\n');
+                self.flush_foot(col);
                 self.items(items, self.snap(col), false)?;
             }
             Value::Comment(c) => {
@@ -203,6 +224,16 @@ impl Emitter {
 
     fn items(&mut self, items: &[Value], col: usize, first_inline: bool) -> Result<(), Error> {
         let mut inline = first_inline;
+        let tail = items
+            .iter()
+            .rposition(|v| !matches!(v, Value::Comment(_)))
+            .map_or(0, |i| i + 1);
+        let (items, trailing) = match items.get(tail.wrapping_sub(1)) {
+            Some(last) if tail > 0 && is_block_collection(last) && tail < items.len() => {
+                items.split_at(tail)
+            }
+            _ => (items, &[][..]),
+        };
         for item in items {
             if let Value::Comment(c) = item {
                 self.comment(c, col, inline);
@@ -253,10 +284,25 @@ impl Emitter {
                 scalar => {
                     let s = render(scalar)?;
                     self.scalar_body(&s, col + 2)?;
+                    self.flush_foot(col);
                 }
             }
         }
+        for c in trailing {
+            if let Value::Comment(c) = c {
+                self.pending_foot.push(c.to_string());
+            }
+        }
         Ok(())
+    }
+}
+
+/// A non-empty mapping or sequence (written as a block, not on the key's line).
+fn is_block_collection(v: &Value) -> bool {
+    match v {
+        Value::Map(e) => e.iter().any(|x| matches!(x, Entry::Pair(..))),
+        Value::Seq(i) => i.iter().any(|x| !matches!(x, Value::Comment(_))),
+        _ => false,
     }
 }
 

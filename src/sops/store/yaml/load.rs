@@ -20,18 +20,25 @@ enum Frame {
         anchor: usize,
         /// Column of the keys (known after the first key).
         col: Option<usize>,
+        /// For a mapping that is a list item: comments indented past the key owning the list
+        /// still belong to it (go-yaml makes them its foot comments).
+        floor: Option<usize>,
     },
     Seq {
         items: Vec<Value>,
         anchor: usize,
         /// Column of the dashes.
         col: Option<usize>,
+        /// Column of the key whose value this list is.
+        owner: Option<usize>,
     },
 }
 
 impl Frame {
+    /// The smallest column an own-line comment may have to stay in this collection.
     fn col(&self) -> Option<usize> {
         match self {
+            Frame::Map { floor: Some(f), .. } => Some(*f),
             Frame::Map { col, .. } | Frame::Seq { col, .. } => *col,
         }
     }
@@ -52,6 +59,10 @@ struct Builder {
     /// Own-line comments indented left of the current collection: they belong to an
     /// enclosing one and are placed once the inner collections close.
     outer: Vec<(usize, Text)>,
+    /// Line of the last value completed (a same-line comment belongs to it).
+    last_line: usize,
+    /// Line of the event being handled.
+    line: usize,
 }
 
 /// Integers beyond 64 bits cannot be encrypted (sops exit 23); other scalar errors are parse errors.
@@ -87,6 +98,8 @@ pub fn load(input: &[u8]) -> Result<Vec<Vec<Entry>>, Error> {
         in_doc: false,
         carry: Vec::new(),
         outer: Vec::new(),
+        last_line: 0,
+        line: 0,
     };
     for next in Parser::new_from_str_with_options(text, options) {
         let (event, span) = next.map_err(|e| Error::Parse(format!("invalid YAML: {e}")))?;
@@ -101,6 +114,7 @@ pub fn load(input: &[u8]) -> Result<Vec<Vec<Entry>>, Error> {
 
 impl Builder {
     fn event(&mut self, event: Event<'_>, line: usize, col: usize) -> Result<(), Error> {
+        self.line = line;
         match event {
             Event::StreamStart | Event::StreamEnd | Event::Anchor(..) => {}
             Event::DocumentStart(..) => {
@@ -194,6 +208,10 @@ impl Builder {
                     .into_iter()
                     .map(Entry::Comment)
                     .collect();
+                let floor = match self.stack.last() {
+                    Some(Frame::Seq { owner: Some(o), .. }) => Some(o + 1),
+                    _ => None,
+                };
                 self.stack.push(Frame::Map {
                     entries: carried,
                     key: None,
@@ -201,6 +219,7 @@ impl Builder {
                     seen: HashSet::new(),
                     anchor,
                     col: None,
+                    floor,
                 });
             }
             Event::SequenceStart(_, anchor, _) => {
@@ -214,10 +233,15 @@ impl Builder {
                     .into_iter()
                     .map(Value::Comment)
                     .collect();
+                let owner = match self.stack.last() {
+                    Some(Frame::Map { col, .. }) => *col,
+                    _ => None,
+                };
                 self.stack.push(Frame::Seq {
                     items: carried,
                     anchor,
                     col: Some(col),
+                    owner,
                 });
             }
             Event::MappingEnd | Event::SequenceEnd => {
@@ -302,7 +326,9 @@ impl Builder {
                 }
             }
             Some(Frame::Seq { items, .. }) => {
+                // `- # text` before a collection item belongs to the next item, not the last.
                 if placement == Placement::Right
+                    && self.line == self.last_line
                     && let Some(pos) = items.iter().rposition(|v| !matches!(v, Value::Comment(_)))
                 {
                     items.insert(pos, Value::Comment(text));
@@ -314,6 +340,7 @@ impl Builder {
     }
 
     fn value(&mut self, v: Value, line: usize) -> Result<(), Error> {
+        self.last_line = line;
         match self.stack.last_mut() {
             None => {
                 if !self.in_doc {
