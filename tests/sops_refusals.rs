@@ -405,3 +405,72 @@ fn check_secrets_finds_plaintext() {
     ]);
     assert_eq!(run(c).status.code(), Some(0));
 }
+
+#[test]
+fn updatekeys_and_extract() {
+    let s = Scratch::new();
+    let (id1, r1) = s.age_key("k1.txt");
+    let (id2, r2) = s.age_key("k2.txt");
+    s.write(
+        ".sops.yaml",
+        format!("creation_rules:\n  - age: {r1}\n").as_bytes(),
+    );
+    let f = s.write(
+        "f.yaml",
+        b"db:\n    password: hunter2\n    port: 5432\nlist: [a, b]\n",
+    );
+    let mut c = s.cmd(sigil());
+    c.args(["encrypt", "-i"]).arg(&f);
+    ok(c);
+    let before = std::fs::read_to_string(&f).unwrap();
+    let mut c = s.cmd(sigil());
+    c.env("SOPS_AGE_KEY_FILE", &id2).arg("decrypt").arg(&f);
+    assert_eq!(run(c).status.code(), Some(128));
+    // Add a recipient in .sops.yaml, apply it: values, MAC and lastmodified stay as they were.
+    s.write(
+        ".sops.yaml",
+        format!("creation_rules:\n  - age: {r1},{r2}\n").as_bytes(),
+    );
+    let mut c = s.cmd(sigil());
+    c.env("SOPS_AGE_KEY_FILE", &id1)
+        .args(["updatekeys", "-y"])
+        .arg(&f);
+    ok(c);
+    let after = std::fs::read_to_string(&f).unwrap();
+    let pick = |t: &str, k: &str| {
+        t.lines()
+            .filter(|l| l.contains(k))
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    for k in ["password:", "port:", "lastmodified:", "mac:"] {
+        assert_eq!(pick(&before, k), pick(&after, k), "{k} must not change");
+    }
+    let mut c = s.cmd(sops());
+    c.env("SOPS_AGE_KEY_FILE", &id2).arg("decrypt").arg(&f);
+    assert_eq!(
+        ok(c),
+        b"db:\n    password: hunter2\n    port: 5432\nlist:\n    - a\n    - b\n"
+    );
+    // --extract prints a string raw, other values via the store, maps as documents.
+    let extract = |path: &str| {
+        let mut c = s.cmd(sigil());
+        c.env("SOPS_AGE_KEY_FILE", &id2)
+            .args(["decrypt", "--extract", path])
+            .arg(&f);
+        ok(c)
+    };
+    assert_eq!(extract(r#"["db"]["password"]"#), b"hunter2");
+    assert_eq!(extract(r#"["db"]["port"]"#), b"5432\n");
+    assert_eq!(extract(r#"["db"]"#), b"password: hunter2\nport: 5432\n");
+    assert_eq!(extract(r#"["list"][1]"#), b"b");
+    let mut c = s.cmd(sigil());
+    c.env("SOPS_AGE_KEY_FILE", &id2)
+        .args(["decrypt", "--extract", r#"["nope"]"#])
+        .arg(&f);
+    assert_eq!(
+        run(c).status.code(),
+        Some(1),
+        "missing component: exit 1 like sops"
+    );
+}

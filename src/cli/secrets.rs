@@ -263,7 +263,7 @@ pub fn decrypt(
                 .first()
                 .ok_or_else(|| Error::TreePath("no document".into()))?;
             let v = treepath::get(doc, steps).ok_or_else(|| {
-                Error::TreePath(format!(
+                Error::Generic(format!(
                     "component {} not found",
                     extract.unwrap_or_default()
                 ))
