@@ -101,9 +101,9 @@ fn mac_only_encrypted_and_comment_regex_via_config() {
     let (id, recipient) = s.age_key("key.txt");
     s.write(
         ".sops.yaml",
-        format!("creation_rules:\n  - path_regex: maconly\\.yaml$\n    age: {recipient}\n    mac_only_encrypted: true\n    encrypted_regex: ^secret\n  - path_regex: cre\\.yaml$\n    age: {recipient}\n    encrypted_comment_regex: sops:enc\n").as_bytes(),
+        format!("creation_rules:\n  - path_regex: maconly\\.yaml$\n    age: {recipient}\n    mac_only_encrypted: true\n    encrypted_regex: ^secret\n  - path_regex: cre\\.yaml$\n    age: {recipient}\n    encrypted_comment_regex: sops:enc\n  - path_regex: ucre\\.yaml$\n    age: {recipient}\n    unencrypted_comment_regex: sops:enc\n").as_bytes(),
     );
-    for name in ["maconly.yaml", "cre.yaml"] {
+    for name in ["maconly.yaml", "cre.yaml", "ucre.yaml"] {
         let f = s.write(
             name,
             b"plain: 1\nsecret: two\n# sops:enc\nguarded: three\nafter: four\n",
@@ -174,29 +174,37 @@ fn two_recipients_and_shamir_two_of_three() {
 }
 
 #[test]
-fn age_over_ssh_ed25519() {
-    let s = Scratch::new();
-    let key = s.path("id_ed25519");
-    let out = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "t", "-f"])
-        .arg(&key)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let recipient = std::fs::read_to_string(key.with_extension("pub"))
-        .unwrap()
-        .trim()
-        .to_string();
-    let f = s.write("s.yaml", b"token: abc\n");
-    for (enc_tool, dec_tool) in [("sops", "sigil"), ("sigil", "sops")] {
-        let mut c = s.cmd(if enc_tool == "sigil" { sigil() } else { sops() });
-        c.args(["encrypt", "--age", &recipient]).arg(&f);
-        let enc = s.write(&format!("s.{enc_tool}.yaml"), &ok(c));
-        let mut c = s.cmd(if dec_tool == "sigil" { sigil() } else { sops() });
-        c.env("SOPS_AGE_SSH_PRIVATE_KEY_FILE", &key)
-            .arg("decrypt")
-            .arg(&enc);
-        assert_eq!(ok(c), b"token: abc\n", "{enc_tool} → {dec_tool}");
+fn age_over_ssh_ed25519_and_rsa() {
+    for kind in ["ed25519", "rsa"] {
+        let s = Scratch::new();
+        let key = s.path(&format!("id_{kind}"));
+        let out = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", kind, "-N", "", "-C", "t", "-f"])
+            .arg(&key)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let recipient = std::fs::read_to_string(key.with_extension("pub"))
+            .unwrap()
+            .trim()
+            .to_string();
+        let f = s.write("s.yaml", b"token: abc\n");
+        for (enc_tool, dec_tool) in [("sops", "sigil"), ("sigil", "sops")] {
+            let mut c = s.cmd(if enc_tool == "sigil" { sigil() } else { sops() });
+            c.args(["encrypt", "--age", &recipient]).arg(&f);
+            let enc = s.write(&format!("s.{enc_tool}.yaml"), &ok(c));
+            let mut c = s.cmd(if dec_tool == "sigil" { sigil() } else { sops() });
+            c.env("SOPS_AGE_SSH_PRIVATE_KEY_FILE", &key)
+                .arg("decrypt")
+                .arg(&enc);
+            assert_eq!(ok(c), b"token: abc\n", "{kind}: {enc_tool} → {dec_tool}");
+        }
+        // ~/.ssh/id_<kind> is found without any variable, as sops does.
+        std::fs::create_dir_all(s.path("home/.ssh")).unwrap();
+        std::fs::copy(&key, s.path(&format!("home/.ssh/id_{kind}"))).unwrap();
+        let mut c = s.cmd(sigil());
+        c.arg("decrypt").arg(s.path("s.sops.yaml"));
+        assert_eq!(ok(c), b"token: abc\n", "{kind}: default ~/.ssh key");
     }
 }
 
