@@ -99,6 +99,18 @@ pub fn load_plain(format: Format, input: &[u8]) -> Result<Vec<Vec<Entry>>, Error
             )]]);
         }
     };
+    let no_content = |doc: &[Entry]| {
+        doc.iter().all(|e| match e {
+            Entry::Pair(_, Value::Map(m)) => m.is_empty(),
+            _ => false,
+        }) && doc
+            .iter()
+            .all(|e| matches!(e, Entry::Pair(k, _) if k.as_str() == "DEFAULT"))
+    };
+    if format == Format::Ini && no_content(&docs[0]) {
+        // go-ini drops comments that no key follows: nothing would be encrypted or written.
+        return Err(Error::Empty("the INI input has no keys".into()));
+    }
     let encrypted = match format {
         Format::Dotenv => docs[0]
             .iter()
