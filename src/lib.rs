@@ -1,4 +1,5 @@
 //! sigil: SOPS-compatible secrets, signature verification and a GitOps gate.
 
 pub mod cli;
+pub mod git;
 pub mod sops;

@@ -23,6 +23,9 @@ enum Frame {
         /// For a mapping that is a list item: comments indented past the key owning the list
         /// still belong to it (go-yaml makes them its foot comments).
         floor: Option<usize>,
+        /// Trailing comments written at or left of the enclosing list's dashes: they move to
+        /// the list if another item follows (go-yaml reads them as that item's head).
+        dedented_tail: usize,
     },
     Seq {
         items: Vec<Value>,
@@ -63,6 +66,10 @@ struct Builder {
     last_line: usize,
     /// Line of the event being handled.
     line: usize,
+    /// Column of the event being handled.
+    col: usize,
+    /// Trailing comments of the last closed list-item mapping that move if an item follows.
+    movable: usize,
 }
 
 /// Integers beyond 64 bits cannot be encrypted (sops exit 23); other scalar errors are parse errors.
@@ -100,6 +107,8 @@ pub fn load(input: &[u8]) -> Result<Vec<Vec<Entry>>, Error> {
         outer: Vec::new(),
         last_line: 0,
         line: 0,
+        col: 0,
+        movable: 0,
     };
     for next in Parser::new_from_str_with_options(text, options) {
         let (event, span) = next.map_err(|e| Error::Parse(format!("invalid YAML: {e}")))?;
@@ -115,6 +124,7 @@ pub fn load(input: &[u8]) -> Result<Vec<Vec<Entry>>, Error> {
 impl Builder {
     fn event(&mut self, event: Event<'_>, line: usize, col: usize) -> Result<(), Error> {
         self.line = line;
+        self.col = col;
         match event {
             Event::StreamStart | Event::StreamEnd | Event::Anchor(..) => {}
             Event::DocumentStart(..) => {
@@ -220,6 +230,7 @@ impl Builder {
                     anchor,
                     col: None,
                     floor,
+                    dedented_tail: 0,
                 });
             }
             Event::SequenceStart(_, anchor, _) => {
@@ -249,22 +260,33 @@ impl Builder {
                     .stack
                     .pop()
                     .ok_or_else(|| err_at(line, "unbalanced collection"))?;
+                let mut tail = 0;
                 let (v, anchor) = match frame {
                     Frame::Map {
                         mut entries,
                         between,
                         anchor,
+                        dedented_tail,
                         ..
                     } => {
+                        if between.is_empty() {
+                            tail = dedented_tail;
+                        }
                         entries.extend(between.into_iter().map(Entry::Comment));
                         (Value::Map(entries), anchor)
                     }
-                    Frame::Seq { items, anchor, .. } => (Value::Seq(items), anchor),
+                    Frame::Seq { items, anchor, .. } => {
+                        self.movable = 0;
+                        (Value::Seq(items), anchor)
+                    }
                 };
                 if anchor != 0 {
                     self.anchors.insert(anchor, v.deep_clone());
                 }
                 self.value(v, line)?;
+                if matches!(self.stack.last(), Some(Frame::Seq { .. })) {
+                    self.movable = tail;
+                }
                 // Comments that were dedented to this level come after the closed value.
                 let here = self.stack.last().and_then(Frame::col);
                 let pending = std::mem::take(&mut self.outer);
@@ -299,6 +321,12 @@ impl Builder {
     }
 
     fn comment(&mut self, text: Text, placement: Placement) {
+        let n = self.stack.len();
+        let dash_col = match n.checked_sub(2).map(|i| &self.stack[i]) {
+            Some(Frame::Seq { col, .. }) => *col,
+            _ => None,
+        };
+        let here = self.col;
         match self.stack.last_mut() {
             None => {
                 if self.root.is_some() {
@@ -311,6 +339,7 @@ impl Builder {
                 entries,
                 key,
                 between,
+                dedented_tail,
                 ..
             }) => {
                 if key.is_some() && placement != Placement::Right {
@@ -323,6 +352,11 @@ impl Builder {
                     entries.insert(pos, Entry::Comment(text));
                 } else {
                     entries.push(Entry::Comment(text));
+                    if dash_col.is_some_and(|d| here <= d) {
+                        *dedented_tail += 1;
+                    } else {
+                        *dedented_tail = 0;
+                    }
                 }
             }
             Some(Frame::Seq { items, .. }) => {
@@ -360,6 +394,7 @@ impl Builder {
                 entries,
                 key,
                 between,
+                dedented_tail,
                 ..
             }) => {
                 let k = key
@@ -368,12 +403,29 @@ impl Builder {
                 entries.extend(between.drain(..).map(Entry::Comment));
                 entries.extend(self.carry.drain(..).map(Entry::Comment));
                 entries.push(Entry::Pair(k, v));
+                *dedented_tail = 0;
             }
             Some(Frame::Seq { items, .. }) => {
                 // Leading comments of a collection item are written before its dash, where they
                 // read back as comments of this sequence; hoist them so a round trip is stable.
                 // Lists add nothing to the AAD path, so this never changes a comment's AAD.
                 let mut v = v;
+                let movable = std::mem::take(&mut self.movable);
+                if movable > 0
+                    && let Some(pos) = items.iter().rposition(|x| !matches!(x, Value::Comment(_)))
+                    && let Value::Map(prev) = &mut items[pos]
+                    && prev.len() >= movable
+                {
+                    let moved: Vec<Value> = prev
+                        .drain(prev.len() - movable..)
+                        .filter_map(|e| match e {
+                            Entry::Comment(c) => Some(Value::Comment(c)),
+                            Entry::Pair(..) => None,
+                        })
+                        .collect();
+                    let at = pos + 1;
+                    items.splice(at..at, moved);
+                }
                 match &mut v {
                     Value::Map(e) => {
                         let n = e

@@ -1,0 +1,4 @@
+//! Git: raw commit/tag objects, signed payloads, reading objects and walking ranges.
+
+pub mod object;
+pub mod repo;

@@ -1,0 +1,283 @@
+//! Reading a repository through `git` plumbing (`cat-file --batch`, `rev-list`), with object
+//! ids recomputed from the bytes read. Replace refs are disabled so no object can be swapped.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+use super::object::HashAlgo;
+
+/// An error talking to git or reading an object (operational: exit 3), or a bad revision
+/// (usage: exit 2).
+#[derive(Debug)]
+pub enum GitError {
+    /// git could not run or failed unexpectedly.
+    Io(String),
+    /// The revision, range or repository does not exist.
+    Usage(String),
+    /// An object's bytes do not hash to its id.
+    Corrupt(String),
+}
+
+impl std::fmt::Display for GitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GitError::Io(m) | GitError::Usage(m) | GitError::Corrupt(m) => f.write_str(m),
+        }
+    }
+}
+
+/// Largest object read (commits and tags are small; anything huge is suspicious).
+const MAX_OBJECT: usize = 64 << 20;
+
+struct CatFile {
+    child: Child,
+    input: ChildStdin,
+    output: BufReader<ChildStdout>,
+}
+
+/// A repository opened for verification.
+pub struct Repo {
+    dir: PathBuf,
+    /// SHA-1 or SHA-256.
+    pub algo: HashAlgo,
+    cat: Option<CatFile>,
+}
+
+fn git(dir: &Path) -> Command {
+    let mut c = Command::new("git");
+    c.current_dir(dir)
+        .env("GIT_NO_REPLACE_OBJECTS", "1")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_OBJECT_DIRECTORY")
+        .env_remove("GIT_ALTERNATE_OBJECT_DIRECTORIES");
+    c
+}
+
+fn run(mut c: Command, what: &str) -> Result<String, GitError> {
+    let out = c
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| GitError::Io(format!("cannot run git: {e}")))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(GitError::Usage(format!(
+            "{what}: {}",
+            err.lines().next().unwrap_or("git failed")
+        )));
+    }
+    String::from_utf8(out.stdout)
+        .map_err(|_| GitError::Io(format!("{what}: git printed non-UTF-8")))
+}
+
+impl Repo {
+    /// Opens the repository containing `path`.
+    pub fn open(path: &Path) -> Result<Repo, GitError> {
+        let mut c = git(path);
+        c.args(["rev-parse", "--show-object-format"]);
+        let fmt = run(c, &format!("{} is not a git repository", path.display()))?;
+        let algo = match fmt.trim() {
+            "sha1" => HashAlgo::Sha1,
+            "sha256" => HashAlgo::Sha256,
+            other => {
+                return Err(GitError::Usage(format!(
+                    "unsupported object format '{other}'"
+                )));
+            }
+        };
+        Ok(Repo {
+            dir: path.to_path_buf(),
+            algo,
+            cat: None,
+        })
+    }
+
+    /// Resolves a revision to a full object id (peeling nothing).
+    pub fn resolve(&self, rev: &str) -> Result<String, GitError> {
+        if rev.starts_with('-') {
+            return Err(GitError::Usage(format!("invalid revision '{rev}'")));
+        }
+        let mut c = git(&self.dir);
+        c.args(["rev-parse", "--verify", "--end-of-options", rev]);
+        Ok(run(c, &format!("unknown revision '{rev}'"))?
+            .trim()
+            .to_string())
+    }
+
+    /// Commits in `from..to` (or only `to` when `from` is None... use [`Repo::resolve`]),
+    /// oldest first, every commit of every side branch included.
+    pub fn range(&self, from: &str, to: &str) -> Result<Vec<String>, GitError> {
+        let mut c = git(&self.dir);
+        c.args([
+            "rev-list",
+            "--reverse",
+            "--topo-order",
+            "--end-of-options",
+            to,
+            "--not",
+            from,
+        ]);
+        Ok(run(c, &format!("cannot list {from}..{to}"))?
+            .lines()
+            .map(String::from)
+            .collect())
+    }
+
+    /// Is `ancestor` an ancestor of (or equal to) `descendant`?
+    pub fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Result<bool, GitError> {
+        let out = git(&self.dir)
+            .args(["merge-base", "--is-ancestor", ancestor, descendant])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| GitError::Io(format!("cannot run git: {e}")))?;
+        match out.status.code() {
+            Some(0) => Ok(true),
+            Some(1) => Ok(false),
+            _ => Err(GitError::Usage(
+                String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            )),
+        }
+    }
+
+    /// Paths changed by each commit against its first parent (all paths for a root commit).
+    pub fn changed_paths(&self, ids: &[String]) -> Result<HashMap<String, Vec<String>>, GitError> {
+        let mut out = HashMap::new();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let mut child = git(&self.dir)
+            .args([
+                "diff-tree",
+                "--stdin",
+                "-r",
+                "--root",
+                "-m",
+                "--first-parent",
+                "--name-only",
+                "--no-renames",
+                "-z",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| GitError::Io(format!("cannot run git: {e}")))?;
+        let mut stdin = child
+            .stdin
+            .take()
+            .ok_or_else(|| GitError::Io("git stdin".into()))?;
+        let list: String = ids.iter().map(|i| format!("{i}\n")).collect();
+        let writer = std::thread::spawn(move || stdin.write_all(list.as_bytes()));
+        let mut text = Vec::new();
+        child
+            .stdout
+            .take()
+            .ok_or_else(|| GitError::Io("git stdout".into()))?
+            .read_to_end(&mut text)
+            .map_err(|e| GitError::Io(e.to_string()))?;
+        let _ = writer.join();
+        if !child
+            .wait()
+            .map_err(|e| GitError::Io(e.to_string()))?
+            .success()
+        {
+            return Err(GitError::Io("git diff-tree failed".into()));
+        }
+        let mut current: Option<String> = None;
+        for field in text.split(|&b| b == 0) {
+            let s = String::from_utf8_lossy(field);
+            let s = s.trim_start_matches('\n');
+            if s.is_empty() {
+                continue;
+            }
+            if s.len() == self.algo.hex_len()
+                && ids.iter().any(|i| i == s)
+                && current.as_deref() != Some(s)
+            {
+                current = Some(s.to_string());
+                out.entry(s.to_string()).or_insert_with(Vec::new);
+                continue;
+            }
+            if let Some(c) = &current {
+                out.entry(c.clone())
+                    .or_insert_with(Vec::new)
+                    .push(s.to_string());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads an object's raw bytes and checks they hash to `id`. Returns (type, body).
+    pub fn read(&mut self, id: &str) -> Result<(String, Vec<u8>), GitError> {
+        if self.cat.is_none() {
+            let mut child = git(&self.dir)
+                .args(["cat-file", "--batch"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| GitError::Io(format!("cannot run git cat-file: {e}")))?;
+            let input = child
+                .stdin
+                .take()
+                .ok_or_else(|| GitError::Io("git stdin".into()))?;
+            let output = BufReader::new(
+                child
+                    .stdout
+                    .take()
+                    .ok_or_else(|| GitError::Io("git stdout".into()))?,
+            );
+            self.cat = Some(CatFile {
+                child,
+                input,
+                output,
+            });
+        }
+        let cat = self.cat.as_mut().expect("just set");
+        writeln!(cat.input, "{id}")
+            .and_then(|_| cat.input.flush())
+            .map_err(|e| GitError::Io(format!("git cat-file: {e}")))?;
+        let mut header = String::new();
+        cat.output
+            .read_line(&mut header)
+            .map_err(|e| GitError::Io(format!("git cat-file: {e}")))?;
+        let parts: Vec<&str> = header.split_whitespace().collect();
+        if parts.len() != 3 || parts[0] != id {
+            return Err(GitError::Usage(format!(
+                "object {id} is missing from the repository"
+            )));
+        }
+        let size: usize = parts[2]
+            .parse()
+            .map_err(|_| GitError::Io("git cat-file: bad size".into()))?;
+        if size > MAX_OBJECT {
+            return Err(GitError::Corrupt(format!(
+                "object {id} is {size} bytes; refusing to read it"
+            )));
+        }
+        let mut body = vec![0u8; size + 1];
+        cat.output
+            .read_exact(&mut body)
+            .map_err(|e| GitError::Io(format!("git cat-file: {e}")))?;
+        body.pop();
+        let kind = parts[1].to_string();
+        let actual = self.algo.object_id(&kind, &body);
+        if actual != id {
+            return Err(GitError::Corrupt(format!(
+                "object {id} hashes to {actual}: the repository is corrupt or was tampered with"
+            )));
+        }
+        Ok((kind, body))
+    }
+}
+
+impl Drop for Repo {
+    fn drop(&mut self) {
+        if let Some(mut cat) = self.cat.take() {
+            drop(cat.input);
+            let _ = cat.child.wait();
+        }
+    }
+}
