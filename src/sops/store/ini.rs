@@ -393,12 +393,13 @@ pub fn load(input: &[u8]) -> Result<Vec<Entry>, Error> {
         .into_iter()
         .map(|sec| {
             let mut items = Vec::with_capacity(sec.keys.len() + 1);
-            if !sec.comment.is_empty() {
+            // Comments with no text (a bare `;`) carry nothing and would not be written back.
+            if !strip_comment_char(&sec.comment).is_empty() {
                 items.push(Entry::Comment(text(strip_comment_char(&sec.comment))));
             }
             for key in sec.keys {
                 items.push(Entry::Pair(Zeroizing::new(key.name), Value::Str(key.value)));
-                if !key.comment.is_empty() {
+                if !strip_comment_char(&key.comment).is_empty() {
                     items.push(Entry::Comment(text(strip_comment_char(&key.comment))));
                 }
             }
