@@ -2,4 +2,5 @@
 
 pub mod cli;
 pub mod git;
+pub mod signature;
 pub mod sops;

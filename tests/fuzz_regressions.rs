@@ -1,8 +1,8 @@
 //! Inputs the fuzzers found (fuzz/regressions/<target>/) stay fixed: every store parses them
 //! without panicking, and what parses re-emits and parses again.
 
-use sigil::sops::format::{Format, Layout, clone_entry, emit_plain, load_encrypted, load_plain};
-use sigil::sops::tree::Value;
+use sigil::sops::format::{Format, Layout, emit_plain, load_encrypted, load_plain};
+use sigil::sops::tree::round_trip_equivalent;
 
 #[test]
 fn fuzz_regression_inputs_hold() {
@@ -28,9 +28,10 @@ fn fuzz_regression_inputs_hold() {
                 let again = load_plain(format, &out).expect("re-emitted output parses again");
                 assert_eq!(again.len(), docs.len());
                 for (a, b) in again.iter().zip(&docs) {
-                    let a = Value::Map(a.iter().map(clone_entry).collect());
-                    let b = Value::Map(b.iter().map(clone_entry).collect());
-                    assert!(a.equivalent(&b), "{dir}: round trip changed the tree");
+                    assert!(
+                        round_trip_equivalent(a, b, format == Format::Ini),
+                        "{dir}: round trip changed values or comment paths"
+                    );
                 }
             }
         }

@@ -2,7 +2,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use sigil::sops::format::{Format, Layout, emit_plain, load_encrypted, load_plain};
-use sigil::sops::tree::Value;
+use sigil::sops::tree::round_trip_equivalent;
 
 fuzz_target!(|data: &[u8]| {
     let _ = load_encrypted(Format::Dotenv, data);
@@ -11,9 +11,7 @@ fuzz_target!(|data: &[u8]| {
             let again = load_plain(Format::Dotenv, &out).expect("emitted output must parse again");
             assert_eq!(again.len(), docs.len());
             for (a, b) in again.iter().zip(&docs) {
-                let a = Value::Map(a.iter().map(sigil::sops::format::clone_entry).collect());
-                let b = Value::Map(b.iter().map(sigil::sops::format::clone_entry).collect());
-                assert!(a.equivalent(&b), "round trip changed the tree");
+                assert!(round_trip_equivalent(a, b, false), "round trip changed values or comment paths");
             }
         }
     }

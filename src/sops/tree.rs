@@ -152,6 +152,71 @@ impl Value {
     }
 }
 
+/// What a store round trip must preserve for encryption to stay consistent: the same keys,
+/// structure and MAC bytes, and each comment under the same mapping path (its AAD). A comment
+/// may move between a list and the mappings inside it, or past values: neither changes its AAD
+/// nor the MAC. With `loose_comment_lines`, the continuation lines of a multi-line comment are
+/// compared without their comment marker and spacing (go-ini rewrites `;x` as `; x`).
+pub fn round_trip_equivalent(a: &[Entry], b: &[Entry], loose_comment_lines: bool) -> bool {
+    fn strip(v: &Value) -> Value {
+        match v {
+            Value::Map(e) => Value::Map(
+                e.iter()
+                    .filter_map(|x| match x {
+                        Entry::Pair(k, v) => Some(Entry::Pair(k.clone(), strip(v))),
+                        Entry::Comment(_) => None,
+                    })
+                    .collect(),
+            ),
+            Value::Seq(i) => Value::Seq(
+                i.iter()
+                    .filter(|x| !matches!(x, Value::Comment(_)))
+                    .map(strip)
+                    .collect(),
+            ),
+            other => other.deep_clone(),
+        }
+    }
+    fn comments(v: &Value, path: &mut Vec<String>, out: &mut Vec<(String, String)>) {
+        match v {
+            Value::Map(e) => {
+                for x in e {
+                    match x {
+                        Entry::Comment(c) => out.push((path.join(":"), c.to_string())),
+                        Entry::Pair(k, v) => {
+                            path.push(k.to_string());
+                            comments(v, path, out);
+                            path.pop();
+                        }
+                    }
+                }
+            }
+            Value::Seq(items) => items.iter().for_each(|i| comments(i, path, out)),
+            Value::Comment(c) => out.push((path.join(":"), c.to_string())),
+            _ => {}
+        }
+    }
+    let (va, vb) = (
+        Value::Map(a.iter().map(Entry::deep_clone).collect()),
+        Value::Map(b.iter().map(Entry::deep_clone).collect()),
+    );
+    let (mut ca, mut cb) = (Vec::new(), Vec::new());
+    comments(&va, &mut Vec::new(), &mut ca);
+    comments(&vb, &mut Vec::new(), &mut cb);
+    if loose_comment_lines {
+        for (_, c) in ca.iter_mut().chain(cb.iter_mut()) {
+            *c = c
+                .split('\n')
+                .map(|l| l.trim_start_matches([';', '#', ' ', '\t']).trim_end())
+                .collect::<Vec<_>>()
+                .join("\n");
+        }
+    }
+    ca.sort();
+    cb.sort();
+    strip(&va).equivalent(&strip(&vb)) && ca == cb
+}
+
 impl Entry {
     fn deep_clone(&self) -> Entry {
         match self {

@@ -1,0 +1,248 @@
+//! OpenPGP signatures of git objects, checked in process with sequoia: the signing key must be
+//! pinned in the policy (by certificate), valid and signing-capable at the signature's creation
+//! time, which must be close to the committer time; weak hashes follow StandardPolicy.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use openpgp::Cert;
+use openpgp::cert::amalgamation::ValidAmalgamation;
+use openpgp::packet::Signature;
+use openpgp::parse::Parse;
+use openpgp::policy::{HashAlgoSecurity, Policy, StandardPolicy};
+use openpgp::types::{HashAlgorithm, RevocationStatus};
+use sequoia_openpgp as openpgp;
+
+use super::Refusal;
+
+/// A successful check: which certificate and key signed, and when.
+#[derive(Debug, Clone)]
+pub struct Good {
+    /// Primary fingerprint of the certificate.
+    pub primary: String,
+    /// Fingerprint of the (sub)key that signed.
+    pub key: String,
+    /// Signature creation time (Unix seconds).
+    pub created: i64,
+}
+
+/// How times are judged.
+pub struct Clock {
+    /// The object's own time (committer or tagger), signer-controlled.
+    pub object_time: i64,
+    /// Allowed distance between the signature time and `object_time`, and into the future.
+    pub max_skew: Duration,
+    /// When the verifier first saw the object (the gate's ledger), if known.
+    pub first_seen: Option<i64>,
+    /// Now.
+    pub now: i64,
+}
+
+fn at(secs: i64) -> SystemTime {
+    if secs >= 0 {
+        UNIX_EPOCH + Duration::from_secs(secs as u64)
+    } else {
+        UNIX_EPOCH
+    }
+}
+
+fn secs(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn refuse(code: &'static str, detail: impl Into<String>) -> Refusal {
+    Refusal {
+        code,
+        detail: detail.into(),
+    }
+}
+
+/// Verifies an armored detached signature over `payload` against `certs`.
+pub fn verify(
+    armored: &[u8],
+    payload: &[u8],
+    certs: &[Cert],
+    clock: &Clock,
+    allow_sha1: bool,
+) -> Result<Good, Refusal> {
+    let pile = openpgp::PacketPile::from_bytes(armored).map_err(|e| {
+        refuse(
+            "bad-signature",
+            format!("unreadable OpenPGP signature: {e}"),
+        )
+    })?;
+    let sigs: Vec<&Signature> = pile
+        .children()
+        .map(|p| match p {
+            openpgp::Packet::Signature(s) => Ok(s),
+            other => Err(refuse(
+                "bad-signature",
+                format!("unexpected {} packet in the signature", other.tag()),
+            )),
+        })
+        .collect::<Result<_, _>>()?;
+    let sig = match sigs.as_slice() {
+        [one] => *one,
+        [] => return Err(refuse("bad-signature", "no signature packet")),
+        _ => {
+            return Err(refuse(
+                "duplicate-signature",
+                "more than one OpenPGP signature",
+            ));
+        }
+    };
+    let created = sig
+        .signature_creation_time()
+        .map(secs)
+        .ok_or_else(|| refuse("bad-signature", "the signature has no creation time"))?;
+    let skew = clock.max_skew.as_secs() as i64;
+    if created > clock.now + skew {
+        return Err(refuse(
+            "future-signature",
+            "the signature claims to be made in the future",
+        ));
+    }
+    if (created - clock.object_time).abs() > skew {
+        return Err(refuse(
+            "time-mismatch",
+            format!(
+                "the signature was made {}s away from the commit/tag time (more than the allowed {skew}s skew)",
+                created - clock.object_time
+            ),
+        ));
+    }
+    let mut policy = StandardPolicy::new();
+    if allow_sha1 {
+        policy.accept_hash(HashAlgorithm::SHA1);
+    }
+    if let Err(e) = policy.signature(sig, HashAlgoSecurity::CollisionResistance) {
+        return Err(refuse(
+            "weak-hash",
+            format!("{} signatures are refused: {e}", sig.hash_algo()),
+        ));
+    }
+    let issuers = sig.get_issuers();
+    let cert = certs
+        .iter()
+        .find(|c| {
+            c.keys()
+                .any(|k| issuers.iter().any(|i| i.aliases(k.key().key_handle())))
+        })
+        .ok_or_else(|| {
+            refuse(
+                "untrusted-key",
+                format!(
+                    "signed by {}, which is not a key of any signer in the policy",
+                    issuers
+                        .first()
+                        .map(|i| i.to_string())
+                        .unwrap_or_else(|| "an unknown key".into())
+                ),
+            )
+        })?;
+    let mut times = vec![created];
+    if let Some(f) = clock.first_seen {
+        times.push(f);
+    }
+    let mut key_fpr = String::new();
+    for t in times {
+        let vc = cert
+            .with_policy(&policy as &dyn Policy, at(t))
+            .map_err(|e| {
+                refuse(
+                    "untrusted-key",
+                    format!(
+                        "certificate {} is not valid at {}: {e}",
+                        cert.fingerprint(),
+                        t
+                    ),
+                )
+            })?;
+        if let RevocationStatus::Revoked(_) = vc.revocation_status() {
+            return Err(refuse(
+                "revoked-key",
+                format!("certificate {} is revoked", cert.fingerprint()),
+            ));
+        }
+        if vc.alive().is_err() {
+            return Err(refuse(
+                "expired-key",
+                format!(
+                    "certificate {} was expired at {}",
+                    cert.fingerprint(),
+                    describe(t, created)
+                ),
+            ));
+        }
+        let ka = vc
+            .keys()
+            .find(|k| issuers.iter().any(|i| i.aliases(k.key().key_handle())))
+            .ok_or_else(|| {
+                refuse(
+                    "untrusted-key",
+                    "the signing subkey has no valid binding at the signature time",
+                )
+            })?;
+        if let RevocationStatus::Revoked(_) = ka.revocation_status() {
+            return Err(refuse(
+                "revoked-key",
+                format!("key {} is revoked", ka.key().fingerprint()),
+            ));
+        }
+        if ka.alive().is_err() {
+            return Err(refuse(
+                "expired-key",
+                format!(
+                    "key {} was expired at {}",
+                    ka.key().fingerprint(),
+                    describe(t, created)
+                ),
+            ));
+        }
+        if !ka.for_signing() {
+            return Err(refuse(
+                "not-signing-key",
+                format!("key {} is not marked for signing", ka.key().fingerprint()),
+            ));
+        }
+        if key_fpr.is_empty() {
+            sig.verify_message(ka.key(), payload).map_err(|_| {
+                refuse(
+                    "bad-signature",
+                    "the signature does not match the object (content altered after signing?)",
+                )
+            })?;
+            key_fpr = ka.key().fingerprint().to_hex();
+        }
+    }
+    Ok(Good {
+        primary: cert.fingerprint().to_hex(),
+        key: key_fpr,
+        created,
+    })
+}
+
+fn describe(t: i64, created: i64) -> String {
+    if t == created {
+        "the signature time".into()
+    } else {
+        "the first-seen time".into()
+    }
+}
+
+/// Reads certificates (public keys) from armored or binary files.
+pub fn load_certs(data: &[u8], origin: &str) -> Result<Vec<Cert>, String> {
+    let parser =
+        openpgp::cert::CertParser::from_bytes(data).map_err(|e| format!("{origin}: {e}"))?;
+    let certs: Vec<Cert> = parser
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{origin}: {e}"))?;
+    if certs.is_empty() {
+        return Err(format!("{origin}: no OpenPGP certificate"));
+    }
+    Ok(certs
+        .into_iter()
+        .map(|c| c.strip_secret_key_material())
+        .collect())
+}
