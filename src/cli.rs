@@ -5,6 +5,7 @@ pub mod check;
 pub mod io;
 pub mod secrets;
 pub mod treepath;
+pub mod verify;
 
 use clap::{CommandFactory, Parser};
 
@@ -100,6 +101,7 @@ pub fn run() -> i32 {
         Command::Check {
             what: CheckCommand::Secrets { paths },
         } => check::secrets(config, paths),
+        Command::Verify { what } => return verify::run(what),
         Command::Completion { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "sigil", &mut std::io::stdout());
             Ok(0)

@@ -2,3 +2,4 @@
 
 pub mod object;
 pub mod repo;
+pub mod verify;

@@ -2,5 +2,6 @@
 
 pub mod cli;
 pub mod git;
+pub mod policy;
 pub mod signature;
 pub mod sops;

@@ -259,6 +259,13 @@ pub enum Command {
         #[command(subcommand)]
         what: CheckCommand,
     },
+    /// Verify signatures of commits or tags against a policy (exit 0 verified, 1 refused,
+    /// 2 usage or configuration error, 3 operational error).
+    Verify {
+        /// What to verify.
+        #[command(subcommand)]
+        what: VerifyCommand,
+    },
     /// Print shell completions.
     Completion {
         /// bash, zsh, fish, elvish or powershell.
@@ -275,5 +282,48 @@ pub enum CheckCommand {
     Secrets {
         /// Files or directories.
         paths: Vec<PathBuf>,
+    },
+}
+
+/// Options shared by `sigil verify …`.
+#[derive(Args, Clone)]
+pub struct VerifyOpts {
+    /// The policy file (read from outside the repository being verified).
+    #[arg(long, env = "SIGIL_POLICY", value_name = "FILE")]
+    pub policy: PathBuf,
+    /// The repository (default: the current directory).
+    #[arg(long, default_value = ".", value_name = "PATH")]
+    pub repo: PathBuf,
+    /// `human` or `json`.
+    #[arg(long, default_value = "human", value_parser = ["human", "json"])]
+    pub format: String,
+    /// When the objects were first seen (RFC 3339), e.g. from the gate's ledger: keys must also be
+    /// valid then, which defeats backdated commits.
+    #[arg(long, value_name = "TIME")]
+    pub first_seen: Option<String>,
+}
+
+/// `sigil verify …`.
+#[derive(Subcommand)]
+pub enum VerifyCommand {
+    /// Verify one commit or every commit of a range `A..B`.
+    Commits {
+        /// A revision or a range `A..B`.
+        rev: Option<String>,
+        /// The ref the commits are verified for (default: the revision's full ref name).
+        #[arg(long = "ref", value_name = "REF")]
+        refname: Option<String>,
+        /// Verify what is new since the commit recorded in this file, then record the new head.
+        #[arg(long, value_name = "STATEFILE")]
+        since_last_verified: Option<PathBuf>,
+        #[command(flatten)]
+        opts: VerifyOpts,
+    },
+    /// Verify an annotated tag (name, type, signature) and, per policy, the commit it points at.
+    Tag {
+        /// The tag name (without refs/tags/).
+        tag: String,
+        #[command(flatten)]
+        opts: VerifyOpts,
     },
 }

@@ -106,20 +106,35 @@ impl Repo {
             .to_string())
     }
 
-    /// Commits in `from..to` (or only `to` when `from` is None... use [`Repo::resolve`]),
-    /// oldest first, every commit of every side branch included.
+    /// Commits in `from..to`, oldest first, every commit of every side branch included.
     pub fn range(&self, from: &str, to: &str) -> Result<Vec<String>, GitError> {
+        for id in [from, to] {
+            if id.starts_with('-') {
+                return Err(GitError::Usage(format!("invalid revision '{id}'")));
+            }
+        }
         let mut c = git(&self.dir);
         c.args([
             "rev-list",
             "--reverse",
             "--topo-order",
-            "--end-of-options",
+            &format!("^{from}"),
             to,
-            "--not",
-            from,
         ]);
         Ok(run(c, &format!("cannot list {from}..{to}"))?
+            .lines()
+            .map(String::from)
+            .collect())
+    }
+
+    /// Every commit reachable from `to`, oldest first.
+    pub fn range_all(&self, to: &str) -> Result<Vec<String>, GitError> {
+        let mut c = git(&self.dir);
+        if to.starts_with('-') {
+            return Err(GitError::Usage(format!("invalid revision '{to}'")));
+        }
+        c.args(["rev-list", "--reverse", "--topo-order", to]);
+        Ok(run(c, &format!("cannot list the history of {to}"))?
             .lines()
             .map(String::from)
             .collect())

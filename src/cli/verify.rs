@@ -1,0 +1,306 @@
+//! `sigil verify commits|tag`: policy verdicts with the §4 exit codes (0 verified, 1 refused,
+//! 2 usage/configuration, 3 operational), human or JSON output, GitHub annotations.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::args::{VerifyCommand, VerifyOpts};
+use crate::git::repo::{GitError, Repo};
+use crate::git::verify::{Context, Verdict, verify_commits, verify_tag};
+use crate::policy::{Mode, Policy};
+
+/// A usage/config (2) or operational (3) failure.
+pub struct Failure(pub i32, pub String);
+
+impl From<GitError> for Failure {
+    fn from(e: GitError) -> Failure {
+        match e {
+            GitError::Usage(m) => Failure(2, m),
+            GitError::Io(m) | GitError::Corrupt(m) => Failure(3, m),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Report<'a> {
+    result: &'static str,
+    reason: Option<&'static str>,
+    policy_digest: &'a str,
+    #[serde(rename = "ref")]
+    refname: &'a str,
+    commits: &'a [Verdict],
+    tags: &'a [Verdict],
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn load_policy(opts: &VerifyOpts, repo_root: &Path) -> Result<Policy, Failure> {
+    let policy_abs = std::fs::canonicalize(&opts.policy).map_err(|e| {
+        Failure(
+            2,
+            format!("cannot read policy {}: {e}", opts.policy.display()),
+        )
+    })?;
+    if let Ok(root) = std::fs::canonicalize(repo_root)
+        && policy_abs.starts_with(&root)
+    {
+        return Err(Failure(
+            2,
+            format!(
+                "the policy {} is inside the repository being verified: a commit could rewrite its own policy; keep it outside (a ConfigMap, CI secret, or another checkout)",
+                opts.policy.display()
+            ),
+        ));
+    }
+    Policy::load(&opts.policy).map_err(|errors| {
+        Failure(
+            2,
+            format!(
+                "invalid policy {}:\n  {}",
+                opts.policy.display(),
+                errors.join("\n  ")
+            ),
+        )
+    })
+}
+
+fn first_seen(opts: &VerifyOpts) -> Result<Option<i64>, Failure> {
+    opts.first_seen
+        .as_deref()
+        .map(|t| {
+            crate::sops::time::parse(t)
+                .map(|d| d.unix_timestamp())
+                .ok_or_else(|| Failure(2, format!("--first-seen '{t}' is not an RFC 3339 time")))
+        })
+        .transpose()
+}
+
+fn worktree_root(repo: &Path) -> std::path::PathBuf {
+    std::process::Command::new("git")
+        .current_dir(repo)
+        .args(["rev-parse", "--show-toplevel"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| std::path::PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+        .unwrap_or_else(|| repo.to_path_buf())
+}
+
+/// Runs a verify command; returns the exit code.
+pub fn run(cmd: &VerifyCommand) -> i32 {
+    match run_inner(cmd) {
+        Ok(code) => code,
+        Err(Failure(code, msg)) => {
+            eprintln!("sigil: error: {msg}");
+            if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
+                println!("::error title=sigil::{}", msg.replace('\n', "%0A"));
+            }
+            code
+        }
+    }
+}
+
+fn run_inner(cmd: &VerifyCommand) -> Result<i32, Failure> {
+    match cmd {
+        VerifyCommand::Commits {
+            rev,
+            refname,
+            since_last_verified,
+            opts,
+        } => {
+            let mut repo = Repo::open(&opts.repo)?;
+            let policy = load_policy(opts, &worktree_root(&opts.repo))?;
+            let target_spec = rev.clone().unwrap_or_else(|| "HEAD".into());
+            let (from, to) = match target_spec.split_once("..") {
+                Some((a, b)) => (Some(a.to_string()), b.to_string()),
+                None => (None, target_spec.clone()),
+            };
+            let refname = match refname {
+                Some(r) => r.clone(),
+                None => full_ref(&opts.repo, &to).ok_or_else(|| {
+                    Failure(
+                        2,
+                        format!("cannot tell which ref '{to}' is; pass --ref refs/heads/<branch>"),
+                    )
+                })?,
+            };
+            let target = repo.resolve(&format!("{to}^{{commit}}"))?;
+            let last = match since_last_verified {
+                Some(state) => read_state(state)?,
+                None => None,
+            };
+            let mut refusals_before = Vec::new();
+            let ids = match (&from, &last) {
+                (Some(a), _) => repo.range(&repo.resolve(&format!("{a}^{{commit}}"))?, &target)?,
+                (None, Some(l)) => {
+                    if !repo.is_ancestor(l, &target)? {
+                        let v = rollback_verdict(&target, l);
+                        refusals_before.push(v);
+                        Vec::new()
+                    } else {
+                        repo.range(l, &target)?
+                    }
+                }
+                (None, None)
+                    if policy.commits.mode == Mode::Range && since_last_verified.is_some() =>
+                {
+                    repo.range_all(&target)?
+                }
+                (None, None) => vec![target.clone()],
+            };
+            let ids = if policy.commits.mode == Mode::Head && from.is_none() {
+                ids.into_iter().filter(|i| i == &target).collect::<Vec<_>>()
+            } else {
+                ids
+            };
+            let ctx = Context {
+                policy: &policy,
+                refname: refname.clone(),
+                first_seen: first_seen(opts)?,
+                now: now(),
+            };
+            let mut verdicts = refusals_before;
+            verdicts.extend(verify_commits(&mut repo, &ids, &ctx)?);
+            let ok = verdicts.iter().all(Verdict::verified);
+            if ok && let Some(state) = since_last_verified {
+                write_state(state, &target)?;
+            }
+            Ok(report(&opts.format, &policy, &refname, &verdicts, &[]))
+        }
+        VerifyCommand::Tag { tag, opts } => {
+            let mut repo = Repo::open(&opts.repo)?;
+            let policy = load_policy(opts, &worktree_root(&opts.repo))?;
+            let ctx = Context {
+                policy: &policy,
+                refname: format!("refs/tags/{tag}"),
+                first_seen: first_seen(opts)?,
+                now: now(),
+            };
+            let (tags, commit) = verify_tag(&mut repo, tag, &ctx)?;
+            let mut commits = Vec::new();
+            let verify_commit = policy
+                .tag_rule(tag)
+                .ok()
+                .flatten()
+                .is_none_or(|r| r.verify_commit);
+            if let Some(c) = commit
+                && verify_commit
+                && tags.iter().all(Verdict::verified)
+            {
+                commits = verify_commits(&mut repo, &[c], &ctx)?;
+            }
+            Ok(report(&opts.format, &policy, &ctx.refname, &commits, &tags))
+        }
+    }
+}
+
+fn rollback_verdict(target: &str, last: &str) -> Verdict {
+    Verdict::refused(
+        target,
+        "commit",
+        "not-descendant",
+        format!(
+            "{target} does not descend from the last verified commit {last}: a rollback or a rewritten history"
+        ),
+    )
+}
+
+fn full_ref(repo: &Path, rev: &str) -> Option<String> {
+    if rev.starts_with("refs/") {
+        return Some(rev.to_string());
+    }
+    if rev.starts_with('-') {
+        return None;
+    }
+    let out = std::process::Command::new("git")
+        .current_dir(repo)
+        .args(["rev-parse", "--symbolic-full-name", rev])
+        .output()
+        .ok()?;
+    let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && s.starts_with("refs/")).then_some(s)
+}
+
+fn read_state(path: &Path) -> Result<Option<String>, Failure> {
+    match std::fs::read_to_string(path) {
+        Ok(s) => {
+            let id = s.trim().to_string();
+            if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(Failure(
+                    2,
+                    format!("{} does not hold a commit id", path.display()),
+                ));
+            }
+            Ok(Some(id))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Failure(3, format!("cannot read {}: {e}", path.display()))),
+    }
+}
+
+fn write_state(path: &Path, id: &str) -> Result<(), Failure> {
+    super::io::write_atomic(path, format!("{id}\n").as_bytes(), super::io::Mode::Public)
+        .map_err(|e| Failure(3, e.to_string()))
+}
+
+fn report(
+    format: &str,
+    policy: &Policy,
+    refname: &str,
+    commits: &[Verdict],
+    tags: &[Verdict],
+) -> i32 {
+    let first = tags.iter().chain(commits).find(|v| !v.verified());
+    let result = if first.is_none() {
+        "verified"
+    } else {
+        "refused"
+    };
+    if format == "json" {
+        let r = Report {
+            result,
+            reason: first.and_then(|v| v.reason),
+            policy_digest: &policy.digest,
+            refname,
+            commits,
+            tags,
+        };
+        println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+    } else {
+        for v in tags.iter().chain(commits).filter(|v| !v.verified()) {
+            println!(
+                "REFUSED {} {}: {} — {}",
+                v.kind,
+                &v.id[..v.id.len().min(12)],
+                v.reason.unwrap_or("refused"),
+                v.detail.as_deref().unwrap_or("")
+            );
+        }
+        let n = commits.len() + tags.len();
+        let bad = tags.iter().chain(commits).filter(|v| !v.verified()).count();
+        if bad == 0 {
+            println!(
+                "verified: {n} object(s) on {refname} (policy {})",
+                &policy.digest[..19.min(policy.digest.len())]
+            );
+        } else {
+            println!("refused: {bad} of {n} object(s) on {refname}");
+        }
+    }
+    if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
+        for v in tags.iter().chain(commits).filter(|v| !v.verified()) {
+            println!(
+                "::error title=sigil {}::{} {} refused: {}",
+                v.reason.unwrap_or("refused"),
+                v.kind,
+                v.id,
+                v.detail.as_deref().unwrap_or("").replace('\n', " ")
+            );
+        }
+    }
+    if result == "verified" { 0 } else { 1 }
+}
