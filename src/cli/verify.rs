@@ -162,6 +162,7 @@ fn run_inner(cmd: &VerifyCommand) -> Result<i32, Failure> {
                 refname: refname.clone(),
                 first_seen: first_seen(opts)?,
                 now: now(),
+                tag_signers: None,
             };
             let mut verdicts = refusals_before;
             verdicts.extend(verify_commits(&mut repo, &ids, &ctx)?);
@@ -174,19 +175,17 @@ fn run_inner(cmd: &VerifyCommand) -> Result<i32, Failure> {
         VerifyCommand::Tag { tag, opts } => {
             let mut repo = Repo::open(&opts.repo)?;
             let policy = load_policy(opts, &worktree_root(&opts.repo))?;
+            let rule = policy.tag_rule(tag).ok().flatten();
             let ctx = Context {
                 policy: &policy,
                 refname: format!("refs/tags/{tag}"),
                 first_seen: first_seen(opts)?,
                 now: now(),
+                tag_signers: rule.map(|r| (format!("tags[{}]", r.pattern), r.signers.clone())),
             };
             let (tags, commit) = verify_tag(&mut repo, tag, &ctx)?;
             let mut commits = Vec::new();
-            let verify_commit = policy
-                .tag_rule(tag)
-                .ok()
-                .flatten()
-                .is_none_or(|r| r.verify_commit);
+            let verify_commit = rule.is_none_or(|r| r.verify_commit);
             if let Some(c) = commit
                 && verify_commit
                 && tags.iter().all(Verdict::verified)

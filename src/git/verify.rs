@@ -89,6 +89,9 @@ pub struct Context<'a> {
     pub first_seen: Option<i64>,
     /// Now (Unix seconds).
     pub now: i64,
+    /// For the commit a tag points at: the tag rule's signers, used when no commit rule covers
+    /// the tag's ref.
+    pub tag_signers: Option<(String, Vec<usize>)>,
 }
 
 struct Signed {
@@ -262,6 +265,14 @@ pub fn verify_commits(
                 .collect::<Vec<_>>()
                 .join("; "),
         );
+        let mut allowed_override = None;
+        if let (Some(("no-rule", _)), Some((name, signers))) = (&rule_error, &ctx.tag_signers)
+            && rules.is_empty()
+        {
+            allowed_override = Some(signers.clone());
+            v.rule = Some(name.clone());
+            rule_error = None;
+        }
         if let Some((code, detail)) = rule_error {
             out.push(v.refuse(code, detail));
             continue;
@@ -294,6 +305,15 @@ pub fn verify_commits(
         v.signer = Some(signer.name.clone());
         v.fingerprint = Some(signed.fingerprint.clone());
         v.principal = signed.principal.clone();
+        if let Some(allowed) = &allowed_override
+            && !allowed.contains(&signed.signer)
+        {
+            out.push(v.refuse(
+                "signer-not-allowed",
+                format!("{} may not sign commits released by this tag", signer.name),
+            ));
+            continue;
+        }
         if let Some(r) = rules.iter().find(|r| !r.signers.contains(&signed.signer)) {
             out.push(v.refuse(
                 "signer-not-allowed",
