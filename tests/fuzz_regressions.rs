@@ -23,7 +23,14 @@ fn fuzz_regression_inputs_hold() {
             seen += 1;
             let _ = load_encrypted(format, &data);
             if let Ok(docs) = load_plain(format, &data)
-                && let Ok(out) = emit_plain(format, &docs, &Layout::default())
+                && let Ok(out) = emit_plain(
+                    format,
+                    &docs,
+                    &Layout {
+                        yaml_comment_quirks: false,
+                        ..Layout::default()
+                    },
+                )
             {
                 let again = load_plain(format, &out).expect("re-emitted output parses again");
                 assert_eq!(again.len(), docs.len());

@@ -68,6 +68,8 @@ pub struct Layout {
     pub json_indent: i32,
     /// JSON indent for the binary store's envelope.
     pub json_binary_indent: i32,
+    /// Place YAML comments exactly where sops 3.11's emitter would (plaintext output only).
+    pub yaml_comment_quirks: bool,
 }
 
 impl Default for Layout {
@@ -76,6 +78,7 @@ impl Default for Layout {
             yaml_indent: 4,
             json_indent: -1,
             json_binary_indent: -1,
+            yaml_comment_quirks: true,
         }
     }
 }
@@ -237,7 +240,7 @@ pub fn load_encrypted(format: Format, input: &[u8]) -> Result<(Vec<Vec<Entry>>, 
 /// Emits plaintext documents in `format`.
 pub fn emit_plain(format: Format, docs: &[Vec<Entry>], layout: &Layout) -> Result<Vec<u8>, Error> {
     match format {
-        Format::Yaml => yaml::emit(docs, layout.yaml_indent),
+        Format::Yaml => yaml::emit(docs, layout.yaml_indent, layout.yaml_comment_quirks),
         Format::Json => json::emit(single(docs)?, layout.json_indent),
         Format::Dotenv => dotenv::emit(single(docs)?),
         Format::Ini => ini::emit(single(docs)?),
@@ -280,7 +283,7 @@ pub fn emit_encrypted(
         for d in docs.iter_mut() {
             d.push(pair("sops", meta.to_value(false)));
         }
-        let out = yaml::emit(docs, layout.yaml_indent);
+        let out = yaml::emit(docs, layout.yaml_indent, false);
         for (d, n) in docs.iter_mut().zip(lens) {
             d.truncate(n);
         }

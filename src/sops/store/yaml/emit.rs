@@ -7,12 +7,18 @@ use crate::sops::error::Error;
 use crate::sops::tree::{Entry, Value};
 
 /// Emits documents separated by `---`, each a block mapping (`{}` when empty).
-pub fn emit(docs: &[Vec<Entry>], indent: usize) -> Result<Vec<u8>, Error> {
+///
+/// With `comment_quirks`, comments trailing a list that ends with a block collection are
+/// written where go-yaml writes them (at the next foot flush point, possibly under another
+/// mapping), so decrypted output matches sops byte for byte. Encrypted files are written
+/// without the quirk: a moved encrypted comment would no longer authenticate under its path.
+pub fn emit(docs: &[Vec<Entry>], indent: usize, comment_quirks: bool) -> Result<Vec<u8>, Error> {
     let indent = if (2..=9).contains(&indent) { indent } else { 2 };
     let mut e = Emitter {
         out: Vec::new(),
         indent,
         pending_foot: Vec::new(),
+        quirks: comment_quirks,
     };
     for (i, doc) in docs.iter().enumerate() {
         if i > 0 {
@@ -44,6 +50,7 @@ pub fn emit_value(v: &Value, indent: usize) -> Result<Vec<u8>, Error> {
         out: Vec::new(),
         indent,
         pending_foot: Vec::new(),
+        quirks: true,
     };
     match v {
         Value::Map(entries) if !entries.is_empty() => e.entries(entries, 0, false)?,
@@ -73,6 +80,8 @@ struct Emitter {
     /// Trailing comments of a sequence that ended with a block collection: go-yaml carries
     /// them on the collection's end event and writes them at the next foot flush point.
     pending_foot: Vec<String>,
+    /// Reproduce go-yaml's comment displacement (plaintext output only).
+    quirks: bool,
 }
 
 impl Emitter {
@@ -229,7 +238,9 @@ impl Emitter {
             .rposition(|v| !matches!(v, Value::Comment(_)))
             .map_or(0, |i| i + 1);
         let (items, trailing) = match items.get(tail.wrapping_sub(1)) {
-            Some(last) if tail > 0 && is_block_collection(last) && tail < items.len() => {
+            Some(last)
+                if self.quirks && tail > 0 && is_block_collection(last) && tail < items.len() =>
+            {
                 items.split_at(tail)
             }
             _ => (items, &[][..]),
