@@ -226,8 +226,12 @@ impl Lab {
         if let Some(a) = allowed {
             c.args(["-c", &format!("gpg.ssh.allowedSignersFile={}", a.display())]);
         }
-        c.args([what, id]);
-        c.output().unwrap().status.code().unwrap_or(-1)
+        c.args([what, "--raw", id]);
+        let out = c.output().unwrap();
+        if std::env::var("SIGIL_TEST_DEBUG").is_ok() {
+            eprintln!("git {what}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        out.status.code().unwrap_or(-1)
     }
 }
 
@@ -940,4 +944,282 @@ fn policy_errors_are_reported_at_once() {
     let out = run(cmd);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("inside the repository"));
+}
+
+mod openpgp_edge {
+    //! OpenPGP cases that need a controlled clock: signatures made with sequoia at chosen times
+    //! and placed into commits written with `git hash-object`.
+
+    use super::*;
+    use openpgp::cert::{CertBuilder, CipherSuite};
+    use openpgp::packet::signature::SignatureBuilder;
+    use openpgp::serialize::SerializeInto;
+    use openpgp::serialize::stream::{Armorer, Message, Signer};
+    use openpgp::types::{HashAlgorithm, KeyFlags, ReasonForRevocation, SignatureType};
+    use sequoia_openpgp as openpgp;
+    use std::io::Write;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    const DAY: u64 = 86400;
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    fn now() -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    }
+
+    /// A commit at `time`, signed by `key` (a fingerprint of a secret (sub)key in `cert`).
+    fn signed_commit(
+        lab: &Lab,
+        cert: &openpgp::Cert,
+        key: &openpgp::Fingerprint,
+        time: u64,
+        hash: HashAlgorithm,
+        name: &str,
+    ) -> String {
+        let date = format!("@{time} +0000");
+        let id = lab.commit(
+            name,
+            None,
+            "alice@example.com",
+            &[("GIT_COMMITTER_DATE", &date), ("GIT_AUTHOR_DATE", &date)],
+        );
+        let raw = git(&lab.repo, &["cat-file", "commit", &id]) + "\n";
+        let keypair = cert
+            .keys()
+            .unencrypted_secret()
+            .find(|k| &k.key().fingerprint() == key)
+            .unwrap()
+            .key()
+            .clone()
+            .into_keypair()
+            .unwrap();
+        let mut sink = Vec::new();
+        {
+            let m = Message::new(&mut sink);
+            let m = Armorer::new(m)
+                .kind(openpgp::armor::Kind::Signature)
+                .build()
+                .unwrap();
+            let mut s =
+                Signer::with_template(m, keypair, SignatureBuilder::new(SignatureType::Binary))
+                    .unwrap()
+                    .creation_time(at(time))
+                    .hash_algo(hash)
+                    .unwrap()
+                    .detached()
+                    .build()
+                    .unwrap();
+            s.write_all(raw.as_bytes()).unwrap();
+            s.finalize().unwrap();
+        }
+        let sig = String::from_utf8(sink).unwrap();
+        let header: String = sig
+            .trim_end()
+            .lines()
+            .enumerate()
+            .map(|(i, l)| {
+                if i == 0 {
+                    format!("gpgsig {l}\n")
+                } else {
+                    format!(" {l}\n")
+                }
+            })
+            .collect();
+        let end = raw.find("\n\n").unwrap() + 1;
+        let signed = format!("{}{}{}", &raw[..end], header, &raw[end..]);
+        super::write_object(&lab.repo, "commit", signed.as_bytes())
+    }
+
+    fn setup(lab: &Lab, cert: &openpgp::Cert, extra: &str) -> (PathBuf, PathBuf) {
+        let file = lab.s.write("alice.asc", &cert.armored().to_vec().unwrap());
+        let p = lab.write(
+            "policy.yaml",
+            &format!(
+                "apiVersion: sigil.dev/v1alpha1\nkind: Policy\nspec:\n  signers:\n    - name: alice\n      openpgp: [{}]\n  commits:\n{extra}    rules:\n      - refs: [\"refs/heads/*\"]\n        signers: [alice]\n",
+                file.display()
+            ),
+        );
+        (p, file)
+    }
+
+    fn check(lab: &Lab, p: &Path, id: &str) -> (i32, Option<String>) {
+        run2(lab.sigil(p, &["commits", id, "--ref", "refs/heads/main"]))
+    }
+
+    #[test]
+    fn expiry_revocation_subkeys_and_weak_hashes() {
+        let t0 = now() - 3 * 365 * DAY;
+        let lab = Lab::new("sha1");
+        // A primary key that signs, valid for one year from t0.
+        let (cert, _) = CertBuilder::new()
+            .add_userid("Alice <alice@example.com>")
+            .set_cipher_suite(CipherSuite::Cv25519)
+            .set_creation_time(at(t0))
+            .set_validity_period(Duration::from_secs(365 * DAY))
+            .set_primary_key_flags(KeyFlags::empty().set_certification().set_signing())
+            .generate()
+            .unwrap();
+        let primary = cert.fingerprint();
+        let (p, file) = setup(&lab, &cert, "");
+        let before = signed_commit(
+            &lab,
+            &cert,
+            &primary,
+            t0 + 30 * DAY,
+            HashAlgorithm::SHA512,
+            "a.txt",
+        );
+        expect(
+            "key expired since signing",
+            check(&lab, &p, &before),
+            (0, None),
+            lab.git_verify("verify-commit", &before, None, &[&file]),
+            1,
+            "sigil judges keys at the signature time (as the issue specifies); git refuses keys expired now",
+        );
+        let now_s = time_now();
+        assert_eq!(
+            run2(lab.sigil(
+                &p,
+                &[
+                    "commits",
+                    &before,
+                    "--ref",
+                    "refs/heads/main",
+                    "--first-seen",
+                    &now_s
+                ]
+            )),
+            (1, Some("expired-key".into())),
+            "with a first-seen time (the gate's ledger) the key must also be valid when the commit was first seen"
+        );
+        let after = signed_commit(
+            &lab,
+            &cert,
+            &primary,
+            t0 + 400 * DAY,
+            HashAlgorithm::SHA512,
+            "b.txt",
+        );
+        expect(
+            "key expired at signing",
+            check(&lab, &p, &after),
+            (1, Some("expired-key")),
+            lab.git_verify("verify-commit", &after, None, &[&file]),
+            1,
+            "git refuses it too (gpg reports EXPKEYSIG)",
+        );
+        let sha1 = signed_commit(
+            &lab,
+            &cert,
+            &primary,
+            t0 + 31 * DAY,
+            HashAlgorithm::SHA1,
+            "c.txt",
+        );
+        expect(
+            "SHA-1 signature",
+            check(&lab, &p, &sha1),
+            (1, Some("weak-hash")),
+            lab.git_verify("verify-commit", &sha1, None, &[&file]),
+            1,
+            "pitfall 5: SHA-1 signatures are collision-prone (git refuses here only because the key has expired since)",
+        );
+        let (p_sha1, _) = setup(&lab, &cert, "    allowSha1Signatures: true\n");
+        assert_eq!(
+            check(&lab, &p_sha1, &sha1),
+            (0, None),
+            "explicitly allowed SHA-1 history"
+        );
+
+        // A certify-only primary with a signing subkey that expired after one day.
+        let lab = Lab::new("sha1");
+        let (cert, _) = CertBuilder::new()
+            .add_userid("Alice <alice@example.com>")
+            .set_cipher_suite(CipherSuite::Cv25519)
+            .set_creation_time(at(t0))
+            .set_primary_key_flags(KeyFlags::empty().set_certification())
+            .add_subkey(
+                KeyFlags::empty().set_signing(),
+                Duration::from_secs(DAY),
+                None,
+            )
+            .generate()
+            .unwrap();
+        let sub = cert.keys().subkeys().next().unwrap().key().fingerprint();
+        let (p, file) = setup(&lab, &cert, "");
+        let ok = signed_commit(&lab, &cert, &sub, t0 + 3600, HashAlgorithm::SHA256, "a.txt");
+        expect(
+            "signing subkey, valid at signing",
+            check(&lab, &p, &ok),
+            (0, None),
+            lab.git_verify("verify-commit", &ok, None, &[&file]),
+            1,
+            "git refuses because the subkey has expired since; sigil judges at the signature time",
+        );
+        let late = signed_commit(
+            &lab,
+            &cert,
+            &sub,
+            t0 + 10 * DAY,
+            HashAlgorithm::SHA256,
+            "b.txt",
+        );
+        expect(
+            "expired signing subkey, valid primary",
+            check(&lab, &p, &late),
+            (1, Some("expired-key")),
+            lab.git_verify("verify-commit", &late, None, &[&file]),
+            1,
+            "both refuse a subkey expired at signing",
+        );
+
+        // A revoked (compromised) key: refused, also for signatures made before the revocation.
+        let lab = Lab::new("sha1");
+        let (cert, _) = CertBuilder::new()
+            .add_userid("Alice <alice@example.com>")
+            .set_cipher_suite(CipherSuite::Cv25519)
+            .set_creation_time(at(t0))
+            .set_primary_key_flags(KeyFlags::empty().set_certification().set_signing())
+            .generate()
+            .unwrap();
+        let primary = cert.fingerprint();
+        let c = signed_commit(
+            &lab,
+            &cert,
+            &primary,
+            t0 + 30 * DAY,
+            HashAlgorithm::SHA512,
+            "a.txt",
+        );
+        let mut signer = cert
+            .primary_key()
+            .key()
+            .clone()
+            .parts_into_secret()
+            .unwrap()
+            .into_keypair()
+            .unwrap();
+        let rev = openpgp::cert::CertRevocationBuilder::new()
+            .set_reason_for_revocation(ReasonForRevocation::KeyCompromised, b"stolen")
+            .unwrap()
+            .build(&mut signer, &cert, None)
+            .unwrap();
+        let revoked = cert.clone().insert_packets(rev).unwrap().0;
+        let (p, file) = setup(&lab, &revoked, "");
+        expect(
+            "revoked key",
+            check(&lab, &p, &c),
+            (1, Some("revoked-key")),
+            lab.git_verify("verify-commit", &c, None, &[&file]),
+            1,
+            "",
+        );
+    }
 }
