@@ -211,6 +211,9 @@ pub fn round_trip_equivalent(a: &[Entry], b: &[Entry], loose_comment_lines: bool
                 .collect::<Vec<_>>()
                 .join("\n");
         }
+        // A comment made only of markers (`;#`) has no text left to write back.
+        ca.retain(|(_, c)| !c.trim().is_empty());
+        cb.retain(|(_, c)| !c.trim().is_empty());
     }
     ca.sort();
     cb.sort();

@@ -164,7 +164,14 @@ impl Emitter {
     /// starts on the same line, padded to the child indent.
     fn after_complex_key(&mut self, v: &Value, col: usize) -> Result<(), Error> {
         let child = self.snap(col);
+        let leading_comment = match v {
+            Value::Map(e) => matches!(e.first(), Some(Entry::Comment(_))),
+            Value::Seq(i) => matches!(i.first(), Some(Value::Comment(_))),
+            _ => false,
+        };
         match v {
+            // A comment cannot follow `:` on its line (it would read back as the key's comment).
+            _ if leading_comment => self.after_key(v, col),
             Value::Map(e) if !e.is_empty() => {
                 self.pad(child - col - 1);
                 self.entries(e, child, true)
