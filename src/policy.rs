@@ -97,6 +97,10 @@ pub struct Policy {
     pub digest: String,
     /// Signers.
     pub signers: Vec<Signer>,
+    /// Every signer's OpenPGP certificates, flattened once (with their owner's index).
+    pub certs: Vec<Cert>,
+    /// Owner (index into `signers`) of each entry of `certs`.
+    pub cert_owner: Vec<usize>,
     /// Commit rules.
     pub commits: CommitPolicy,
     /// Tag rules.
@@ -375,9 +379,18 @@ impl Policy {
             return Err(l.errors);
         }
         let digest = format!("sha256:{}", hex(&l.hasher.finalize()));
+        let (mut certs, mut cert_owner) = (Vec::new(), Vec::new());
+        for (i, s) in signers.iter().enumerate() {
+            for c in &s.certs {
+                certs.push(c.clone());
+                cert_owner.push(i);
+            }
+        }
         Ok(Policy {
             digest,
             signers,
+            certs,
+            cert_owner,
             commits: CommitPolicy {
                 mode,
                 allow_sha1: commits_spec.is_some_and(|c| c.allow_sha1_signatures),

@@ -1223,3 +1223,82 @@ mod openpgp_edge {
         );
     }
 }
+
+#[test]
+fn cache_state_file_and_rollback() {
+    let lab = Lab::new("sha1");
+    let alice = lab.ssh_key("alice", "ed25519");
+    let a = alice.to_str().unwrap();
+    lab.write(
+        "allowed_signers",
+        &format!("alice@example.com {}\n", lab.pub_line(&alice)),
+    );
+    let p = policy(
+        &lab,
+        "    - name: alice\n      allowedSigners: allowed_signers\n    - name: bob\n      allowedSigners: allowed_signers\n",
+        "",
+    );
+    let first = lab.commit("a.txt", Some(("ssh", a)), "alice@example.com", &[]);
+    let second = lab.commit("b.txt", Some(("ssh", a)), "alice@example.com", &[]);
+    let cache = lab.s.path("cache.jsonl");
+    let state = lab.s.path("state");
+    let c = cache.to_str().unwrap();
+    let st = state.to_str().unwrap();
+    // First run records the head and caches both commits.
+    let (code, _, v) = lab.sigil(
+        &p,
+        &["commits", "main", "--since-last-verified", st, "--cache", c],
+    );
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(std::fs::read_to_string(&state).unwrap().trim(), second);
+    assert_eq!(std::fs::read_to_string(&cache).unwrap().lines().count(), 2);
+    // A new unsigned commit: only it is checked, and refused; the state stays.
+    let third = lab.commit("c.txt", None, "alice@example.com", &[]);
+    let (code, reason, v) = lab.sigil(
+        &p,
+        &["commits", "main", "--since-last-verified", st, "--cache", c],
+    );
+    assert_eq!((code, reason.as_deref()), (1, Some("unsigned")), "{v}");
+    assert_eq!(v["commits"].as_array().unwrap().len(), 1);
+    assert_eq!(std::fs::read_to_string(&state).unwrap().trim(), second);
+    // Cached verdicts are reused for a full range, and invalidated when the policy changes.
+    let (code, _, v) = lab.sigil(
+        &p,
+        &[
+            "commits",
+            &format!("{first}..{second}"),
+            "--ref",
+            "refs/heads/main",
+            "--cache",
+            c,
+        ],
+    );
+    assert_eq!(code, 0, "{v}");
+    let stricter = lab.write(
+        "p2.yaml",
+        &std::fs::read_to_string(&p)
+            .unwrap()
+            .replace("signers: [alice, bob]", "signers: [bob]"),
+    );
+    let (code, reason, _) = lab.sigil(
+        &stricter,
+        &[
+            "commits",
+            &format!("{first}..{second}"),
+            "--ref",
+            "refs/heads/main",
+            "--cache",
+            c,
+        ],
+    );
+    assert_eq!(
+        (code, reason.as_deref()),
+        (1, Some("signer-not-allowed")),
+        "a cached verdict must not survive a policy change"
+    );
+    // Moving the branch back to an older commit than the recorded one is a rollback.
+    git(&lab.repo, &["reset", "-q", "--hard", &first]);
+    let _ = third;
+    let (code, reason, _) = lab.sigil(&p, &["commits", "main", "--since-last-verified", st]);
+    assert_eq!((code, reason.as_deref()), (1, Some("not-descendant")));
+}

@@ -301,6 +301,10 @@ pub struct VerifyOpts {
     /// valid then, which defeats backdated commits.
     #[arg(long, value_name = "TIME")]
     pub first_seen: Option<String>,
+    /// A verdict cache file: verified commits are remembered per (commit, ref, policy and
+    /// trust digest, first-seen time, sigil version) and not verified again.
+    #[arg(long, env = "SIGIL_CACHE", value_name = "FILE")]
+    pub cache: Option<PathBuf>,
 }
 
 /// `sigil verify …`.

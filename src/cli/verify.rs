@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::args::{VerifyCommand, VerifyOpts};
 use crate::git::repo::{GitError, Repo};
-use crate::git::verify::{Context, Verdict, verify_commits, verify_tag};
+use crate::git::verify::{Cache, Context, Verdict, verify_commits, verify_tag};
 use crate::policy::{Mode, Policy};
 
 /// A usage/config (2) or operational (3) failure.
@@ -165,7 +165,16 @@ fn run_inner(cmd: &VerifyCommand) -> Result<i32, Failure> {
                 tag_signers: None,
             };
             let mut verdicts = refusals_before;
-            verdicts.extend(verify_commits(&mut repo, &ids, &ctx)?);
+            let mut cache = opts.cache.as_deref().map(Cache::load);
+            verdicts.extend(verify_commits(&mut repo, &ids, &ctx, cache.as_mut())?);
+            if let (Some(c), Some(path)) = (&cache, &opts.cache) {
+                c.save(path).map_err(|e| {
+                    Failure(
+                        3,
+                        format!("cannot write the verdict cache {}: {e}", path.display()),
+                    )
+                })?;
+            }
             let ok = verdicts.iter().all(Verdict::verified);
             if ok && let Some(state) = since_last_verified {
                 write_state(state, &target)?;
@@ -190,7 +199,7 @@ fn run_inner(cmd: &VerifyCommand) -> Result<i32, Failure> {
                 && verify_commit
                 && tags.iter().all(Verdict::verified)
             {
-                commits = verify_commits(&mut repo, &[c], &ctx)?;
+                commits = verify_commits(&mut repo, &[c], &ctx, None)?;
             }
             Ok(report(&opts.format, &policy, &ctx.refname, &commits, &tags))
         }

@@ -114,25 +114,18 @@ fn check_signature(
     let format = SigFormat::of(sig);
     match format {
         SigFormat::OpenPgp => {
-            let mut owners = Vec::new();
-            let mut certs = Vec::new();
-            for (i, s) in policy.signers.iter().enumerate() {
-                for c in &s.certs {
-                    owners.push(i);
-                    certs.push(c.clone());
-                }
-            }
             let clock = openpgp::Clock {
                 object_time,
                 max_skew,
                 first_seen: ctx.first_seen,
                 now: ctx.now,
             };
-            let good = openpgp::verify(sig, payload, &certs, &clock, allow_sha1)?;
-            let idx = certs
+            let good = openpgp::verify(sig, payload, &policy.certs, &clock, allow_sha1)?;
+            let idx = policy
+                .certs
                 .iter()
                 .position(|c| c.fingerprint().to_hex() == good.primary)
-                .map(|i| owners[i])
+                .map(|i| policy.cert_owner[i])
                 .unwrap_or(0);
             Ok(Signed {
                 signer: idx,
@@ -199,150 +192,312 @@ fn identity_matches(signer: &Signer, principal: Option<&str>, email: &str) -> bo
         })
 }
 
-/// Verifies commits (oldest first) for `ctx.refname`.
+/// Evaluates one parsed commit against the policy (pure: safe to run in parallel).
+fn evaluate(
+    id: &str,
+    commit: &super::object::Commit,
+    touched: &[String],
+    ctx: &Context<'_>,
+) -> Verdict {
+    let policy = ctx.policy;
+    let cp = &policy.commits;
+    let mut v = Verdict::new(id, "commit");
+    let touched: Vec<String> = if touched.is_empty() {
+        vec![String::new()]
+    } else {
+        touched.to_vec()
+    };
+    v.committer = Some(commit.committer.email.clone());
+    let mut rules: Vec<&Rule> = Vec::new();
+    let mut rule_error = None;
+    for p in &touched {
+        match cp.rule_for(&ctx.refname, p) {
+            Ok(Some(r)) => {
+                if !rules.iter().any(|x| x.index == r.index) {
+                    rules.push(r);
+                }
+            }
+            Ok(None) => {
+                rule_error = Some((
+                    "no-rule",
+                    format!(
+                        "no commit rule covers {} on {}",
+                        if p.is_empty() { "this commit" } else { p },
+                        ctx.refname
+                    ),
+                ));
+                break;
+            }
+            Err(e) => {
+                rule_error = Some(("ambiguous-policy", e));
+                break;
+            }
+        }
+    }
+    v.rule = Some(
+        rules
+            .iter()
+            .map(|r| r.describe())
+            .collect::<Vec<_>>()
+            .join("; "),
+    );
+    let mut allowed_override = None;
+    if let (Some(("no-rule", _)), Some((name, signers))) = (&rule_error, &ctx.tag_signers)
+        && rules.is_empty()
+    {
+        allowed_override = Some(signers.clone());
+        v.rule = Some(name.clone());
+        rule_error = None;
+    }
+    if let Some((code, detail)) = rule_error {
+        return v.refuse(code, detail);
+    }
+    let Some(sig) = &commit.signature else {
+        return v.refuse(
+            "unsigned",
+            "the commit is not signed: sign it (git commit -S) with a key the policy trusts",
+        );
+    };
+    let signed = match check_signature(
+        policy,
+        sig,
+        &commit.payload,
+        commit.committer.time,
+        ctx,
+        cp.max_skew,
+        cp.allow_sha1,
+    ) {
+        Ok(s) => s,
+        Err(r) => {
+            v.signature_type = Some(SigFormat::of(sig).name());
+            return v.refuse(r.code, r.detail);
+        }
+    };
+    let signer = &policy.signers[signed.signer];
+    v.signature_type = Some(signed.format.name());
+    v.signer = Some(signer.name.clone());
+    v.fingerprint = Some(signed.fingerprint.clone());
+    v.principal = signed.principal.clone();
+    if let Some(allowed) = &allowed_override
+        && !allowed.contains(&signed.signer)
+    {
+        return v.refuse(
+            "signer-not-allowed",
+            format!("{} may not sign commits released by this tag", signer.name),
+        );
+    }
+    if let Some(r) = rules.iter().find(|r| !r.signers.contains(&signed.signer)) {
+        return v.refuse(
+            "signer-not-allowed",
+            format!(
+                "{} signed it, but {} allows only {}",
+                signer.name,
+                r.describe(),
+                names(policy, &r.signers)
+            ),
+        );
+    }
+    if rules.iter().any(|r| r.require_committer_match)
+        && !signer.bot
+        && !identity_matches(signer, signed.principal.as_deref(), &commit.committer.email)
+    {
+        return v.refuse(
+            "committer-mismatch",
+            format!(
+                "signed by {} but committed as {}",
+                signer.name, commit.committer.email
+            ),
+        );
+    }
+    v.result = "verified";
+    v
+}
+
+/// A store of verified verdicts keyed by (object id, ref, policy digest, first-seen time, sigil
+/// version): re-verifying a long history costs only the new commits.
+#[derive(Default)]
+pub struct Cache {
+    entries: HashMap<String, Cached>,
+    dirty: bool,
+}
+
+/// What a cached verified verdict keeps.
+#[derive(Serialize, serde::Deserialize, Clone)]
+struct Cached {
+    signature_type: Option<String>,
+    signer: Option<String>,
+    fingerprint: Option<String>,
+    principal: Option<String>,
+    rule: Option<String>,
+    committer: Option<String>,
+}
+
+impl Cached {
+    fn of(v: &Verdict) -> Cached {
+        Cached {
+            signature_type: v.signature_type.map(String::from),
+            signer: v.signer.clone(),
+            fingerprint: v.fingerprint.clone(),
+            principal: v.principal.clone(),
+            rule: v.rule.clone(),
+            committer: v.committer.clone(),
+        }
+    }
+
+    fn verdict(&self, id: &str) -> Verdict {
+        let mut v = Verdict::new(id, "commit");
+        v.result = "verified";
+        v.signature_type = match self.signature_type.as_deref() {
+            Some("openpgp") => Some("openpgp"),
+            Some("ssh") => Some("ssh"),
+            _ => None,
+        };
+        v.signer = self.signer.clone();
+        v.fingerprint = self.fingerprint.clone();
+        v.principal = self.principal.clone();
+        v.rule = self.rule.clone();
+        v.committer = self.committer.clone();
+        v
+    }
+}
+
+impl Cache {
+    /// Loads a cache file (missing or unreadable files start empty; entries are JSON lines).
+    pub fn load(path: &std::path::Path) -> Cache {
+        let mut c = Cache::default();
+        if let Ok(text) = std::fs::read_to_string(path) {
+            for line in text.lines() {
+                if let Ok((k, v)) = serde_json::from_str::<(String, Cached)>(line) {
+                    c.entries.insert(k, v);
+                }
+            }
+        }
+        c
+    }
+
+    /// Writes the cache atomically if anything was added.
+    pub fn save(&self, path: &std::path::Path) -> std::io::Result<()> {
+        if !self.dirty {
+            return Ok(());
+        }
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut text = String::new();
+        for (k, v) in &self.entries {
+            text.push_str(&serde_json::to_string(&(k, v)).map_err(std::io::Error::other)?);
+            text.push('\n');
+        }
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(tmp, path)
+    }
+
+    fn key(id: &str, ctx: &Context<'_>) -> String {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for part in [
+            id,
+            &ctx.refname,
+            &ctx.policy.digest,
+            &format!("{:?}", ctx.first_seen),
+            env!("CARGO_PKG_VERSION"),
+            &format!("{:?}", ctx.tag_signers),
+        ] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Verifies commits (oldest first) for `ctx.refname`, using and filling `cache` when given.
+/// Signatures are checked on every core.
 pub fn verify_commits(
     repo: &mut Repo,
     ids: &[String],
     ctx: &Context<'_>,
+    mut cache: Option<&mut Cache>,
 ) -> Result<Vec<Verdict>, GitError> {
-    let policy = ctx.policy;
-    let cp = &policy.commits;
-    let paths = repo.changed_paths(ids)?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in ids {
-        let mut v = Verdict::new(id, "commit");
+    let mut out: Vec<Option<Verdict>> = vec![None; ids.len()];
+    let mut todo = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        match cache
+            .as_ref()
+            .and_then(|c| c.entries.get(&Cache::key(id, ctx)))
+        {
+            Some(v) => out[i] = Some(v.verdict(id)),
+            None => todo.push(i),
+        }
+    }
+    let todo_ids: Vec<String> = todo.iter().map(|&i| ids[i].clone()).collect();
+    let paths = repo.changed_paths(&todo_ids)?;
+    let mut parsed = Vec::with_capacity(todo.len());
+    for &i in &todo {
+        let id = &ids[i];
         let (kind, raw) = repo.read(id)?;
         if kind != "commit" {
-            out.push(v.refuse(
+            out[i] = Some(Verdict::refused(
+                id,
+                "commit",
                 "malformed-object",
                 format!("{id} is a {kind}, not a commit"),
             ));
             continue;
         }
-        let commit = match parse_commit(&raw, repo.algo) {
-            Ok(c) => c,
-            Err(e) => {
-                out.push(v.refuse(e.code, e.detail));
-                continue;
-            }
-        };
-        v.committer = Some(commit.committer.email.clone());
-        // Rules first: a commit no rule covers is refused whatever its signature.
-        let touched: Vec<String> = match paths.get(id) {
-            Some(p) if !p.is_empty() => p.clone(),
-            _ => vec![String::new()],
-        };
-        let mut rules: Vec<&Rule> = Vec::new();
-        let mut rule_error = None;
-        for p in &touched {
-            match cp.rule_for(&ctx.refname, p) {
-                Ok(Some(r)) => {
-                    if !rules.iter().any(|x| x.index == r.index) {
-                        rules.push(r);
-                    }
-                }
-                Ok(None) => {
-                    rule_error = Some((
-                        "no-rule",
-                        format!(
-                            "no commit rule covers {} on {}",
-                            if p.is_empty() { "this commit" } else { p },
-                            ctx.refname
-                        ),
-                    ));
-                    break;
-                }
-                Err(e) => {
-                    rule_error = Some(("ambiguous-policy", e));
-                    break;
-                }
-            }
+        match parse_commit(&raw, repo.algo) {
+            Ok(c) => parsed.push((i, c)),
+            Err(e) => out[i] = Some(Verdict::refused(id, "commit", e.code, e.detail)),
         }
-        v.rule = Some(
-            rules
-                .iter()
-                .map(|r| r.describe())
-                .collect::<Vec<_>>()
-                .join("; "),
-        );
-        let mut allowed_override = None;
-        if let (Some(("no-rule", _)), Some((name, signers))) = (&rule_error, &ctx.tag_signers)
-            && rules.is_empty()
-        {
-            allowed_override = Some(signers.clone());
-            v.rule = Some(name.clone());
-            rule_error = None;
-        }
-        if let Some((code, detail)) = rule_error {
-            out.push(v.refuse(code, detail));
-            continue;
-        }
-        let Some(sig) = &commit.signature else {
-            out.push(v.refuse(
-                "unsigned",
-                "the commit is not signed: sign it (git commit -S) with a key the policy trusts",
-            ));
-            continue;
-        };
-        let signed = match check_signature(
-            policy,
-            sig,
-            &commit.payload,
-            commit.committer.time,
-            ctx,
-            cp.max_skew,
-            cp.allow_sha1,
-        ) {
-            Ok(s) => s,
-            Err(r) => {
-                v.signature_type = Some(SigFormat::of(sig).name());
-                out.push(v.refuse(r.code, r.detail));
-                continue;
-            }
-        };
-        let signer = &policy.signers[signed.signer];
-        v.signature_type = Some(signed.format.name());
-        v.signer = Some(signer.name.clone());
-        v.fingerprint = Some(signed.fingerprint.clone());
-        v.principal = signed.principal.clone();
-        if let Some(allowed) = &allowed_override
-            && !allowed.contains(&signed.signer)
-        {
-            out.push(v.refuse(
-                "signer-not-allowed",
-                format!("{} may not sign commits released by this tag", signer.name),
-            ));
-            continue;
-        }
-        if let Some(r) = rules.iter().find(|r| !r.signers.contains(&signed.signer)) {
-            out.push(v.refuse(
-                "signer-not-allowed",
-                format!(
-                    "{} signed it, but {} allows only {}",
-                    signer.name,
-                    r.describe(),
-                    names(policy, &r.signers)
-                ),
-            ));
-            continue;
-        }
-        if rules.iter().any(|r| r.require_committer_match)
-            && !signer.bot
-            && !identity_matches(signer, signed.principal.as_deref(), &commit.committer.email)
-        {
-            out.push(v.refuse(
-                "committer-mismatch",
-                format!(
-                    "signed by {} but committed as {}",
-                    signer.name, commit.committer.email
-                ),
-            ));
-            continue;
-        }
-        v.result = "verified";
-        out.push(v);
     }
-    if cp.merges_vouch {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(8);
+    let chunk = parsed.len().div_ceil(threads).max(1);
+    let no_paths = Vec::new();
+    let results: Vec<(usize, Verdict)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = parsed
+            .chunks(chunk)
+            .map(|part| {
+                let paths = &paths;
+                let no_paths = &no_paths;
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(i, c)| {
+                            (
+                                *i,
+                                evaluate(&ids[*i], c, paths.get(&ids[*i]).unwrap_or(no_paths), ctx),
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    for (i, v) in results {
+        if v.verified()
+            && let Some(c) = cache.as_mut()
+        {
+            c.entries.insert(Cache::key(&ids[i], ctx), Cached::of(&v));
+            c.dirty = true;
+        }
+        out[i] = Some(v);
+    }
+    let mut out: Vec<Verdict> = out
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            v.unwrap_or_else(|| {
+                Verdict::refused(&ids[i], "commit", "internal-error", "not evaluated")
+            })
+        })
+        .collect();
+    if ctx.policy.commits.merges_vouch {
         vouch_side_branches(repo, ids, &mut out)?;
     }
     Ok(out)
