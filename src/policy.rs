@@ -428,6 +428,13 @@ impl Policy {
 }
 
 impl CommitPolicy {
+    /// Do any rules depend on the paths a commit touches? (If not, paths are not computed.)
+    pub fn path_sensitive(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|r| r.paths.iter().any(|(p, _)| p != "**"))
+    }
+
     /// The most specific rule for (ref, path); two equally specific matches are an error.
     pub fn rule_for(&self, refname: &str, path: &str) -> Result<Option<&Rule>, String> {
         let mut best: Option<((usize, usize), Vec<&Rule>)> = None;

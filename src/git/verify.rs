@@ -431,7 +431,11 @@ pub fn verify_commits(
         }
     }
     let todo_ids: Vec<String> = todo.iter().map(|&i| ids[i].clone()).collect();
-    let paths = repo.changed_paths(&todo_ids)?;
+    let paths = if ctx.policy.commits.path_sensitive() {
+        repo.changed_paths(&todo_ids)?
+    } else {
+        HashMap::new()
+    };
     let mut parsed = Vec::with_capacity(todo.len());
     for &i in &todo {
         let id = &ids[i];
