@@ -207,7 +207,12 @@ pub fn round_trip_equivalent(a: &[Entry], b: &[Entry], loose_comment_lines: bool
         for (_, c) in ca.iter_mut().chain(cb.iter_mut()) {
             *c = c
                 .split('\n')
-                .map(|l| l.trim_start_matches([';', '#', ' ', '\t', '\r']).trim_end())
+                .map(|l| {
+                    l.trim_start_matches(|c: char| {
+                        c == ';' || c == '#' || c.is_ascii_whitespace() || c == '\x0b'
+                    })
+                    .trim_end()
+                })
                 .collect::<Vec<_>>()
                 .join("\n");
         }

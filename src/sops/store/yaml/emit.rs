@@ -59,7 +59,7 @@ pub fn emit_value(v: &Value, indent: usize) -> Result<Vec<u8>, Error> {
         Value::Seq(_) => e.out.extend_from_slice(b"[]\n"),
         scalar => {
             let s = render(scalar)?;
-            e.scalar_body(&s, 0)?;
+            e.scalar_body(&s, indent, 0)?;
         }
     }
     Ok(e.out)
@@ -124,7 +124,7 @@ impl Emitter {
                     if k.len() > 128 || k.contains(is_break) {
                         // libyaml writes long or multi-line keys as complex keys.
                         self.out.extend_from_slice(b"? ");
-                        self.scalar_body(&key, self.snap(col))?;
+                        self.scalar_body(&key, self.snap(col), col)?;
                         self.pad(col);
                         self.out.push(b':');
                         self.after_complex_key(v, col)?;
@@ -206,20 +206,34 @@ impl Emitter {
             scalar => {
                 self.out.push(b' ');
                 let s = render(scalar)?;
-                self.scalar_body(&s, self.snap(col))?;
+                self.scalar_body(&s, self.snap(col), col)?;
             }
         }
         Ok(())
     }
 
     /// Writes a scalar at the cursor; block content goes at `content_col`.
-    fn scalar_body(&mut self, s: &Scalar<'_>, content_col: usize) -> Result<(), Error> {
+    /// Writes a scalar at the cursor; block content goes at `content_col`, and an explicit
+    /// indentation indicator is relative to `parent_col` (go-yaml always writes the indent step,
+    /// which is wrong off the grid and would not parse back).
+    fn scalar_body(
+        &mut self,
+        s: &Scalar<'_>,
+        content_col: usize,
+        parent_col: usize,
+    ) -> Result<(), Error> {
         match s {
             Scalar::Plain(t) | Scalar::Single(t) | Scalar::Double(t) => {
                 self.out.extend_from_slice(t.as_bytes());
                 self.out.push(b'\n');
             }
             Scalar::Literal(header, text) => {
+                let step = content_col.saturating_sub(parent_col);
+                let header = if header.contains(char::is_numeric) && (1..=9).contains(&step) {
+                    header.replace(|c: char| c.is_ascii_digit(), &step.to_string())
+                } else {
+                    header.clone()
+                };
                 self.out.extend_from_slice(header.as_bytes());
                 self.out.push(b'\n');
                 let body = text.strip_suffix('\n').unwrap_or(text);
@@ -301,7 +315,7 @@ impl Emitter {
                 Value::Seq(_) => self.out.extend_from_slice(b"[]\n"),
                 scalar => {
                     let s = render(scalar)?;
-                    self.scalar_body(&s, col + 2)?;
+                    self.scalar_body(&s, col + 2, col)?;
                     self.flush_foot(col);
                 }
             }
@@ -734,6 +748,31 @@ mod tests {
         assert_eq!(literal_header("a\nb"), "|-");
         assert_eq!(literal_header("a\n\n"), "|+");
         assert_eq!(literal_header(" a\n"), "|4");
+    }
+
+    #[test]
+    fn literal_indentation_indicator_reads_back() {
+        use crate::sops::tree::Entry;
+        use zeroize::Zeroizing;
+        let text = " x\ny";
+        let item = Value::Map(vec![Entry::Pair(
+            Zeroizing::new("k".into()),
+            Value::str(text),
+        )]);
+        let doc = vec![Entry::Pair(
+            Zeroizing::new("a".into()),
+            Value::Seq(vec![Value::str(text), item]),
+        )];
+        let out = emit(&[doc], 4, true).unwrap();
+        let back = super::super::load(&out).unwrap();
+        let Entry::Pair(_, Value::Seq(items)) = &back[0][0] else {
+            panic!("{}", String::from_utf8_lossy(&out))
+        };
+        assert!(
+            matches!(&items[0], Value::Str(s) if &s[..] == text.as_bytes()),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
     }
 
     #[test]
