@@ -619,6 +619,7 @@ fn string_style(s: &str) -> Scalar<'_> {
     if s.len() > 64
         && s.bytes().all(|b| SAFE[b as usize])
         && !b"[],:-".contains(&s.as_bytes()[0])
+        && !s.ends_with(':')
         && matches!(resolve_plain(s), Resolved::Str)
         && !is_base60_float(s)
     {
@@ -735,6 +736,10 @@ mod tests {
             ("it's", "it's"),
             ("tab\there", "\"tab\\there\""),
             ("emoji\u{1F600}", "\"emoji\\U0001F600\""),
+            (
+                &format!("{}:", "k".repeat(70)),
+                &format!("'{}:'", "k".repeat(70)),
+            ),
             ("x\u{85}y", "\"x\\Ny\""),
             ("ünï", "ünï"),
             (
