@@ -39,6 +39,20 @@ fn refuse(code: &'static str, detail: impl Into<String>) -> Refusal {
     }
 }
 
+/// The refusal when an allowed_signers line restricts namespaces and `git` is not among them.
+fn namespace_refusal(e: &AllowedSigner) -> Option<Refusal> {
+    match &e.namespaces {
+        Some(ns) if !match_pattern_list("git", ns) => Some(refuse(
+            "wrong-namespace",
+            format!(
+                "allowed_signers line {} does not allow namespace 'git'",
+                e.line
+            ),
+        )),
+        _ => None,
+    }
+}
+
 fn window_ok(e: &AllowedSigner, t: i64) -> bool {
     e.valid_after.is_none_or(|a| t >= a) && e.valid_before.is_none_or(|b| t < b)
 }
@@ -108,16 +122,8 @@ pub fn verify(
         for e in s.allowed {
             match &cert {
                 None if !e.cert_authority && e.key == key => {
-                    if let Some(ns) = &e.namespaces
-                        && !match_pattern_list("git", ns)
-                    {
-                        last_refusal = Some(refuse(
-                            "wrong-namespace",
-                            format!(
-                                "allowed_signers line {} does not allow namespace 'git'",
-                                e.line
-                            ),
-                        ));
+                    if let Some(r) = namespace_refusal(e) {
+                        last_refusal = Some(r);
                         continue;
                     }
                     if let Some(t) = times.iter().find(|t| !window_ok(e, **t)) {
@@ -139,16 +145,8 @@ pub fn verify(
                     });
                 }
                 Some(c) if e.cert_authority && c.signature_key() == &e.key => {
-                    if let Some(ns) = &e.namespaces
-                        && !match_pattern_list("git", ns)
-                    {
-                        last_refusal = Some(refuse(
-                            "wrong-namespace",
-                            format!(
-                                "allowed_signers line {} does not allow namespace 'git'",
-                                e.line
-                            ),
-                        ));
+                    if let Some(r) = namespace_refusal(e) {
+                        last_refusal = Some(r);
                         continue;
                     }
                     if c.cert_type() != ssh_key::certificate::CertType::User {
