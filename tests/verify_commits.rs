@@ -278,9 +278,20 @@ fn ssh_signatures() {
             lab.pub_line(&bob)
         ),
     );
+    lab.write(
+        "alice_allowed",
+        &format!("alice@example.com {}\n", lab.pub_line(&alice)),
+    );
+    lab.write(
+        "bob_allowed",
+        &format!(
+            "bob@example.com namespaces=\"git\" {}\n",
+            lab.pub_line(&bob)
+        ),
+    );
     let p = policy(
         &lab,
-        "    - name: alice\n      emails: [alice@example.com]\n      allowedSigners: allowed_signers\n    - name: bob\n      emails: [bob@example.com]\n      allowedSigners: allowed_signers\n",
+        "    - name: alice\n      emails: [alice@example.com]\n      allowedSigners: alice_allowed\n    - name: bob\n      emails: [bob@example.com]\n      allowedSigners: bob_allowed\n",
         "        requireCommitterMatch: true\n",
     );
     let a = alice.to_str().unwrap();
@@ -339,6 +350,36 @@ fn ssh_signatures() {
         lab.git_verify("verify-commit", &spoof, Some(&allowed), &[]),
         0,
         "pitfall 10: git never binds signer to committer",
+    );
+    // An ecdsa-signed tag: a good signature, but tags "v*" may only be signed by alice.
+    let out = Command::new("git")
+        .current_dir(&lab.repo)
+        .args([
+            "-c",
+            "gpg.format=ssh",
+            "-c",
+            &format!("user.signingkey={}", bob.display()),
+            "tag",
+            "-s",
+            "-m",
+            "rel",
+            "v2",
+            &ec,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    expect(
+        "ecdsa tag by a signer the tag rule does not allow",
+        run2(lab.sigil(&p, &["tag", "v2"])),
+        (1, Some("signer-not-allowed")),
+        lab.git_verify("verify-tag", "v2", Some(&allowed), &[]),
+        0,
+        "pitfall 9: git accepts any key in allowed_signers for any tag",
     );
     // A whole range: every commit is checked, the unsigned one refuses the range.
     let (code, reason, v) = lab.sigil(
@@ -1274,11 +1315,19 @@ fn cache_state_file_and_rollback() {
         ],
     );
     assert_eq!(code, 0, "{v}");
+    let other = lab.ssh_key("other", "ed25519");
     let stricter = lab.write(
         "p2.yaml",
         &std::fs::read_to_string(&p)
             .unwrap()
-            .replace("signers: [alice, bob]", "signers: [bob]"),
+            .replace("signers: [alice, bob]", "signers: [bob]")
+            .replace(
+                "    - name: bob\n      allowedSigners: allowed_signers\n",
+                &format!(
+                    "    - name: bob\n      ssh: [\"{}\"]\n",
+                    lab.pub_line(&other)
+                ),
+            ),
     );
     let (code, reason, _) = lab.sigil(
         &stricter,

@@ -95,10 +95,10 @@ pub struct Context<'a> {
 }
 
 struct Signed {
-    signer: usize,
+    /// Every policy signer whose trust material holds the key, with the matched principal.
+    signers: Vec<(usize, Option<String>)>,
     format: SigFormat,
     fingerprint: String,
-    principal: Option<String>,
 }
 
 /// Checks one signature over `payload` against every signer of the policy.
@@ -121,17 +121,18 @@ fn check_signature(
                 now: ctx.now,
             };
             let good = openpgp::verify(sig, payload, &policy.certs, &clock, allow_sha1)?;
-            let idx = policy
-                .certs
-                .iter()
-                .position(|c| c.fingerprint().to_hex() == good.primary)
-                .map(|i| policy.cert_owner[i])
-                .unwrap_or(0);
+            let mut signers: Vec<(usize, Option<String>)> = Vec::new();
+            for (c, owner) in policy.certs.iter().zip(&policy.cert_owner) {
+                if c.fingerprint().to_hex() == good.primary
+                    && !signers.iter().any(|(o, _)| o == owner)
+                {
+                    signers.push((*owner, None));
+                }
+            }
             Ok(Signed {
-                signer: idx,
+                signers,
                 format,
                 fingerprint: good.primary,
-                principal: None,
             })
         }
         SigFormat::Ssh => {
@@ -156,10 +157,9 @@ fn check_signature(
             }
             let good = ssh::verify(sig, payload, &trust, &times)?;
             Ok(Signed {
-                signer: good.signer,
+                signers: good.matches,
                 format,
                 fingerprint: good.fingerprint,
-                principal: good.principal,
             })
         }
         SigFormat::X509 => Err(Refusal {
@@ -273,33 +273,39 @@ fn evaluate(
             return v.refuse(r.code, r.detail);
         }
     };
-    let signer = &policy.signers[signed.signer];
     v.signature_type = Some(signed.format.name());
-    v.signer = Some(signer.name.clone());
     v.fingerprint = Some(signed.fingerprint.clone());
-    v.principal = signed.principal.clone();
-    if let Some(allowed) = &allowed_override
-        && !allowed.contains(&signed.signer)
-    {
-        return v.refuse(
-            "signer-not-allowed",
-            format!("{} may not sign commits released by this tag", signer.name),
-        );
-    }
-    if let Some(r) = rules.iter().find(|r| !r.signers.contains(&signed.signer)) {
-        return v.refuse(
-            "signer-not-allowed",
-            format!(
-                "{} signed it, but {} allows only {}",
-                signer.name,
-                r.describe(),
-                names(policy, &r.signers)
+    // The key may belong to several policy signers: any one that every rule allows will do.
+    let permitted = |idx: usize| {
+        allowed_override.as_ref().is_none_or(|a| a.contains(&idx))
+            && rules.iter().all(|r| r.signers.contains(&idx))
+    };
+    let Some((idx, principal)) = signed.signers.iter().find(|(i, _)| permitted(*i)).cloned() else {
+        let (first, principal) = signed.signers[0].clone();
+        v.signer = Some(policy.signers[first].name.clone());
+        v.principal = principal;
+        let allowed: Vec<usize> = match (&allowed_override, rules.first()) {
+            (Some(a), _) => a.clone(),
+            (None, Some(r)) => r.signers.clone(),
+            (None, None) => Vec::new(),
+        };
+        let detail = format!(
+            "signed by {}, but {} allows only {}",
+            names(
+                policy,
+                &signed.signers.iter().map(|(i, _)| *i).collect::<Vec<_>>()
             ),
+            v.rule.clone().unwrap_or_default(),
+            names(policy, &allowed)
         );
-    }
+        return v.refuse("signer-not-allowed", detail);
+    };
+    let signer = &policy.signers[idx];
+    v.signer = Some(signer.name.clone());
+    v.principal = principal.clone();
     if rules.iter().any(|r| r.require_committer_match)
         && !signer.bot
-        && !identity_matches(signer, signed.principal.as_deref(), &commit.committer.email)
+        && !identity_matches(signer, principal.as_deref(), &commit.committer.email)
     {
         return v.refuse(
             "committer-mismatch",
@@ -637,10 +643,17 @@ pub fn verify_tag(
             }
             Ok(s) => {
                 v.signature_type = Some(s.format.name());
-                v.signer = Some(policy.signers[s.signer].name.clone());
                 v.fingerprint = Some(s.fingerprint);
-                v.principal = s.principal;
-                if !rule.signers.contains(&s.signer) {
+                let chosen = s
+                    .signers
+                    .iter()
+                    .find(|(i, _)| rule.signers.contains(i))
+                    .or(s.signers.first())
+                    .cloned();
+                let (idx, principal) = chosen.unwrap_or((0, None));
+                v.signer = Some(policy.signers[idx].name.clone());
+                v.principal = principal;
+                if !rule.signers.contains(&idx) {
                     let who = v.signer.clone().unwrap_or_default();
                     verdicts.push(v.refuse(
                         "signer-not-allowed",

@@ -24,12 +24,10 @@ pub struct SshTrust<'a> {
 /// A successful check.
 #[derive(Debug, Clone)]
 pub struct Good {
-    /// Index of the signer whose trust matched.
-    pub signer: usize,
+    /// Every signer whose trust matched, with the principal that matched (if any).
+    pub matches: Vec<(usize, Option<String>)>,
     /// SHA256 fingerprint of the signing key (or certificate key).
     pub fingerprint: String,
-    /// The principal that matched (allowed_signers or certificate), if any.
-    pub principal: Option<String>,
 }
 
 fn refuse(code: &'static str, detail: impl Into<String>) -> Refusal {
@@ -111,13 +109,11 @@ pub fn verify(
         ));
     }
     let mut last_refusal = None;
-    for (i, s) in signers.iter().enumerate() {
+    let mut matches = Vec::new();
+    'signers: for (i, s) in signers.iter().enumerate() {
         if cert.is_none() && s.keys.contains(&key) {
-            return Ok(Good {
-                signer: i,
-                fingerprint,
-                principal: None,
-            });
+            matches.push((i, None));
+            continue 'signers;
         }
         for e in s.allowed {
             match &cert {
@@ -138,11 +134,8 @@ pub fn verify(
                         ));
                         continue;
                     }
-                    return Ok(Good {
-                        signer: i,
-                        fingerprint,
-                        principal: e.principals.first().cloned(),
-                    });
+                    matches.push((i, e.principals.first().cloned()));
+                    continue 'signers;
                 }
                 Some(c) if e.cert_authority && c.signature_key() == &e.key => {
                     if let Some(r) = namespace_refusal(e) {
@@ -187,11 +180,8 @@ pub fn verify(
                         .find(|p| match_pattern_list(p, &e.principals));
                     match principal {
                         Some(p) => {
-                            return Ok(Good {
-                                signer: i,
-                                fingerprint,
-                                principal: Some(p.clone()),
-                            });
+                            matches.push((i, Some(p.clone())));
+                            continue 'signers;
                         }
                         None => {
                             last_refusal = Some(refuse(
@@ -207,6 +197,12 @@ pub fn verify(
                 _ => {}
             }
         }
+    }
+    if !matches.is_empty() {
+        return Ok(Good {
+            matches,
+            fingerprint,
+        });
     }
     Err(last_refusal.unwrap_or_else(|| {
         refuse(
