@@ -69,18 +69,10 @@ fn target(
     })
 }
 
+/// Finds and loads `.sops.yaml`. A config without creation rules still provides store settings;
+/// for key selection it counts as no config, as in sops.
 fn load_config(explicit: Option<&Path>) -> Result<Option<Config>, Error> {
-    match locate(explicit)? {
-        Some(p) => {
-            let c = Config::load(&p)?;
-            if c.rules.is_empty() && explicit.is_none() {
-                // A config without creation rules counts as no config (sops does the same),
-                // but its store settings still apply.
-            }
-            Ok(Some(c))
-        }
-        None => Ok(None),
-    }
+    locate(explicit)?.map(|p| Config::load(&p)).transpose()
 }
 
 fn unlocker(read: &ReadOpts) -> Unlocker {
