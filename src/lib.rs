@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod git;
+pub mod image;
 pub mod policy;
 pub mod signature;
 pub mod sops;

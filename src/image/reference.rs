@@ -1,0 +1,189 @@
+//! Container image references (the distribution reference grammar), normalised as the
+//! container runtimes do: `nginx` → `docker.io/library/nginx:latest`.
+
+use std::fmt;
+
+/// A parsed, normalised image reference.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reference {
+    /// Registry host (and port), e.g. `docker.io`, `ghcr.io`, `127.0.0.1:5000`.
+    pub registry: String,
+    /// Repository path, e.g. `library/nginx`.
+    pub repository: String,
+    /// The tag, if any.
+    pub tag: Option<String>,
+    /// The digest (`sha256:<hex>`), if any.
+    pub digest: Option<String>,
+}
+
+fn path_component_ok(c: &str) -> bool {
+    // [a-z0-9]+ ((\.|_|__|-+)[a-z0-9]+)*
+    let b = c.as_bytes();
+    if b.is_empty() || !b[0].is_ascii_lowercase() && !b[0].is_ascii_digit() {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_lowercase() || b[i].is_ascii_digit() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && matches!(b[i], b'.' | b'_' | b'-') {
+            i += 1;
+        }
+        let sep = &c[start..i];
+        let ok = sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|x| x == b'-');
+        if !ok || i == b.len() {
+            return false;
+        }
+    }
+    true
+}
+
+fn tag_ok(t: &str) -> bool {
+    let b = t.as_bytes();
+    !b.is_empty()
+        && b.len() <= 128
+        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
+        && b.iter()
+            .all(|x| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'.' | b'-'))
+}
+
+fn digest_ok(d: &str) -> bool {
+    match d.split_once(':') {
+        Some(("sha256", hex)) => {
+            hex.len() == 64
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        }
+        Some(("sha512", hex)) => {
+            hex.len() == 128
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        }
+        _ => false,
+    }
+}
+
+impl Reference {
+    /// Parses and normalises a reference; errors say what is wrong.
+    pub fn parse(s: &str) -> Result<Reference, String> {
+        let bad = |why: &str| format!("invalid image reference '{s}': {why}");
+        if s.is_empty() || s.len() > 4096 || s.trim() != s {
+            return Err(bad("empty, too long or padded with spaces"));
+        }
+        let (rest, digest) = match s.split_once('@') {
+            Some((r, d)) => {
+                if !digest_ok(d) {
+                    return Err(bad(
+                        "the digest must be sha256:<64 hex> or sha512:<128 hex>",
+                    ));
+                }
+                (r, Some(d.to_string()))
+            }
+            None => (s, None),
+        };
+        let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+        let (name, tag) = match rest[last_slash..].rfind(':') {
+            Some(i) => (&rest[..last_slash + i], Some(&rest[last_slash + i + 1..])),
+            None => (rest, None),
+        };
+        if let Some(t) = tag
+            && !tag_ok(t)
+        {
+            return Err(bad("invalid tag"));
+        }
+        let (registry, path) = match name.split_once('/') {
+            Some((first, path))
+                if first.contains('.') || first.contains(':') || first == "localhost" =>
+            {
+                (first.to_string(), path.to_string())
+            }
+            _ => ("docker.io".to_string(), name.to_string()),
+        };
+        let registry = if registry == "index.docker.io" || registry == "registry-1.docker.io" {
+            "docker.io".to_string()
+        } else {
+            registry
+        };
+        let path = if registry == "docker.io" && !path.contains('/') {
+            format!("library/{path}")
+        } else {
+            path
+        };
+        if path.is_empty() || !path.split('/').all(path_component_ok) {
+            return Err(bad(
+                "repository names are lowercase letters, digits and . _ - separators",
+            ));
+        }
+        Ok(Reference {
+            registry,
+            repository: path,
+            tag: tag.map(String::from),
+            digest,
+        })
+    }
+
+    /// `registry/repository` without tag or digest.
+    pub fn name(&self) -> String {
+        format!("{}/{}", self.registry, self.repository)
+    }
+}
+
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.registry, self.repository)?;
+        if let Some(t) = &self.tag {
+            write!(f, ":{t}")?;
+        }
+        if let Some(d) = &self.digest {
+            write!(f, "@{d}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const D: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn normalisation() {
+        for (input, want) in [
+            ("nginx", "docker.io/library/nginx"),
+            ("nginx:1.27", "docker.io/library/nginx:1.27"),
+            ("bitnami/redis", "docker.io/bitnami/redis"),
+            ("index.docker.io/library/nginx", "docker.io/library/nginx"),
+            ("ghcr.io/org/app:v1", "ghcr.io/org/app:v1"),
+            ("localhost/app", "localhost/app"),
+            ("127.0.0.1:5000/a/b:t", "127.0.0.1:5000/a/b:t"),
+        ] {
+            assert_eq!(
+                Reference::parse(input).unwrap().to_string(),
+                want,
+                "{input}"
+            );
+        }
+        let r = Reference::parse(&format!("ghcr.io/org/app:v1@{D}")).unwrap();
+        assert_eq!(
+            (r.tag.as_deref(), r.digest.as_deref()),
+            (Some("v1"), Some(D))
+        );
+        for bad in [
+            "",
+            "UPPER/case",
+            "a//b",
+            "app:",
+            "app@sha256:abc",
+            "app:-x",
+            " nginx",
+        ] {
+            assert!(Reference::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
