@@ -157,7 +157,14 @@ impl Value {
 /// may move between a list and the mappings inside it, or past values: neither changes its AAD
 /// nor the MAC. With `loose_comment_lines`, the continuation lines of a multi-line comment are
 /// compared without their comment marker and spacing (go-ini rewrites `;x` as `; x`).
-pub fn round_trip_equivalent(a: &[Entry], b: &[Entry], loose_comment_lines: bool) -> bool {
+/// With `comment_paths` false only the comment texts are compared (decryption tolerates a
+/// comment moved to a neighbouring mapping).
+pub fn round_trip_equivalent(
+    a: &[Entry],
+    b: &[Entry],
+    loose_comment_lines: bool,
+    comment_paths: bool,
+) -> bool {
     fn strip(v: &Value) -> Value {
         match v {
             Value::Map(e) => Value::Map(
@@ -208,10 +215,8 @@ pub fn round_trip_equivalent(a: &[Entry], b: &[Entry], loose_comment_lines: bool
             *c = c
                 .split('\n')
                 .map(|l| {
-                    l.trim_start_matches(|c: char| {
-                        c == ';' || c == '#' || c.is_ascii_whitespace() || c == '\x0b'
-                    })
-                    .trim_end()
+                    l.trim_start_matches(|c: char| c == ';' || c == '#' || c.is_whitespace())
+                        .trim_end()
                 })
                 .collect::<Vec<_>>()
                 .join("\n");
@@ -219,6 +224,11 @@ pub fn round_trip_equivalent(a: &[Entry], b: &[Entry], loose_comment_lines: bool
         // A comment made only of markers (`;#`) has no text left to write back.
         ca.retain(|(_, c)| !c.trim().is_empty());
         cb.retain(|(_, c)| !c.trim().is_empty());
+    }
+    if !comment_paths {
+        for (p, _) in ca.iter_mut().chain(cb.iter_mut()) {
+            p.clear();
+        }
     }
     ca.sort();
     cb.sort();

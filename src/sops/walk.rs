@@ -20,12 +20,14 @@ struct Walk<'s, F> {
     /// Comments in scope for the comment rules (only filled when the selector needs them).
     comments: Vec<String>,
     aad: String,
+    /// Lengths of `aad` at each enclosing mapping, for the ancestor paths of a comment.
+    levels: Vec<usize>,
     on_leaf: F,
 }
 
 impl<F> Walk<'_, F>
 where
-    F: FnMut(Leaf<'_>, &str, bool) -> Result<(), Error>,
+    F: FnMut(Leaf<'_>, &str, bool, &[String]) -> Result<(), Error>,
 {
     fn encrypts(&self, key_hit: bool, own: Option<&str>) -> bool {
         match self.selector {
@@ -48,10 +50,61 @@ where
         }
     }
 
-    fn comment(&mut self, text: &mut Text, key_hit: bool) -> Result<(), Error> {
+    /// Paths a comment of `entries[idx]` may have been encrypted under if a YAML emitter moved
+    /// it across a mapping boundary: the enclosing mappings, and the mappings that end just
+    /// before it or start just after it (sops's own emitter moves trailing comments like that).
+    fn comment_alternatives(&self, entries: &[Entry], idx: usize) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .levels
+            .iter()
+            .rev()
+            .map(|&l| format!("{}:", &self.aad[..l]))
+            .collect();
+        let join = |base: &str, k: &str| {
+            if base.is_empty() {
+                k.to_string()
+            } else {
+                format!("{base}:{k}")
+            }
+        };
+        let mut chain = |start: Option<&Entry>, last: bool| {
+            let mut cur = start;
+            let mut path = self.aad.clone();
+            while let Some(Entry::Pair(k, v)) = cur {
+                path = join(&path, k);
+                out.push(format!("{path}:"));
+                cur = match v {
+                    Value::Map(e) if last => e.iter().rev().find(|x| matches!(x, Entry::Pair(..))),
+                    Value::Map(e) => e.iter().find(|x| matches!(x, Entry::Pair(..))),
+                    _ => None,
+                };
+            }
+        };
+        chain(
+            entries[..idx]
+                .iter()
+                .rev()
+                .find(|x| matches!(x, Entry::Pair(..))),
+            true,
+        );
+        chain(
+            entries[idx + 1..]
+                .iter()
+                .find(|x| matches!(x, Entry::Pair(..))),
+            false,
+        );
+        out
+    }
+
+    fn comment(
+        &mut self,
+        text: &mut Text,
+        key_hit: bool,
+        alternatives: &[String],
+    ) -> Result<(), Error> {
         let enc = self.encrypts(key_hit, Some(text.as_str()));
         let aad = format!("{}:", self.aad);
-        (self.on_leaf)(Leaf::Comment(text), &aad, enc)?;
+        (self.on_leaf)(Leaf::Comment(text), &aad, enc, alternatives)?;
         if self.selector.uses_comments() {
             self.comments.push(text.to_string());
         }
@@ -60,18 +113,24 @@ where
 
     fn map(&mut self, entries: &mut [Entry], key_hit: bool) -> Result<(), Error> {
         let base = self.comments.len();
-        for entry in entries.iter_mut() {
-            match entry {
-                Entry::Comment(text) => self.comment(text, key_hit)?,
+        for idx in 0..entries.len() {
+            let alternatives = match &entries[idx] {
+                Entry::Comment(_) => self.comment_alternatives(entries, idx),
+                Entry::Pair(..) => Vec::new(),
+            };
+            match &mut entries[idx] {
+                Entry::Comment(text) => self.comment(text, key_hit, &alternatives)?,
                 Entry::Pair(key, value) => {
                     let hit = key_hit || self.key_matches(key);
                     let saved = self.aad.len();
+                    self.levels.push(saved);
                     if !self.aad.is_empty() {
                         self.aad.push(':');
                     }
                     self.aad.push_str(key);
                     self.node(value, hit)?;
                     self.aad.truncate(saved);
+                    self.levels.pop();
                     self.comments.truncate(base);
                 }
             }
@@ -105,12 +164,12 @@ where
                 };
                 let enc = self.encrypts(key_hit, own.as_deref());
                 let aad = format!("{}:", self.aad);
-                (self.on_leaf)(Leaf::Value(value), &aad, enc)
+                (self.on_leaf)(Leaf::Value(value), &aad, enc, &[])
             }
             _ => {
                 let enc = self.encrypts(key_hit, None);
                 let aad = format!("{}:", self.aad);
-                (self.on_leaf)(Leaf::Value(value), &aad, enc)
+                (self.on_leaf)(Leaf::Value(value), &aad, enc, &[])
             }
         }
     }
@@ -118,12 +177,13 @@ where
 
 fn run<F>(docs: &mut [Vec<Entry>], selector: &Selector, on_leaf: F) -> Result<(), Error>
 where
-    F: FnMut(Leaf<'_>, &str, bool) -> Result<(), Error>,
+    F: FnMut(Leaf<'_>, &str, bool, &[String]) -> Result<(), Error>,
 {
     let mut walk = Walk {
         selector,
         comments: Vec::new(),
         aad: String::new(),
+        levels: Vec::new(),
         on_leaf,
     };
     for doc in docs.iter_mut() {
@@ -158,7 +218,7 @@ pub fn encrypt(
     mac_only: bool,
 ) -> Result<Zeroizing<String>, Error> {
     let mut hasher = new_hasher(mac_only);
-    run(docs, selector, |leaf, aad, enc| {
+    run(docs, selector, |leaf, aad, enc, _| {
         match leaf {
             Leaf::Comment(text) => {
                 if enc && !text.is_empty() {
@@ -197,6 +257,8 @@ pub fn encrypt(
 pub struct DecryptReport {
     /// Plain comments met where the rules say comments are encrypted (files from sops < 3.4).
     pub plaintext_comments: usize,
+    /// Encrypted comments that authenticated under a neighbouring mapping's path.
+    pub displaced_comments: usize,
 }
 
 /// Decrypts every selected leaf in place and returns the recomputed MAC and a report.
@@ -211,11 +273,27 @@ pub fn decrypt(
 ) -> Result<(Zeroizing<String>, DecryptReport), Error> {
     let mut hasher = new_hasher(mac_only);
     let mut report = DecryptReport::default();
-    run(docs, selector, |leaf, aad, enc| {
+    run(docs, selector, |leaf, aad, enc, alternatives| {
         match leaf {
             Leaf::Comment(text) => {
                 if enc && looks_encrypted(text.as_bytes()) {
-                    *text = decrypt_comment(cipher, text, aad)?;
+                    *text = match decrypt_comment(cipher, text, aad) {
+                        Ok(t) => t,
+                        Err(e) => {
+                            // A comment another emitter moved across a mapping boundary still
+                            // authenticates under the path it was encrypted with.
+                            let found = alternatives
+                                .iter()
+                                .find_map(|alt| decrypt_comment(cipher, text, alt).ok());
+                            match found {
+                                Some(t) => {
+                                    report.displaced_comments += 1;
+                                    t
+                                }
+                                None => return Err(e),
+                            }
+                        }
+                    };
                 } else if enc && !text.is_empty() {
                     report.plaintext_comments += 1;
                 }
