@@ -16,16 +16,21 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def measure(cmd, env, runs):
+    """Median wall time and peak RSS (KiB). The peak comes from GNU time (/usr/bin/time), which
+    forks the command from a small process: a child forked from this Python process would
+    report Python's own RSS as its peak."""
     times, rss = [], 0
+    gnu_time = os.path.exists("/usr/bin/time")
     for _ in range(runs):
+        full = ["/usr/bin/time", "-f", "%M", *cmd] if gnu_time else cmd
         t = time.perf_counter()
-        p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(p.pid, 0)
+        p = subprocess.run(full, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         elapsed = time.perf_counter() - t
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit(f"{cmd} failed: {p.stderr.read().decode()}")
+        if p.returncode != 0:
+            raise SystemExit(f"{cmd} failed: {p.stderr}")
         times.append(elapsed)
-        rss = max(rss, usage.ru_maxrss)
+        if gnu_time:
+            rss = max(rss, int(p.stderr.strip().splitlines()[-1]))
     times.sort()
     return times[len(times) // 2], rss
 

@@ -75,9 +75,10 @@ pub fn parse_enc(s: &str) -> Result<EncValue, Error> {
     };
     let rest = s.strip_prefix("ENC[AES256_GCM,data:").ok_or_else(bad)?;
     let rest = rest.strip_suffix(']').ok_or_else(bad)?;
-    let (data, rest) = rest.split_once(",iv:").ok_or_else(bad)?;
-    let (iv, rest) = rest.split_once(",tag:").ok_or_else(bad)?;
-    let (tag, kind) = rest.split_once(",type:").ok_or_else(bad)?;
+    // The IV, tag and type are short and at the end: search from the end (data may be huge).
+    let (rest, kind) = rest.rsplit_once(",type:").ok_or_else(bad)?;
+    let (rest, tag) = rest.rsplit_once(",tag:").ok_or_else(bad)?;
+    let (data, iv) = rest.rsplit_once(",iv:").ok_or_else(bad)?;
     if data.is_empty() || iv.is_empty() || tag.is_empty() || kind.is_empty() {
         return Err(bad());
     }
