@@ -79,17 +79,6 @@ fn first_seen(opts: &VerifyOpts) -> Result<Option<i64>, Failure> {
         .transpose()
 }
 
-fn worktree_root(repo: &Path) -> std::path::PathBuf {
-    std::process::Command::new("git")
-        .current_dir(repo)
-        .args(["rev-parse", "--show-toplevel"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| std::path::PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
-        .unwrap_or_else(|| repo.to_path_buf())
-}
-
 /// Runs a verify command; returns the exit code.
 pub fn run(cmd: &VerifyCommand) -> i32 {
     match run_inner(cmd) {
@@ -113,7 +102,7 @@ fn run_inner(cmd: &VerifyCommand) -> Result<i32, Failure> {
             opts,
         } => {
             let mut repo = Repo::open(&opts.repo)?;
-            let policy = load_policy(opts, &worktree_root(&opts.repo))?;
+            let policy = load_policy(opts, repo.toplevel().unwrap_or(&opts.repo))?;
             let target_spec = rev.clone().unwrap_or_else(|| "HEAD".into());
             let (from, to) = match target_spec.split_once("..") {
                 Some((a, b)) => (Some(a.to_string()), b.to_string()),
@@ -134,8 +123,28 @@ fn run_inner(cmd: &VerifyCommand) -> Result<i32, Failure> {
                 None => None,
             };
             let mut refusals_before = Vec::new();
-            let ids = match (&from, &last) {
-                (Some(a), _) => repo.range(&repo.resolve(&format!("{a}^{{commit}}"))?, &target)?,
+            let ctx = Context {
+                policy: &policy,
+                refname: refname.clone(),
+                first_seen: first_seen(opts)?,
+                now: now(),
+                tag_signers: None,
+            };
+            let mut cache = opts.cache.as_deref().map(Cache::load);
+            let from_id = from
+                .as_ref()
+                .map(|a| repo.resolve(&format!("{a}^{{commit}}")))
+                .transpose()?;
+            // With the cache, a range already verified up to some tip only needs what is new.
+            let mut start = from_id.clone();
+            if let (Some(c), Some(a)) = (&cache, &from_id)
+                && let Some(tip) = c.tip(a, &ctx)
+                && repo.is_ancestor(tip, &target)?
+            {
+                start = Some(tip.clone());
+            }
+            let ids = match (&start, &last) {
+                (Some(a), _) => repo.range(a, &target)?,
                 (None, Some(l)) => {
                     if !repo.is_ancestor(l, &target)? {
                         let v = rollback_verdict(&target, l);
@@ -157,18 +166,15 @@ fn run_inner(cmd: &VerifyCommand) -> Result<i32, Failure> {
             } else {
                 ids
             };
-            let ctx = Context {
-                policy: &policy,
-                refname: refname.clone(),
-                first_seen: first_seen(opts)?,
-                now: now(),
-                tag_signers: None,
-            };
             let mut verdicts = refusals_before;
-            let mut cache = opts.cache.as_deref().map(Cache::load);
             verdicts.extend(verify_commits(&mut repo, &ids, &ctx, cache.as_mut())?);
+            if let (Some(c), Some(a)) = (cache.as_mut(), &from_id)
+                && verdicts.iter().all(Verdict::verified)
+            {
+                c.set_tip(a, &target, &ctx);
+            }
             if let (Some(c), Some(path)) = (&cache, &opts.cache) {
-                c.save(path).map_err(|e| {
+                c.save().map_err(|e| {
                     Failure(
                         3,
                         format!("cannot write the verdict cache {}: {e}", path.display()),
@@ -183,7 +189,7 @@ fn run_inner(cmd: &VerifyCommand) -> Result<i32, Failure> {
         }
         VerifyCommand::Tag { tag, opts } => {
             let mut repo = Repo::open(&opts.repo)?;
-            let policy = load_policy(opts, &worktree_root(&opts.repo))?;
+            let policy = load_policy(opts, repo.toplevel().unwrap_or(&opts.repo))?;
             let rule = policy.tag_rule(tag).ok().flatten();
             let ctx = Context {
                 policy: &policy,

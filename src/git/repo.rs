@@ -43,6 +43,7 @@ pub struct Repo {
     /// SHA-1 or SHA-256.
     pub algo: HashAlgo,
     cat: Option<CatFile>,
+    toplevel: Option<std::path::PathBuf>,
 }
 
 fn git(dir: &Path) -> Command {
@@ -76,9 +77,18 @@ impl Repo {
     /// Opens the repository containing `path`.
     pub fn open(path: &Path) -> Result<Repo, GitError> {
         let mut c = git(path);
-        c.args(["rev-parse", "--show-object-format"]);
-        let fmt = run(c, &format!("{} is not a git repository", path.display()))?;
-        let algo = match fmt.trim() {
+        c.args(["rev-parse", "--show-object-format", "--show-toplevel"]);
+        let out = match run(c, "") {
+            Ok(o) => o,
+            Err(_) => {
+                // A bare repository has no top level.
+                let mut c = git(path);
+                c.args(["rev-parse", "--show-object-format"]);
+                run(c, &format!("{} is not a git repository", path.display()))?
+            }
+        };
+        let mut lines = out.lines();
+        let algo = match lines.next().unwrap_or("").trim() {
             "sha1" => HashAlgo::Sha1,
             "sha256" => HashAlgo::Sha256,
             other => {
@@ -87,11 +97,18 @@ impl Repo {
                 )));
             }
         };
+        let toplevel = lines.next().map(|l| std::path::PathBuf::from(l.trim()));
         Ok(Repo {
             dir: path.to_path_buf(),
             algo,
             cat: None,
+            toplevel,
         })
+    }
+
+    /// The work tree's top directory (None for a bare repository).
+    pub fn toplevel(&self) -> Option<&Path> {
+        self.toplevel.as_deref()
     }
 
     /// Resolves a revision to a full object id (peeling nothing).
@@ -114,13 +131,8 @@ impl Repo {
             }
         }
         let mut c = git(&self.dir);
-        c.args([
-            "rev-list",
-            "--reverse",
-            "--topo-order",
-            &format!("^{from}"),
-            to,
-        ]);
+        // No --topo-order: it forces git to walk the whole history behind `from`.
+        c.args(["rev-list", "--reverse", &format!("^{from}"), to]);
         Ok(run(c, &format!("cannot list {from}..{to}"))?
             .lines()
             .map(String::from)
@@ -224,6 +236,41 @@ impl Repo {
         Ok(out)
     }
 
+    /// Reads many objects in one streamed `cat-file --batch` (ids written by a second thread,
+    /// so there is no round trip per object); every body is hashed and checked.
+    pub fn read_many(&self, ids: &[String]) -> Result<Vec<(String, Vec<u8>)>, GitError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut child = git(&self.dir)
+            .args(["cat-file", "--batch"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| GitError::Io(format!("cannot run git cat-file: {e}")))?;
+        let mut input = child
+            .stdin
+            .take()
+            .ok_or_else(|| GitError::Io("git stdin".into()))?;
+        let list: String = ids.iter().map(|i| format!("{i}\n")).collect();
+        let writer = std::thread::spawn(move || input.write_all(list.as_bytes()));
+        let mut output = BufReader::with_capacity(
+            1 << 16,
+            child
+                .stdout
+                .take()
+                .ok_or_else(|| GitError::Io("git stdout".into()))?,
+        );
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(read_one(&mut output, id, self.algo)?);
+        }
+        let _ = writer.join();
+        let _ = child.wait();
+        Ok(out)
+    }
+
     /// Reads an object's raw bytes and checks they hash to `id`. Returns (type, body).
     pub fn read(&mut self, id: &str) -> Result<(String, Vec<u8>), GitError> {
         if self.cat.is_none() {
@@ -254,38 +301,47 @@ impl Repo {
         writeln!(cat.input, "{id}")
             .and_then(|_| cat.input.flush())
             .map_err(|e| GitError::Io(format!("git cat-file: {e}")))?;
-        let mut header = String::new();
-        cat.output
-            .read_line(&mut header)
-            .map_err(|e| GitError::Io(format!("git cat-file: {e}")))?;
-        let parts: Vec<&str> = header.split_whitespace().collect();
-        if parts.len() != 3 || parts[0] != id {
-            return Err(GitError::Usage(format!(
-                "object {id} is missing from the repository"
-            )));
-        }
-        let size: usize = parts[2]
-            .parse()
-            .map_err(|_| GitError::Io("git cat-file: bad size".into()))?;
-        if size > MAX_OBJECT {
-            return Err(GitError::Corrupt(format!(
-                "object {id} is {size} bytes; refusing to read it"
-            )));
-        }
-        let mut body = vec![0u8; size + 1];
-        cat.output
-            .read_exact(&mut body)
-            .map_err(|e| GitError::Io(format!("git cat-file: {e}")))?;
-        body.pop();
-        let kind = parts[1].to_string();
-        let actual = self.algo.object_id(&kind, &body);
-        if actual != id {
-            return Err(GitError::Corrupt(format!(
-                "object {id} hashes to {actual}: the repository is corrupt or was tampered with"
-            )));
-        }
-        Ok((kind, body))
+        read_one(&mut cat.output, id, self.algo)
     }
+}
+
+/// Reads one `cat-file --batch` reply for `id` and checks the body hashes to it.
+fn read_one<R: BufRead>(
+    output: &mut R,
+    id: &str,
+    algo: HashAlgo,
+) -> Result<(String, Vec<u8>), GitError> {
+    let mut header = String::new();
+    output
+        .read_line(&mut header)
+        .map_err(|e| GitError::Io(format!("git cat-file: {e}")))?;
+    let parts: Vec<&str> = header.split_whitespace().collect();
+    if parts.len() != 3 || parts[0] != id {
+        return Err(GitError::Usage(format!(
+            "object {id} is missing from the repository"
+        )));
+    }
+    let size: usize = parts[2]
+        .parse()
+        .map_err(|_| GitError::Io("git cat-file: bad size".into()))?;
+    if size > MAX_OBJECT {
+        return Err(GitError::Corrupt(format!(
+            "object {id} is {size} bytes; refusing to read it"
+        )));
+    }
+    let mut body = vec![0u8; size + 1];
+    output
+        .read_exact(&mut body)
+        .map_err(|e| GitError::Io(format!("git cat-file: {e}")))?;
+    body.pop();
+    let kind = parts[1].to_string();
+    let actual = algo.object_id(&kind, &body);
+    if actual != id {
+        return Err(GitError::Corrupt(format!(
+            "object {id} hashes to {actual}: the repository is corrupt or was tampered with"
+        )));
+    }
+    Ok((kind, body))
 }
 
 impl Drop for Repo {

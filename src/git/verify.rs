@@ -320,11 +320,17 @@ fn evaluate(
 }
 
 /// A store of verified verdicts keyed by (object id, ref, policy digest, first-seen time, sigil
-/// version): re-verifying a long history costs only the new commits.
+/// version): re-verifying a long history costs only the new commits. Verdicts are appended to
+/// the cache file and read only when needed; the tips of fully verified ranges live beside it
+/// in `<file>.tips`.
 #[derive(Default)]
 pub struct Cache {
-    entries: HashMap<String, Cached>,
-    dirty: bool,
+    path: std::path::PathBuf,
+    entries: Option<HashMap<String, Cached>>,
+    added: Vec<(String, Cached)>,
+    /// For ranges `A..B` verified completely: A's key → B.
+    tips: HashMap<String, String>,
+    tips_dirty: bool,
 }
 
 /// What a cached verified verdict keeps.
@@ -368,35 +374,84 @@ impl Cached {
 }
 
 impl Cache {
-    /// Loads a cache file (missing or unreadable files start empty; entries are JSON lines).
+    /// Opens a cache file (missing or unreadable files start empty).
     pub fn load(path: &std::path::Path) -> Cache {
-        let mut c = Cache::default();
-        if let Ok(text) = std::fs::read_to_string(path) {
-            for line in text.lines() {
-                if let Ok((k, v)) = serde_json::from_str::<(String, Cached)>(line) {
-                    c.entries.insert(k, v);
-                }
-            }
+        let tips = std::fs::read_to_string(tips_path(path))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        Cache {
+            path: path.to_path_buf(),
+            tips,
+            ..Cache::default()
         }
-        c
     }
 
-    /// Writes the cache atomically if anything was added.
-    pub fn save(&self, path: &std::path::Path) -> std::io::Result<()> {
-        if !self.dirty {
-            return Ok(());
+    fn get(&mut self, key: &str) -> Option<&Cached> {
+        let path = &self.path;
+        let entries = self.entries.get_or_insert_with(|| {
+            let mut map = HashMap::new();
+            if let Ok(text) = std::fs::read_to_string(path) {
+                for line in text.lines() {
+                    if let Ok((k, v)) = serde_json::from_str::<(String, Cached)>(line) {
+                        map.insert(k, v);
+                    }
+                }
+            }
+            map
+        });
+        entries.get(key)
+    }
+
+    fn insert(&mut self, key: String, v: Cached) {
+        self.added.push((key.clone(), v.clone()));
+        if let Some(e) = self.entries.as_mut() {
+            e.insert(key, v);
         }
-        if let Some(dir) = path.parent() {
+    }
+
+    /// Appends new verdicts and rewrites the tips if they changed.
+    pub fn save(&self) -> std::io::Result<()> {
+        use std::io::Write;
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        let mut text = String::new();
-        for (k, v) in &self.entries {
-            text.push_str(&serde_json::to_string(&(k, v)).map_err(std::io::Error::other)?);
-            text.push('\n');
+        if !self.added.is_empty() {
+            let mut text = String::new();
+            for (k, v) in &self.added {
+                text.push_str(&serde_json::to_string(&(k, v)).map_err(std::io::Error::other)?);
+                text.push('\n');
+            }
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)?
+                .write_all(text.as_bytes())?;
         }
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, text)?;
-        std::fs::rename(tmp, path)
+        if self.tips_dirty {
+            let tmp = tips_path(&self.path).with_extension("tmp");
+            std::fs::write(
+                &tmp,
+                serde_json::to_string(&self.tips).map_err(std::io::Error::other)?,
+            )?;
+            std::fs::rename(tmp, tips_path(&self.path))?;
+        }
+        Ok(())
+    }
+
+    /// The last commit up to which the range starting after `from` was fully verified.
+    pub fn tip(&self, from: &str, ctx: &Context<'_>) -> Option<&String> {
+        self.tips
+            .get(&Cache::key(&format!("range-from:{from}"), ctx))
+    }
+
+    /// Records that every commit of `from..to` is verified.
+    pub fn set_tip(&mut self, from: &str, to: &str, ctx: &Context<'_>) {
+        let key = Cache::key(&format!("range-from:{from}"), ctx);
+        if self.tips.get(&key).map(String::as_str) != Some(to) {
+            self.tips.insert(key, to.to_string());
+            self.tips_dirty = true;
+        }
     }
 
     fn key(id: &str, ctx: &Context<'_>) -> String {
@@ -417,6 +472,12 @@ impl Cache {
     }
 }
 
+fn tips_path(path: &std::path::Path) -> std::path::PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".tips");
+    std::path::PathBuf::from(p)
+}
+
 /// Verifies commits (oldest first) for `ctx.refname`, using and filling `cache` when given.
 /// Signatures are checked on every core.
 pub fn verify_commits(
@@ -428,10 +489,9 @@ pub fn verify_commits(
     let mut out: Vec<Option<Verdict>> = vec![None; ids.len()];
     let mut todo = Vec::new();
     for (i, id) in ids.iter().enumerate() {
-        match cache
-            .as_ref()
-            .and_then(|c| c.entries.get(&Cache::key(id, ctx)))
-        {
+        // A handful of commits is cheaper to verify than to look up in a large cache.
+        let lookup = cache.as_mut().filter(|_| ids.len() > 64);
+        match lookup.and_then(|c| c.get(&Cache::key(id, ctx))) {
             Some(v) => out[i] = Some(v.verdict(id)),
             None => todo.push(i),
         }
@@ -443,9 +503,9 @@ pub fn verify_commits(
         HashMap::new()
     };
     let mut parsed = Vec::with_capacity(todo.len());
-    for &i in &todo {
+    let objects = repo.read_many(&todo_ids)?;
+    for (&i, (kind, raw)) in todo.iter().zip(objects) {
         let id = &ids[i];
-        let (kind, raw) = repo.read(id)?;
         if kind != "commit" {
             out[i] = Some(Verdict::refused(
                 id,
@@ -493,8 +553,7 @@ pub fn verify_commits(
         if v.verified()
             && let Some(c) = cache.as_mut()
         {
-            c.entries.insert(Cache::key(&ids[i], ctx), Cached::of(&v));
-            c.dirty = true;
+            c.insert(Cache::key(&ids[i], ctx), Cached::of(&v));
         }
         out[i] = Some(v);
     }
