@@ -635,6 +635,21 @@ fn openpgp_signatures() {
             0,
             "pitfall 9: git passes any good signature from any key in the keyring",
         );
+        // Content altered after signing (exercises the direct Ed25519 path's fallback).
+        let raw = git(&lab.repo, &["cat-file", "commit", &good]) + "\n";
+        let altered = write_object(
+            &lab.repo,
+            "commit",
+            raw.replacen("\n\na.txt", "\n\nA.txt", 1).as_bytes(),
+        );
+        expect(
+            &format!("{algo}: content altered"),
+            run2(lab.sigil(&p, &["commits", &altered, "--ref", "refs/heads/main"])),
+            (1, Some("bad-signature")),
+            lab.git_verify("verify-commit", &altered, None, &[&cert]),
+            1,
+            "",
+        );
         // Tags: a signed tag verifies, and so does the commit it points at.
         let out = Command::new("git")
             .current_dir(&lab.repo)
