@@ -70,6 +70,18 @@ fn yaml_unicode_multiline_large() {
     both_directions("u.yaml", text.as_bytes(), &[]);
 }
 
+/// Values of 1 MiB and more are hashed on a second thread while they are encrypted; the MAC
+/// must still cover every value in order, as sops computes it.
+#[test]
+fn yaml_values_above_the_parallel_hash_threshold() {
+    let text = format!(
+        "a: small\nbig1: {}\nb: 2\nbig2: {}\nc: [x, y]\n",
+        "q".repeat(1_500_000),
+        "r".repeat(1 << 20)
+    );
+    both_directions("huge.yaml", text.as_bytes(), &[]);
+}
+
 #[test]
 fn yaml_multi_document_and_scalars() {
     let text = "a: 1\nb: 0x1F\nc: 1e3\nd: 2024-01-01\ne: ~\nf: .inf\ng: yes\nh: \"123\"\n---\n# second\nkind: Secret\nstringData:\n    password: hunter2\n";

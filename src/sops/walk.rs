@@ -206,6 +206,26 @@ fn new_hasher(mac_only: bool) -> Sha512 {
     h
 }
 
+/// Values at least this long are hashed on a second core while they are encrypted.
+const PARALLEL_HASH_MIN: usize = 1 << 20;
+
+/// Feeds `bytes` to the MAC hasher while `work` runs, on another core for large values.
+fn hash_alongside<R>(hasher: &mut Sha512, bytes: &[u8], work: impl FnOnce() -> R) -> R {
+    if bytes.len() < PARALLEL_HASH_MIN {
+        hasher.update(bytes);
+        return work();
+    }
+    std::thread::scope(|scope| {
+        let hashing = scope.spawn(|| hasher.update(bytes));
+        let out = work();
+        // A panic while hashing is a bug, not bad input: propagate it.
+        if let Err(panic) = hashing.join() {
+            std::panic::resume_unwind(panic);
+        }
+        out
+    })
+}
+
 fn hex_upper(digest: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02X}")).collect()
 }
@@ -236,14 +256,19 @@ pub fn encrypt(
                 let bytes = v.canonical_bytes().ok_or_else(|| {
                     Error::EncryptTree(format!("cannot encrypt the value at '{aad}'"))
                 })?;
-                if !mac_only || enc {
-                    hasher.update(&bytes[..]);
-                }
+                let hashed = !mac_only || enc;
                 if enc {
                     let kind = v.type_tag().unwrap_or("str");
-                    let s = cipher.encrypt_bytes(&bytes, kind, aad);
+                    let seal = || cipher.encrypt_bytes(&bytes, kind, aad);
+                    let s = if hashed {
+                        hash_alongside(&mut hasher, &bytes, seal)
+                    } else {
+                        seal()
+                    };
                     drop(bytes);
                     *v = Value::Str(Zeroizing::new(s.into_bytes()));
+                } else if hashed {
+                    hasher.update(&bytes[..]);
                 }
             }
         }
