@@ -597,27 +597,29 @@ fn analyze(s: &str) -> Analysis {
 }
 
 /// Bytes that never affect libyaml's plain-scalar analysis away from the first position.
-static SAFE: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        t[i] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'+' | b'/' | b'=' | b',' | b':' | b'[' | b']' | b'_' | b'.' | b'-'
-            );
-        i += 1;
-    }
-    t
-};
+#[inline]
+fn is_safe_byte(b: u8) -> bool {
+    (b | 0x20).wrapping_sub(b'a') < 26
+        || b.wrapping_sub(b'0') < 10
+        || matches!(
+            b,
+            b'+' | b'/' | b'=' | b',' | b':' | b'[' | b']' | b'_' | b'.' | b'-'
+        )
+}
+
+/// Whether every byte is safe. Chunks are checked without early exit so the compiler can
+/// vectorise them (multi-megabyte ENC values pass through here).
+fn all_safe(s: &[u8]) -> bool {
+    s.chunks(64)
+        .all(|chunk| chunk.iter().fold(true, |ok, &b| ok & is_safe_byte(b)))
+}
 
 /// go-yaml v3 `stringv` plus libyaml's style selection (block context, unlimited width).
 fn string_style(s: &str) -> Scalar<'_> {
     // Fast path for long runs of safe ASCII (ENC[…] values, tokens, base64): no spaces, breaks
     // or indicator characters, so libyaml's analysis would allow plain style.
     if s.len() > 64
-        && s.bytes().all(|b| SAFE[b as usize])
+        && all_safe(s.as_bytes())
         && !b"[],:-".contains(&s.as_bytes()[0])
         && !s.ends_with(':')
         && matches!(resolve_plain(s), Resolved::Str)
@@ -707,6 +709,21 @@ fn double_quoted(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn safe_bytes_are_exactly_alphanumerics_and_base64_punctuation() {
+        for b in 0..=255u8 {
+            let expected = b.is_ascii_alphanumeric() || b"+/=,:[]_.-".contains(&b);
+            assert_eq!(is_safe_byte(b), expected, "byte {b:#04x}");
+        }
+        let long = format!("ENC[AES256_GCM,data:{}==,type:str]", "Ab9+/".repeat(40));
+        assert!(all_safe(long.as_bytes()));
+        let mut bad = long.clone().into_bytes();
+        bad[150] = b' ';
+        assert!(!all_safe(&bad));
+        bad[150] = 0xC3;
+        assert!(!all_safe(&bad));
+    }
 
     fn style(s: &str) -> String {
         match string_style(s) {
