@@ -14,8 +14,9 @@ use crate::sops::tree::{Entry, Value};
 /// without the quirk: a moved encrypted comment would no longer authenticate under its path.
 pub fn emit(docs: &[Vec<Entry>], indent: usize, comment_quirks: bool) -> Result<Vec<u8>, Error> {
     let indent = if (2..=9).contains(&indent) { indent } else { 2 };
+    let hint: usize = docs.iter().map(|d| entries_len(d)).sum();
     let mut e = Emitter {
-        out: Vec::new(),
+        out: Vec::with_capacity(hint + 1024),
         indent,
         pending_foot: Vec::new(),
         quirks: comment_quirks,
@@ -43,11 +44,34 @@ pub fn emit(docs: &[Vec<Entry>], indent: usize, comment_quirks: bool) -> Result<
     Ok(e.out)
 }
 
+/// A capacity guess for the emitted text: every key, value and comment plus a little per
+/// node. Large documents are then written without reallocating, which is faster and leaves
+/// no stray copies of decrypted text in freed buffers.
+fn entries_len(entries: &[Entry]) -> usize {
+    entries
+        .iter()
+        .map(|e| match e {
+            Entry::Pair(k, v) => k.len() + 8 + value_len(v),
+            Entry::Comment(c) => c.len() + 8,
+        })
+        .sum()
+}
+
+fn value_len(v: &Value) -> usize {
+    match v {
+        Value::Str(b) => b.len() + 8,
+        Value::Time(t) | Value::Comment(t) => t.len() + 8,
+        Value::Map(m) => entries_len(m),
+        Value::Seq(items) => items.iter().map(|i| value_len(i) + 4).sum(),
+        Value::Null | Value::Int(_) | Value::Float(_) | Value::Bool(_) => 24,
+    }
+}
+
 /// Emits a single value for `--extract` (a mapping as a document, a scalar on its own line).
 pub fn emit_value(v: &Value, indent: usize) -> Result<Vec<u8>, Error> {
     let indent = if (2..=9).contains(&indent) { indent } else { 2 };
     let mut e = Emitter {
-        out: Vec::new(),
+        out: Vec::with_capacity(value_len(v) + 64),
         indent,
         pending_foot: Vec::new(),
         quirks: true,
