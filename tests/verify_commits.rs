@@ -140,28 +140,10 @@ impl Lab {
     }
 
     fn gpg(&self, args: &[&str]) -> Vec<u8> {
-        let out = Command::new("gpg")
-            .env("GNUPGHOME", self.s.path("gnupg"))
-            .args([
-                "--batch",
-                "--quiet",
-                "--pinentry-mode",
-                "loopback",
-                "--passphrase",
-                "",
-            ])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "gpg {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
+        self.s.gpg(args)
     }
 
-    /// An OpenPGP key (primary sign/cert, plus an encryption subkey); returns (fpr, cert file).
+    /// An OpenPGP key (one primary key for signing and certifying); returns (fpr, cert file).
     fn pgp_key(&self, email: &str, algo: &str) -> (String, PathBuf) {
         self.gpg(&[
             "--quick-gen-key",

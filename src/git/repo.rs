@@ -174,34 +174,22 @@ impl Repo {
         if ids.is_empty() {
             return Ok(out);
         }
-        let mut child = git(&self.dir)
-            .args([
-                "diff-tree",
-                "--stdin",
-                "-r",
-                "--root",
-                "-m",
-                "--first-parent",
-                "--name-only",
-                "--no-renames",
-                "-z",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| GitError::Io(format!("cannot run git: {e}")))?;
-        let mut stdin = child
-            .stdin
-            .take()
-            .ok_or_else(|| GitError::Io("git stdin".into()))?;
-        let list: String = ids.iter().map(|i| format!("{i}\n")).collect();
-        let writer = std::thread::spawn(move || stdin.write_all(list.as_bytes()));
+        let mut command = git(&self.dir);
+        command.args([
+            "diff-tree",
+            "--stdin",
+            "-r",
+            "--root",
+            "-m",
+            "--first-parent",
+            "--name-only",
+            "--no-renames",
+            "-z",
+        ]);
+        let (mut child, stdin, mut stdout) = spawn_piped(command, "diff-tree")?;
+        let writer = feed_ids(stdin, ids);
         let mut text = Vec::new();
-        child
-            .stdout
-            .take()
-            .ok_or_else(|| GitError::Io("git stdout".into()))?
+        stdout
             .read_to_end(&mut text)
             .map_err(|e| GitError::Io(e.to_string()))?;
         let _ = writer.join();
@@ -242,26 +230,11 @@ impl Repo {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut child = git(&self.dir)
-            .args(["cat-file", "--batch"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| GitError::Io(format!("cannot run git cat-file: {e}")))?;
-        let mut input = child
-            .stdin
-            .take()
-            .ok_or_else(|| GitError::Io("git stdin".into()))?;
-        let list: String = ids.iter().map(|i| format!("{i}\n")).collect();
-        let writer = std::thread::spawn(move || input.write_all(list.as_bytes()));
-        let mut output = BufReader::with_capacity(
-            1 << 16,
-            child
-                .stdout
-                .take()
-                .ok_or_else(|| GitError::Io("git stdout".into()))?,
-        );
+        let mut command = git(&self.dir);
+        command.args(["cat-file", "--batch"]);
+        let (mut child, input, output) = spawn_piped(command, "cat-file")?;
+        let writer = feed_ids(input, ids);
+        let mut output = BufReader::with_capacity(1 << 16, output);
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             out.push(read_one(&mut output, id, self.algo)?);
@@ -274,27 +247,13 @@ impl Repo {
     /// Reads an object's raw bytes and checks they hash to `id`. Returns (type, body).
     pub fn read(&mut self, id: &str) -> Result<(String, Vec<u8>), GitError> {
         if self.cat.is_none() {
-            let mut child = git(&self.dir)
-                .args(["cat-file", "--batch"])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .map_err(|e| GitError::Io(format!("cannot run git cat-file: {e}")))?;
-            let input = child
-                .stdin
-                .take()
-                .ok_or_else(|| GitError::Io("git stdin".into()))?;
-            let output = BufReader::new(
-                child
-                    .stdout
-                    .take()
-                    .ok_or_else(|| GitError::Io("git stdout".into()))?,
-            );
+            let mut command = git(&self.dir);
+            command.args(["cat-file", "--batch"]);
+            let (child, input, output) = spawn_piped(command, "cat-file")?;
             self.cat = Some(CatFile {
                 child,
                 input,
-                output,
+                output: BufReader::new(output),
             });
         }
         let cat = self.cat.as_mut().expect("just set");
@@ -303,6 +262,28 @@ impl Repo {
             .map_err(|e| GitError::Io(format!("git cat-file: {e}")))?;
         read_one(&mut cat.output, id, self.algo)
     }
+}
+
+/// Starts `command` with piped stdin and stdout (stderr discarded).
+fn spawn_piped(
+    mut command: Command,
+    what: &str,
+) -> Result<(Child, ChildStdin, ChildStdout), GitError> {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| GitError::Io(format!("cannot run git {what}: {e}")))?;
+    let pipes = child.stdin.take().zip(child.stdout.take());
+    let (stdin, stdout) = pipes.ok_or_else(|| GitError::Io(format!("git {what}: no pipes")))?;
+    Ok((child, stdin, stdout))
+}
+
+/// Writes one id per line from a second thread, so git's output is read while it is fed.
+fn feed_ids(mut stdin: ChildStdin, ids: &[String]) -> std::thread::JoinHandle<std::io::Result<()>> {
+    let list: String = ids.iter().map(|i| format!("{i}\n")).collect();
+    std::thread::spawn(move || stdin.write_all(list.as_bytes()))
 }
 
 /// Reads one `cat-file --batch` reply for `id` and checks the body hashes to it.

@@ -106,34 +106,38 @@ impl Scratch {
             .to_string();
         (p, recipient)
     }
-    /// Makes an OpenPGP key with gpg in this scratch GNUPGHOME; returns (fingerprint, exported
-    /// secret key file, exported public key file). `algo` is e.g. "ed25519" or "rsa3072".
-    pub fn pgp_key(&self, email: &str, algo: &str) -> (String, PathBuf, PathBuf) {
+    /// Runs gpg in batch mode in this scratch's GNUPGHOME (`gnupg`, made 0700 on first use);
+    /// asserts success and returns stdout.
+    pub fn gpg(&self, args: &[&str]) -> Vec<u8> {
         let home = self.path("gnupg");
         std::fs::create_dir_all(&home).unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
-        let gpg = |args: &[&str]| {
-            let out = Command::new("gpg")
-                .env("GNUPGHOME", &home)
-                .args([
-                    "--batch",
-                    "--quiet",
-                    "--pinentry-mode",
-                    "loopback",
-                    "--passphrase",
-                    "",
-                ])
-                .args(args)
-                .output()
-                .expect("gpg runs");
-            assert!(
-                out.status.success(),
-                "gpg {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            out.stdout
-        };
+        let out = Command::new("gpg")
+            .env("GNUPGHOME", &home)
+            .args([
+                "--batch",
+                "--quiet",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                "",
+            ])
+            .args(args)
+            .output()
+            .expect("gpg runs");
+        assert!(
+            out.status.success(),
+            "gpg {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
+    /// Makes an OpenPGP key with gpg in this scratch GNUPGHOME; returns (fingerprint, exported
+    /// secret key file, exported public key file). `algo` is e.g. "ed25519" or "rsa3072".
+    pub fn pgp_key(&self, email: &str, algo: &str) -> (String, PathBuf, PathBuf) {
+        let gpg = |args: &[&str]| self.gpg(args);
         let (primary, sub) = if algo == "ed25519" {
             ("ed25519", "cv25519")
         } else {

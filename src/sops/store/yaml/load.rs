@@ -208,12 +208,7 @@ impl Builder {
                 self.value(v, line)?;
             }
             Event::MappingStart(_, anchor, _) => {
-                if matches!(self.stack.last(), Some(Frame::Map { key: None, .. })) {
-                    return Err(err_at(
-                        line,
-                        "mapping keys must be strings (complex keys are not supported)",
-                    ));
-                }
+                self.refuse_collection_key(line)?;
                 let carried = std::mem::take(&mut self.carry)
                     .into_iter()
                     .map(Entry::Comment)
@@ -234,12 +229,7 @@ impl Builder {
                 });
             }
             Event::SequenceStart(_, anchor, _) => {
-                if matches!(self.stack.last(), Some(Frame::Map { key: None, .. })) {
-                    return Err(err_at(
-                        line,
-                        "mapping keys must be strings (complex keys are not supported)",
-                    ));
-                }
+                self.refuse_collection_key(line)?;
                 let carried = std::mem::take(&mut self.carry)
                     .into_iter()
                     .map(Value::Comment)
@@ -371,6 +361,17 @@ impl Builder {
                 }
             }
         }
+    }
+
+    /// A mapping or sequence where a mapping key is expected (a complex key) is refused.
+    fn refuse_collection_key(&self, line: usize) -> Result<(), Error> {
+        if matches!(self.stack.last(), Some(Frame::Map { key: None, .. })) {
+            return Err(err_at(
+                line,
+                "mapping keys must be strings (complex keys are not supported)",
+            ));
+        }
+        Ok(())
     }
 
     fn value(&mut self, v: Value, line: usize) -> Result<(), Error> {
