@@ -143,6 +143,22 @@ impl Lab {
         self.s.gpg(args)
     }
 
+    /// An SSH ed25519 key for alice@example.com in `allowed_signers`, and a policy whose
+    /// signers alice and bob both read that file; returns (key, allowed_signers, policy).
+    fn alice_ssh(&self) -> (PathBuf, PathBuf, PathBuf) {
+        let alice = self.ssh_key("alice", "ed25519");
+        let allowed = self.write(
+            "allowed_signers",
+            &format!("alice@example.com {}\n", self.pub_line(&alice)),
+        );
+        let p = policy(
+            self,
+            "    - name: alice\n      allowedSigners: allowed_signers\n    - name: bob\n      allowedSigners: allowed_signers\n",
+            "",
+        );
+        (alice, allowed, p)
+    }
+
     /// An OpenPGP key (one primary key for signing and certifying); returns (fpr, cert file).
     fn pgp_key(&self, email: &str, algo: &str) -> (String, PathBuf) {
         self.gpg(&[
@@ -694,16 +710,7 @@ fn write_object(repo: &Path, kind: &str, body: &[u8]) -> String {
 #[test]
 fn malleable_and_altered_objects() {
     let lab = Lab::new("sha1");
-    let alice = lab.ssh_key("alice", "ed25519");
-    let allowed = lab.write(
-        "allowed_signers",
-        &format!("alice@example.com {}\n", lab.pub_line(&alice)),
-    );
-    let p = policy(
-        &lab,
-        "    - name: alice\n      allowedSigners: allowed_signers\n    - name: bob\n      allowedSigners: allowed_signers\n",
-        "",
-    );
+    let (alice, allowed, p) = lab.alice_ssh();
     let good = lab.commit(
         "a.txt",
         Some(("ssh", alice.to_str().unwrap())),
@@ -820,17 +827,8 @@ fn malleable_and_altered_objects() {
 #[test]
 fn merges_and_sha256() {
     let lab = Lab::new("sha1");
-    let alice = lab.ssh_key("alice", "ed25519");
+    let (alice, _, p) = lab.alice_ssh();
     let a = alice.to_str().unwrap();
-    lab.write(
-        "allowed_signers",
-        &format!("alice@example.com {}\n", lab.pub_line(&alice)),
-    );
-    let p = policy(
-        &lab,
-        "    - name: alice\n      allowedSigners: allowed_signers\n    - name: bob\n      allowedSigners: allowed_signers\n",
-        "",
-    );
     let base = lab.commit("a.txt", Some(("ssh", a)), "alice@example.com", &[]);
     git(&lab.repo, &["checkout", "-q", "-b", "side"]);
     let side = lab.commit("side.txt", None, "alice@example.com", &[]);
@@ -899,16 +897,7 @@ fn merges_and_sha256() {
     assert_eq!(code, 0, "with the explicit option the merge vouches: {v}");
     // A SHA-256 repository.
     let lab = Lab::new("sha256");
-    let alice = lab.ssh_key("alice", "ed25519");
-    lab.write(
-        "allowed_signers",
-        &format!("alice@example.com {}\n", lab.pub_line(&alice)),
-    );
-    let p = policy(
-        &lab,
-        "    - name: alice\n      allowedSigners: allowed_signers\n    - name: bob\n      allowedSigners: allowed_signers\n",
-        "",
-    );
+    let (alice, _, p) = lab.alice_ssh();
     let c = lab.commit(
         "a.txt",
         Some(("ssh", alice.to_str().unwrap())),
@@ -1265,17 +1254,8 @@ mod openpgp_edge {
 #[test]
 fn cache_state_file_and_rollback() {
     let lab = Lab::new("sha1");
-    let alice = lab.ssh_key("alice", "ed25519");
+    let (alice, _, p) = lab.alice_ssh();
     let a = alice.to_str().unwrap();
-    lab.write(
-        "allowed_signers",
-        &format!("alice@example.com {}\n", lab.pub_line(&alice)),
-    );
-    let p = policy(
-        &lab,
-        "    - name: alice\n      allowedSigners: allowed_signers\n    - name: bob\n      allowedSigners: allowed_signers\n",
-        "",
-    );
     let first = lab.commit("a.txt", Some(("ssh", a)), "alice@example.com", &[]);
     let second = lab.commit("b.txt", Some(("ssh", a)), "alice@example.com", &[]);
     let cache = lab.s.path("cache.jsonl");
