@@ -1,5 +1,10 @@
-//! Container images: references and finding them in manifests (signature verification of
-//! images is not built yet).
+//! Container images: references, finding them in manifests, and cosign signature verification
+//! (keys, trust roots, transparency-log proofs, certificates).
 
+pub mod cert;
+pub mod cosign_key;
 pub mod manifests;
+pub mod pubkey;
 pub mod reference;
+pub mod tlog;
+pub mod trust_root;

@@ -1,0 +1,228 @@
+//! Signature verification keys for cosign: PEM/DER SubjectPublicKeyInfo holding ECDSA
+//! P-256/P-384, Ed25519 or RSA. The scheme is fixed by the key type (signatures carry no
+//! algorithm id), and each verification says which hash it used.
+
+use std::fmt;
+
+use sha2::{Digest, Sha256, Sha384};
+use spki::der::Decode;
+
+/// Why a key or signature was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum KeyError {
+    /// The key bytes are not a supported SubjectPublicKeyInfo.
+    #[error("unsupported or malformed public key: {0}")]
+    Malformed(String),
+    /// The signature does not verify under this key.
+    #[error("signature does not verify")]
+    BadSignature,
+}
+
+/// A verification key parsed from a SubjectPublicKeyInfo.
+#[derive(Clone)]
+pub enum PublicKey {
+    /// ECDSA on NIST P-256 (cosign's default).
+    P256(p256::ecdsa::VerifyingKey),
+    /// ECDSA on NIST P-384.
+    P384(p384::ecdsa::VerifyingKey),
+    /// Ed25519 (pure, or Ed25519ph as newer cosign signs).
+    Ed25519(ed25519_dalek::VerifyingKey),
+    /// RSA (PKCS#1 v1.5 or PSS, SHA-256).
+    Rsa(Box<rsa::RsaPublicKey>),
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({})", self.kind())
+    }
+}
+
+const OID_EC: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const OID_P256: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+const OID_P384: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.3.132.0.34");
+const OID_ED25519: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.3.101.112");
+const OID_RSA: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+
+impl PublicKey {
+    /// Parses a DER SubjectPublicKeyInfo.
+    pub fn from_spki_der(der: &[u8]) -> Result<PublicKey, KeyError> {
+        let bad = |e: &dyn fmt::Display| KeyError::Malformed(e.to_string());
+        let info = spki::SubjectPublicKeyInfoRef::from_der(der).map_err(|e| bad(&e))?;
+        let key_bytes = info.subject_public_key.as_bytes().ok_or_else(|| bad(&"unaligned key bits"))?;
+        match info.algorithm.oid {
+            OID_EC => {
+                let curve = info
+                    .algorithm
+                    .parameters_oid()
+                    .map_err(|e| bad(&e))?;
+                match curve {
+                    OID_P256 => p256::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes)
+                        .map(PublicKey::P256)
+                        .map_err(|e| bad(&e)),
+                    OID_P384 => p384::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes)
+                        .map(PublicKey::P384)
+                        .map_err(|e| bad(&e)),
+                    other => Err(bad(&format!("unsupported EC curve {other}"))),
+                }
+            }
+            OID_ED25519 => {
+                let raw: [u8; 32] = key_bytes.try_into().map_err(|_| bad(&"Ed25519 key is not 32 bytes"))?;
+                ed25519_dalek::VerifyingKey::from_bytes(&raw)
+                    .map(PublicKey::Ed25519)
+                    .map_err(|e| bad(&e))
+            }
+            OID_RSA => {
+                use rsa::pkcs1::DecodeRsaPublicKey;
+                let key = rsa::RsaPublicKey::from_pkcs1_der(key_bytes).map_err(|e| bad(&e))?;
+                if rsa::traits::PublicKeyParts::size(&key) < 256 {
+                    return Err(bad(&"RSA keys below 2048 bits are refused"));
+                }
+                Ok(PublicKey::Rsa(Box::new(key)))
+            }
+            other => Err(bad(&format!("unsupported key algorithm {other}"))),
+        }
+    }
+
+    /// Parses a PEM `PUBLIC KEY` block (the first one in `text`).
+    pub fn from_pem(text: &str) -> Result<PublicKey, KeyError> {
+        let (label, der) = der::pem::decode_vec(first_pem_block(text).as_bytes())
+            .map_err(|e| KeyError::Malformed(format!("PEM: {e}")))?;
+        if label != "PUBLIC KEY" {
+            return Err(KeyError::Malformed(format!("expected a PUBLIC KEY block, found {label}")));
+        }
+        PublicKey::from_spki_der(&der)
+    }
+
+    /// The DER SubjectPublicKeyInfo of this key.
+    pub fn to_spki_der(&self) -> Vec<u8> {
+        use spki::EncodePublicKey;
+        let doc = match self {
+            PublicKey::P256(k) => k.to_public_key_der(),
+            PublicKey::P384(k) => k.to_public_key_der(),
+            PublicKey::Ed25519(k) => k.to_public_key_der(),
+            PublicKey::Rsa(k) => k.to_public_key_der(),
+        };
+        doc.map(|d| d.as_bytes().to_vec()).unwrap_or_default()
+    }
+
+    /// The PEM `PUBLIC KEY` form, as cosign writes it.
+    pub fn to_pem(&self) -> String {
+        der::pem::encode_string("PUBLIC KEY", der::pem::LineEnding::LF, &self.to_spki_der())
+            .unwrap_or_default()
+    }
+
+    /// A short name of the key type, for messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PublicKey::P256(_) => "ecdsa-p256",
+            PublicKey::P384(_) => "ecdsa-p384",
+            PublicKey::Ed25519(_) => "ed25519",
+            PublicKey::Rsa(_) => "rsa",
+        }
+    }
+
+    /// Verifies `sig` over `msg` with the key type's scheme: ECDSA (DER signature; the curve's
+    /// hash, and SHA-256 for P-384 as older cosign verified), Ed25519 (pure, then Ed25519ph),
+    /// RSA PKCS#1 v1.5 then PSS with SHA-256.
+    pub fn verify(&self, msg: &[u8], sig: &[u8]) -> Result<(), KeyError> {
+        use signature::hazmat::PrehashVerifier;
+        let ok = match self {
+            PublicKey::P256(k) => {
+                let s = p256::ecdsa::Signature::from_der(sig).map_err(|_| KeyError::BadSignature)?;
+                k.verify_prehash(&Sha256::digest(msg), &s).is_ok()
+            }
+            PublicKey::P384(k) => {
+                let s = p384::ecdsa::Signature::from_der(sig).map_err(|_| KeyError::BadSignature)?;
+                k.verify_prehash(&Sha384::digest(msg), &s).is_ok()
+                    || k.verify_prehash(&Sha256::digest(msg), &s).is_ok()
+            }
+            PublicKey::Ed25519(k) => {
+                let s = ed25519_dalek::Signature::from_slice(sig).map_err(|_| KeyError::BadSignature)?;
+                k.verify_strict(msg, &s).is_ok() || {
+                    let mut h = sha2::Sha512::new();
+                    h.update(msg);
+                    k.verify_prehashed_strict(h, None, &s).is_ok()
+                }
+            }
+            PublicKey::Rsa(k) => {
+                let hashed = Sha256::digest(msg);
+                k.verify(rsa::Pkcs1v15Sign::new::<Sha256>(), &hashed, sig).is_ok()
+                    || k.verify(rsa::Pss::new::<Sha256>(), &hashed, sig).is_ok()
+            }
+        };
+        if ok { Ok(()) } else { Err(KeyError::BadSignature) }
+    }
+
+    /// Verifies `sig` over an already computed digest (`hash` names it: `sha256`/`sha384`);
+    /// used for certificate and SCT signatures whose algorithm is stated explicitly.
+    pub fn verify_digest(&self, hash: &str, digest: &[u8], sig: &[u8]) -> Result<(), KeyError> {
+        use signature::hazmat::PrehashVerifier;
+        let ok = match (self, hash) {
+            (PublicKey::P256(k), "sha256" | "sha384") => p256::ecdsa::Signature::from_der(sig)
+                .is_ok_and(|s| k.verify_prehash(digest, &s).is_ok()),
+            (PublicKey::P384(k), "sha256" | "sha384") => p384::ecdsa::Signature::from_der(sig)
+                .is_ok_and(|s| k.verify_prehash(digest, &s).is_ok()),
+            (PublicKey::Rsa(k), "sha256") => {
+                k.verify(rsa::Pkcs1v15Sign::new::<Sha256>(), digest, sig).is_ok()
+            }
+            (PublicKey::Rsa(k), "sha384") => {
+                k.verify(rsa::Pkcs1v15Sign::new::<Sha384>(), digest, sig).is_ok()
+            }
+            _ => false,
+        };
+        if ok { Ok(()) } else { Err(KeyError::BadSignature) }
+    }
+
+    /// SHA-256 of the DER SubjectPublicKeyInfo (Rekor and CT log ids).
+    pub fn log_id(&self) -> [u8; 32] {
+        Sha256::digest(self.to_spki_der()).into()
+    }
+}
+
+/// The first `-----BEGIN ...-----` … `-----END ...-----` block of `text` (or `text`).
+pub fn first_pem_block(text: &str) -> &str {
+    let Some(start) = text.find("-----BEGIN ") else { return text };
+    let rest = &text[start..];
+    let Some(end_marker) = rest.find("-----END ") else { return rest };
+    let tail = &rest[end_marker + 9..];
+    let end = tail.find("-----").map(|i| end_marker + 9 + i + 5).unwrap_or(rest.len());
+    &rest[..end]
+}
+
+/// Every PEM block of `text` with the given label, decoded.
+pub fn pem_blocks(text: &str, label: &str) -> Result<Vec<Vec<u8>>, String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("-----BEGIN ") {
+        let block = first_pem_block(&rest[start..]);
+        let (found, der) =
+            der::pem::decode_vec(block.as_bytes()).map_err(|e| format!("PEM: {e}"))?;
+        if found == label {
+            out.push(der);
+        }
+        rest = &rest[start + block.len()..];
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vector(path: &str) -> String {
+        std::fs::read_to_string(format!(
+            "{}/../shared/vectors/cosign/containers-image/signature/fixtures/{path}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn reads_cosign_public_keys() {
+        let k = PublicKey::from_pem(&vector("cosign.pub")).unwrap();
+        assert_eq!(k.kind(), "ecdsa-p256");
+        let again = PublicKey::from_pem(&k.to_pem()).unwrap();
+        assert_eq!(again.to_spki_der(), k.to_spki_der());
+        assert!(PublicKey::from_pem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n").is_err());
+    }
+}
