@@ -6,5 +6,7 @@ pub mod cosign_key;
 pub mod manifests;
 pub mod pubkey;
 pub mod reference;
+pub mod signature;
+pub mod registry;
 pub mod tlog;
 pub mod trust_root;

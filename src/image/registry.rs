@@ -1,0 +1,576 @@
+//! A small OCI distribution client: manifests, blobs and referrers, pushes for `sign image`.
+//! Every manifest and blob is bounded in size and re-hashed locally; plain HTTP only for
+//! registries the policy lists as insecure; anonymous, bearer-token and basic auth with
+//! credentials from `~/.docker/config.json`; timeouts and retries with backoff.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+/// Media types a manifest GET accepts.
+pub const MANIFEST_TYPES: &str = "application/vnd.oci.image.manifest.v1+json, \
+application/vnd.oci.image.index.v1+json, \
+application/vnd.docker.distribution.manifest.v2+json, \
+application/vnd.docker.distribution.manifest.list.v2+json";
+/// OCI image manifest media type.
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+/// OCI image index media type.
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+
+/// Why a registry operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// Connection refused, DNS, TLS, timeouts or 5xx after every retry: retryable.
+    #[error("registry {registry} unreachable: {why}")]
+    Unreachable {
+        /// Registry host.
+        registry: String,
+        /// What happened.
+        why: String,
+    },
+    /// 401/403 after authenticating.
+    #[error("registry {registry} denied access: {why}")]
+    Denied {
+        /// Registry host.
+        registry: String,
+        /// What happened.
+        why: String,
+    },
+    /// A manifest or blob larger than the configured bound.
+    #[error("{what} is larger than the {limit}-byte limit")]
+    TooLarge {
+        /// What was fetched.
+        what: String,
+        /// The bound.
+        limit: u64,
+    },
+    /// The bytes served do not hash to the digest asked for.
+    #[error("{what}: the registry served bytes with digest {actual}, not {expected}")]
+    DigestMismatch {
+        /// What was fetched.
+        what: String,
+        /// Asked for.
+        expected: String,
+        /// Computed locally.
+        actual: String,
+    },
+    /// Any other unexpected answer.
+    #[error("registry {registry}: {why}")]
+    Protocol {
+        /// Registry host.
+        registry: String,
+        /// What happened.
+        why: String,
+    },
+}
+
+/// Limits and transport options.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Registry host patterns (`127.0.0.1:*`, `localhost:5000`) reached over plain HTTP.
+    pub insecure: Vec<String>,
+    /// Largest manifest accepted.
+    pub max_manifest: u64,
+    /// Largest signature/bundle blob accepted.
+    pub max_blob: u64,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Attempts for retryable failures (≥ 1).
+    pub attempts: u32,
+    /// Directory holding `config.json` (default `$DOCKER_CONFIG` or `~/.docker`).
+    pub docker_config_dir: Option<std::path::PathBuf>,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            insecure: Vec::new(),
+            max_manifest: 4 << 20,
+            max_blob: 16 << 20,
+            timeout: Duration::from_secs(30),
+            attempts: 3,
+            docker_config_dir: None,
+        }
+    }
+}
+
+/// A fetched manifest: its bytes, the media type the registry declared, and the digest
+/// computed here.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// `Content-Type` as served.
+    pub media_type: String,
+    /// The exact bytes.
+    pub bytes: Vec<u8>,
+    /// `sha256:<hex>` of `bytes`, computed locally.
+    pub digest: String,
+}
+
+/// The client. Cheap to share between threads.
+pub struct Client {
+    agent: ureq::Agent,
+    opts: ClientOptions,
+    insecure: Vec<glob::Pattern>,
+    credentials: HashMap<String, (String, String)>,
+    tokens: Mutex<HashMap<String, String>>,
+}
+
+/// `sha256:<hex>` of `bytes`.
+pub fn sha256_digest(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(71);
+    s.push_str("sha256:");
+    for b in Sha256::digest(bytes) {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+struct Reply {
+    status: u16,
+    content_type: String,
+    location: Option<String>,
+    challenge: Option<String>,
+    body: Vec<u8>,
+}
+
+enum Body<'a> {
+    None,
+    Bytes(&'a [u8], &'a str),
+}
+
+impl Client {
+    /// A client with these options.
+    pub fn new(opts: ClientOptions) -> Result<Client, String> {
+        let tls = ureq::tls::TlsConfig::builder()
+            .provider(ureq::tls::TlsProvider::NativeTls)
+            .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+            .build();
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(opts.timeout))
+            .max_redirects(5)
+            .tls_config(tls)
+            .user_agent(concat!("sigil/", env!("CARGO_PKG_VERSION")))
+            .build();
+        let insecure = opts
+            .insecure
+            .iter()
+            .map(|p| glob::Pattern::new(p).map_err(|e| format!("insecure registry pattern {p:?}: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let credentials = load_docker_credentials(opts.docker_config_dir.as_deref())?;
+        Ok(Client {
+            agent: config.into(),
+            opts,
+            insecure,
+            credentials,
+            tokens: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Whether `registry` is reached over plain HTTP.
+    pub fn is_insecure(&self, registry: &str) -> bool {
+        self.insecure.iter().any(|p| p.matches(registry))
+    }
+
+    fn base(&self, registry: &str) -> String {
+        let host = if registry == "docker.io" { "registry-1.docker.io" } else { registry };
+        let scheme = if self.is_insecure(registry) { "http" } else { "https" };
+        format!("{scheme}://{host}")
+    }
+
+    /// Fetches a manifest by tag or digest; `Ok(None)` when the registry says it does not exist.
+    /// A digest reference is checked against the bytes.
+    pub fn manifest(&self, registry: &str, repo: &str, reference: &str) -> Result<Option<Manifest>, RegistryError> {
+        self.manifest_accepting(registry, repo, reference, MANIFEST_TYPES)
+    }
+
+    fn manifest_accepting(
+        &self,
+        registry: &str,
+        repo: &str,
+        reference: &str,
+        accept: &str,
+    ) -> Result<Option<Manifest>, RegistryError> {
+        let url = format!("{}/v2/{repo}/manifests/{reference}", self.base(registry));
+        let what = format!("manifest {registry}/{repo}:{reference}");
+        let reply = self.send(registry, repo, "GET", &url, accept, Body::None, self.opts.max_manifest, &what)?;
+        match reply.status {
+            200 => {}
+            404 => return Ok(None),
+            s => return Err(self.unexpected(registry, &what, s, &reply.body)),
+        }
+        let digest = sha256_digest(&reply.body);
+        if reference.contains(':') && reference != digest {
+            return Err(RegistryError::DigestMismatch { what, expected: reference.to_string(), actual: digest });
+        }
+        Ok(Some(Manifest { media_type: reply.content_type, bytes: reply.body, digest }))
+    }
+
+    /// Fetches a blob and checks its digest.
+    pub fn blob(&self, registry: &str, repo: &str, digest: &str) -> Result<Vec<u8>, RegistryError> {
+        let url = format!("{}/v2/{repo}/blobs/{digest}", self.base(registry));
+        let what = format!("blob {registry}/{repo}@{digest}");
+        let reply = self.send(registry, repo, "GET", &url, "*/*", Body::None, self.opts.max_blob, &what)?;
+        if reply.status != 200 {
+            return Err(self.unexpected(registry, &what, reply.status, &reply.body));
+        }
+        let actual = sha256_digest(&reply.body);
+        if actual != digest {
+            return Err(RegistryError::DigestMismatch { what, expected: digest.to_string(), actual });
+        }
+        Ok(reply.body)
+    }
+
+    /// The OCI 1.1 referrers of `digest`: the referrers API, falling back to the referrers
+    /// tag schema (`sha256-<hex>` index). `Ok(None)` when there are none.
+    pub fn referrers(&self, registry: &str, repo: &str, digest: &str) -> Result<Option<Manifest>, RegistryError> {
+        let url = format!("{}/v2/{repo}/referrers/{digest}", self.base(registry));
+        let what = format!("referrers of {registry}/{repo}@{digest}");
+        let reply = self.send(registry, repo, "GET", &url, OCI_INDEX, Body::None, self.opts.max_manifest, &what)?;
+        if reply.status == 200 && reply.content_type.starts_with(OCI_INDEX) {
+            let digest = sha256_digest(&reply.body);
+            return Ok(Some(Manifest { media_type: reply.content_type, bytes: reply.body, digest }));
+        }
+        if !matches!(reply.status, 200 | 400 | 404 | 405) {
+            return Err(self.unexpected(registry, &what, reply.status, &reply.body));
+        }
+        self.manifest_accepting(registry, repo, &digest.replacen(':', "-", 1), OCI_INDEX)
+    }
+
+    /// Uploads a blob (monolithic POST + PUT) unless the registry already has it; returns its digest.
+    pub fn push_blob(&self, registry: &str, repo: &str, bytes: &[u8]) -> Result<String, RegistryError> {
+        let digest = sha256_digest(bytes);
+        let what = format!("blob upload to {registry}/{repo}");
+        let head = format!("{}/v2/{repo}/blobs/{digest}", self.base(registry));
+        if self.send(registry, repo, "HEAD", &head, "*/*", Body::None, 0, &what)?.status == 200 {
+            return Ok(digest);
+        }
+        let url = format!("{}/v2/{repo}/blobs/uploads/", self.base(registry));
+        let started = self.send(registry, repo, "POST", &url, "*/*", Body::Bytes(b"", "application/octet-stream"), 1 << 16, &what)?;
+        if started.status != 202 {
+            return Err(self.unexpected(registry, &what, started.status, &started.body));
+        }
+        let location = started.location.ok_or_else(|| RegistryError::Protocol {
+            registry: registry.to_string(),
+            why: "blob upload started without a Location".into(),
+        })?;
+        let mut put = if location.starts_with('/') { format!("{}{location}", self.base(registry)) } else { location };
+        put.push(if put.contains('?') { '&' } else { '?' });
+        put.push_str("digest=");
+        put.push_str(&digest);
+        let done = self.send(registry, repo, "PUT", &put, "*/*", Body::Bytes(bytes, "application/octet-stream"), 1 << 16, &what)?;
+        if done.status != 201 {
+            return Err(self.unexpected(registry, &what, done.status, &done.body));
+        }
+        Ok(digest)
+    }
+
+    /// Pushes a manifest under a tag or its digest; returns its digest.
+    pub fn push_manifest(
+        &self,
+        registry: &str,
+        repo: &str,
+        reference: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<String, RegistryError> {
+        let url = format!("{}/v2/{repo}/manifests/{reference}", self.base(registry));
+        let what = format!("manifest push to {registry}/{repo}:{reference}");
+        let done = self.send(registry, repo, "PUT", &url, "*/*", Body::Bytes(bytes, media_type), 1 << 16, &what)?;
+        if done.status != 201 {
+            return Err(self.unexpected(registry, &what, done.status, &done.body));
+        }
+        Ok(sha256_digest(bytes))
+    }
+
+    fn unexpected(&self, registry: &str, what: &str, status: u16, body: &[u8]) -> RegistryError {
+        let text: String = String::from_utf8_lossy(body).chars().take(200).filter(|c| !c.is_control()).collect();
+        let why = format!("{what}: HTTP {status} {text}");
+        match status {
+            401 | 403 => RegistryError::Denied { registry: registry.to_string(), why },
+            500..=599 | 429 => RegistryError::Unreachable { registry: registry.to_string(), why },
+            _ => RegistryError::Protocol { registry: registry.to_string(), why },
+        }
+    }
+
+    /// One request with auth negotiation and retries (connection failures, 429, 5xx).
+    #[allow(clippy::too_many_arguments)]
+    fn send(
+        &self,
+        registry: &str,
+        repo: &str,
+        method: &str,
+        url: &str,
+        accept: &str,
+        body: Body<'_>,
+        limit: u64,
+        what: &str,
+    ) -> Result<Reply, RegistryError> {
+        let mut authed = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let auth = self.cached_auth(registry, repo);
+            match self.send_once(method, url, accept, &body, auth.as_deref(), limit, what) {
+                Ok(reply) if reply.status == 401 && !authed => {
+                    authed = true;
+                    let challenge = reply.challenge.clone().unwrap_or_default();
+                    self.authenticate(registry, repo, &challenge)?;
+                    attempt -= 1;
+                }
+                Ok(reply) if (reply.status >= 500 || reply.status == 429) && attempt < self.opts.attempts => {
+                    backoff(attempt);
+                }
+                Ok(reply) => return Ok(reply),
+                Err(e @ RegistryError::Unreachable { .. }) if attempt < self.opts.attempts => {
+                    let _ = e;
+                    backoff(attempt);
+                }
+                Err(RegistryError::Unreachable { why, .. }) => {
+                    return Err(RegistryError::Unreachable { registry: registry.to_string(), why });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn send_once(
+        &self,
+        method: &str,
+        url: &str,
+        accept: &str,
+        body: &Body<'_>,
+        auth: Option<&str>,
+        limit: u64,
+        what: &str,
+    ) -> Result<Reply, RegistryError> {
+        let unreachable = |e: ureq::Error| RegistryError::Unreachable { registry: String::new(), why: e.to_string() };
+        let result = match method {
+            "GET" | "HEAD" => {
+                let mut req = if method == "GET" { self.agent.get(url) } else { self.agent.head(url) };
+                req = req.header("Accept", accept);
+                if let Some(a) = auth {
+                    req = req.header("Authorization", a);
+                }
+                req.call()
+            }
+            _ => {
+                let mut req = if method == "PUT" { self.agent.put(url) } else { self.agent.post(url) };
+                req = req.header("Accept", accept);
+                if let Some(a) = auth {
+                    req = req.header("Authorization", a);
+                }
+                match body {
+                    Body::Bytes(bytes, ct) => req.header("Content-Type", *ct).send(*bytes),
+                    Body::None => req.send_empty(),
+                }
+            }
+        };
+        let mut resp = result.map_err(unreachable)?;
+        let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let content_type = header("content-type").unwrap_or_default();
+        let location = header("location");
+        let challenge = header("www-authenticate");
+        let status = resp.status().as_u16();
+        if let Some(len) = header("content-length").and_then(|l| l.parse::<u64>().ok())
+            && status == 200
+            && method == "GET"
+            && len > limit
+        {
+            return Err(RegistryError::TooLarge { what: what.to_string(), limit });
+        }
+        let body = if method == "HEAD" {
+            Vec::new()
+        } else {
+            match resp.body_mut().with_config().limit(limit.max(1 << 16)).read_to_vec() {
+                Ok(b) => b,
+                Err(ureq::Error::BodyExceedsLimit(_)) => {
+                    return Err(RegistryError::TooLarge { what: what.to_string(), limit });
+                }
+                Err(e) => return Err(unreachable(e)),
+            }
+        };
+        if status == 200 && method == "GET" && body.len() as u64 > limit {
+            return Err(RegistryError::TooLarge { what: what.to_string(), limit });
+        }
+        Ok(Reply { status, content_type, location, challenge, body })
+    }
+
+    fn cached_auth(&self, registry: &str, repo: &str) -> Option<String> {
+        let tokens = self.tokens.lock().ok()?;
+        tokens.get(&format!("{registry}/{repo}")).or_else(|| tokens.get(registry)).cloned()
+    }
+
+    /// Answers a `WWW-Authenticate` challenge: basic credentials, or a bearer token from the realm.
+    fn authenticate(&self, registry: &str, repo: &str, challenge: &str) -> Result<(), RegistryError> {
+        let creds = self.credentials.get(registry).or_else(|| {
+            if registry == "docker.io" { self.credentials.get("https://index.docker.io/v1/") } else { None }
+        });
+        let basic = creds.map(|(u, p)| {
+            format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}")))
+        });
+        let denied = |why: String| RegistryError::Denied { registry: registry.to_string(), why };
+        let (scheme, params) = challenge.split_once(' ').unwrap_or((challenge, ""));
+        let value = if scheme.eq_ignore_ascii_case("basic") {
+            basic.ok_or_else(|| denied("basic auth required and no credentials in docker config".into()))?
+        } else if scheme.eq_ignore_ascii_case("bearer") {
+            let params = parse_challenge(params);
+            let realm = params.get("realm").ok_or_else(|| denied("bearer challenge without realm".into()))?;
+            let realm_host = realm.strip_prefix("http://").map(|r| r.split('/').next().unwrap_or(r));
+            if !realm.starts_with("https://") && !realm_host.is_some_and(|h| self.is_insecure(h)) {
+                return Err(denied(format!("token realm {realm} is not https")));
+            }
+            let mut url = format!("{realm}?");
+            if let Some(s) = params.get("service") {
+                url.push_str(&format!("service={}&", percent(s)));
+            }
+            let scope = params.get("scope").cloned().unwrap_or_else(|| format!("repository:{repo}:pull"));
+            url.push_str(&format!("scope={}", percent(&scope)));
+            let mut req = self.agent.get(&url);
+            if let Some(b) = &basic {
+                req = req.header("Authorization", b);
+            }
+            let mut resp = req.call().map_err(|e| RegistryError::Unreachable {
+                registry: registry.to_string(),
+                why: format!("token endpoint: {e}"),
+            })?;
+            if resp.status().as_u16() != 200 {
+                return Err(denied(format!("token endpoint answered HTTP {}", resp.status().as_u16())));
+            }
+            let body = resp
+                .body_mut()
+                .with_config()
+                .limit(1 << 20)
+                .read_to_vec()
+                .map_err(|e| denied(format!("token endpoint: {e}")))?;
+            let json: serde_json::Value =
+                serde_json::from_slice(&body).map_err(|e| denied(format!("token endpoint: {e}")))?;
+            let token = json
+                .get("token")
+                .or_else(|| json.get("access_token"))
+                .and_then(|t| t.as_str())
+                .ok_or_else(|| denied("token endpoint returned no token".into()))?;
+            format!("Bearer {token}")
+        } else {
+            return Err(denied(format!("unsupported auth challenge {scheme:?}")));
+        };
+        if let Ok(mut tokens) = self.tokens.lock() {
+            tokens.insert(format!("{registry}/{repo}"), value);
+        }
+        Ok(())
+    }
+}
+
+fn backoff(attempt: u32) {
+    std::thread::sleep(Duration::from_millis(200u64 << attempt.min(5)));
+}
+
+fn percent(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `key="value",key2="value2"` of a `WWW-Authenticate` challenge.
+fn parse_challenge(s: &str) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    let mut rest = s.trim();
+    while let Some((key, after)) = rest.split_once('=') {
+        let key = key.trim().trim_start_matches(',').trim().to_ascii_lowercase();
+        let (value, next) = if let Some(quoted) = after.strip_prefix('"') {
+            match quoted.split_once('"') {
+                Some((v, n)) => (v.to_string(), n),
+                None => (quoted.to_string(), ""),
+            }
+        } else {
+            match after.split_once(',') {
+                Some((v, n)) => (v.trim().to_string(), n),
+                None => (after.trim().to_string(), ""),
+            }
+        };
+        out.insert(key, value);
+        rest = next.trim_start_matches(',').trim();
+    }
+    out
+}
+
+/// `auths` of the docker config: registry → (user, password). credHelpers/credsStore are not read.
+fn load_docker_credentials(dir: Option<&std::path::Path>) -> Result<HashMap<String, (String, String)>, String> {
+    let dir = match dir {
+        Some(d) => d.to_path_buf(),
+        None => match std::env::var_os("DOCKER_CONFIG") {
+            Some(d) => d.into(),
+            None => match std::env::var_os("HOME") {
+                Some(h) => std::path::Path::new(&h).join(".docker"),
+                None => return Ok(HashMap::new()),
+            },
+        },
+    };
+    let path = dir.join("config.json");
+    let text = match std::fs::read(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let json: serde_json::Value = serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut out = HashMap::new();
+    if let Some(auths) = json.get("auths").and_then(|a| a.as_object()) {
+        for (host, entry) in auths {
+            let pair = if let Some(auth) = entry.get("auth").and_then(|a| a.as_str()) {
+                let raw = base64::engine::general_purpose::STANDARD
+                    .decode(auth)
+                    .map_err(|e| format!("{}: auth for {host}: {e}", path.display()))?;
+                let raw = String::from_utf8(raw).map_err(|_| format!("{}: auth for {host} is not UTF-8", path.display()))?;
+                raw.split_once(':').map(|(u, p)| (u.to_string(), p.to_string()))
+            } else {
+                match (entry.get("username").and_then(|u| u.as_str()), entry.get("password").and_then(|p| p.as_str())) {
+                    (Some(u), Some(p)) => Some((u.to_string(), p.to_string())),
+                    _ => None,
+                }
+            };
+            if let Some(pair) = pair {
+                let host = host.trim_start_matches("https://").trim_start_matches("http://");
+                let host = host.split('/').next().unwrap_or(host);
+                let host = if host == "index.docker.io" { "docker.io" } else { host };
+                out.insert(host.to_string(), pair);
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenges() {
+        let p = parse_challenge(r#"realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull""#);
+        assert_eq!(p["realm"], "https://auth.docker.io/token");
+        assert_eq!(p["service"], "registry.docker.io");
+        assert_eq!(p["scope"], "repository:library/nginx:pull");
+    }
+
+    #[test]
+    fn docker_config() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config.json"),
+            r#"{"auths":{"https://index.docker.io/v1/":{"auth":"dXNlcjpwYXNz"},"ghcr.io":{"username":"u","password":"p"}}}"#,
+        )
+        .unwrap();
+        let c = load_docker_credentials(Some(dir.path())).unwrap();
+        assert_eq!(c["docker.io"], ("user".to_string(), "pass".to_string()));
+        assert_eq!(c["ghcr.io"], ("u".to_string(), "p".to_string()));
+    }
+}
