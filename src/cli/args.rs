@@ -246,11 +246,20 @@ pub enum Command {
         #[command(flatten)]
         read: ReadOpts,
     },
-    /// Generate an age identity (written with mode 0600).
+    /// Generate an age identity (written with mode 0600), or with --cosign a cosign key pair.
     Keygen {
         /// Write to this file (refuses to overwrite) instead of stdout.
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// Generate a cosign key pair instead, like `cosign generate-key-pair`: PREFIX.key
+        /// (ECDSA P-256, encrypted with the password in COSIGN_PASSWORD, which may be empty,
+        /// or else asked twice on the terminal; mode 0600) and PREFIX.pub. Existing files are
+        /// not overwritten.
+        #[arg(long, conflicts_with = "output")]
+        cosign: bool,
+        /// File name prefix of the cosign key pair [default: cosign].
+        #[arg(long, value_name = "PREFIX", requires = "cosign")]
+        output_key_prefix: Option<PathBuf>,
     },
     /// Check that secrets are encrypted: files matched by .sops.yaml rules are valid sops
     /// files and no Kubernetes Secret carries plaintext data.
