@@ -1030,3 +1030,697 @@ pub fn identity(leaf: &Certificate) -> Result<Identity, CertError> {
     }
     Ok(Identity { issuer, sans })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD as B64;
+    use serde_json::Value;
+
+    const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/vectors/cosign");
+    /// Rekor integrated time (SET) of `dir-img-cosign-fulcio-rekor-valid`.
+    const SET_TIME: i64 = 1674247893;
+    /// Rekor integrated time of `bundle_v03.json`.
+    const BUNDLE_TIME: i64 = 1775719409;
+
+    fn read(path: &str) -> String {
+        std::fs::read_to_string(format!("{VECTORS}/{path}")).unwrap()
+    }
+
+    fn fixture(name: &str) -> String {
+        read(&format!("containers-image/signature/fixtures/{name}"))
+    }
+
+    fn certs(text: &str) -> Vec<Certificate> {
+        Certificate::parse_pem_chain(text).unwrap()
+    }
+
+    /// The leaf and chain annotations of a containers/image `dir:` signature file.
+    fn signature_certs(dir: &str) -> (Certificate, Vec<Certificate>) {
+        let raw = std::fs::read(format!(
+            "{VECTORS}/containers-image/signature/fixtures/{dir}/signature-1"
+        ))
+        .unwrap();
+        let prefix = b"\0sigstore-json\n";
+        assert!(raw.starts_with(prefix));
+        let json: Value = serde_json::from_slice(&raw[prefix.len()..]).unwrap();
+        let ann = &json["annotations"];
+        let mut leaf = certs(ann["dev.sigstore.cosign/certificate"].as_str().unwrap());
+        assert_eq!(leaf.len(), 1);
+        let chain = certs(ann["dev.sigstore.cosign/chain"].as_str().unwrap());
+        (leaf.remove(0), chain)
+    }
+
+    fn authority(certs: &[Certificate]) -> CertificateAuthority {
+        CertificateAuthority {
+            chain: certs.iter().map(|c| c.der().to_vec()).collect(),
+            valid_from: None,
+            valid_to: None,
+        }
+    }
+
+    fn now() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+    }
+
+    fn rfc3339(s: &str) -> i64 {
+        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+            .unwrap()
+            .unix_timestamp()
+    }
+
+    fn window(v: &Value) -> (Option<i64>, Option<i64>) {
+        (
+            v["start"].as_str().map(rfc3339),
+            v["end"].as_str().map(rfc3339),
+        )
+    }
+
+    /// Fulcio CAs and CT logs of the public-good `trusted_root.json`.
+    fn prod_root() -> (Vec<CertificateAuthority>, Vec<TrustedKey>) {
+        let j: Value =
+            serde_json::from_str(&read("sigstore-rs/trust_root/prod/trusted_root.json")).unwrap();
+        let cas = j["certificateAuthorities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|ca| {
+                let (valid_from, valid_to) = window(&ca["validFor"]);
+                let chain = ca["certChain"]["certificates"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| B64.decode(c["rawBytes"].as_str().unwrap()).unwrap())
+                    .collect();
+                CertificateAuthority {
+                    chain,
+                    valid_from,
+                    valid_to,
+                }
+            })
+            .collect();
+        let ctlogs = j["ctlogs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|log| {
+                let key = PublicKey::from_spki_der(
+                    &B64.decode(log["publicKey"]["rawBytes"].as_str().unwrap())
+                        .unwrap(),
+                )
+                .unwrap();
+                let log_id: [u8; 32] = B64
+                    .decode(log["logId"]["keyId"].as_str().unwrap())
+                    .unwrap()
+                    .try_into()
+                    .unwrap();
+                assert_eq!(log_id, key.log_id());
+                let (valid_from, valid_to) = window(&log["publicKey"]["validFor"]);
+                TrustedKey {
+                    log_id,
+                    key,
+                    valid_from,
+                    valid_to,
+                }
+            })
+            .collect();
+        (cas, ctlogs)
+    }
+
+    fn bundle_leaf() -> Certificate {
+        let j: Value =
+            serde_json::from_str(&read("sigstore-rs/tests/data/bundle_v03.json")).unwrap();
+        let raw = j["verificationMaterial"]["certificate"]["rawBytes"]
+            .as_str()
+            .unwrap();
+        Certificate::from_der(&B64.decode(raw).unwrap()).unwrap()
+    }
+
+    /// `cert` with its TBSCertificate replaced (the signature is kept, so it no longer verifies).
+    fn with_tbs(cert: &Certificate, tbs: &[u8]) -> Certificate {
+        let (outer, _) = read_tlv(cert.der()).unwrap();
+        let parts = children(outer.content).unwrap();
+        let mut content = tbs.to_vec();
+        for p in &parts[1..] {
+            content.extend_from_slice(p.all);
+        }
+        Certificate::from_der(&der_element(0x30, &content)).unwrap()
+    }
+
+    /// `cert` with TBS field `index` replaced by `field`.
+    fn with_tbs_field(cert: &Certificate, index: usize, field: &[u8]) -> Certificate {
+        let fields = tbs_fields(cert.tbs_der()).unwrap();
+        let mut content = Vec::new();
+        for (i, f) in fields.iter().enumerate() {
+            content.extend_from_slice(if i == index { field } else { f.all });
+        }
+        with_tbs(cert, &der_element(0x30, &content))
+    }
+
+    /// `cert` with its extension list edited.
+    fn with_extensions(
+        cert: &Certificate,
+        edit: impl FnOnce(Vec<&[u8]>) -> Vec<Vec<u8>>,
+    ) -> Certificate {
+        let tbs = rebuild_tbs_extensions(cert.tbs_der(), |e| Ok(edit(e))).unwrap();
+        with_tbs(cert, &tbs)
+    }
+
+    fn extension(oid: &ObjectIdentifier, critical: bool, value: &[u8]) -> Vec<u8> {
+        let mut content = der_element(0x06, oid.as_bytes());
+        if critical {
+            content.extend_from_slice(&[0x01, 0x01, 0xff]);
+        }
+        content.extend(der_element(0x04, value));
+        der_element(0x30, &content)
+    }
+
+    fn is_not_valid_at(r: Result<Vec<Certificate>, CertError>, what: &str, at: i64) -> bool {
+        matches!(r, Err(CertError::NotValidAt { which, t }) if which.contains(what) && t == at)
+    }
+
+    #[test]
+    fn fulcio_legacy_path_is_valid_at_the_set_time() {
+        let (leaf, chain) = signature_certs("dir-img-cosign-fulcio-rekor-valid");
+        let root = certs(&fixture("fulcio_v1.crt.pem"));
+        assert_eq!(root.len(), 1);
+        assert_eq!(chain.len(), 2);
+        assert_eq!(
+            chain[1], root[0],
+            "the annotation ends with the public-good root"
+        );
+        assert_eq!(leaf.not_before(), 1674247891); // 2023-01-20T20:51:31Z
+        assert_eq!(leaf.not_after(), 1674248491); // ten minutes later
+        let path = verify_path(&leaf, &chain, &[authority(&root)], SET_TIME).unwrap();
+        assert_eq!(path.len(), 3);
+        assert_eq!(path[0], leaf);
+        assert_eq!(path[1], chain[0]);
+        assert!(path[1].subject_string().contains("sigstore-intermediate"));
+        assert_eq!(path[2], root[0]);
+        // The leaf key is P-256, the intermediate signs with P-384 / SHA-384.
+        assert_eq!(leaf.public_key().unwrap().kind(), "ecdsa-p256");
+        assert_eq!(path[1].public_key().unwrap().kind(), "ecdsa-p384");
+    }
+
+    #[test]
+    fn fulcio_legacy_path_is_not_valid_outside_the_leaf_validity() {
+        let (leaf, chain) = signature_certs("dir-img-cosign-fulcio-rekor-valid");
+        let cas = [authority(&certs(&fixture("fulcio_v1.crt.pem")))];
+        for at in [
+            now(),
+            SET_TIME + 3600,
+            leaf.not_before() - 1,
+            leaf.not_after() + 1,
+        ] {
+            assert!(
+                is_not_valid_at(verify_path(&leaf, &chain, &cas, at), "leaf", at),
+                "{at}"
+            );
+        }
+        assert!(verify_path(&leaf, &chain, &cas, leaf.not_after()).is_ok());
+        assert!(verify_path(&leaf, &chain, &cas, leaf.not_before()).is_ok());
+    }
+
+    #[test]
+    fn fulcio_legacy_intermediate_from_annotation_or_configuration() {
+        let (leaf, chain) = signature_certs("dir-img-cosign-fulcio-rekor-valid");
+        let root = certs(&fixture("fulcio_v1.crt.pem"));
+        assert_eq!(
+            verify_path(&leaf, &[], &[authority(&root)], SET_TIME),
+            Err(CertError::NoPathToRoot)
+        );
+        // The annotation's intermediate + root configured as the CA.
+        let path = verify_path(&leaf, &[], &[authority(&chain)], SET_TIME).unwrap();
+        assert_eq!(path.len(), 3);
+        assert_eq!(path[2], chain[1]);
+        // An intermediate trusted directly is an anchor too.
+        let path = verify_path(&leaf, &[], &[authority(&chain[..1])], SET_TIME).unwrap();
+        assert_eq!(path, vec![leaf.clone(), chain[0].clone()]);
+    }
+
+    #[test]
+    fn roots_supplied_by_the_signature_are_not_anchors() {
+        let (leaf, chain) = signature_certs("dir-img-cosign-fulcio-rekor-valid");
+        let pki_roots = certs(&fixture("pki_root_crts.pem"));
+        assert_eq!(
+            verify_path(&leaf, &chain, &[], SET_TIME),
+            Err(CertError::NoPathToRoot)
+        );
+        assert_eq!(
+            verify_path(&leaf, &chain, &[authority(&pki_roots)], SET_TIME),
+            Err(CertError::NoPathToRoot)
+        );
+        // A leaf is not its own anchor either.
+        let (pki_leaf, _) = signature_certs("dir-img-cosign-pki-valid");
+        let self_only = [authority(std::slice::from_ref(&pki_leaf))];
+        assert_eq!(
+            verify_path(&pki_leaf, &[], &self_only, now()),
+            Err(CertError::NoPathToRoot)
+        );
+    }
+
+    #[test]
+    fn authority_validity_window_must_cover_the_time() {
+        let (leaf, chain) = signature_certs("dir-img-cosign-fulcio-rekor-valid");
+        let root = certs(&fixture("fulcio_v1.crt.pem"));
+        let mut ca = authority(&root);
+        ca.valid_to = Some(SET_TIME - 1);
+        let r = verify_path(&leaf, &chain, std::slice::from_ref(&ca), SET_TIME);
+        assert!(is_not_valid_at(r, "certificate authority", SET_TIME));
+        ca.valid_to = None;
+        ca.valid_from = Some(SET_TIME + 1);
+        let r = verify_path(&leaf, &chain, std::slice::from_ref(&ca), SET_TIME);
+        assert!(is_not_valid_at(r, "certificate authority", SET_TIME));
+        ca.valid_from = Some(SET_TIME);
+        ca.valid_to = Some(SET_TIME);
+        assert!(verify_path(&leaf, &chain, &[ca], SET_TIME).is_ok());
+    }
+
+    #[test]
+    fn fulcio_identity_and_code_signing() {
+        let (leaf, chain) = signature_certs("dir-img-cosign-fulcio-rekor-valid");
+        // This leaf carries only the deprecated issuer extension (.1.1).
+        assert!(leaf.extension(&OID_FULCIO_ISSUER_V2).is_none());
+        assert_eq!(
+            identity(&leaf).unwrap(),
+            Identity {
+                issuer: Some("https://github.com/login/oauth".into()),
+                sans: vec![San::Email("mitr@redhat.com".into())],
+            }
+        );
+        assert_eq!(check_code_signing(&leaf), Ok(()));
+        assert_eq!(check_code_signing(&chain[1]), Err(CertError::NoCodeSigning));
+        assert_eq!(identity(&chain[1]).unwrap(), Identity::default());
+    }
+
+    #[test]
+    fn fulcio_unit_fixtures() {
+        let leaf = certs(&fixture("fulcio-cert"));
+        let chain = certs(&fixture("fulcio-chain"));
+        let root = certs(&fixture("fulcio_v1.crt.pem"));
+        assert_eq!(leaf.len(), 1);
+        let rekor_cert = certs(&read(
+            "containers-image/signature/internal/testdata/rekor-cert",
+        ));
+        assert_eq!(leaf, rekor_cert);
+        let leaf = &leaf[0];
+        let at = 1670870899;
+        let path = verify_path(leaf, &chain, &[authority(&root)], at).unwrap();
+        assert_eq!(path.len(), 3);
+        assert_eq!(
+            verify_path(leaf, &[], &[authority(&root)], at),
+            Err(CertError::NoPathToRoot)
+        );
+        let id = identity(leaf).unwrap();
+        assert_eq!(id.issuer.as_deref(), Some("https://github.com/login/oauth"));
+        assert_eq!(
+            id.sans.iter().map(San::as_str).collect::<Vec<_>>(),
+            ["mitr@redhat.com"]
+        );
+        // The returned key is the certificate's: it verifies rekor-sig over rekor-payload.
+        let key = path[0].public_key().unwrap();
+        let sig = B64
+            .decode(read("containers-image/signature/internal/testdata/rekor-sig").trim())
+            .unwrap();
+        let payload = read("containers-image/signature/internal/testdata/rekor-payload");
+        assert!(key.verify(payload.as_bytes(), &sig).is_ok());
+        assert!(key.verify(b"this payload does not match", &sig).is_err());
+        // Unparsable inputs.
+        assert!(matches!(
+            Certificate::parse_pem_chain("not a certificate"),
+            Err(CertError::Malformed(_))
+        ));
+        let junk = "-----BEGIN CERTIFICATE-----\nMIIBAAAA\n-----END CERTIFICATE-----\n";
+        assert!(matches!(
+            Certificate::parse_pem_chain(junk),
+            Err(CertError::Malformed(_))
+        ));
+        assert!(matches!(
+            Certificate::from_der(b"garbage"),
+            Err(CertError::Malformed(_))
+        ));
+        let mut trailing = leaf.der().to_vec();
+        trailing.push(0);
+        assert!(matches!(
+            Certificate::from_der(&trailing),
+            Err(CertError::Malformed(_))
+        ));
+        let mut truncated = leaf.der().to_vec();
+        truncated.pop();
+        assert!(matches!(
+            Certificate::from_der(&truncated),
+            Err(CertError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn pki_paths() {
+        let (leaf, chain) = signature_certs("dir-img-cosign-pki-valid");
+        let roots = certs(&fixture("pki_root_crts.pem"));
+        let intermediates = certs(&fixture("pki_intermediate_crts.pem"));
+        let cas = [authority(&roots)];
+        assert_eq!(leaf.public_key().unwrap().kind(), "rsa");
+        let path = verify_path(&leaf, &intermediates, &cas, now()).unwrap();
+        assert_eq!(path.len(), 3);
+        assert_eq!(path[1], intermediates[0]);
+        assert_eq!(path[2], roots[0]);
+        assert_eq!(
+            verify_path(&leaf, &[], &cas, now()),
+            Err(CertError::NoPathToRoot)
+        );
+        assert_eq!(verify_path(&leaf, &chain, &cas, now()).unwrap().len(), 3);
+        // Before the PKI existed (2024-10-01).
+        assert!(is_not_valid_at(
+            verify_path(&leaf, &intermediates, &cas, SET_TIME),
+            "leaf",
+            SET_TIME
+        ));
+        // The unit fixtures hold the same certificate.
+        let pki_cert = certs(&fixture("pki-cert"));
+        assert_eq!(pki_cert, vec![leaf.clone()]);
+        let pki_chain = certs(&fixture("pki-chain"));
+        assert!(verify_path(&pki_cert[0], &pki_chain, &cas, now()).is_ok());
+        assert_eq!(
+            identity(&leaf).unwrap(),
+            Identity {
+                issuer: None,
+                sans: vec![
+                    San::Email("qiwan@redhat.com".into()),
+                    San::Dns("myhost.example.com".into())
+                ],
+            }
+        );
+        // No extendedKeyUsage at all: refused by the strict check, unrestricted for Go.
+        assert_eq!(check_code_signing(&leaf), Err(CertError::NoCodeSigning));
+        assert_eq!(check_code_signing_or_unrestricted(&leaf), Ok(()));
+        assert_eq!(
+            verify_embedded_scts(&leaf, &intermediates[0], &[]),
+            Err(CertError::NoSct)
+        );
+    }
+
+    #[test]
+    fn bundle_leaf_path_identity_and_sct() {
+        let (cas, ctlogs) = prod_root();
+        assert_eq!((cas.len(), ctlogs.len()), (2, 2));
+        let leaf = bundle_leaf();
+        let path = verify_path(&leaf, &[], &cas, BUNDLE_TIME).unwrap();
+        assert_eq!(path.len(), 3);
+        assert_eq!(path[2].der(), cas[1].chain[1].as_slice());
+        assert!(is_not_valid_at(
+            verify_path(&leaf, &[], &cas, now()),
+            "leaf",
+            now()
+        ));
+        assert_eq!(verify_embedded_scts(&leaf, &path[1], &ctlogs), Ok(()));
+        assert_eq!(check_code_signing(&leaf), Ok(()));
+        let id = identity(&leaf).unwrap();
+        assert_eq!(
+            id.issuer.as_deref(),
+            Some("https://token.actions.githubusercontent.com")
+        );
+        assert!(leaf.extension(&OID_FULCIO_ISSUER_V2).is_some());
+        assert_eq!(
+            id.sans,
+            vec![San::Uri(
+                "https://github.com/kubewarden/kubewarden-controller/.github/workflows/release.yml@refs/tags/v1.34.0"
+                    .into()
+            )]
+        );
+    }
+
+    #[test]
+    fn sct_failures() {
+        let (cas, ctlogs) = prod_root();
+        let leaf = bundle_leaf();
+        let issuer = Certificate::from_der(&cas[1].chain[0]).unwrap();
+        assert_eq!(verify_embedded_scts(&leaf, &issuer, &ctlogs), Ok(()));
+        // One byte of the TBS changed (inside the SAN URI).
+        let mut der = leaf.der().to_vec();
+        let at = der.windows(10).position(|w| w == b"kubewarden").unwrap();
+        assert!(at < leaf.tbs.end);
+        der[at] = b'j';
+        let tampered = Certificate::from_der(&der).unwrap();
+        assert!(matches!(
+            verify_embedded_scts(&tampered, &issuer, &ctlogs),
+            Err(CertError::BadSct(_))
+        ));
+        // The wrong issuer key hash.
+        let root = Certificate::from_der(&cas[1].chain[1]).unwrap();
+        assert!(matches!(
+            verify_embedded_scts(&leaf, &root, &ctlogs),
+            Err(CertError::BadSct(_))
+        ));
+        // No CT logs, or the right log only outside its validity window.
+        assert_eq!(
+            verify_embedded_scts(&leaf, &issuer, &[]),
+            Err(CertError::UnknownCtLog)
+        );
+        let expired: Vec<TrustedKey> = ctlogs
+            .iter()
+            .map(|k| TrustedKey {
+                valid_to: Some(BUNDLE_TIME - 86400),
+                ..k.clone()
+            })
+            .collect();
+        assert_eq!(
+            verify_embedded_scts(&leaf, &issuer, &expired),
+            Err(CertError::UnknownCtLog)
+        );
+        // A different key under the right log id.
+        let other = PublicKey::from_pem(&fixture("cosign.pub")).unwrap();
+        let impostor: Vec<TrustedKey> = ctlogs
+            .iter()
+            .map(|k| TrustedKey {
+                key: other.clone(),
+                ..k.clone()
+            })
+            .collect();
+        assert!(matches!(
+            verify_embedded_scts(&leaf, &issuer, &impostor),
+            Err(CertError::BadSct(_))
+        ));
+    }
+
+    #[test]
+    fn legacy_fulcio_leaves_scts() {
+        let (_, ctlogs) = prod_root();
+        let (leaf, chain) = signature_certs("dir-img-cosign-fulcio-rekor-valid");
+        assert_eq!(verify_embedded_scts(&leaf, &chain[0], &ctlogs), Ok(()));
+        let unit_leaf = certs(&fixture("fulcio-cert"));
+        let unit_chain = certs(&fixture("fulcio-chain"));
+        assert_eq!(
+            verify_embedded_scts(&unit_leaf[0], &unit_chain[0], &ctlogs),
+            Ok(())
+        );
+        // Only the /test log (not the 2022 log that signed): unknown.
+        let test_log: Vec<TrustedKey> = ctlogs
+            .into_iter()
+            .filter(|k| k.valid_to.is_some())
+            .collect();
+        assert_eq!(test_log.len(), 1);
+        assert_eq!(
+            verify_embedded_scts(&leaf, &chain[0], &test_log),
+            Err(CertError::UnknownCtLog)
+        );
+    }
+
+    #[test]
+    fn sct_list_parsing_is_strict() {
+        let leaf = bundle_leaf();
+        let ext = leaf.extension(&OID_SCT_LIST).unwrap();
+        let (octets, _) = read_tlv(ext.extn_value.as_bytes()).unwrap();
+        let list = octets.content;
+        assert_eq!(parse_sct_list(list).unwrap().len(), 1);
+        assert!(matches!(
+            parse_sct_list(&list[..list.len() - 1]),
+            Err(CertError::BadSct(_))
+        ));
+        let mut longer = list.to_vec();
+        longer.push(0);
+        assert!(matches!(parse_sct_list(&longer), Err(CertError::BadSct(_))));
+        assert!(parse_sct_list(&[0, 0]).unwrap().is_empty());
+        assert!(matches!(parse_sct_list(&[]), Err(CertError::BadSct(_))));
+        // Precertificate TBS: only the SCT extension goes, all other bytes stay.
+        let tbs = rebuild_tbs_extensions(leaf.tbs_der(), |e| {
+            Ok(e.into_iter()
+                .filter(|x| extension_oid(x).unwrap() != OID_SCT_LIST.as_bytes())
+                .map(|x| x.to_vec())
+                .collect())
+        })
+        .unwrap();
+        let without = with_tbs(&leaf, &tbs);
+        assert!(without.extension(&OID_SCT_LIST).is_none());
+        assert_eq!(
+            without
+                .parsed
+                .tbs_certificate
+                .extensions
+                .as_ref()
+                .unwrap()
+                .len(),
+            leaf.parsed
+                .tbs_certificate
+                .extensions
+                .as_ref()
+                .unwrap()
+                .len()
+                - 1
+        );
+        assert_eq!(
+            without.parsed.tbs_certificate.subject,
+            leaf.parsed.tbs_certificate.subject
+        );
+        assert_eq!(
+            verify_embedded_scts(&without, &leaf, &[]),
+            Err(CertError::NoSct)
+        );
+    }
+
+    #[test]
+    fn unhandled_critical_extension_in_the_leaf() {
+        let (leaf, chain) = signature_certs("dir-img-cosign-fulcio-rekor-valid");
+        let cas = [authority(&certs(&fixture("fulcio_v1.crt.pem")))];
+        let issuer_v1 = OID_FULCIO_ISSUER_V1.as_bytes();
+        let critical = with_extensions(&leaf, |exts| {
+            exts.into_iter()
+                .map(|e| {
+                    if extension_oid(e).unwrap() == issuer_v1 {
+                        extension(
+                            &OID_FULCIO_ISSUER_V1,
+                            true,
+                            b"https://github.com/login/oauth",
+                        )
+                    } else {
+                        e.to_vec()
+                    }
+                })
+                .collect()
+        });
+        assert!(critical.extension(&OID_FULCIO_ISSUER_V1).unwrap().critical);
+        assert!(matches!(
+            verify_path(&critical, &chain, &cas, SET_TIME),
+            Err(CertError::UnhandledCriticalExtension(_))
+        ));
+        // The same edit without the critical flag only breaks the issuer's signature.
+        let plain = with_extensions(&leaf, |exts| exts.into_iter().map(<[u8]>::to_vec).collect());
+        assert_eq!(plain, leaf);
+        let renamed = with_extensions(&leaf, |exts| {
+            exts.into_iter()
+                .map(|e| {
+                    if extension_oid(e).unwrap() == issuer_v1 {
+                        extension(&OID_FULCIO_ISSUER_V1, false, b"https://example.com")
+                    } else {
+                        e.to_vec()
+                    }
+                })
+                .collect()
+        });
+        assert!(matches!(
+            verify_path(&renamed, &chain, &cas, SET_TIME),
+            Err(CertError::BadCertSignature(_))
+        ));
+    }
+
+    #[test]
+    fn anchor_and_intermediate_checks() {
+        let (leaf, chain) = signature_certs("dir-img-cosign-fulcio-rekor-valid");
+        let root = certs(&fixture("fulcio_v1.crt.pem")).remove(0);
+        let run = |anchor: &Certificate| {
+            verify_path(
+                &leaf,
+                &chain[..1],
+                &[authority(std::slice::from_ref(anchor))],
+                SET_TIME,
+            )
+        };
+        assert!(run(&root).is_ok());
+        // Anchors' own signatures are not checked, so edited anchors still sign the intermediate.
+        let constrained = with_extensions(&root, |mut e| {
+            let nc = extension(&OID_NAME_CONSTRAINTS, true, &[0x30, 0x00]);
+            let mut out: Vec<Vec<u8>> = e.drain(..).map(<[u8]>::to_vec).collect();
+            out.push(nc);
+            out
+        });
+        assert!(matches!(
+            run(&constrained),
+            Err(CertError::NameConstraints(_))
+        ));
+        let unknown = ObjectIdentifier::new_unwrap("1.2.3.4");
+        let odd = with_extensions(&root, |e| {
+            let mut out: Vec<Vec<u8>> = e.into_iter().map(<[u8]>::to_vec).collect();
+            out.push(extension(&unknown, true, &[0x05, 0x00]));
+            out
+        });
+        assert!(matches!(
+            run(&odd),
+            Err(CertError::UnhandledCriticalExtension(_))
+        ));
+        let bc = OID_BASIC_CONSTRAINTS.as_bytes();
+        let not_ca = with_extensions(&root, |e| {
+            e.into_iter()
+                .filter(|x| extension_oid(x).unwrap() != bc)
+                .map(<[u8]>::to_vec)
+                .collect()
+        });
+        assert!(matches!(run(&not_ca), Err(CertError::NotCa(_))));
+        let ku = OID_KEY_USAGE.as_bytes();
+        let no_cert_sign = with_extensions(&root, |e| {
+            e.into_iter()
+                .map(|x| {
+                    if extension_oid(x).unwrap() == ku {
+                        // keyUsage: digitalSignature only.
+                        extension(&OID_KEY_USAGE, true, &[0x03, 0x02, 0x07, 0x80])
+                    } else {
+                        x.to_vec()
+                    }
+                })
+                .collect()
+        });
+        assert!(matches!(run(&no_cert_sign), Err(CertError::NotCa(_))));
+        // Anchor expired before the signing time (validity is TBS field 4, after the version).
+        let mut validity = der_element(0x17, b"211007135659Z");
+        validity.extend(der_element(0x17, b"220101000000Z"));
+        let expired = with_tbs_field(&root, 4, &der_element(0x30, &validity));
+        assert_eq!(expired.not_after(), 1640995200);
+        assert!(is_not_valid_at(run(&expired), "trust anchor", SET_TIME));
+        // A tampered intermediate (serial number changed) no longer verifies under the root.
+        let fields = tbs_fields(chain[0].tbs_der()).unwrap();
+        let mut serial = fields[1].all.to_vec();
+        *serial.last_mut().unwrap() ^= 1;
+        let forged = with_tbs_field(&chain[0], 1, &serial);
+        let r = verify_path(
+            &leaf,
+            &[forged],
+            &[authority(std::slice::from_ref(&root))],
+            SET_TIME,
+        );
+        assert!(matches!(r, Err(CertError::BadCertSignature(_))), "{r:?}");
+    }
+
+    #[test]
+    fn der_lengths_round_trip() {
+        for len in [
+            0usize, 1, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0xff_ffff,
+        ] {
+            let content = vec![0u8; len];
+            let element = der_element(0x04, &content);
+            let (t, rest) = read_tlv(&element).unwrap();
+            assert_eq!((t.tag, t.content.len(), rest.len()), (0x04, len, 0));
+        }
+        // Non-minimal and indefinite lengths, high tag numbers, truncation.
+        for bad in [
+            &[0x04, 0x81, 0x01, 0x00][..],
+            &[0x04, 0x80],
+            &[0x1f, 0x01, 0x00],
+            &[0x04, 0x02, 0x00],
+            &[0x04, 0x82, 0x00, 0x80],
+        ] {
+            assert!(read_tlv(bad).is_err(), "{bad:?}");
+        }
+    }
+}
