@@ -6,6 +6,7 @@ pub mod io;
 pub mod keygen;
 pub mod secrets;
 pub mod treepath;
+pub mod verify_images;
 pub mod verify;
 
 use clap::{CommandFactory, Parser};

@@ -2,11 +2,14 @@
 //! (keys, trust roots, transparency-log proofs, certificates).
 
 pub mod cert;
+pub mod check;
 pub mod cosign_key;
 pub mod manifests;
 pub mod pubkey;
 pub mod reference;
+pub mod sign;
 pub mod signature;
 pub mod registry;
 pub mod tlog;
 pub mod trust_root;
+pub mod verify;

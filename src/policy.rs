@@ -1,6 +1,7 @@
 //! Policies: who may sign what. Loaded from outside the revision being verified; every problem
 //! in a file is reported at once; trust material is pinned (full fingerprints, exact keys).
 
+pub mod images;
 pub mod schema;
 
 use std::path::{Path, PathBuf};
@@ -105,6 +106,8 @@ pub struct Policy {
     pub commits: CommitPolicy,
     /// Tag rules.
     pub tags: Vec<TagRule>,
+    /// Image rules.
+    pub images: images::ImagePolicy,
 }
 
 fn literal_len(p: &str) -> usize {
@@ -173,6 +176,16 @@ impl Loader<'_> {
                 None
             }
         }
+    }
+}
+
+impl images::TrustFiles for Loader<'_> {
+    fn read_file(&mut self, rel: &str, what: &str) -> Option<Vec<u8>> {
+        self.read(rel, what)
+    }
+
+    fn error(&mut self, msg: String) {
+        self.errors.push(msg);
     }
 }
 
@@ -375,6 +388,18 @@ impl Policy {
                 });
             }
         }
+        let keyless_of = |name: &str| {
+            file.spec
+                .signers
+                .iter()
+                .find(|s| s.name == name)
+                .map(|s| s.keyless.clone())
+        };
+        let images = images::ImagePolicy::compile(
+            file.spec.images.as_ref().unwrap_or(&images::ImagesSpec::default()),
+            &mut l,
+            &keyless_of,
+        );
         if !l.errors.is_empty() {
             return Err(l.errors);
         }
@@ -399,6 +424,7 @@ impl Policy {
                 rules,
             },
             tags,
+            images,
         })
     }
 

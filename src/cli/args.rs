@@ -339,4 +339,27 @@ pub enum VerifyCommand {
         #[command(flatten)]
         opts: VerifyOpts,
     },
+    /// Verify cosign signatures (legacy .sig and sigstore bundles) of every container image in
+    /// Kubernetes manifests, or of image references given directly.
+    Images {
+        /// Manifest files or directories (YAML/JSON, kustomization.yaml images: applied), or
+        /// image references.
+        #[arg(required = true, value_name = "PATH|IMAGE")]
+        targets: Vec<String>,
+        /// The policy file (its `images` section).
+        #[arg(long, env = "SIGIL_POLICY", value_name = "FILE")]
+        policy: PathBuf,
+        /// `human` or `json`.
+        #[arg(long, default_value = "human", value_parser = ["human", "json"])]
+        format: String,
+        /// Verdict cache directory: images verified under the same policy digest are not fetched again.
+        #[arg(long, env = "SIGIL_IMAGE_CACHE", value_name = "DIR")]
+        cache_dir: Option<PathBuf>,
+        /// Images checked in parallel.
+        #[arg(long, default_value_t = 4, value_name = "N")]
+        jobs: usize,
+        /// Per-request registry timeout in seconds.
+        #[arg(long, default_value_t = 30, value_name = "SECS")]
+        timeout: u64,
+    },
 }

@@ -95,6 +95,21 @@ pub fn run(cmd: &VerifyCommand) -> i32 {
 
 fn run_inner(cmd: &VerifyCommand) -> Result<i32, Failure> {
     match cmd {
+        VerifyCommand::Images {
+            targets,
+            policy,
+            format,
+            cache_dir,
+            jobs,
+            timeout,
+        } => super::verify_images::run(&super::verify_images::Args {
+            targets,
+            policy,
+            format,
+            cache_dir: cache_dir.as_deref(),
+            jobs: *jobs,
+            timeout: std::time::Duration::from_secs(*timeout),
+        }),
         VerifyCommand::Commits {
             rev,
             refname,

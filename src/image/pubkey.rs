@@ -48,13 +48,13 @@ impl PublicKey {
     pub fn from_spki_der(der: &[u8]) -> Result<PublicKey, KeyError> {
         let bad = |e: &dyn fmt::Display| KeyError::Malformed(e.to_string());
         let info = spki::SubjectPublicKeyInfoRef::from_der(der).map_err(|e| bad(&e))?;
-        let key_bytes = info.subject_public_key.as_bytes().ok_or_else(|| bad(&"unaligned key bits"))?;
+        let key_bytes = info
+            .subject_public_key
+            .as_bytes()
+            .ok_or_else(|| bad(&"unaligned key bits"))?;
         match info.algorithm.oid {
             OID_EC => {
-                let curve = info
-                    .algorithm
-                    .parameters_oid()
-                    .map_err(|e| bad(&e))?;
+                let curve = info.algorithm.parameters_oid().map_err(|e| bad(&e))?;
                 match curve {
                     OID_P256 => p256::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes)
                         .map(PublicKey::P256)
@@ -66,7 +66,9 @@ impl PublicKey {
                 }
             }
             OID_ED25519 => {
-                let raw: [u8; 32] = key_bytes.try_into().map_err(|_| bad(&"Ed25519 key is not 32 bytes"))?;
+                let raw: [u8; 32] = key_bytes
+                    .try_into()
+                    .map_err(|_| bad(&"Ed25519 key is not 32 bytes"))?;
                 ed25519_dalek::VerifyingKey::from_bytes(&raw)
                     .map(PublicKey::Ed25519)
                     .map_err(|e| bad(&e))
@@ -88,7 +90,9 @@ impl PublicKey {
         let (label, der) = der::pem::decode_vec(first_pem_block(text).as_bytes())
             .map_err(|e| KeyError::Malformed(format!("PEM: {e}")))?;
         if label != "PUBLIC KEY" {
-            return Err(KeyError::Malformed(format!("expected a PUBLIC KEY block, found {label}")));
+            return Err(KeyError::Malformed(format!(
+                "expected a PUBLIC KEY block, found {label}"
+            )));
         }
         PublicKey::from_spki_der(&der)
     }
@@ -128,16 +132,19 @@ impl PublicKey {
         use signature::hazmat::PrehashVerifier;
         let ok = match self {
             PublicKey::P256(k) => {
-                let s = p256::ecdsa::Signature::from_der(sig).map_err(|_| KeyError::BadSignature)?;
+                let s =
+                    p256::ecdsa::Signature::from_der(sig).map_err(|_| KeyError::BadSignature)?;
                 k.verify_prehash(&Sha256::digest(msg), &s).is_ok()
             }
             PublicKey::P384(k) => {
-                let s = p384::ecdsa::Signature::from_der(sig).map_err(|_| KeyError::BadSignature)?;
+                let s =
+                    p384::ecdsa::Signature::from_der(sig).map_err(|_| KeyError::BadSignature)?;
                 k.verify_prehash(&Sha384::digest(msg), &s).is_ok()
                     || k.verify_prehash(&Sha256::digest(msg), &s).is_ok()
             }
             PublicKey::Ed25519(k) => {
-                let s = ed25519_dalek::Signature::from_slice(sig).map_err(|_| KeyError::BadSignature)?;
+                let s = ed25519_dalek::Signature::from_slice(sig)
+                    .map_err(|_| KeyError::BadSignature)?;
                 k.verify_strict(msg, &s).is_ok() || {
                     let mut h = sha2::Sha512::new();
                     h.update(msg);
@@ -146,11 +153,16 @@ impl PublicKey {
             }
             PublicKey::Rsa(k) => {
                 let hashed = Sha256::digest(msg);
-                k.verify(rsa::Pkcs1v15Sign::new::<Sha256>(), &hashed, sig).is_ok()
+                k.verify(rsa::Pkcs1v15Sign::new::<Sha256>(), &hashed, sig)
+                    .is_ok()
                     || k.verify(rsa::Pss::new::<Sha256>(), &hashed, sig).is_ok()
             }
         };
-        if ok { Ok(()) } else { Err(KeyError::BadSignature) }
+        if ok {
+            Ok(())
+        } else {
+            Err(KeyError::BadSignature)
+        }
     }
 
     /// Verifies `sig` over an already computed digest (`hash` names it: `sha256`/`sha384`);
@@ -162,15 +174,19 @@ impl PublicKey {
                 .is_ok_and(|s| k.verify_prehash(digest, &s).is_ok()),
             (PublicKey::P384(k), "sha256" | "sha384") => p384::ecdsa::Signature::from_der(sig)
                 .is_ok_and(|s| k.verify_prehash(digest, &s).is_ok()),
-            (PublicKey::Rsa(k), "sha256") => {
-                k.verify(rsa::Pkcs1v15Sign::new::<Sha256>(), digest, sig).is_ok()
-            }
-            (PublicKey::Rsa(k), "sha384") => {
-                k.verify(rsa::Pkcs1v15Sign::new::<Sha384>(), digest, sig).is_ok()
-            }
+            (PublicKey::Rsa(k), "sha256") => k
+                .verify(rsa::Pkcs1v15Sign::new::<Sha256>(), digest, sig)
+                .is_ok(),
+            (PublicKey::Rsa(k), "sha384") => k
+                .verify(rsa::Pkcs1v15Sign::new::<Sha384>(), digest, sig)
+                .is_ok(),
             _ => false,
         };
-        if ok { Ok(()) } else { Err(KeyError::BadSignature) }
+        if ok {
+            Ok(())
+        } else {
+            Err(KeyError::BadSignature)
+        }
     }
 
     /// SHA-256 of the DER SubjectPublicKeyInfo (Rekor and CT log ids).
@@ -181,11 +197,18 @@ impl PublicKey {
 
 /// The first `-----BEGIN ...-----` … `-----END ...-----` block of `text` (or `text`).
 pub fn first_pem_block(text: &str) -> &str {
-    let Some(start) = text.find("-----BEGIN ") else { return text };
+    let Some(start) = text.find("-----BEGIN ") else {
+        return text;
+    };
     let rest = &text[start..];
-    let Some(end_marker) = rest.find("-----END ") else { return rest };
+    let Some(end_marker) = rest.find("-----END ") else {
+        return rest;
+    };
     let tail = &rest[end_marker + 9..];
-    let end = tail.find("-----").map(|i| end_marker + 9 + i + 5).unwrap_or(rest.len());
+    let end = tail
+        .find("-----")
+        .map(|i| end_marker + 9 + i + 5)
+        .unwrap_or(rest.len());
     &rest[..end]
 }
 
@@ -223,6 +246,9 @@ mod tests {
         assert_eq!(k.kind(), "ecdsa-p256");
         let again = PublicKey::from_pem(&k.to_pem()).unwrap();
         assert_eq!(again.to_spki_der(), k.to_spki_der());
-        assert!(PublicKey::from_pem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n").is_err());
+        assert!(
+            PublicKey::from_pem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
+                .is_err()
+        );
     }
 }

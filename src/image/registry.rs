@@ -158,7 +158,9 @@ impl Client {
         let insecure = opts
             .insecure
             .iter()
-            .map(|p| glob::Pattern::new(p).map_err(|e| format!("insecure registry pattern {p:?}: {e}")))
+            .map(|p| {
+                glob::Pattern::new(p).map_err(|e| format!("insecure registry pattern {p:?}: {e}"))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let credentials = load_docker_credentials(opts.docker_config_dir.as_deref())?;
         Ok(Client {
@@ -176,14 +178,27 @@ impl Client {
     }
 
     fn base(&self, registry: &str) -> String {
-        let host = if registry == "docker.io" { "registry-1.docker.io" } else { registry };
-        let scheme = if self.is_insecure(registry) { "http" } else { "https" };
+        let host = if registry == "docker.io" {
+            "registry-1.docker.io"
+        } else {
+            registry
+        };
+        let scheme = if self.is_insecure(registry) {
+            "http"
+        } else {
+            "https"
+        };
         format!("{scheme}://{host}")
     }
 
     /// Fetches a manifest by tag or digest; `Ok(None)` when the registry says it does not exist.
     /// A digest reference is checked against the bytes.
-    pub fn manifest(&self, registry: &str, repo: &str, reference: &str) -> Result<Option<Manifest>, RegistryError> {
+    pub fn manifest(
+        &self,
+        registry: &str,
+        repo: &str,
+        reference: &str,
+    ) -> Result<Option<Manifest>, RegistryError> {
         self.manifest_accepting(registry, repo, reference, MANIFEST_TYPES)
     }
 
@@ -196,7 +211,16 @@ impl Client {
     ) -> Result<Option<Manifest>, RegistryError> {
         let url = format!("{}/v2/{repo}/manifests/{reference}", self.base(registry));
         let what = format!("manifest {registry}/{repo}:{reference}");
-        let reply = self.send(registry, repo, "GET", &url, accept, Body::None, self.opts.max_manifest, &what)?;
+        let reply = self.send(
+            registry,
+            repo,
+            "GET",
+            &url,
+            accept,
+            Body::None,
+            self.opts.max_manifest,
+            &what,
+        )?;
         match reply.status {
             200 => {}
             404 => return Ok(None),
@@ -204,35 +228,74 @@ impl Client {
         }
         let digest = sha256_digest(&reply.body);
         if reference.contains(':') && reference != digest {
-            return Err(RegistryError::DigestMismatch { what, expected: reference.to_string(), actual: digest });
+            return Err(RegistryError::DigestMismatch {
+                what,
+                expected: reference.to_string(),
+                actual: digest,
+            });
         }
-        Ok(Some(Manifest { media_type: reply.content_type, bytes: reply.body, digest }))
+        Ok(Some(Manifest {
+            media_type: reply.content_type,
+            bytes: reply.body,
+            digest,
+        }))
     }
 
     /// Fetches a blob and checks its digest.
     pub fn blob(&self, registry: &str, repo: &str, digest: &str) -> Result<Vec<u8>, RegistryError> {
         let url = format!("{}/v2/{repo}/blobs/{digest}", self.base(registry));
         let what = format!("blob {registry}/{repo}@{digest}");
-        let reply = self.send(registry, repo, "GET", &url, "*/*", Body::None, self.opts.max_blob, &what)?;
+        let reply = self.send(
+            registry,
+            repo,
+            "GET",
+            &url,
+            "*/*",
+            Body::None,
+            self.opts.max_blob,
+            &what,
+        )?;
         if reply.status != 200 {
             return Err(self.unexpected(registry, &what, reply.status, &reply.body));
         }
         let actual = sha256_digest(&reply.body);
         if actual != digest {
-            return Err(RegistryError::DigestMismatch { what, expected: digest.to_string(), actual });
+            return Err(RegistryError::DigestMismatch {
+                what,
+                expected: digest.to_string(),
+                actual,
+            });
         }
         Ok(reply.body)
     }
 
     /// The OCI 1.1 referrers of `digest`: the referrers API, falling back to the referrers
     /// tag schema (`sha256-<hex>` index). `Ok(None)` when there are none.
-    pub fn referrers(&self, registry: &str, repo: &str, digest: &str) -> Result<Option<Manifest>, RegistryError> {
+    pub fn referrers(
+        &self,
+        registry: &str,
+        repo: &str,
+        digest: &str,
+    ) -> Result<Option<Manifest>, RegistryError> {
         let url = format!("{}/v2/{repo}/referrers/{digest}", self.base(registry));
         let what = format!("referrers of {registry}/{repo}@{digest}");
-        let reply = self.send(registry, repo, "GET", &url, OCI_INDEX, Body::None, self.opts.max_manifest, &what)?;
+        let reply = self.send(
+            registry,
+            repo,
+            "GET",
+            &url,
+            OCI_INDEX,
+            Body::None,
+            self.opts.max_manifest,
+            &what,
+        )?;
         if reply.status == 200 && reply.content_type.starts_with(OCI_INDEX) {
             let digest = sha256_digest(&reply.body);
-            return Ok(Some(Manifest { media_type: reply.content_type, bytes: reply.body, digest }));
+            return Ok(Some(Manifest {
+                media_type: reply.content_type,
+                bytes: reply.body,
+                digest,
+            }));
         }
         if !matches!(reply.status, 200 | 400 | 404 | 405) {
             return Err(self.unexpected(registry, &what, reply.status, &reply.body));
@@ -240,16 +303,57 @@ impl Client {
         self.manifest_accepting(registry, repo, &digest.replacen(':', "-", 1), OCI_INDEX)
     }
 
+    /// Whether the registry implements the OCI 1.1 referrers API (else writers keep the
+    /// `sha256-<hex>` fallback index themselves).
+    pub fn has_referrers_api(
+        &self,
+        registry: &str,
+        repo: &str,
+        digest: &str,
+    ) -> Result<bool, RegistryError> {
+        let url = format!("{}/v2/{repo}/referrers/{digest}", self.base(registry));
+        let what = format!("referrers of {registry}/{repo}@{digest}");
+        let reply = self.send(
+            registry,
+            repo,
+            "GET",
+            &url,
+            OCI_INDEX,
+            Body::None,
+            self.opts.max_manifest,
+            &what,
+        )?;
+        Ok(reply.status == 200 && reply.content_type.starts_with(OCI_INDEX))
+    }
+
     /// Uploads a blob (monolithic POST + PUT) unless the registry already has it; returns its digest.
-    pub fn push_blob(&self, registry: &str, repo: &str, bytes: &[u8]) -> Result<String, RegistryError> {
+    pub fn push_blob(
+        &self,
+        registry: &str,
+        repo: &str,
+        bytes: &[u8],
+    ) -> Result<String, RegistryError> {
         let digest = sha256_digest(bytes);
         let what = format!("blob upload to {registry}/{repo}");
         let head = format!("{}/v2/{repo}/blobs/{digest}", self.base(registry));
-        if self.send(registry, repo, "HEAD", &head, "*/*", Body::None, 0, &what)?.status == 200 {
+        if self
+            .send(registry, repo, "HEAD", &head, "*/*", Body::None, 0, &what)?
+            .status
+            == 200
+        {
             return Ok(digest);
         }
         let url = format!("{}/v2/{repo}/blobs/uploads/", self.base(registry));
-        let started = self.send(registry, repo, "POST", &url, "*/*", Body::Bytes(b"", "application/octet-stream"), 1 << 16, &what)?;
+        let started = self.send(
+            registry,
+            repo,
+            "POST",
+            &url,
+            "*/*",
+            Body::Bytes(b"", "application/octet-stream"),
+            1 << 16,
+            &what,
+        )?;
         if started.status != 202 {
             return Err(self.unexpected(registry, &what, started.status, &started.body));
         }
@@ -257,11 +361,24 @@ impl Client {
             registry: registry.to_string(),
             why: "blob upload started without a Location".into(),
         })?;
-        let mut put = if location.starts_with('/') { format!("{}{location}", self.base(registry)) } else { location };
+        let mut put = if location.starts_with('/') {
+            format!("{}{location}", self.base(registry))
+        } else {
+            location
+        };
         put.push(if put.contains('?') { '&' } else { '?' });
         put.push_str("digest=");
         put.push_str(&digest);
-        let done = self.send(registry, repo, "PUT", &put, "*/*", Body::Bytes(bytes, "application/octet-stream"), 1 << 16, &what)?;
+        let done = self.send(
+            registry,
+            repo,
+            "PUT",
+            &put,
+            "*/*",
+            Body::Bytes(bytes, "application/octet-stream"),
+            1 << 16,
+            &what,
+        )?;
         if done.status != 201 {
             return Err(self.unexpected(registry, &what, done.status, &done.body));
         }
@@ -279,7 +396,16 @@ impl Client {
     ) -> Result<String, RegistryError> {
         let url = format!("{}/v2/{repo}/manifests/{reference}", self.base(registry));
         let what = format!("manifest push to {registry}/{repo}:{reference}");
-        let done = self.send(registry, repo, "PUT", &url, "*/*", Body::Bytes(bytes, media_type), 1 << 16, &what)?;
+        let done = self.send(
+            registry,
+            repo,
+            "PUT",
+            &url,
+            "*/*",
+            Body::Bytes(bytes, media_type),
+            1 << 16,
+            &what,
+        )?;
         if done.status != 201 {
             return Err(self.unexpected(registry, &what, done.status, &done.body));
         }
@@ -287,12 +413,25 @@ impl Client {
     }
 
     fn unexpected(&self, registry: &str, what: &str, status: u16, body: &[u8]) -> RegistryError {
-        let text: String = String::from_utf8_lossy(body).chars().take(200).filter(|c| !c.is_control()).collect();
+        let text: String = String::from_utf8_lossy(body)
+            .chars()
+            .take(200)
+            .filter(|c| !c.is_control())
+            .collect();
         let why = format!("{what}: HTTP {status} {text}");
         match status {
-            401 | 403 => RegistryError::Denied { registry: registry.to_string(), why },
-            500..=599 | 429 => RegistryError::Unreachable { registry: registry.to_string(), why },
-            _ => RegistryError::Protocol { registry: registry.to_string(), why },
+            401 | 403 => RegistryError::Denied {
+                registry: registry.to_string(),
+                why,
+            },
+            500..=599 | 429 => RegistryError::Unreachable {
+                registry: registry.to_string(),
+                why,
+            },
+            _ => RegistryError::Protocol {
+                registry: registry.to_string(),
+                why,
+            },
         }
     }
 
@@ -321,7 +460,10 @@ impl Client {
                     self.authenticate(registry, repo, &challenge)?;
                     attempt -= 1;
                 }
-                Ok(reply) if (reply.status >= 500 || reply.status == 429) && attempt < self.opts.attempts => {
+                Ok(reply)
+                    if (reply.status >= 500 || reply.status == 429)
+                        && attempt < self.opts.attempts =>
+                {
                     backoff(attempt);
                 }
                 Ok(reply) => return Ok(reply),
@@ -330,7 +472,10 @@ impl Client {
                     backoff(attempt);
                 }
                 Err(RegistryError::Unreachable { why, .. }) => {
-                    return Err(RegistryError::Unreachable { registry: registry.to_string(), why });
+                    return Err(RegistryError::Unreachable {
+                        registry: registry.to_string(),
+                        why,
+                    });
                 }
                 Err(e) => return Err(e),
             }
@@ -348,10 +493,17 @@ impl Client {
         limit: u64,
         what: &str,
     ) -> Result<Reply, RegistryError> {
-        let unreachable = |e: ureq::Error| RegistryError::Unreachable { registry: String::new(), why: e.to_string() };
+        let unreachable = |e: ureq::Error| RegistryError::Unreachable {
+            registry: String::new(),
+            why: e.to_string(),
+        };
         let result = match method {
             "GET" | "HEAD" => {
-                let mut req = if method == "GET" { self.agent.get(url) } else { self.agent.head(url) };
+                let mut req = if method == "GET" {
+                    self.agent.get(url)
+                } else {
+                    self.agent.head(url)
+                };
                 req = req.header("Accept", accept);
                 if let Some(a) = auth {
                     req = req.header("Authorization", a);
@@ -359,7 +511,11 @@ impl Client {
                 req.call()
             }
             _ => {
-                let mut req = if method == "PUT" { self.agent.put(url) } else { self.agent.post(url) };
+                let mut req = if method == "PUT" {
+                    self.agent.put(url)
+                } else {
+                    self.agent.post(url)
+                };
                 req = req.header("Accept", accept);
                 if let Some(a) = auth {
                     req = req.header("Authorization", a);
@@ -371,7 +527,12 @@ impl Client {
             }
         };
         let mut resp = result.map_err(unreachable)?;
-        let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
         let content_type = header("content-type").unwrap_or_default();
         let location = header("location");
         let challenge = header("www-authenticate");
@@ -381,46 +542,90 @@ impl Client {
             && method == "GET"
             && len > limit
         {
-            return Err(RegistryError::TooLarge { what: what.to_string(), limit });
+            return Err(RegistryError::TooLarge {
+                what: what.to_string(),
+                limit,
+            });
         }
         let body = if method == "HEAD" {
             Vec::new()
         } else {
-            match resp.body_mut().with_config().limit(limit.max(1 << 16)).read_to_vec() {
+            match resp
+                .body_mut()
+                .with_config()
+                .limit(limit.max(1 << 16))
+                .read_to_vec()
+            {
                 Ok(b) => b,
                 Err(ureq::Error::BodyExceedsLimit(_)) => {
-                    return Err(RegistryError::TooLarge { what: what.to_string(), limit });
+                    return Err(RegistryError::TooLarge {
+                        what: what.to_string(),
+                        limit,
+                    });
                 }
                 Err(e) => return Err(unreachable(e)),
             }
         };
         if status == 200 && method == "GET" && body.len() as u64 > limit {
-            return Err(RegistryError::TooLarge { what: what.to_string(), limit });
+            return Err(RegistryError::TooLarge {
+                what: what.to_string(),
+                limit,
+            });
         }
-        Ok(Reply { status, content_type, location, challenge, body })
+        Ok(Reply {
+            status,
+            content_type,
+            location,
+            challenge,
+            body,
+        })
     }
 
     fn cached_auth(&self, registry: &str, repo: &str) -> Option<String> {
         let tokens = self.tokens.lock().ok()?;
-        tokens.get(&format!("{registry}/{repo}")).or_else(|| tokens.get(registry)).cloned()
+        tokens
+            .get(&format!("{registry}/{repo}"))
+            .or_else(|| tokens.get(registry))
+            .cloned()
     }
 
     /// Answers a `WWW-Authenticate` challenge: basic credentials, or a bearer token from the realm.
-    fn authenticate(&self, registry: &str, repo: &str, challenge: &str) -> Result<(), RegistryError> {
+    fn authenticate(
+        &self,
+        registry: &str,
+        repo: &str,
+        challenge: &str,
+    ) -> Result<(), RegistryError> {
         let creds = self.credentials.get(registry).or_else(|| {
-            if registry == "docker.io" { self.credentials.get("https://index.docker.io/v1/") } else { None }
+            if registry == "docker.io" {
+                self.credentials.get("https://index.docker.io/v1/")
+            } else {
+                None
+            }
         });
         let basic = creds.map(|(u, p)| {
-            format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}")))
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+            )
         });
-        let denied = |why: String| RegistryError::Denied { registry: registry.to_string(), why };
+        let denied = |why: String| RegistryError::Denied {
+            registry: registry.to_string(),
+            why,
+        };
         let (scheme, params) = challenge.split_once(' ').unwrap_or((challenge, ""));
         let value = if scheme.eq_ignore_ascii_case("basic") {
-            basic.ok_or_else(|| denied("basic auth required and no credentials in docker config".into()))?
+            basic.ok_or_else(|| {
+                denied("basic auth required and no credentials in docker config".into())
+            })?
         } else if scheme.eq_ignore_ascii_case("bearer") {
             let params = parse_challenge(params);
-            let realm = params.get("realm").ok_or_else(|| denied("bearer challenge without realm".into()))?;
-            let realm_host = realm.strip_prefix("http://").map(|r| r.split('/').next().unwrap_or(r));
+            let realm = params
+                .get("realm")
+                .ok_or_else(|| denied("bearer challenge without realm".into()))?;
+            let realm_host = realm
+                .strip_prefix("http://")
+                .map(|r| r.split('/').next().unwrap_or(r));
             if !realm.starts_with("https://") && !realm_host.is_some_and(|h| self.is_insecure(h)) {
                 return Err(denied(format!("token realm {realm} is not https")));
             }
@@ -428,7 +633,10 @@ impl Client {
             if let Some(s) = params.get("service") {
                 url.push_str(&format!("service={}&", percent(s)));
             }
-            let scope = params.get("scope").cloned().unwrap_or_else(|| format!("repository:{repo}:pull"));
+            let scope = params
+                .get("scope")
+                .cloned()
+                .unwrap_or_else(|| format!("repository:{repo}:pull"));
             url.push_str(&format!("scope={}", percent(&scope)));
             let mut req = self.agent.get(&url);
             if let Some(b) = &basic {
@@ -439,7 +647,10 @@ impl Client {
                 why: format!("token endpoint: {e}"),
             })?;
             if resp.status().as_u16() != 200 {
-                return Err(denied(format!("token endpoint answered HTTP {}", resp.status().as_u16())));
+                return Err(denied(format!(
+                    "token endpoint answered HTTP {}",
+                    resp.status().as_u16()
+                )));
             }
             let body = resp
                 .body_mut()
@@ -447,8 +658,8 @@ impl Client {
                 .limit(1 << 20)
                 .read_to_vec()
                 .map_err(|e| denied(format!("token endpoint: {e}")))?;
-            let json: serde_json::Value =
-                serde_json::from_slice(&body).map_err(|e| denied(format!("token endpoint: {e}")))?;
+            let json: serde_json::Value = serde_json::from_slice(&body)
+                .map_err(|e| denied(format!("token endpoint: {e}")))?;
             let token = json
                 .get("token")
                 .or_else(|| json.get("access_token"))
@@ -486,7 +697,11 @@ fn parse_challenge(s: &str) -> HashMap<String, String> {
     let mut out = HashMap::new();
     let mut rest = s.trim();
     while let Some((key, after)) = rest.split_once('=') {
-        let key = key.trim().trim_start_matches(',').trim().to_ascii_lowercase();
+        let key = key
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
         let (value, next) = if let Some(quoted) = after.strip_prefix('"') {
             match quoted.split_once('"') {
                 Some((v, n)) => (v.to_string(), n),
@@ -505,7 +720,9 @@ fn parse_challenge(s: &str) -> HashMap<String, String> {
 }
 
 /// `auths` of the docker config: registry → (user, password). credHelpers/credsStore are not read.
-fn load_docker_credentials(dir: Option<&std::path::Path>) -> Result<HashMap<String, (String, String)>, String> {
+fn load_docker_credentials(
+    dir: Option<&std::path::Path>,
+) -> Result<HashMap<String, (String, String)>, String> {
     let dir = match dir {
         Some(d) => d.to_path_buf(),
         None => match std::env::var_os("DOCKER_CONFIG") {
@@ -522,7 +739,8 @@ fn load_docker_credentials(dir: Option<&std::path::Path>) -> Result<HashMap<Stri
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
-    let json: serde_json::Value = serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let json: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut out = HashMap::new();
     if let Some(auths) = json.get("auths").and_then(|a| a.as_object()) {
         for (host, entry) in auths {
@@ -530,18 +748,29 @@ fn load_docker_credentials(dir: Option<&std::path::Path>) -> Result<HashMap<Stri
                 let raw = base64::engine::general_purpose::STANDARD
                     .decode(auth)
                     .map_err(|e| format!("{}: auth for {host}: {e}", path.display()))?;
-                let raw = String::from_utf8(raw).map_err(|_| format!("{}: auth for {host} is not UTF-8", path.display()))?;
-                raw.split_once(':').map(|(u, p)| (u.to_string(), p.to_string()))
+                let raw = String::from_utf8(raw)
+                    .map_err(|_| format!("{}: auth for {host} is not UTF-8", path.display()))?;
+                raw.split_once(':')
+                    .map(|(u, p)| (u.to_string(), p.to_string()))
             } else {
-                match (entry.get("username").and_then(|u| u.as_str()), entry.get("password").and_then(|p| p.as_str())) {
+                match (
+                    entry.get("username").and_then(|u| u.as_str()),
+                    entry.get("password").and_then(|p| p.as_str()),
+                ) {
                     (Some(u), Some(p)) => Some((u.to_string(), p.to_string())),
                     _ => None,
                 }
             };
             if let Some(pair) = pair {
-                let host = host.trim_start_matches("https://").trim_start_matches("http://");
+                let host = host
+                    .trim_start_matches("https://")
+                    .trim_start_matches("http://");
                 let host = host.split('/').next().unwrap_or(host);
-                let host = if host == "index.docker.io" { "docker.io" } else { host };
+                let host = if host == "index.docker.io" {
+                    "docker.io"
+                } else {
+                    host
+                };
                 out.insert(host.to_string(), pair);
             }
         }
@@ -555,7 +784,9 @@ mod tests {
 
     #[test]
     fn challenges() {
-        let p = parse_challenge(r#"realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull""#);
+        let p = parse_challenge(
+            r#"realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull""#,
+        );
         assert_eq!(p["realm"], "https://auth.docker.io/token");
         assert_eq!(p["service"], "registry.docker.io");
         assert_eq!(p["scope"], "repository:library/nginx:pull");

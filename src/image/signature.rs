@@ -81,14 +81,19 @@ fn is_bundle_type(t: &str) -> bool {
 
 /// `(digest, artifactType)` of each entry of a referrers index.
 fn referrer_entries(index: &[u8]) -> Vec<(String, Option<String>)> {
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(index) else { return Vec::new() };
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(index) else {
+        return Vec::new();
+    };
     v.get("manifests")
         .and_then(|m| m.as_array())
         .map(|list| {
             list.iter()
                 .filter_map(|e| {
                     let d = e.get("digest")?.as_str()?.to_string();
-                    let t = e.get("artifactType").and_then(|t| t.as_str()).map(str::to_string);
+                    let t = e
+                        .get("artifactType")
+                        .and_then(|t| t.as_str())
+                        .map(str::to_string);
                     Some((d, t))
                 })
                 .collect()
@@ -96,10 +101,18 @@ fn referrer_entries(index: &[u8]) -> Vec<(String, Option<String>)> {
         .unwrap_or_default()
 }
 
-fn bundle_candidates(client: &Client, at: &Location<'_>, digest: &str) -> Result<Vec<Candidate>, RegistryError> {
+fn bundle_candidates(
+    client: &Client,
+    at: &Location<'_>,
+    digest: &str,
+) -> Result<Vec<Candidate>, RegistryError> {
     let source = format!("referrer {digest}");
     let Some(m) = client.manifest(at.registry, at.repository, digest)? else {
-        return Ok(vec![broken(&source, "malformed-signature", "referrer manifest listed but missing".into())]);
+        return Ok(vec![broken(
+            &source,
+            "malformed-signature",
+            "referrer manifest listed but missing".into(),
+        )]);
     };
     let layers = match layers(&m.bytes) {
         Ok(l) => l,
@@ -112,7 +125,10 @@ fn bundle_candidates(client: &Client, at: &Location<'_>, digest: &str) -> Result
         }
         let source = format!("{source} layer {i}");
         match fetch_layer(client, at, layer) {
-            Ok(json) => out.push(Candidate { source, kind: CandidateKind::Bundle { json } }),
+            Ok(json) => out.push(Candidate {
+                source,
+                kind: CandidateKind::Bundle { json },
+            }),
             Err(FetchError::Registry(e)) => return Err(e),
             Err(FetchError::Broken(reason, detail)) => out.push(broken(&source, reason, detail)),
         }
@@ -139,7 +155,10 @@ fn legacy_candidates(
         match fetch_layer(client, at, layer) {
             Ok(payload) => out.push(Candidate {
                 source,
-                kind: CandidateKind::Legacy { payload, annotations: layer.annotations.clone() },
+                kind: CandidateKind::Legacy {
+                    payload,
+                    annotations: layer.annotations.clone(),
+                },
             }),
             Err(FetchError::Registry(e)) => return Err(e),
             Err(FetchError::Broken(reason, detail)) => out.push(broken(&source, reason, detail)),
@@ -149,7 +168,10 @@ fn legacy_candidates(
 }
 
 fn broken(source: &str, reason: &'static str, detail: String) -> Candidate {
-    Candidate { source: source.to_string(), kind: CandidateKind::Broken { reason, detail } }
+    Candidate {
+        source: source.to_string(),
+        kind: CandidateKind::Broken { reason, detail },
+    }
 }
 
 /// A manifest layer descriptor.
@@ -167,20 +189,31 @@ pub struct Layer {
 
 /// The layers of an image manifest.
 pub fn layers(manifest: &[u8]) -> Result<Vec<Layer>, String> {
-    let v: serde_json::Value = serde_json::from_slice(manifest).map_err(|e| format!("manifest is not JSON: {e}"))?;
-    let list = v.get("layers").and_then(|l| l.as_array()).ok_or("manifest has no layers")?;
+    let v: serde_json::Value =
+        serde_json::from_slice(manifest).map_err(|e| format!("manifest is not JSON: {e}"))?;
+    let list = v
+        .get("layers")
+        .and_then(|l| l.as_array())
+        .ok_or("manifest has no layers")?;
     list.iter()
         .map(|l| {
             let s = |k: &str| l.get(k).and_then(|x| x.as_str()).map(str::to_string);
             let annotations = l
                 .get("annotations")
                 .and_then(|a| a.as_object())
-                .map(|o| o.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+                .map(|o| {
+                    o.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                        .collect()
+                })
                 .unwrap_or_default();
             Ok(Layer {
                 media_type: s("mediaType").ok_or("layer without mediaType")?,
                 digest: s("digest").ok_or("layer without digest")?,
-                size: l.get("size").and_then(|x| x.as_u64()).ok_or("layer without size")?,
+                size: l
+                    .get("size")
+                    .and_then(|x| x.as_u64())
+                    .ok_or("layer without size")?,
                 annotations,
             })
         })
@@ -197,13 +230,21 @@ fn fetch_layer(client: &Client, at: &Location<'_>, layer: &Layer) -> Result<Vec<
         Ok(b) if b.len() as u64 == layer.size => Ok(b),
         Ok(b) => Err(FetchError::Broken(
             "tampered-payload",
-            format!("layer size {} differs from the descriptor's {}", b.len(), layer.size),
+            format!(
+                "layer size {} differs from the descriptor's {}",
+                b.len(),
+                layer.size
+            ),
         )),
-        Err(RegistryError::DigestMismatch { expected, actual, .. }) => Err(FetchError::Broken(
+        Err(RegistryError::DigestMismatch {
+            expected, actual, ..
+        }) => Err(FetchError::Broken(
             "tampered-payload",
             format!("payload blob hashes to {actual}, the signature manifest names {expected}"),
         )),
-        Err(e @ RegistryError::TooLarge { .. }) => Err(FetchError::Broken("oversized", e.to_string())),
+        Err(e @ RegistryError::TooLarge { .. }) => {
+            Err(FetchError::Broken("oversized", e.to_string()))
+        }
         Err(e) => Err(FetchError::Registry(e)),
     }
 }
@@ -213,25 +254,45 @@ fn fetch_layer(client: &Client, at: &Location<'_>, layer: &Layer) -> Result<Vec<
 pub fn from_containers_image_file(source: &str, bytes: &[u8]) -> Candidate {
     use base64::Engine;
     let Some(json) = bytes.strip_prefix(b"\0sigstore-json\n") else {
-        return broken(source, "malformed-signature", "not a sigstore-json signature file".into());
+        return broken(
+            source,
+            "malformed-signature",
+            "not a sigstore-json signature file".into(),
+        );
     };
-    let parsed = serde_json::from_slice::<serde_json::Value>(json).ok().and_then(|v| {
-        let mime = v.get("mimeType")?.as_str()?.to_string();
-        let payload = base64::engine::general_purpose::STANDARD.decode(v.get("payload")?.as_str()?).ok()?;
-        let annotations: BTreeMap<String, String> = v
-            .get("annotations")?
-            .as_object()?
-            .iter()
-            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-            .collect();
-        Some((mime, payload, annotations))
-    });
+    let parsed = serde_json::from_slice::<serde_json::Value>(json)
+        .ok()
+        .and_then(|v| {
+            let mime = v.get("mimeType")?.as_str()?.to_string();
+            let payload = base64::engine::general_purpose::STANDARD
+                .decode(v.get("payload")?.as_str()?)
+                .ok()?;
+            let annotations: BTreeMap<String, String> = v
+                .get("annotations")?
+                .as_object()?
+                .iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect();
+            Some((mime, payload, annotations))
+        });
     match parsed {
-        Some((mime, payload, annotations)) if mime == SIMPLE_SIGNING => {
-            Candidate { source: source.to_string(), kind: CandidateKind::Legacy { payload, annotations } }
-        }
-        Some((mime, ..)) => broken(source, "not-a-signature", format!("attachment of type {mime} ignored")),
-        None => broken(source, "malformed-signature", "unreadable sigstore-json signature".into()),
+        Some((mime, payload, annotations)) if mime == SIMPLE_SIGNING => Candidate {
+            source: source.to_string(),
+            kind: CandidateKind::Legacy {
+                payload,
+                annotations,
+            },
+        },
+        Some((mime, ..)) => broken(
+            source,
+            "not-a-signature",
+            format!("attachment of type {mime} ignored"),
+        ),
+        None => broken(
+            source,
+            "malformed-signature",
+            "unreadable sigstore-json signature".into(),
+        ),
     }
 }
 

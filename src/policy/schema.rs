@@ -33,7 +33,7 @@ pub struct Spec {
     pub tags: Vec<TagRule>,
     /// Image rules (checked by `verify images`).
     #[serde(default)]
-    pub images: Option<yaml_serde::Value>,
+    pub images: Option<super::images::ImagesSpec>,
     /// Secrets rules (checked by the gate).
     #[serde(default)]
     pub secrets: Option<yaml_serde::Value>,

@@ -1,0 +1,367 @@
+//! Verifying a set of images against the policy's image rules: rule selection, digest pinning,
+//! tag resolution (by hashing the manifest bytes), signature discovery, per-signature checks,
+//! threshold, and a verdict cache keyed by (image, digest, rule, policy digest). Images are
+//! checked in parallel with a bound.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::reference::Reference;
+use super::registry::{Client, RegistryError};
+use super::signature::{self, Location};
+use super::verify::{self, Requirements, SignatureReport};
+use crate::policy::images::{ImagePolicy, ImageRule};
+
+/// The outcome of one image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Enough signatures passed every check (or the image matches no rule and unmatched images are allowed).
+    Verified,
+    /// Refused by policy.
+    Refused,
+    /// Could not be decided (registry unreachable, denied, protocol error): never a pass.
+    Error,
+}
+
+/// One signature in a verdict.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignatureVerdict {
+    /// Where it was found.
+    pub source: String,
+    /// `legacy` or `bundle`.
+    pub format: &'static str,
+    /// `verified` or `refused`.
+    pub result: &'static str,
+    /// Reason code when refused.
+    pub reason: Option<&'static str>,
+    /// Explanation when refused.
+    pub detail: Option<String>,
+    /// The authority that vouched.
+    pub authority: Option<String>,
+    /// Who signed.
+    pub identity: Option<String>,
+    /// Trusted signing time (unix seconds).
+    pub signed_at: Option<i64>,
+}
+
+/// The verdict for one image.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageVerdict {
+    /// The reference as written (first occurrence).
+    pub reference: String,
+    /// Normalised `registry/repository[:tag][@digest]`.
+    pub image: String,
+    /// The manifest digest checked.
+    pub digest: Option<String>,
+    /// Where it was found (`file#document/pointer`), or `argument`.
+    pub sources: Vec<String>,
+    /// The matching rule's pattern.
+    pub rule: Option<String>,
+    /// Outcome.
+    pub result: Outcome,
+    /// Reason code unless verified.
+    pub reason: Option<&'static str>,
+    /// Explanation.
+    pub detail: Option<String>,
+    /// Served from the verdict cache.
+    pub cached: bool,
+    /// Every signature examined.
+    pub signatures: Vec<SignatureVerdict>,
+}
+
+/// An image to check and where it was found.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The reference as written.
+    pub raw: String,
+    /// Parsed and normalised.
+    pub reference: Reference,
+    /// Origins.
+    pub sources: Vec<String>,
+}
+
+/// Options of a run.
+pub struct Checker<'a> {
+    /// Registry client.
+    pub client: &'a Client,
+    /// Compiled image rules.
+    pub policy: &'a ImagePolicy,
+    /// Digest of the policy and its trust files.
+    pub policy_digest: &'a str,
+    /// Verdict cache directory.
+    pub cache_dir: Option<PathBuf>,
+    /// Parallel image checks.
+    pub jobs: usize,
+}
+
+impl Checker<'_> {
+    /// Checks every target (deduplicated by the caller), in parallel; verdicts keep the input order.
+    pub fn check_all(&self, targets: &[Target]) -> Vec<ImageVerdict> {
+        let next = AtomicUsize::new(0);
+        let results: Mutex<Vec<Option<ImageVerdict>>> = Mutex::new(vec![None; targets.len()]);
+        std::thread::scope(|s| {
+            for _ in 0..self.jobs.clamp(1, 32).min(targets.len().max(1)) {
+                s.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(t) = targets.get(i) else { break };
+                        let v = self.check(t);
+                        if let Ok(mut r) = results.lock() {
+                            r[i] = Some(v);
+                        }
+                    }
+                });
+            }
+        });
+        results
+            .into_inner()
+            .unwrap_or_default()
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// Checks one image.
+    pub fn check(&self, t: &Target) -> ImageVerdict {
+        let r = &t.reference;
+        let mut v = ImageVerdict {
+            reference: t.raw.clone(),
+            image: r.to_string(),
+            digest: r.digest.clone(),
+            sources: t.sources.clone(),
+            rule: None,
+            result: Outcome::Refused,
+            reason: None,
+            detail: None,
+            cached: false,
+            signatures: Vec::new(),
+        };
+        let name = r.name();
+        let Some(rule) = self.policy.rule_for(&name) else {
+            if self.policy.allow_unmatched {
+                v.result = Outcome::Verified;
+                v.detail = Some("matches no image rule; allowed by images.unmatched: allow".into());
+            } else {
+                v.reason = Some("no-rule");
+                v.detail = Some(format!(
+                    "{name} matches no image rule (images.unmatched: deny)"
+                ));
+            }
+            return v;
+        };
+        v.rule = Some(rule.pattern.clone());
+        if rule.require_digest && r.digest.is_none() {
+            v.reason = Some("tag-only");
+            v.detail = Some(format!(
+                "rule {} requires a digest; {} names only a tag",
+                rule.pattern, t.raw
+            ));
+            return v;
+        }
+        let digest = match &r.digest {
+            Some(d) => d.clone(),
+            None => {
+                let tag = r.tag.as_deref().unwrap_or("latest");
+                match self.client.manifest(&r.registry, &r.repository, tag) {
+                    Ok(Some(m)) => m.digest,
+                    Ok(None) => {
+                        v.reason = Some("not-found");
+                        v.detail = Some(format!("{name}:{tag} does not exist in the registry"));
+                        return v;
+                    }
+                    Err(e) => return registry_failure(v, e),
+                }
+            }
+        };
+        v.digest = Some(digest.clone());
+        let cache_key = self.cache_key(&name, &digest, rule);
+        if let Some(hit) = self.cache_get(&cache_key) {
+            v.result = Outcome::Verified;
+            v.cached = true;
+            v.signatures = hit;
+            return v;
+        }
+        let (sig_registry, sig_repo) = match &rule.signature_repository {
+            Some((reg, repo)) => (reg.as_str(), repo.as_str()),
+            None => (r.registry.as_str(), r.repository.as_str()),
+        };
+        let at = Location {
+            registry: sig_registry,
+            repository: sig_repo,
+            digest: &digest,
+        };
+        let candidates = match signature::discover(self.client, &at) {
+            Ok(c) => c,
+            Err(e) => return registry_failure(v, e),
+        };
+        let req = Requirements {
+            image_digest: &digest,
+            annotations: &rule.annotations,
+            authorities: &rule.authorities,
+        };
+        let reports: Vec<SignatureReport> = candidates
+            .iter()
+            .map(|c| verify::verify_candidate(c, &req))
+            .collect();
+        decide(&mut v, rule, &reports);
+        v.signatures = reports.iter().map(signature_verdict).collect();
+        if v.result == Outcome::Verified {
+            self.cache_put(&cache_key, &v.signatures);
+        }
+        v
+    }
+
+    fn cache_key(&self, name: &str, digest: &str, rule: &ImageRule) -> String {
+        let mut h = Sha256::new();
+        for part in [
+            name,
+            digest,
+            &rule.pattern,
+            self.policy_digest,
+            env!("CARGO_PKG_VERSION"),
+        ] {
+            h.update((part.len() as u64).to_be_bytes());
+            h.update(part.as_bytes());
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn cache_get(&self, key: &str) -> Option<Vec<SignatureVerdict>> {
+        let dir = self.cache_dir.as_ref()?;
+        let bytes = std::fs::read(dir.join(key)).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        let list = v.get("signatures")?.as_array()?;
+        Some(
+            list.iter()
+                .map(|s| {
+                    let g = |k: &str| s.get(k).and_then(|x| x.as_str()).map(str::to_string);
+                    SignatureVerdict {
+                        source: g("source").unwrap_or_default(),
+                        format: if g("format").as_deref() == Some("bundle") {
+                            "bundle"
+                        } else {
+                            "legacy"
+                        },
+                        result: "verified",
+                        reason: None,
+                        detail: None,
+                        authority: g("authority"),
+                        identity: g("identity"),
+                        signed_at: s.get("signedAt").and_then(|x| x.as_i64()),
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    fn cache_put(&self, key: &str, sigs: &[SignatureVerdict]) {
+        let Some(dir) = &self.cache_dir else { return };
+        let passed: Vec<&SignatureVerdict> =
+            sigs.iter().filter(|s| s.result == "verified").collect();
+        let doc = serde_json::json!({ "signatures": passed });
+        if std::fs::create_dir_all(dir).is_ok() {
+            let _ = crate::cli::io::write_atomic(
+                &dir.join(key),
+                doc.to_string().as_bytes(),
+                crate::cli::io::Mode::Public,
+            );
+        }
+    }
+}
+
+fn registry_failure(mut v: ImageVerdict, e: RegistryError) -> ImageVerdict {
+    let (outcome, reason) = match &e {
+        RegistryError::Unreachable { .. } => (Outcome::Error, "unreachable"),
+        RegistryError::Denied { .. } => (Outcome::Error, "registry-denied"),
+        RegistryError::Protocol { .. } => (Outcome::Error, "registry-error"),
+        RegistryError::TooLarge { .. } => (Outcome::Refused, "oversized"),
+        RegistryError::DigestMismatch { .. } => (Outcome::Refused, "digest-mismatch"),
+    };
+    v.result = outcome;
+    v.reason = Some(reason);
+    v.detail = Some(e.to_string());
+    v
+}
+
+/// Threshold over distinct authorities; otherwise the most informative failure.
+fn decide(v: &mut ImageVerdict, rule: &ImageRule, reports: &[SignatureReport]) {
+    let vouching: BTreeSet<&str> = reports
+        .iter()
+        .filter_map(|r| r.result.as_ref().ok())
+        .map(|p| p.authority.as_str())
+        .collect();
+    if vouching.len() >= rule.threshold && !vouching.is_empty() {
+        v.result = Outcome::Verified;
+        return;
+    }
+    v.result = Outcome::Refused;
+    if !vouching.is_empty() {
+        v.reason = Some("threshold");
+        v.detail = Some(format!(
+            "{} of the {} required authorities vouch ({})",
+            vouching.len(),
+            rule.threshold,
+            vouching.iter().copied().collect::<Vec<_>>().join(", ")
+        ));
+        return;
+    }
+    let failures: Vec<&verify::Failure> = reports
+        .iter()
+        .filter_map(|r| r.result.as_ref().err())
+        .filter(|f| f.reason != "not-a-signature")
+        .collect();
+    match failures.iter().max_by_key(|f| verify::rank(f.reason)) {
+        None => {
+            v.reason = Some("unsigned");
+            v.detail = Some(format!(
+                "no cosign signature found for {} (legacy .sig tag or sigstore bundle referrer)",
+                v.digest.as_deref().unwrap_or("the image")
+            ));
+        }
+        Some(f) => {
+            v.reason = Some(f.reason);
+            v.detail = Some(if failures.len() == 1 {
+                f.detail.clone()
+            } else {
+                format!(
+                    "none of {} signatures passed; closest: {}",
+                    failures.len(),
+                    f.detail
+                )
+            });
+        }
+    }
+}
+
+fn signature_verdict(r: &SignatureReport) -> SignatureVerdict {
+    match &r.result {
+        Ok(p) => SignatureVerdict {
+            source: r.source.clone(),
+            format: r.format,
+            result: "verified",
+            reason: None,
+            detail: None,
+            authority: Some(p.authority.clone()),
+            identity: Some(p.identity.clone()),
+            signed_at: p.signed_at,
+        },
+        Err(f) => SignatureVerdict {
+            source: r.source.clone(),
+            format: r.format,
+            result: "refused",
+            reason: Some(f.reason),
+            detail: Some(f.detail.clone()),
+            authority: None,
+            identity: None,
+            signed_at: None,
+        },
+    }
+}

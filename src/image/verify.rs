@@ -1,0 +1,662 @@
+//! Verification of one signature candidate against a rule's authorities. Every check runs on
+//! the same signature: payload/subject digest, the signature itself, the trust binding (a
+//! configured key, or a certificate chained to the trusted root at the signing time with its
+//! SCT, codeSigning EKU and an issuer/subject match), the transparency-log entry bound to this
+//! payload, signature and key, and the claims. A passing signature is a [`Passed`], which only
+//! this module can construct.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use super::cert::{self, Certificate};
+use super::pubkey::PublicKey;
+use super::signature::{Candidate, CandidateKind};
+use super::tlog::{self, TlogEntry};
+use super::trust_root::TrustRoot;
+
+/// Predicate of a cosign v3 image signature.
+pub const COSIGN_SIGN_V1: &str = "https://sigstore.dev/cosign/sign/v1";
+const SIG_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+const CERT_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
+const CHAIN_ANNOTATION: &str = "dev.sigstore.cosign/chain";
+const BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
+
+/// An identity matcher: exact string, or a regular expression that must match the whole value.
+#[derive(Debug, Clone)]
+pub enum Matcher {
+    /// Equality.
+    Exact(String),
+    /// Whole-value match (the pattern is anchored when compiled).
+    Regex(regex::Regex),
+}
+
+impl Matcher {
+    /// An anchored regex matcher: `^(?:pattern)$`, so `example.com` never matches `evil-example.com.org`.
+    pub fn regex(pattern: &str) -> Result<Matcher, String> {
+        regex::Regex::new(&format!("^(?:{pattern})$"))
+            .map(Matcher::Regex)
+            .map_err(|e| format!("invalid regular expression {pattern:?}: {e}"))
+    }
+
+    /// Whether `value` matches.
+    pub fn matches(&self, value: &str) -> bool {
+        match self {
+            Matcher::Exact(s) => s == value,
+            Matcher::Regex(r) => r.is_match(value),
+        }
+    }
+}
+
+/// Keyless trust: a trusted root and the identity that must have signed.
+#[derive(Debug, Clone)]
+pub struct Keyless {
+    /// Fulcio CAs, Rekor and CT log keys.
+    pub root: Arc<TrustRoot>,
+    /// OIDC issuer.
+    pub issuer: Matcher,
+    /// Subject (any SAN).
+    pub subject: Matcher,
+    /// Require a valid embedded SCT (default true).
+    pub require_sct: bool,
+    /// Require a Rekor entry (default true); without it the certificate is checked at the
+    /// current time (private PKI with long-lived certificates).
+    pub require_tlog: bool,
+}
+
+/// What may vouch for a signature.
+#[derive(Debug, Clone)]
+pub enum Trust {
+    /// A public key; with `tlog`, a Rekor entry bound to the signature is required too.
+    Key {
+        /// The key.
+        key: PublicKey,
+        /// Rekor keys, when the transparency log is required.
+        tlog: Option<Arc<TrustRoot>>,
+    },
+    /// Keyless (Fulcio certificate + Rekor).
+    Keyless(Box<Keyless>),
+}
+
+/// A named authority of an image rule.
+#[derive(Debug, Clone)]
+pub struct Authority {
+    /// Shown in reports (`key keys/cosign.pub`, `signer release-bot`).
+    pub name: String,
+    /// Its trust material.
+    pub trust: Trust,
+}
+
+/// What one signature must satisfy.
+pub struct Requirements<'a> {
+    /// The image manifest digest (`sha256:<hex>`).
+    pub image_digest: &'a str,
+    /// Annotations that must appear in the signed claims.
+    pub annotations: &'a BTreeMap<String, String>,
+    /// Any of these may vouch.
+    pub authorities: &'a [Authority],
+}
+
+mod seal {
+    #[derive(Debug, Clone)]
+    pub struct Seal;
+}
+
+/// A signature that passed every check (constructible only by the verifier).
+#[derive(Debug, Clone)]
+pub struct Passed {
+    /// The authority that vouched.
+    pub authority: String,
+    /// Who signed: `key <fingerprint>` or `<issuer> <subject>`.
+    pub identity: String,
+    /// Trusted signing time (transparency log), unix seconds.
+    pub signed_at: Option<i64>,
+    _seal: seal::Seal,
+}
+
+/// Why a signature did not pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// Reason code (kebab-case, stable).
+    pub reason: &'static str,
+    /// Human explanation.
+    pub detail: String,
+}
+
+/// The outcome for one candidate.
+#[derive(Debug, Clone)]
+pub struct SignatureReport {
+    /// Where the signature was found.
+    pub source: String,
+    /// `legacy` or `bundle`.
+    pub format: &'static str,
+    /// Passed, or the most advanced failure over all authorities.
+    pub result: Result<Passed, Failure>,
+}
+
+fn fail(reason: &'static str, detail: impl Into<String>) -> Failure {
+    Failure {
+        reason,
+        detail: detail.into(),
+    }
+}
+
+/// How far a failure got: later stages are more informative than earlier ones.
+pub fn rank(reason: &str) -> u8 {
+    match reason {
+        "malformed-signature" | "unsupported-signature-format" => 0,
+        "untrusted-key" | "bad-signature" => 1,
+        "digest-mismatch" | "wrong-type" => 2,
+        "tlog-missing" | "tlog-mismatch" => 3,
+        "cert-untrusted" | "cert-expired" | "sct-invalid" => 4,
+        "identity-mismatch" => 5,
+        _ => 6,
+    }
+}
+
+/// Verifies one candidate against every authority; passes if any authority accepts it.
+pub fn verify_candidate(c: &Candidate, req: &Requirements<'_>) -> SignatureReport {
+    let (format, result) = match &c.kind {
+        CandidateKind::Broken { reason, detail } => ("legacy", Err(fail(reason, detail.clone()))),
+        CandidateKind::Legacy {
+            payload,
+            annotations,
+        } => ("legacy", legacy(payload, annotations, req)),
+        CandidateKind::Bundle { json } => ("bundle", bundle(json, req)),
+    };
+    SignatureReport {
+        source: c.source.clone(),
+        format,
+        result,
+    }
+}
+
+/// The material of one signature, normalised across formats.
+struct Material<'a> {
+    /// Bytes the signature covers (payload, or DSSE PAE).
+    signed: Vec<u8>,
+    signature: Vec<u8>,
+    certificate: Option<Certificate>,
+    chain: Vec<Certificate>,
+    tlog: Vec<TlogEntry>,
+    /// sha256 of the payload (for the Rekor body).
+    payload_sha256: [u8; 32],
+    /// Bundle (DSSE) or legacy (hashedrekord) binding.
+    dsse: bool,
+    /// Claims check for this format, run after the signature verified.
+    claims: &'a dyn Fn() -> Result<(), Failure>,
+}
+
+fn legacy(
+    payload: &[u8],
+    ann: &BTreeMap<String, String>,
+    req: &Requirements<'_>,
+) -> Result<Passed, Failure> {
+    let sig_b64 = ann
+        .get(SIG_ANNOTATION)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            fail(
+                "malformed-signature",
+                "the layer has no dev.cosignproject.cosign/signature annotation",
+            )
+        })?;
+    let signature = b64(sig_b64).ok_or_else(|| {
+        fail(
+            "malformed-signature",
+            "the signature annotation is not base64",
+        )
+    })?;
+    let certificate = match ann.get(CERT_ANNOTATION).filter(|s| !s.trim().is_empty()) {
+        Some(pem) => Some(
+            Certificate::parse_pem_chain(pem)
+                .ok()
+                .and_then(|v| v.into_iter().next())
+                .ok_or_else(|| {
+                    fail(
+                        "malformed-signature",
+                        "the certificate annotation is not a PEM certificate",
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    let chain = match ann.get(CHAIN_ANNOTATION).filter(|s| !s.trim().is_empty()) {
+        Some(pem) => Certificate::parse_pem_chain(pem)
+            .map_err(|e| fail("malformed-signature", format!("the chain annotation: {e}")))?,
+        None => Vec::new(),
+    };
+    let tlog = match ann.get(BUNDLE_ANNOTATION) {
+        Some(b) => vec![
+            TlogEntry::from_legacy_annotation(b)
+                .map_err(|e| fail("tlog-mismatch", format!("the Rekor bundle annotation: {e}")))?,
+        ],
+        None => Vec::new(),
+    };
+    let digest = req.image_digest;
+    let claims = || legacy_claims(payload, digest, req.annotations);
+    let m = Material {
+        signed: payload.to_vec(),
+        signature,
+        certificate,
+        chain,
+        tlog,
+        payload_sha256: Sha256::digest(payload).into(),
+        dsse: false,
+        claims: &claims,
+    };
+    check_all(&m, req)
+}
+
+/// cosign's simple-signing payload: the type, the digest, and the `-a` annotations in `optional`.
+fn legacy_claims(
+    payload: &[u8],
+    digest: &str,
+    want: &BTreeMap<String, String>,
+) -> Result<(), Failure> {
+    let v: serde_json::Value = serde_json::from_slice(payload).map_err(|e| {
+        fail(
+            "malformed-signature",
+            format!("the signed payload is not JSON: {e}"),
+        )
+    })?;
+    let critical = v
+        .get("critical")
+        .ok_or_else(|| fail("malformed-signature", "payload without critical"))?;
+    let ty = critical.get("type").and_then(|t| t.as_str()).unwrap_or("");
+    if !ty.eq_ignore_ascii_case("cosign container image signature") {
+        return Err(fail(
+            "wrong-type",
+            format!("payload type {ty:?} is not a cosign container image signature"),
+        ));
+    }
+    let signed = critical
+        .get("image")
+        .and_then(|i| i.get("docker-manifest-digest"))
+        .and_then(|d| d.as_str())
+        .unwrap_or("");
+    if signed != digest {
+        return Err(fail(
+            "digest-mismatch",
+            format!("the signature is for {signed}, the image is {digest}"),
+        ));
+    }
+    check_annotations(v.get("optional"), want)
+}
+
+fn check_annotations(
+    have: Option<&serde_json::Value>,
+    want: &BTreeMap<String, String>,
+) -> Result<(), Failure> {
+    for (k, expected) in want {
+        let got = have.and_then(|o| o.get(k)).and_then(|v| v.as_str());
+        if got != Some(expected.as_str()) {
+            return Err(fail(
+                "claim-mismatch",
+                format!(
+                    "annotation {k}={expected} is not signed by this signature (found {got:?})"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn bundle(json: &[u8], req: &Requirements<'_>) -> Result<Passed, Failure> {
+    let malformed = |why: &str| fail("malformed-signature", format!("bundle: {why}"));
+    let v: serde_json::Value =
+        serde_json::from_slice(json).map_err(|e| malformed(&e.to_string()))?;
+    let media = v.get("mediaType").and_then(|m| m.as_str()).unwrap_or("");
+    if !media.starts_with("application/vnd.dev.sigstore.bundle") {
+        return Err(malformed(&format!("unknown media type {media:?}")));
+    }
+    let vm = v
+        .get("verificationMaterial")
+        .ok_or_else(|| malformed("no verificationMaterial"))?;
+    let mut certs = Vec::new();
+    if let Some(raw) = vm.pointer("/certificate/rawBytes").and_then(|r| r.as_str()) {
+        certs.push(raw);
+    } else if let Some(list) = vm
+        .pointer("/x509CertificateChain/certificates")
+        .and_then(|c| c.as_array())
+    {
+        certs.extend(list.iter().filter_map(|c| c.get("rawBytes")?.as_str()));
+    }
+    let mut parsed = Vec::new();
+    for raw in certs {
+        let der = b64(raw).ok_or_else(|| malformed("certificate is not base64"))?;
+        parsed.push(
+            Certificate::from_der(&der).map_err(|e| malformed(&format!("certificate: {e}")))?,
+        );
+    }
+    let mut parsed = parsed.into_iter();
+    let certificate = parsed.next();
+    let chain: Vec<Certificate> = parsed.collect();
+    let mut tlog = Vec::new();
+    for e in vm
+        .get("tlogEntries")
+        .and_then(|t| t.as_array())
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+    {
+        tlog.push(
+            TlogEntry::from_bundle_entry(e)
+                .map_err(|e| fail("tlog-mismatch", format!("bundle tlog entry: {e}")))?,
+        );
+    }
+    let Some(env) = v.get("dsseEnvelope") else {
+        return Err(fail(
+            "unsupported-signature-format",
+            "bundle has no DSSE envelope (message signatures are for blobs, not images)",
+        ));
+    };
+    let payload_type = env
+        .get("payloadType")
+        .and_then(|p| p.as_str())
+        .unwrap_or("");
+    if payload_type != "application/vnd.in-toto+json" {
+        return Err(fail(
+            "wrong-type",
+            format!("DSSE payload type {payload_type:?} is not in-toto"),
+        ));
+    }
+    let payload = env
+        .get("payload")
+        .and_then(|p| p.as_str())
+        .and_then(b64)
+        .ok_or_else(|| malformed("DSSE payload missing or not base64"))?;
+    let sigs = env
+        .get("signatures")
+        .and_then(|s| s.as_array())
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let [only] = sigs else {
+        return Err(malformed(&format!(
+            "a DSSE envelope must carry exactly 1 signature, not {}",
+            sigs.len()
+        )));
+    };
+    let signature = only
+        .get("sig")
+        .and_then(|s| s.as_str())
+        .and_then(b64)
+        .ok_or_else(|| malformed("DSSE signature missing or not base64"))?;
+    let digest = req.image_digest;
+    let statement = payload.clone();
+    let claims = || statement_claims(&statement, digest, req.annotations);
+    let m = Material {
+        signed: pae(payload_type, &payload),
+        signature,
+        certificate,
+        chain,
+        tlog,
+        payload_sha256: Sha256::digest(&payload).into(),
+        dsse: true,
+        claims: &claims,
+    };
+    check_all(&m, req)
+}
+
+/// DSSE pre-authentication encoding.
+pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "DSSEv1 {} {} {} ",
+        payload_type.len(),
+        payload_type,
+        payload.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(payload);
+    out
+}
+
+/// The in-toto statement of a cosign v3 signature: type, predicate and a subject with this digest.
+fn statement_claims(
+    payload: &[u8],
+    digest: &str,
+    want: &BTreeMap<String, String>,
+) -> Result<(), Failure> {
+    let v: serde_json::Value = serde_json::from_slice(payload).map_err(|e| {
+        fail(
+            "malformed-signature",
+            format!("the in-toto statement is not JSON: {e}"),
+        )
+    })?;
+    let ty = v.get("_type").and_then(|t| t.as_str()).unwrap_or("");
+    if ty != "https://in-toto.io/Statement/v1" && ty != "https://in-toto.io/Statement/v0.1" {
+        return Err(fail("wrong-type", format!("statement type {ty:?}")));
+    }
+    let predicate = v
+        .get("predicateType")
+        .and_then(|t| t.as_str())
+        .unwrap_or("");
+    if predicate != COSIGN_SIGN_V1 {
+        return Err(fail(
+            "wrong-type",
+            format!("predicate {predicate:?} is not a cosign image signature ({COSIGN_SIGN_V1})"),
+        ));
+    }
+    let hex = digest.strip_prefix("sha256:").unwrap_or("");
+    let subjects = v
+        .get("subject")
+        .and_then(|s| s.as_array())
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let Some(subject) = subjects
+        .iter()
+        .find(|s| s.pointer("/digest/sha256").and_then(|d| d.as_str()) == Some(hex))
+    else {
+        let signed: Vec<&str> = subjects
+            .iter()
+            .filter_map(|s| s.pointer("/digest/sha256").and_then(|d| d.as_str()))
+            .collect();
+        return Err(fail(
+            "digest-mismatch",
+            format!("the statement names {signed:?}, the image is {digest}"),
+        ));
+    };
+    check_annotations(subject.get("annotations"), want)
+}
+
+/// Runs every authority; returns the first pass, or the most advanced failure.
+fn check_all(m: &Material<'_>, req: &Requirements<'_>) -> Result<Passed, Failure> {
+    if req.authorities.is_empty() {
+        return Err(fail("untrusted-key", "the rule has no authorities"));
+    }
+    let mut best: Option<Failure> = None;
+    for a in req.authorities {
+        match check_one(m, a) {
+            Ok(p) => return Ok(p),
+            Err(f) => {
+                if best
+                    .as_ref()
+                    .is_none_or(|b| rank(f.reason) > rank(b.reason))
+                {
+                    best = Some(Failure {
+                        reason: f.reason,
+                        detail: format!("{}: {}", a.name, f.detail),
+                    });
+                }
+            }
+        }
+    }
+    Err(best.unwrap_or_else(|| fail("untrusted-key", "no authority")))
+}
+
+fn check_one(m: &Material<'_>, a: &Authority) -> Result<Passed, Failure> {
+    match &a.trust {
+        Trust::Key { key, tlog } => {
+            key.verify(&m.signed, &m.signature).map_err(|_| {
+                fail(
+                    "untrusted-key",
+                    format!("the signature does not verify with this {} key", key.kind()),
+                )
+            })?;
+            (m.claims)()?;
+            let signed_at = match tlog {
+                Some(root) => check_tlog(m, root, &key.to_spki_der(), false)?,
+                None => None,
+            };
+            Ok(Passed {
+                authority: a.name.clone(),
+                identity: format!("key sha256:{}", hex(&key.log_id())),
+                signed_at,
+                _seal: seal::Seal,
+            })
+        }
+        Trust::Keyless(k) => {
+            let leaf = m.certificate.as_ref().ok_or_else(|| {
+                fail(
+                    "cert-untrusted",
+                    "keyless trust needs a certificate and the signature has none",
+                )
+            })?;
+            let leaf_key = leaf
+                .public_key()
+                .map_err(|e| fail("malformed-signature", format!("certificate key: {e}")))?;
+            leaf_key.verify(&m.signed, &m.signature).map_err(|_| {
+                fail(
+                    "bad-signature",
+                    "the signature does not verify with its certificate's key",
+                )
+            })?;
+            (m.claims)()?;
+            let at = if k.require_tlog {
+                check_tlog(m, &k.root, leaf.der(), true)?.ok_or_else(|| {
+                    fail("tlog-missing", "the Rekor entry has no signed entry timestamp, so there is no trusted signing time")
+                })?
+            } else {
+                now()
+            };
+            let path = cert::verify_path(leaf, &m.chain, &k.root.certificate_authorities, at)
+                .map_err(|e| {
+                    let reason = if matches!(e, cert::CertError::NotValidAt { .. }) {
+                        "cert-expired"
+                    } else {
+                        "cert-untrusted"
+                    };
+                    fail(
+                        reason,
+                        format!("certificate at the signing time {}: {e}", rfc3339(at)),
+                    )
+                })?;
+            cert::check_code_signing(leaf).map_err(|e| fail("cert-untrusted", e.to_string()))?;
+            if k.require_sct {
+                let issuer = path
+                    .get(1)
+                    .ok_or_else(|| fail("sct-invalid", "no issuer certificate for the SCT"))?;
+                cert::verify_embedded_scts(leaf, issuer, &k.root.ctlogs)
+                    .map_err(|e| fail("sct-invalid", e.to_string()))?;
+            }
+            let id = cert::identity(leaf)
+                .map_err(|e| fail("malformed-signature", format!("certificate identity: {e}")))?;
+            let issuer = id.issuer.clone().unwrap_or_default();
+            if !k.issuer.matches(&issuer) {
+                return Err(fail(
+                    "identity-mismatch",
+                    format!("issuer {issuer:?} is not trusted by this rule"),
+                ));
+            }
+            let Some(subject) = id
+                .sans
+                .iter()
+                .map(|s| s.as_str())
+                .find(|s| k.subject.matches(s))
+            else {
+                let sans: Vec<&str> = id.sans.iter().map(|s| s.as_str()).collect();
+                return Err(fail(
+                    "identity-mismatch",
+                    format!("subject {sans:?} does not match this rule"),
+                ));
+            };
+            Ok(Passed {
+                authority: a.name.clone(),
+                identity: format!("{issuer} {subject}"),
+                signed_at: Some(at),
+                _seal: seal::Seal,
+            })
+        }
+    }
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// A verified Rekor entry bound to this signature; returns its integrated time if a SET vouches for it.
+fn check_tlog(
+    m: &Material<'_>,
+    root: &TrustRoot,
+    verifier_der: &[u8],
+    is_cert: bool,
+) -> Result<Option<i64>, Failure> {
+    if m.tlog.is_empty() {
+        return Err(fail(
+            "tlog-missing",
+            "a transparency-log entry is required and the signature has none",
+        ));
+    }
+    let verifier_pem = der_to_pem(
+        if is_cert { "CERTIFICATE" } else { "PUBLIC KEY" },
+        verifier_der,
+    );
+    let mut last = None;
+    for entry in &m.tlog {
+        let verified = match tlog::verify_entry(entry, root, tlog::TlogRequirement::default()) {
+            Ok(v) => v,
+            Err(e) => {
+                last = Some(fail("tlog-mismatch", format!("Rekor entry: {e}")));
+                continue;
+            }
+        };
+        let expected = if m.dsse {
+            tlog::Expected::Dsse {
+                payload_sha256: m.payload_sha256,
+                signature: &m.signature,
+                verifier: verifier_pem.as_bytes(),
+            }
+        } else {
+            tlog::Expected::HashedRekord {
+                payload_sha256: m.payload_sha256,
+                signature: &m.signature,
+                verifier_pem_or_der: verifier_pem.as_bytes(),
+            }
+        };
+        match tlog::check_body(&entry.canonicalized_body, &expected) {
+            Ok(()) => return Ok(verified.integrated_time()),
+            Err(e) => {
+                last = Some(fail(
+                    "tlog-mismatch",
+                    format!("the Rekor entry is not for this signature: {e}"),
+                ))
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| fail("tlog-missing", "no usable transparency-log entry")))
+}
+
+fn der_to_pem(label: &str, der: &[u8]) -> String {
+    der::pem::encode_string(label, der::pem::LineEnding::LF, der).unwrap_or_default()
+}
+
+fn b64(s: &str) -> Option<Vec<u8>> {
+    base64::engine::general_purpose::STANDARD
+        .decode(s.trim())
+        .ok()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn rfc3339(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| t.to_string())
+}
