@@ -5,6 +5,7 @@ pub mod check;
 pub mod io;
 pub mod keygen;
 pub mod secrets;
+pub mod sign;
 pub mod treepath;
 pub mod verify_images;
 pub mod verify;
@@ -109,6 +110,7 @@ pub fn run() -> i32 {
             what: CheckCommand::Secrets { paths },
         } => check::secrets(config, paths),
         Command::Verify { what } => return verify::run(what),
+        Command::Sign { what } => return sign::run(what),
         Command::Completion { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "sigil", &mut std::io::stdout());
             Ok(0)

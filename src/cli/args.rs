@@ -275,6 +275,13 @@ pub enum Command {
         #[command(subcommand)]
         what: VerifyCommand,
     },
+    /// Sign container images with a cosign key: a legacy simple-signing signature on the
+    /// `sha256-<hex>.sig` tag and, with --bundle, a cosign v3 sigstore bundle referrer.
+    Sign {
+        /// What to sign.
+        #[command(subcommand)]
+        what: SignCommand,
+    },
     /// Print shell completions.
     Completion {
         /// bash, zsh, fish, elvish or powershell.
@@ -282,6 +289,35 @@ pub enum Command {
     },
     /// Print the man page (roff).
     Man,
+}
+
+/// `sigil sign …`.
+#[derive(Subcommand)]
+pub enum SignCommand {
+    /// Sign one image (a tag is resolved to its digest once; the digest is what is signed).
+    Image {
+        /// The image reference.
+        image: String,
+        /// A cosign private key (password from COSIGN_PASSWORD or the terminal).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Also push a cosign v3 sigstore bundle as an OCI 1.1 referrer (with the referrers
+        /// tag-schema fallback index on registries without the referrers API).
+        #[arg(long)]
+        bundle: bool,
+        /// Push only the bundle, no legacy .sig signature.
+        #[arg(long, requires = "bundle")]
+        bundle_only: bool,
+        /// Signed annotation `key=value` (repeatable), as cosign's -a.
+        #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE")]
+        annotations: Vec<String>,
+        /// Reach the image's registry over plain HTTP.
+        #[arg(long)]
+        allow_http_registry: bool,
+        /// Per-request registry timeout in seconds.
+        #[arg(long, default_value_t = 30, value_name = "SECS")]
+        timeout: u64,
+    },
 }
 
 /// `sigil check …`.

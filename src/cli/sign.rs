@@ -1,0 +1,116 @@
+//! `sigil sign image`: resolve the image once, then push cosign-compatible signatures.
+
+use std::collections::BTreeMap;
+use std::os::unix::ffi::OsStringExt;
+use std::time::Duration;
+
+use age::secrecy::ExposeSecret;
+use zeroize::Zeroizing;
+
+use super::args::SignCommand;
+use crate::image::cosign_key::{self, CosignKeyError};
+use crate::image::reference::Reference;
+use crate::image::registry::{Client, ClientOptions};
+use crate::image::sign::{SignRequest, push_bundle, push_legacy};
+use crate::sops::keys::prompt::ask_passphrase;
+
+/// Runs a sign command; returns the exit code (0 signed, 2 usage, 3 registry or I/O).
+pub fn run(cmd: &SignCommand) -> i32 {
+    match run_inner(cmd) {
+        Ok(()) => 0,
+        Err((code, msg)) => {
+            eprintln!("sigil: error: {msg}");
+            code
+        }
+    }
+}
+
+fn password() -> Result<Zeroizing<Vec<u8>>, (i32, String)> {
+    if let Some(v) = std::env::var_os(super::keygen::PASSWORD_ENV) {
+        return Ok(Zeroizing::new(v.into_vec()));
+    }
+    let p = ask_passphrase("Enter password for private key").ok_or((
+        2,
+        "no password: set COSIGN_PASSWORD (it may be empty) or run on a terminal".to_string(),
+    ))?;
+    Ok(Zeroizing::new(p.expose_secret().as_bytes().to_vec()))
+}
+
+fn run_inner(cmd: &SignCommand) -> Result<(), (i32, String)> {
+    let SignCommand::Image {
+        image,
+        key,
+        bundle,
+        bundle_only,
+        annotations,
+        allow_http_registry,
+        timeout,
+    } = cmd;
+    let reference = Reference::parse(image).map_err(|e| (2, e))?;
+    let mut notes = BTreeMap::new();
+    for a in annotations {
+        let (k, v) = a
+            .split_once('=')
+            .ok_or((2, format!("annotation {a:?} is not KEY=VALUE")))?;
+        notes.insert(k.to_string(), v.to_string());
+    }
+    let text = std::fs::read_to_string(key)
+        .map_err(|e| (2, format!("cannot read {}: {e}", key.display())))?;
+    let signing = match cosign_key::decrypt(&text, &password()?) {
+        Ok(k) => k,
+        Err(CosignKeyError::Malformed(_)) if !text.contains("ENCRYPTED") => {
+            cosign_key::from_unencrypted_pem(&text)
+                .map_err(|e| (2, format!("{}: {e}", key.display())))?
+        }
+        Err(e) => return Err((2, format!("{}: {e}", key.display()))),
+    };
+    let client = Client::new(ClientOptions {
+        insecure: if *allow_http_registry {
+            vec![reference.registry.clone()]
+        } else {
+            Vec::new()
+        },
+        timeout: Duration::from_secs(*timeout),
+        ..ClientOptions::default()
+    })
+    .map_err(|e| (2, e))?;
+    let op = |e: crate::image::registry::RegistryError| (3, e.to_string());
+    let wanted = reference
+        .digest
+        .clone()
+        .or(reference.tag.clone())
+        .unwrap_or_else(|| "latest".into());
+    let manifest = client
+        .manifest(&reference.registry, &reference.repository, &wanted)
+        .map_err(op)?
+        .ok_or_else(|| (3, format!("{reference} does not exist in the registry")))?;
+    let req = SignRequest {
+        registry: &reference.registry,
+        repository: &reference.repository,
+        digest: &manifest.digest,
+        manifest_media_type: manifest
+            .media_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim(),
+        manifest_size: manifest.bytes.len() as u64,
+        annotations: &notes,
+    };
+    let name = reference.name();
+    if !bundle_only {
+        let tag = push_legacy(&client, &signing, &req).map_err(op)?;
+        eprintln!(
+            "Pushed signature of {name}@{} to {name}:{tag}",
+            manifest.digest
+        );
+    }
+    if *bundle {
+        let referrer = push_bundle(&client, &signing, &req).map_err(op)?;
+        eprintln!(
+            "Pushed sigstore bundle of {name}@{} as referrer {referrer}",
+            manifest.digest
+        );
+    }
+    Ok(())
+}
