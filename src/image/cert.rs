@@ -621,7 +621,7 @@ impl<'a> PathSearch<'a> {
             if self.budget == 0 {
                 return false;
             }
-            if issuer != &cand.parsed.tbs_certificate.subject || path.iter().any(|c| *c == cand) {
+            if issuer != &cand.parsed.tbs_certificate.subject || path.contains(&cand) {
                 continue;
             }
             match self.link(path, cand, "intermediate certificate") {
@@ -855,11 +855,10 @@ fn verify_sct(
             )));
         }
     };
-    let family_ok = match (sct.sig_alg, key) {
-        (3, PublicKey::P256(_) | PublicKey::P384(_)) => true,
-        (1, PublicKey::Rsa(_)) => true,
-        _ => false,
-    };
+    let family_ok = matches!(
+        (sct.sig_alg, key),
+        (3, PublicKey::P256(_) | PublicKey::P384(_)) | (1, PublicKey::Rsa(_))
+    );
     if !family_ok {
         return Err(CertError::BadSct(format!(
             "signature algorithm {} does not match the log's {} key",
