@@ -404,27 +404,29 @@ pub fn verify_entry(
     {
         return Err(TlogError::UnknownLog(log_hex));
     }
-    let key = root.tlog_key(&entry.log_id, entry.integrated_time).ok_or(
-        TlogError::KeyNotValidAtTime {
+    // Normally one key per log id; should a trust root list several, any may vouch.
+    let mut first_err = None;
+    let mut found = None;
+    for key in root
+        .tlogs
+        .iter()
+        .filter(|k| k.log_id.as_slice() == entry.log_id && k.valid_at(entry.integrated_time))
+    {
+        match proofs_with_key(entry, key) {
+            Ok(result) => {
+                found = Some((key, result));
+                break;
+            }
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    let Some((key, (set_verified, proof_verified))) = found else {
+        return Err(first_err.unwrap_or(TlogError::KeyNotValidAtTime {
             log: log_hex,
             time: entry.integrated_time,
-        },
-    )?;
-
-    let set_verified = match &entry.signed_entry_timestamp {
-        Some(set) => {
-            verify_set(entry, set, &key.key)?;
-            true
-        }
-        None => false,
-    };
-    let proof_verified = match &entry.inclusion_proof {
-        Some(proof) => {
-            let root_hash = verify_inclusion(&entry.canonicalized_body, proof)?;
-            verify_checkpoint(proof, &root_hash, key)?;
-            true
-        }
-        None => false,
+        }));
     };
     match policy {
         TlogRequirement::Either if !set_verified && !proof_verified => {
@@ -456,6 +458,26 @@ pub fn verify_entry(
         set_verified,
         proof_verified,
     })
+}
+
+/// Checks the SET and the inclusion proof that are present with one key: which verified.
+fn proofs_with_key(entry: &TlogEntry, key: &TrustedKey) -> Result<(bool, bool), TlogError> {
+    let set_verified = match &entry.signed_entry_timestamp {
+        Some(set) => {
+            verify_set(entry, set, &key.key)?;
+            true
+        }
+        None => false,
+    };
+    let proof_verified = match &entry.inclusion_proof {
+        Some(proof) => {
+            let root_hash = verify_inclusion(&entry.canonicalized_body, proof)?;
+            verify_checkpoint(proof, &root_hash, key)?;
+            true
+        }
+        None => false,
+    };
+    Ok((set_verified, proof_verified))
 }
 
 /// [`check_body`] then [`verify_entry`]: the entry is in the log *and* is about this signature.
@@ -996,6 +1018,12 @@ mod tests {
             verify_entry(&entry, &root, EITHER),
             Err(TlogError::BadSet(_))
         ));
+        // A wrong key listed first under the same id does not hide the right one.
+        let mut both = rekor_root();
+        let right = both.tlogs[0].clone();
+        both.tlogs[0].key = PublicKey::from_pem(&cosign).unwrap();
+        both.tlogs.push(right);
+        assert!(verify_entry(&entry, &both, EITHER).is_ok());
         // No Rekor key at all.
         assert!(matches!(
             verify_entry(&entry, &TrustRoot::default(), EITHER),
