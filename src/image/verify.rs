@@ -211,15 +211,25 @@ fn legacy(
     })?;
     let certificate = match ann.get(CERT_ANNOTATION).filter(|s| !s.trim().is_empty()) {
         Some(pem) => Some(
-            Certificate::parse_pem_chain(pem)
-                .ok()
-                .and_then(|v| v.into_iter().next())
-                .ok_or_else(|| {
-                    fail(
+            match Certificate::parse_pem_chain(pem)
+                .map(Vec::into_iter)
+                .as_mut()
+                .map(|it| (it.next(), it.next()))
+            {
+                Ok((Some(leaf), None)) => leaf,
+                Ok((Some(_), Some(_))) => {
+                    return Err(fail(
+                        "malformed-signature",
+                        "the certificate annotation holds more than one certificate",
+                    ));
+                }
+                _ => {
+                    return Err(fail(
                         "malformed-signature",
                         "the certificate annotation is not a PEM certificate",
-                    )
-                })?,
+                    ));
+                }
+            },
         ),
         None => None,
     };
@@ -542,7 +552,14 @@ fn check_one(m: &Material<'_>, a: &Authority) -> Result<Passed, Failure> {
                         format!("certificate at the signing time {}: {e}", rfc3339(at)),
                     )
                 })?;
-            cert::check_code_signing(leaf).map_err(|e| fail("cert-untrusted", e.to_string()))?;
+            // Fulcio certificates always list codeSigning; a private PKI (no CT) is read as
+            // Go's x509 does: no extendedKeyUsage means unrestricted.
+            let eku = if k.require_sct {
+                cert::check_code_signing(leaf)
+            } else {
+                cert::check_code_signing_or_unrestricted(leaf)
+            };
+            eku.map_err(|e| fail("cert-untrusted", e.to_string()))?;
             if k.require_sct {
                 let issuer = path
                     .get(1)
@@ -641,9 +658,11 @@ fn der_to_pem(label: &str, der: &[u8]) -> String {
     der::pem::encode_string(label, der::pem::LineEnding::LF, der).unwrap_or_default()
 }
 
+/// Standard base64, ignoring line breaks and spaces (some signers wrap the annotation).
 fn b64(s: &str) -> Option<Vec<u8>> {
+    let compact: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     base64::engine::general_purpose::STANDARD
-        .decode(s.trim())
+        .decode(compact)
         .ok()
 }
 
