@@ -7,8 +7,8 @@ pub mod keygen;
 pub mod secrets;
 pub mod sign;
 pub mod treepath;
-pub mod verify_images;
 pub mod verify;
+pub mod verify_images;
 
 use clap::{CommandFactory, Parser};
 

@@ -396,7 +396,10 @@ impl Policy {
                 .map(|s| s.keyless.clone())
         };
         let images = images::ImagePolicy::compile(
-            file.spec.images.as_ref().unwrap_or(&images::ImagesSpec::default()),
+            file.spec
+                .images
+                .as_ref()
+                .unwrap_or(&images::ImagesSpec::default()),
             &mut l,
             &keyless_of,
         );

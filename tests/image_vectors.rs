@@ -534,7 +534,7 @@ fn pki_keyless_without_rekor() {
     assert!(outcome(std::slice::from_ref(&s), &d, &[authority(false)]).is_ok());
     let no_chain = with_annotation(&s, "dev.sigstore.cosign/chain", None);
     assert_eq!(
-        outcome(&[no_chain.clone()], &d, &[authority(false)]),
+        outcome(&[no_chain], &d, &[authority(false)]),
         Err(vec!["cert-untrusted"])
     );
     let no_cert = with_annotation(&s, "dev.sigstore.cosign/certificate", None);

@@ -397,5 +397,8 @@ pub enum VerifyCommand {
         /// Per-request registry timeout in seconds.
         #[arg(long, default_value_t = 30, value_name = "SECS")]
         timeout: u64,
+        /// Largest image or signature manifest accepted, in bytes.
+        #[arg(long, default_value_t = 4 << 20, value_name = "BYTES")]
+        max_manifest_bytes: u64,
     },
 }

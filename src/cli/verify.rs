@@ -102,6 +102,7 @@ fn run_inner(cmd: &VerifyCommand) -> Result<i32, Failure> {
             cache_dir,
             jobs,
             timeout,
+            max_manifest_bytes,
         } => super::verify_images::run(&super::verify_images::Args {
             targets,
             policy,
@@ -109,6 +110,7 @@ fn run_inner(cmd: &VerifyCommand) -> Result<i32, Failure> {
             cache_dir: cache_dir.as_deref(),
             jobs: *jobs,
             timeout: std::time::Duration::from_secs(*timeout),
+            max_manifest: *max_manifest_bytes,
         }),
         VerifyCommand::Commits {
             rev,

@@ -28,6 +28,8 @@ pub struct Args<'a> {
     pub jobs: usize,
     /// Request timeout.
     pub timeout: Duration,
+    /// Largest manifest accepted.
+    pub max_manifest: u64,
 }
 
 #[derive(Serialize)]
@@ -55,6 +57,7 @@ pub fn run(args: &Args<'_>) -> Result<i32, Failure> {
     let client = Client::new(ClientOptions {
         insecure: policy.images.insecure_registries.clone(),
         timeout: args.timeout,
+        max_manifest: args.max_manifest,
         ..ClientOptions::default()
     })
     .map_err(|e| Failure(2, e))?;

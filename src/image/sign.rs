@@ -6,12 +6,11 @@
 use std::collections::BTreeMap;
 
 use base64::Engine;
-use sha2::{Digest, Sha256};
 
 use super::cosign_key::SigningKey;
 use super::registry::{Client, OCI_INDEX, OCI_MANIFEST, RegistryError, sha256_digest};
 use super::signature::{BUNDLE_V03, SIMPLE_SIGNING};
-use super::verify::{COSIGN_SIGN_V1, pae};
+use super::verify::{COSIGN_SIGN_V1, key_hint, pae};
 
 const EMPTY_CONFIG: &[u8] = b"{}";
 const EMPTY_TYPE: &str = "application/vnd.oci.empty.v1+json";
@@ -42,11 +41,6 @@ fn json_str(s: &str) -> String {
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-/// The key hint written into bundles: base64 of SHA-256 of the DER public key.
-pub fn key_hint(spki_der: &[u8]) -> String {
-    b64(&Sha256::digest(spki_der))
 }
 
 /// Where and what to sign.

@@ -185,6 +185,8 @@ struct Material<'a> {
     payload_sha256: [u8; 32],
     /// Bundle (DSSE) or legacy (hashedrekord) binding.
     dsse: bool,
+    /// The key the signature says it was made with (bundle `publicKey.hint`).
+    key_hint: Option<String>,
     /// Claims check for this format, run after the signature verified.
     claims: &'a dyn Fn() -> Result<(), Failure>,
 }
@@ -255,6 +257,7 @@ fn legacy(
         tlog,
         payload_sha256: Sha256::digest(payload).into(),
         dsse: false,
+        key_hint: None,
         claims: &claims,
     };
     check_all(&m, req)
@@ -404,9 +407,18 @@ fn bundle(json: &[u8], req: &Requirements<'_>) -> Result<Passed, Failure> {
         tlog,
         payload_sha256: Sha256::digest(&payload).into(),
         dsse: true,
+        key_hint: vm
+            .pointer("/publicKey/hint")
+            .and_then(|h| h.as_str())
+            .map(str::to_string),
         claims: &claims,
     };
     check_all(&m, req)
+}
+
+/// The key hint of sigil's key-signed bundles: base64 of SHA-256 of the DER public key.
+pub fn key_hint(spki_der: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(Sha256::digest(spki_der))
 }
 
 /// DSSE pre-authentication encoding.
@@ -492,7 +504,24 @@ fn check_all(m: &Material<'_>, req: &Requirements<'_>) -> Result<Passed, Failure
             }
         }
     }
-    Err(best.unwrap_or_else(|| fail("untrusted-key", "no authority")))
+    let mut best = best.unwrap_or_else(|| fail("untrusted-key", "no authority"));
+    // A signature that names a trusted key yet does not verify under it was altered.
+    if best.reason == "untrusted-key"
+        && let Some(hint) = &m.key_hint
+        && let Some(a) = req.authorities.iter().find(|a| match &a.trust {
+            Trust::Key { key, .. } => &key_hint(&key.to_spki_der()) == hint,
+            Trust::Keyless(_) => false,
+        })
+    {
+        best = fail(
+            "bad-signature",
+            format!(
+                "{}: the signature names this trusted key but does not verify: the signed payload or the signature was altered",
+                a.name
+            ),
+        );
+    }
+    Err(best)
 }
 
 fn check_one(m: &Material<'_>, a: &Authority) -> Result<Passed, Failure> {

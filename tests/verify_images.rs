@@ -1,0 +1,491 @@
+//! `sigil sign image` and `sigil verify images` against a real registry: Debian's
+//! docker-registry (distribution 2.8, no referrers API) on a random 127.0.0.1 port, started
+//! and stopped by the test. Images are built here as OCI manifests and pushed by sigil's client.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Scratch, run, sigil};
+use sigil::image::registry::{Client, ClientOptions, OCI_MANIFEST};
+
+/// A throw-away registry.
+struct Registry {
+    child: Child,
+    host: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    fn start() -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let host = format!("127.0.0.1:{port}");
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect(
+                "docker-registry (Debian package docker-registry; scripts/peers.sh installs it)",
+            );
+        let started = Instant::now();
+        while std::net::TcpStream::connect(&host).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "registry did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Registry {
+            child,
+            host,
+            _dir: dir,
+        }
+    }
+
+    fn client(&self) -> Client {
+        Client::new(ClientOptions {
+            insecure: vec!["127.0.0.1:*".into()],
+            ..ClientOptions::default()
+        })
+        .unwrap()
+    }
+
+    /// Pushes a small OCI image under `repo:tag`; returns its digest.
+    fn push_image(&self, repo: &str, tag: &str, content: &str) -> String {
+        let c = self.client();
+        let layer = format!("layer of {content}").into_bytes();
+        let layer_digest = c.push_blob(&self.host, repo, &layer).unwrap();
+        let config = serde_json::to_vec(&serde_json::json!({
+            "architecture": "amd64", "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
+        }))
+        .unwrap();
+        let config_digest = c.push_blob(&self.host, repo, &config).unwrap();
+        let manifest = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": config.len(), "digest": config_digest},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "size": layer.len(), "digest": layer_digest}],
+        }))
+        .unwrap();
+        c.push_manifest(&self.host, repo, tag, OCI_MANIFEST, &manifest)
+            .unwrap()
+    }
+
+    fn image(&self, repo: &str, tag: &str) -> String {
+        format!("{}/{repo}:{tag}", self.host)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A cosign key pair made by `sigil keygen --cosign`.
+fn keypair(s: &Scratch, name: &str) -> (PathBuf, PathBuf) {
+    let mut c = s.cmd(sigil());
+    c.args(["keygen", "--cosign", "--output-key-prefix", name])
+        .env("COSIGN_PASSWORD", "test-only");
+    let out = run(c);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        s.path(&format!("{name}.key")),
+        s.path(&format!("{name}.pub")),
+    )
+}
+
+fn sign(s: &Scratch, image: &str, key: &Path, extra: &[&str]) {
+    let mut c = s.cmd(sigil());
+    c.args(["sign", "image", image, "--allow-http-registry", "--key"])
+        .arg(key)
+        .args(extra);
+    c.env("COSIGN_PASSWORD", "test-only");
+    let out = run(c);
+    assert!(
+        out.status.success(),
+        "sign {image}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A policy with one rule for the test registry.
+fn policy(s: &Scratch, rule_extra: &str, keys: &[&Path]) -> PathBuf {
+    let authorities: String = keys
+        .iter()
+        .map(|k| format!("          - key: {}\n", k.display()))
+        .collect();
+    s.write(
+        "policy.yaml",
+        format!(
+            "apiVersion: sigil.dev/v1alpha1\nkind: Policy\nspec:\n  images:\n    insecureRegistries: [\"127.0.0.1:*\"]\n    rules:\n      - match: \"127.0.0.1:*/**\"\n{rule_extra}        authorities:\n{authorities}"
+        )
+        .as_bytes(),
+    )
+}
+
+struct Verdict {
+    code: i32,
+    json: serde_json::Value,
+}
+
+impl Verdict {
+    fn image(&self, i: usize) -> &serde_json::Value {
+        &self.json["images"][i]
+    }
+    fn reason(&self, i: usize) -> &str {
+        self.image(i)["reason"].as_str().unwrap_or("")
+    }
+}
+
+fn verify(s: &Scratch, policy: &Path, targets: &[&str], extra: &[&str]) -> Verdict {
+    let mut c = s.cmd(sigil());
+    c.args([
+        "verify",
+        "images",
+        "--format",
+        "json",
+        "--timeout",
+        "5",
+        "--policy",
+    ])
+    .arg(policy)
+    .args(extra)
+    .args(targets);
+    let out = run(c);
+    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    Verdict {
+        code: out.status.code().unwrap_or(-1),
+        json,
+    }
+}
+
+#[test]
+fn legacy_and_bundle_signatures_round_trip() {
+    let reg = Registry::start();
+    let s = Scratch::new();
+    let (key, public) = keypair(&s, "cosign");
+    let p = policy(&s, "", &[&public]);
+
+    let legacy = reg.image("team/legacy", "v1");
+    let d1 = reg.push_image("team/legacy", "v1", "legacy");
+    sign(&s, &legacy, &key, &[]);
+    let v = verify(&s, &p, &[&legacy], &[]);
+    assert_eq!(v.code, 0, "{}", v.json);
+    assert_eq!(v.image(0)["digest"], d1.as_str());
+    assert_eq!(v.image(0)["signatures"][0]["format"], "legacy");
+    assert_eq!(v.image(0)["signatures"][0]["result"], "verified");
+
+    // cosign v3 layout: bundle referrer + the sha256-<hex> fallback index (no referrers API here).
+    let bundled = reg.image("team/bundled", "v1");
+    let d2 = reg.push_image("team/bundled", "v1", "bundled");
+    sign(&s, &bundled, &key, &["--bundle", "--bundle-only"]);
+    let fallback = reg
+        .client()
+        .manifest(&reg.host, "team/bundled", &d2.replacen(':', "-", 1))
+        .unwrap();
+    let index: serde_json::Value =
+        serde_json::from_slice(&fallback.expect("fallback index").bytes).unwrap();
+    assert_eq!(
+        index["manifests"][0]["artifactType"],
+        "application/vnd.dev.sigstore.bundle.v0.3+json"
+    );
+    assert!(
+        reg.client()
+            .manifest(
+                &reg.host,
+                "team/bundled",
+                &format!("{}.sig", d2.replacen(':', "-", 1))
+            )
+            .unwrap()
+            .is_none()
+    );
+    let v = verify(&s, &p, &[&bundled], &[]);
+    assert_eq!(v.code, 0, "{}", v.json);
+    assert_eq!(v.image(0)["signatures"][0]["format"], "bundle");
+
+    // Both images at once, by digest, in parallel.
+    let by_digest = [
+        format!("{}/team/legacy@{d1}", reg.host),
+        format!("{}/team/bundled@{d2}", reg.host),
+    ];
+    let v = verify(&s, &p, &[&by_digest[0], &by_digest[1]], &["--jobs", "2"]);
+    assert_eq!(v.code, 0, "{}", v.json);
+    assert_eq!(v.json["images"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn refusals_each_with_their_reason() {
+    let reg = Registry::start();
+    let s = Scratch::new();
+    let (key, public) = keypair(&s, "cosign");
+    let (_, other_public) = keypair(&s, "other");
+    let p = policy(&s, "", &[&public]);
+
+    // Unsigned.
+    let unsigned = reg.image("team/unsigned", "v1");
+    reg.push_image("team/unsigned", "v1", "unsigned");
+    let v = verify(&s, &p, &[&unsigned], &[]);
+    assert_eq!((v.code, v.reason(0)), (1, "unsigned"), "{}", v.json);
+
+    // Wrong key.
+    let signed = reg.image("team/app", "v1");
+    let good = reg.push_image("team/app", "v1", "good");
+    sign(&s, &signed, &key, &["--bundle"]);
+    let wrong = policy(&s, "", &[&other_public]);
+    let v = verify(&s, &wrong, &[&signed], &[]);
+    assert_eq!((v.code, v.reason(0)), (1, "untrusted-key"), "{}", v.json);
+
+    // The tag is re-pointed to an unsigned digest: refused; the signed digest still verifies.
+    let p = policy(&s, "", &[&public]);
+    let evil = reg.push_image("team/app", "v1", "evil");
+    let v = verify(&s, &p, &[&signed], &[]);
+    assert_eq!(
+        (v.code, v.reason(0), v.image(0)["digest"].as_str()),
+        (1, "unsigned", Some(evil.as_str())),
+        "{}",
+        v.json
+    );
+    let pinned = format!("{}/team/app@{good}", reg.host);
+    assert_eq!(verify(&s, &p, &[&pinned], &[]).code, 0);
+
+    // The good image's signatures copied onto the evil digest: signed digest ≠ image digest.
+    let c = reg.client();
+    let sig_tag = |d: &str| format!("{}.sig", d.replacen(':', "-", 1));
+    let legacy = c
+        .manifest(&reg.host, "team/app", &sig_tag(&good))
+        .unwrap()
+        .unwrap();
+    c.push_manifest(
+        &reg.host,
+        "team/app",
+        &sig_tag(&evil),
+        OCI_MANIFEST,
+        &legacy.bytes,
+    )
+    .unwrap();
+    let v = verify(&s, &p, &[&signed], &[]);
+    assert_eq!((v.code, v.reason(0)), (1, "digest-mismatch"), "{}", v.json);
+
+    // A tampered bundle payload that still names the trusted key: bad signature. (A tampered
+    // legacy payload carries no key hint, so it reads as an untrusted key.)
+    let tampered = reg.image("team/tampered", "v1");
+    let td = reg.push_image("team/tampered", "v1", "tampered");
+    sign(&s, &tampered, &key, &["--bundle", "--bundle-only"]);
+    let index = c
+        .manifest(&reg.host, "team/tampered", &td.replacen(':', "-", 1))
+        .unwrap()
+        .unwrap();
+    let index: serde_json::Value = serde_json::from_slice(&index.bytes).unwrap();
+    let referrer_digest = index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let referrer = c
+        .manifest(&reg.host, "team/tampered", &referrer_digest)
+        .unwrap()
+        .unwrap();
+    let mut referrer: serde_json::Value = serde_json::from_slice(&referrer.bytes).unwrap();
+    let bundle_digest = referrer["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut bundle: serde_json::Value =
+        serde_json::from_slice(&c.blob(&reg.host, "team/tampered", &bundle_digest).unwrap())
+            .unwrap();
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut statement: serde_json::Value = serde_json::from_slice(
+        &b64.decode(bundle["dsseEnvelope"]["payload"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    statement["subject"][0]["annotations"] = serde_json::json!({"env": "prod"});
+    bundle["dsseEnvelope"]["payload"] = b64.encode(serde_json::to_vec(&statement).unwrap()).into();
+    let bundle = serde_json::to_vec(&bundle).unwrap();
+    let new_digest = c.push_blob(&reg.host, "team/tampered", &bundle).unwrap();
+    referrer["layers"][0]["digest"] = new_digest.into();
+    referrer["layers"][0]["size"] = bundle.len().into();
+    let referrer = serde_json::to_vec(&referrer).unwrap();
+    let rd = sigil::image::registry::sha256_digest(&referrer);
+    c.push_manifest(&reg.host, "team/tampered", &rd, OCI_MANIFEST, &referrer)
+        .unwrap();
+    let new_index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{"mediaType": OCI_MANIFEST, "artifactType": "application/vnd.dev.sigstore.bundle.v0.3+json", "size": referrer.len(), "digest": rd}],
+    }))
+    .unwrap();
+    c.push_manifest(
+        &reg.host,
+        "team/tampered",
+        &td.replacen(':', "-", 1),
+        "application/vnd.oci.image.index.v1+json",
+        &new_index,
+    )
+    .unwrap();
+    let v = verify(&s, &p, &[&tampered], &[]);
+    assert_eq!((v.code, v.reason(0)), (1, "bad-signature"), "{}", v.json);
+
+    // Signed annotations: required env=prod, signed without it; then signed with it.
+    let annotated = policy(&s, "        annotations: {env: prod}\n", &[&public]);
+    let v = verify(&s, &annotated, &[&pinned], &[]);
+    assert_eq!((v.code, v.reason(0)), (1, "claim-mismatch"), "{}", v.json);
+    sign(&s, &pinned, &key, &["-a", "env=prod"]);
+    assert_eq!(verify(&s, &annotated, &[&pinned], &[]).code, 0);
+}
+
+#[test]
+fn policy_rules_digest_threshold_unmatched() {
+    let reg = Registry::start();
+    let s = Scratch::new();
+    let (key, public) = keypair(&s, "cosign");
+    let (key2, public2) = keypair(&s, "second");
+    let image = reg.image("team/app", "v1");
+    let d = reg.push_image("team/app", "v1", "app");
+    sign(&s, &image, &key, &[]);
+
+    let strict = policy(&s, "        requireDigest: true\n", &[&public]);
+    let v = verify(&s, &strict, &[&image], &[]);
+    assert_eq!((v.code, v.reason(0)), (1, "tag-only"), "{}", v.json);
+    let pinned = format!("{}/team/app:v1@{d}", reg.host);
+    assert_eq!(verify(&s, &strict, &[&pinned], &[]).code, 0);
+
+    let two = policy(&s, "        threshold: 2\n", &[&public, &public2]);
+    let v = verify(&s, &two, &[&pinned], &[]);
+    assert_eq!((v.code, v.reason(0)), (1, "threshold"), "{}", v.json);
+    sign(&s, &pinned, &key2, &[]);
+    let v = verify(&s, &two, &[&pinned], &[]);
+    assert_eq!(v.code, 0, "{}", v.json);
+
+    // An image no rule matches is refused by default.
+    let v = verify(
+        &s,
+        &strict,
+        &[
+            "ghcr.io/org/elsewhere@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+        ],
+        &[],
+    );
+    assert_eq!((v.code, v.reason(0)), (1, "no-rule"), "{}", v.json);
+
+    // A policy error is reported with exit 2.
+    let bad = s.write(
+        "bad.yaml",
+        b"apiVersion: sigil.dev/v1alpha1\nkind: Policy\nspec:\n  images:\n    rules:\n      - match: \"x/**\"\n        threshold: 3\n        authorities: [{key: missing.pub}]\n",
+    );
+    let mut c = s.cmd(sigil());
+    c.args(["verify", "images", "--policy"])
+        .arg(&bad)
+        .arg("x/y:1");
+    let out = run(c);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("missing.pub") && err.contains("threshold 3"),
+        "{err}"
+    );
+}
+
+#[test]
+fn manifests_kustomize_cache_and_unreachable_registry() {
+    let reg = Registry::start();
+    let s = Scratch::new();
+    let (key, public) = keypair(&s, "cosign");
+    let d = reg.push_image("team/web", "v2", "web");
+    sign(&s, &reg.image("team/web", "v2"), &key, &[]);
+    reg.push_image("team/web", "v1", "old web, unsigned");
+    let deploy = format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  template:\n    spec:\n      initContainers: [{{name: init, image: \"{0}/team/web:v1\"}}]\n      containers: [{{name: web, image: \"{0}/team/web:v1\"}}]\n",
+        reg.host
+    );
+    s.write("app/deploy.yaml", deploy.as_bytes());
+    let p = policy(&s, "", &[&public]);
+    // Without the kustomization the manifest names the unsigned v1.
+    let v = verify(&s, &p, &["app"], &[]);
+    assert_eq!((v.code, v.reason(0)), (1, "unsigned"), "{}", v.json);
+    assert_eq!(v.image(0)["sources"].as_array().unwrap().len(), 2);
+    // kustomization images: pins the signed digest.
+    s.write(
+        "app/kustomization.yaml",
+        format!(
+            "resources: [deploy.yaml]\nimages:\n  - name: {}/team/web\n    digest: {d}\n",
+            reg.host
+        )
+        .as_bytes(),
+    );
+    let cache = s.path("cache");
+    let cache_arg = cache.to_str().unwrap();
+    let v = verify(&s, &p, &["app"], &["--cache-dir", cache_arg]);
+    assert_eq!(v.code, 0, "{}", v.json);
+    assert_eq!(v.image(0)["digest"], d.as_str());
+    assert_eq!(v.image(0)["cached"], false);
+    // Cached: verified again without the registry.
+    drop(reg);
+    let v = verify(&s, &p, &["app"], &["--cache-dir", cache_arg]);
+    assert_eq!(
+        (v.code, v.image(0)["cached"].as_bool()),
+        (0, Some(true)),
+        "{}",
+        v.json
+    );
+    // Not cached and the registry is gone: exit 3, never a pass.
+    let v = verify(&s, &p, &["app"], &[]);
+    assert_eq!((v.code, v.reason(0)), (3, "unreachable"), "{}", v.json);
+}
+
+#[test]
+fn oversized_manifest_is_refused() {
+    let reg = Registry::start();
+    let s = Scratch::new();
+    let (_, public) = keypair(&s, "cosign");
+    let c = reg.client();
+    let layer_digest = c.push_blob(&reg.host, "team/big", b"x").unwrap();
+    let config_digest = c.push_blob(&reg.host, "team/big", b"{}").unwrap();
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": 2, "digest": config_digest},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "size": 1, "digest": layer_digest}],
+        "annotations": {"padding": "x".repeat(3 << 20)},
+    }))
+    .unwrap();
+    c.push_manifest(&reg.host, "team/big", "v1", OCI_MANIFEST, &manifest)
+        .unwrap();
+    let p = policy(&s, "", &[&public]);
+    let big = reg.image("team/big", "v1");
+    let v = verify(&s, &p, &[&big], &["--max-manifest-bytes", "1048576"]);
+    assert_eq!((v.code, v.reason(0)), (1, "oversized"), "{}", v.json);
+    // Under the default 4 MiB bound it is fetched (and then refused as unsigned).
+    let v = verify(&s, &p, &[&big], &[]);
+    assert_eq!((v.code, v.reason(0)), (1, "unsigned"), "{}", v.json);
+}
