@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod registry;
+
 /// The sigil binary under test.
 pub fn sigil() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_sigil"));
