@@ -1,0 +1,972 @@
+//! Keyless cosign signatures end to end against a real registry (Debian docker-registry on
+//! 127.0.0.1): a private CA (root → intermediate → short-lived leaf with codeSigning, an email
+//! or workflow-URI SAN and the Fulcio issuer extension) made with the `openssl` CLI, and a
+//! private "Rekor" log key made here that signs the SET over a hashedrekord (or dsse) body.
+//! Legacy `.sig` layers (and one v0.3 bundle referrer) are assembled by hand and pushed with
+//! sigil's registry client; `sigil verify images --format json` must accept or refuse each with
+//! its stable reason. Every accepting case has a refused twin that differs in one thing.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use p256::ecdsa::signature::{RandomizedSigner, Signer};
+use p256::ecdsa::{Signature, SigningKey};
+use p256::pkcs8::{DecodePrivateKey, EncodePublicKey, LineEnding};
+use rand::rngs::OsRng;
+use sha2::{Digest, Sha256};
+
+use common::Scratch;
+use common::registry::{Registry, Verdict, verify};
+use sigil::image::cert::Certificate;
+use sigil::image::registry::{OCI_INDEX, OCI_MANIFEST, sha256_digest};
+use sigil::image::sign::simple_signing_payload;
+use sigil::image::signature::{BUNDLE_V03, SIMPLE_SIGNING};
+use sigil::image::verify::{COSIGN_SIGN_V1, pae};
+
+const ISSUER: &str = "https://token.example.com";
+const EMAIL: &str = "ci@example.com";
+const WORKFLOW: &str = "https://github.com/org/repo/.github/workflows/release.yml@refs/tags/v1";
+const DAY: i64 = 86_400;
+
+const SIG: &str = "dev.cosignproject.cosign/signature";
+const CERT: &str = "dev.sigstore.cosign/certificate";
+const CHAIN: &str = "dev.sigstore.cosign/chain";
+const BUNDLE: &str = "dev.sigstore.cosign/bundle";
+
+const CA_CONFIG: &str = "[ca]\ndefault_ca = this\n[this]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\ndefault_md = sha256\npolicy = any\nunique_subject = no\ncopy_extensions = none\n[any]\ncommonName = supplied\n";
+const ROOT_EXT: &str = "basicConstraints = critical,CA:true\nkeyUsage = critical,keyCertSign,cRLSign\nsubjectKeyIdentifier = hash\n";
+const INTER_EXT: &str = "basicConstraints = critical,CA:true,pathlen:0\nkeyUsage = critical,keyCertSign,cRLSign\nsubjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n";
+
+/// Leaf extensions as Fulcio writes them, with this EKU line (or none) and SAN.
+fn leaf_ext(eku: Option<&str>, san: &str) -> String {
+    let eku = eku
+        .map(|e| format!("extendedKeyUsage = {e}\n"))
+        .unwrap_or_default();
+    format!(
+        "basicConstraints = critical,CA:false\nkeyUsage = critical,digitalSignature\n{eku}subjectAltName = {san}\n1.3.6.1.4.1.57264.1.8 = ASN1:UTF8String:{ISSUER}\n"
+    )
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// `YYYYMMDDHHMMSSZ` for `openssl ca -startdate/-enddate`.
+fn asn1_time(t: i64) -> String {
+    let d = time::OffsetDateTime::from_unix_timestamp(t).unwrap();
+    format!(
+        "{:04}{:02}{:02}{:02}{:02}{:02}Z",
+        d.year(),
+        u8::from(d.month()),
+        d.day(),
+        d.hour(),
+        d.minute(),
+        d.second()
+    )
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// ECDSA P-256/SHA-256, DER (deterministic, RFC 6979).
+fn sign(key: &SigningKey, msg: &[u8]) -> Vec<u8> {
+    let s: Signature = key.sign(msg);
+    s.to_der().as_bytes().to_vec()
+}
+
+/// A leaf certificate and its key.
+struct Leaf {
+    pem: String,
+    key: SigningKey,
+}
+
+/// A private PKI in `<scratch>/pki`: root and intermediate CAs (valid ±30 days), and a Rekor
+/// log key.
+struct Pki {
+    dir: PathBuf,
+    root: String,
+    inter: String,
+    /// The root alone: the policy's `caChain` when the signature supplies the intermediate.
+    root_file: PathBuf,
+    /// Intermediate then root.
+    chain_file: PathBuf,
+    rekor: SigningKey,
+    rekor_pub: PathBuf,
+}
+
+impl Pki {
+    fn new(s: &Scratch) -> Pki {
+        let dir = s.path("pki");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("ca.cnf"), CA_CONFIG).unwrap();
+        std::fs::write(dir.join("index.txt"), "").unwrap();
+        std::fs::write(dir.join("serial"), "01\n").unwrap();
+        let t = now();
+        let root = issue(
+            &dir,
+            "root",
+            "sigil test root",
+            None,
+            ROOT_EXT,
+            t - 30 * DAY,
+            t + 30 * DAY,
+        );
+        let inter = issue(
+            &dir,
+            "inter",
+            "sigil test intermediate",
+            Some("root"),
+            INTER_EXT,
+            t - 30 * DAY,
+            t + 30 * DAY,
+        );
+        let root_file = dir.join("root-only.pem");
+        std::fs::write(&root_file, &root).unwrap();
+        let chain_file = dir.join("chain.pem");
+        std::fs::write(&chain_file, format!("{inter}{root}")).unwrap();
+        let rekor = SigningKey::random(&mut OsRng);
+        let rekor_pub = dir.join("rekor.pub");
+        std::fs::write(&rekor_pub, public_pem(&rekor)).unwrap();
+        Pki {
+            dir,
+            root,
+            inter,
+            root_file,
+            chain_file,
+            rekor,
+            rekor_pub,
+        }
+    }
+
+    /// A leaf issued by `issuer` (a CA made in this directory) valid over `[from, to]`.
+    fn leaf(&self, name: &str, issuer: &str, ext: &str, from: i64, to: i64) -> Leaf {
+        let pem = issue(&self.dir, name, name, Some(issuer), ext, from, to);
+        let key_pem = std::fs::read_to_string(self.dir.join(format!("{name}.key"))).unwrap();
+        Leaf {
+            pem,
+            key: SigningKey::from_pkcs8_pem(&key_pem).unwrap(),
+        }
+    }
+
+    /// A Fulcio-style leaf for ci@example.com, valid from a minute ago for a day.
+    fn email_leaf(&self, name: &str) -> Leaf {
+        let t = now();
+        self.leaf(
+            name,
+            "inter",
+            &leaf_ext(Some("codeSigning"), &format!("email:{EMAIL}")),
+            t - 60,
+            t + DAY,
+        )
+    }
+
+    /// A keyless legacy layer: signature over `payload` by the leaf, the leaf, the chain
+    /// (intermediate then root) and a Rekor bundle with a SET at `at`.
+    fn layer(&self, leaf: &Leaf, payload: &[u8], at: i64) -> Layer {
+        let sig = sign(&leaf.key, payload);
+        self.layer_with_signature(leaf, payload, sig, at)
+    }
+
+    fn layer_with_signature(&self, leaf: &Leaf, payload: &[u8], sig: Vec<u8>, at: i64) -> Layer {
+        let body = hashedrekord(payload, &sig, &leaf.pem);
+        let mut ann = BTreeMap::new();
+        ann.insert(SIG.to_string(), B64.encode(&sig));
+        ann.insert(CERT.to_string(), leaf.pem.clone());
+        ann.insert(CHAIN.to_string(), format!("{}{}", self.inter, self.root));
+        ann.insert(BUNDLE.to_string(), rekor_bundle(&self.rekor, &body, at, 7));
+        Layer {
+            payload: payload.to_vec(),
+            ann,
+        }
+    }
+}
+
+fn public_pem(key: &SigningKey) -> String {
+    key.verifying_key()
+        .to_public_key_pem(LineEnding::LF)
+        .unwrap()
+}
+
+/// sha256 of the log key's DER SubjectPublicKeyInfo.
+fn log_id(key: &SigningKey) -> [u8; 32] {
+    let der = key.verifying_key().to_public_key_der().unwrap();
+    Sha256::digest(der.as_bytes()).into()
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl (Debian package openssl; scripts/peers.sh installs it)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A P-256 key `<name>.key` and a certificate `<name>.pem` for CN=`cn` with extensions `ext`,
+/// valid over `[from, to]`, issued by `<issuer>.pem`/`<issuer>.key` (self-signed when None).
+/// Returns the certificate PEM.
+fn issue(
+    dir: &Path,
+    name: &str,
+    cn: &str,
+    issuer: Option<&str>,
+    ext: &str,
+    from: i64,
+    to: i64,
+) -> String {
+    let (key, csr, pem, extfile) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.pem"),
+        format!("{name}.ext"),
+    );
+    std::fs::write(dir.join(&extfile), format!("[ext]\n{ext}")).unwrap();
+    openssl(
+        dir,
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            &key,
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-key",
+            &key,
+            "-subj",
+            &format!("/CN={cn}"),
+            "-out",
+            &csr,
+        ],
+    );
+    let (start, end) = (asn1_time(from), asn1_time(to));
+    let mut args = vec![
+        "ca",
+        "-config",
+        "ca.cnf",
+        "-batch",
+        "-notext",
+        "-in",
+        &csr,
+        "-out",
+        &pem,
+        "-extfile",
+        &extfile,
+        "-extensions",
+        "ext",
+        "-startdate",
+        &start,
+        "-enddate",
+        &end,
+    ];
+    let (issuer_cert, issuer_key);
+    match issuer {
+        None => args.extend(["-selfsign", "-keyfile", &key]),
+        Some(i) => {
+            issuer_cert = format!("{i}.pem");
+            issuer_key = format!("{i}.key");
+            args.extend(["-cert", &issuer_cert, "-keyfile", &issuer_key]);
+        }
+    }
+    openssl(dir, &args);
+    std::fs::read_to_string(dir.join(pem)).unwrap()
+}
+
+/// A hashedrekord 0.0.1 entry body for this payload, signature and certificate.
+fn hashedrekord(payload: &[u8], sig: &[u8], cert_pem: &str) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "apiVersion": "0.0.1",
+        "kind": "hashedrekord",
+        "spec": {
+            "data": {"hash": {"algorithm": "sha256", "value": hex(&Sha256::digest(payload))}},
+            "signature": {"content": B64.encode(sig), "publicKey": {"content": B64.encode(cert_pem)}},
+        },
+    }))
+    .unwrap()
+}
+
+/// The SET: the log's signature over the canonical JSON of body, integrated time, log id and
+/// log index.
+fn set(log: &SigningKey, body: &[u8], at: i64, index: i64) -> Vec<u8> {
+    let msg = format!(
+        r#"{{"body":"{}","integratedTime":{at},"logID":"{}","logIndex":{index}}}"#,
+        B64.encode(body),
+        hex(&log_id(log))
+    );
+    sign(log, msg.as_bytes())
+}
+
+/// The legacy `dev.sigstore.cosign/bundle` annotation.
+fn rekor_bundle(log: &SigningKey, body: &[u8], at: i64, index: i64) -> String {
+    serde_json::json!({
+        "SignedEntryTimestamp": B64.encode(set(log, body, at, index)),
+        "Payload": {
+            "body": B64.encode(body),
+            "integratedTime": at,
+            "logIndex": index,
+            "logID": hex(&log_id(log)),
+        },
+    })
+    .to_string()
+}
+
+/// One layer of a `.sig` manifest.
+#[derive(Clone)]
+struct Layer {
+    payload: Vec<u8>,
+    ann: BTreeMap<String, String>,
+}
+
+impl Layer {
+    fn without(mut self, key: &str) -> Layer {
+        self.ann.remove(key);
+        self
+    }
+    fn with(mut self, key: &str, value: String) -> Layer {
+        self.ann.insert(key.to_string(), value);
+        self
+    }
+}
+
+/// An image pushed to the test registry, and cosign's payload for it.
+struct Image {
+    repo: String,
+    digest: String,
+    /// `host/repo@digest`.
+    reference: String,
+    payload: Vec<u8>,
+}
+
+/// A registry, a scratch directory and a PKI.
+struct Bench {
+    reg: Registry,
+    s: Scratch,
+    pki: Pki,
+}
+
+impl Bench {
+    fn new() -> Bench {
+        let s = Scratch::new();
+        let pki = Pki::new(&s);
+        Bench {
+            reg: Registry::start(),
+            s,
+            pki,
+        }
+    }
+
+    fn image(&self, repo: &str) -> Image {
+        let digest = self.reg.push_image(repo, "v1", repo);
+        Image {
+            repo: repo.to_string(),
+            reference: format!("{}/{repo}@{digest}", self.reg.host),
+            payload: simple_signing_payload(
+                &format!("{}/{repo}", self.reg.host),
+                &digest,
+                &BTreeMap::new(),
+            ),
+            digest,
+        }
+    }
+
+    /// Replaces the image's `.sig` manifest with these layers.
+    fn attach(&self, img: &Image, layers: &[&Layer]) {
+        let c = self.reg.client();
+        let host = &self.reg.host;
+        let mut descriptors = Vec::new();
+        for l in layers {
+            let digest = c.push_blob(host, &img.repo, &l.payload).unwrap();
+            descriptors.push(serde_json::json!({
+                "mediaType": SIMPLE_SIGNING,
+                "size": l.payload.len(),
+                "digest": digest,
+                "annotations": l.ann,
+            }));
+        }
+        let diff_ids: Vec<&serde_json::Value> = descriptors.iter().map(|d| &d["digest"]).collect();
+        let config = serde_json::to_vec(&serde_json::json!({
+            "architecture": "", "os": "", "config": {},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        }))
+        .unwrap();
+        let config_digest = c.push_blob(host, &img.repo, &config).unwrap();
+        let manifest = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": config.len(), "digest": config_digest},
+            "layers": descriptors,
+        }))
+        .unwrap();
+        let tag = format!("{}.sig", img.digest.replacen(':', "-", 1));
+        c.push_manifest(host, &img.repo, &tag, OCI_MANIFEST, &manifest)
+            .unwrap();
+    }
+
+    /// A keyless policy for the test registry: `issuer`, `subject`, `caChain` (the root alone),
+    /// `rekorKeys` and `ignoreSct: true`, with `fields` replacing or adding keys (an
+    /// `issuerRegExp`/`subjectRegExp` replaces the exact one).
+    fn policy(&self, name: &str, fields: &[(&str, &str)]) -> PathBuf {
+        let root = self.pki.root_file.display().to_string();
+        let mut keyless: Vec<(&str, &str)> =
+            vec![("issuer", ISSUER), ("subject", EMAIL), ("caChain", &root)];
+        for &(k, v) in fields {
+            let replaces = k.strip_suffix("RegExp").unwrap_or(k);
+            keyless.retain(|(have, _)| *have != replaces && *have != k);
+            keyless.push((k, v));
+        }
+        let quote = |v: &str| format!("'{}'", v.replace('\'', "''"));
+        let mut yaml = String::new();
+        for (k, v) in keyless {
+            yaml.push_str(&format!("              {k}: {}\n", quote(v)));
+        }
+        yaml.push_str(&format!(
+            "              rekorKeys: [{}]\n              ignoreSct: true\n",
+            quote(&self.pki.rekor_pub.display().to_string())
+        ));
+        self.s.write(
+            name,
+            format!(
+                "apiVersion: sigil.dev/v1alpha1\nkind: Policy\nspec:\n  images:\n    insecureRegistries: [\"127.0.0.1:*\"]\n    rules:\n      - match: \"127.0.0.1:*/**\"\n        authorities:\n          - keyless:\n{yaml}"
+            )
+            .as_bytes(),
+        )
+    }
+
+    fn verify(&self, img: &Image, policy: &Path) -> Verdict {
+        verify(&self.s, policy, &[&img.reference], &[])
+    }
+
+    /// Attaches `layers` and verifies.
+    fn check(&self, img: &Image, layers: &[&Layer], policy: &Path) -> Verdict {
+        self.attach(img, layers);
+        self.verify(img, policy)
+    }
+}
+
+#[track_caller]
+fn refused(v: &Verdict, reason: &str) {
+    assert_eq!((v.code, v.reason(0)), (1, reason), "{:#}", v.json);
+}
+
+/// Passed, by the keyless authority, with this identity and signing time.
+#[track_caller]
+fn passed(v: &Verdict, identity: &str, at: i64) {
+    assert_eq!(v.code, 0, "{:#}", v.json);
+    let sigs = v.image(0)["signatures"].as_array().unwrap();
+    let sig = sigs
+        .iter()
+        .find(|s| s["result"] == "verified")
+        .unwrap_or_else(|| panic!("no verified signature: {:#}", v.json));
+    assert_eq!(sig["format"], "legacy", "{:#}", v.json);
+    assert_eq!(sig["authority"], "keyless", "{:#}", v.json);
+    assert_eq!(sig["identity"], identity, "{:#}", v.json);
+    assert_eq!(sig["signedAt"], at, "{:#}", v.json);
+}
+
+fn email_identity() -> String {
+    format!("{ISSUER} {EMAIL}")
+}
+
+#[test]
+fn keyless_legacy_signature_with_set_verifies() {
+    let b = Bench::new();
+    let img = b.image("team/app");
+    let leaf = b.pki.email_leaf("leaf");
+    let at = now();
+    let good = b.pki.layer(&leaf, &img.payload, at);
+    let p = b.policy("policy.yaml", &[]);
+    passed(&b.check(&img, &[&good], &p), &email_identity(), at);
+    // By tag too.
+    let v = verify(&b.s, &p, &[&b.reg.image("team/app", "v1")], &[]);
+    assert_eq!(v.code, 0, "{:#}", v.json);
+    assert_eq!(v.image(0)["digest"], img.digest.as_str());
+
+    // One flipped bit of the SET.
+    let mut bundle: serde_json::Value = serde_json::from_str(&good.ann[BUNDLE]).unwrap();
+    let mut set = B64
+        .decode(bundle["SignedEntryTimestamp"].as_str().unwrap())
+        .unwrap();
+    let last = set.len() - 2;
+    set[last] ^= 1;
+    bundle["SignedEntryTimestamp"] = B64.encode(&set).into();
+    let flipped = good.clone().with(BUNDLE, bundle.to_string());
+    refused(&b.check(&img, &[&flipped], &p), "tlog-mismatch");
+
+    // The integrated time moved by one second under the same SET.
+    let mut bundle: serde_json::Value = serde_json::from_str(&good.ann[BUNDLE]).unwrap();
+    bundle["Payload"]["integratedTime"] = (at - 1).into();
+    let moved = good.clone().with(BUNDLE, bundle.to_string());
+    refused(&b.check(&img, &[&moved], &p), "tlog-mismatch");
+
+    // A SET by a log the policy does not trust.
+    let rogue_log = SigningKey::random(&mut OsRng);
+    let body = hashedrekord(
+        &img.payload,
+        &B64.decode(&good.ann[SIG]).unwrap(),
+        &leaf.pem,
+    );
+    let other_log = good
+        .clone()
+        .with(BUNDLE, rekor_bundle(&rogue_log, &body, at, 7));
+    refused(&b.check(&img, &[&other_log], &p), "tlog-mismatch");
+
+    // No Rekor bundle at all.
+    refused(
+        &b.check(&img, &[&good.clone().without(BUNDLE)], &p),
+        "tlog-missing",
+    );
+
+    // The signature flipped: it no longer verifies with the certificate's key.
+    let mut sig = B64.decode(&good.ann[SIG]).unwrap();
+    let last = sig.len() - 2;
+    sig[last] ^= 1;
+    let bad = good.clone().with(SIG, B64.encode(&sig));
+    refused(&b.check(&img, &[&bad], &p), "bad-signature");
+
+    // Back to the good layer, behind a broken one: one passing layer is enough.
+    passed(&b.check(&img, &[&bad, &good], &p), &email_identity(), at);
+}
+
+#[test]
+fn integrated_time_outside_the_leaf_validity_is_cert_expired() {
+    let b = Bench::new();
+    let img = b.image("team/app");
+    let t = now();
+    // Valid from a minute ago for a day.
+    let leaf = b.pki.email_leaf("leaf");
+    let p = b.policy("policy.yaml", &[]);
+    passed(
+        &b.check(&img, &[&b.pki.layer(&leaf, &img.payload, t)], &p),
+        &email_identity(),
+        t,
+    );
+    // Logged two days before the leaf existed: the SET is genuine, the time is not in the
+    // leaf's window.
+    let early = b.pki.layer(&leaf, &img.payload, t - 2 * DAY);
+    let v = b.check(&img, &[&early], &p);
+    refused(&v, "cert-expired");
+    let detail = v.image(0)["detail"].as_str().unwrap_or("");
+    assert!(detail.contains("leaf"), "{detail}");
+    // Logged two days later, after the leaf's notAfter.
+    let late = b.pki.layer(&leaf, &img.payload, t + 2 * DAY);
+    refused(&b.check(&img, &[&late], &p), "cert-expired");
+
+    // The leaf is valid at the signing time but its intermediate is not: every certificate on
+    // the path is checked at the signing time, not only the leaf.
+    let old_inter = issue(
+        &b.pki.dir,
+        "old-inter",
+        "sigil test old intermediate",
+        Some("root"),
+        INTER_EXT,
+        t - 20 * DAY,
+        t - 10 * DAY,
+    );
+    let old_leaf = b.pki.leaf(
+        "old-leaf",
+        "old-inter",
+        &leaf_ext(Some("codeSigning"), &format!("email:{EMAIL}")),
+        t - 20 * DAY,
+        t + DAY,
+    );
+    let at = t - 15 * DAY;
+    let inside = b
+        .pki
+        .layer(&old_leaf, &img.payload, at)
+        .with(CHAIN, format!("{old_inter}{}", b.pki.root));
+    passed(&b.check(&img, &[&inside], &p), &email_identity(), at);
+    let after = b
+        .pki
+        .layer(&old_leaf, &img.payload, t - 5 * DAY)
+        .with(CHAIN, format!("{old_inter}{}", b.pki.root));
+    refused(&b.check(&img, &[&after], &p), "cert-expired");
+}
+
+#[test]
+fn identity_issuer_and_anchored_subject() {
+    let b = Bench::new();
+    let img = b.image("team/app");
+    let leaf = b.pki.email_leaf("leaf");
+    let at = now();
+    let layer = b.pki.layer(&leaf, &img.payload, at);
+    b.attach(&img, &[&layer]);
+    let id = email_identity();
+
+    let wrong_issuer = b.policy(
+        "wrong-issuer.yaml",
+        &[("issuer", "https://token.example.org")],
+    );
+    refused(&b.verify(&img, &wrong_issuer), "identity-mismatch");
+    let wrong_subject = b.policy("wrong-subject.yaml", &[("subject", "cd@example.com")]);
+    refused(&b.verify(&img, &wrong_subject), "identity-mismatch");
+    // Regular expressions match the whole value: `ci@example` is only a prefix.
+    let prefix = b.policy("prefix.yaml", &[("subjectRegExp", "ci@example")]);
+    refused(&b.verify(&img, &prefix), "identity-mismatch");
+    let suffix = b.policy("suffix.yaml", &[("subjectRegExp", "example\\.com")]);
+    refused(&b.verify(&img, &suffix), "identity-mismatch");
+    let issuer_prefix = b.policy(
+        "issuer-prefix.yaml",
+        &[("issuerRegExp", "https://token\\.example")],
+    );
+    refused(&b.verify(&img, &issuer_prefix), "identity-mismatch");
+    let exact = b.policy("exact.yaml", &[("subjectRegExp", "ci@example\\.com")]);
+    passed(&b.verify(&img, &exact), &id, at);
+    let both = b.policy(
+        "both.yaml",
+        &[
+            ("issuerRegExp", "https://token\\.example\\.(com|org)"),
+            ("subjectRegExp", ".*@example\\.com"),
+        ],
+    );
+    passed(&b.verify(&img, &both), &id, at);
+
+    // A GitHub Actions style workflow identity in a URI SAN.
+    let wf = b.pki.leaf(
+        "workflow",
+        "inter",
+        &leaf_ext(Some("codeSigning"), &format!("URI:{WORKFLOW}")),
+        at - 60,
+        at + DAY,
+    );
+    b.attach(&img, &[&b.pki.layer(&wf, &img.payload, at)]);
+    let wf_id = format!("{ISSUER} {WORKFLOW}");
+    let by_uri = b.policy("uri.yaml", &[("subject", WORKFLOW)]);
+    passed(&b.verify(&img, &by_uri), &wf_id, at);
+    let tags = b.policy(
+        "tags.yaml",
+        &[(
+            "subjectRegExp",
+            "https://github\\.com/org/repo/\\.github/workflows/release\\.yml@refs/tags/v[0-9]+",
+        )],
+    );
+    passed(&b.verify(&img, &tags), &wf_id, at);
+    let other_repo = b.policy(
+        "other-repo.yaml",
+        &[("subjectRegExp", "https://github\\.com/org/other/.*")],
+    );
+    refused(&b.verify(&img, &other_repo), "identity-mismatch");
+    refused(&b.verify(&img, &exact), "identity-mismatch");
+}
+
+#[test]
+fn a_set_for_another_signature_is_tlog_mismatch() {
+    let b = Bench::new();
+    let img = b.image("team/app");
+    let other = b.image("team/other");
+    let leaf = b.pki.email_leaf("leaf");
+    let at = now();
+    let p = b.policy("policy.yaml", &[]);
+    let a = b.pki.layer(&leaf, &img.payload, at);
+    passed(&b.check(&img, &[&a], &p), &email_identity(), at);
+
+    // Signature B: the same leaf over the same payload, another (randomised) ECDSA signature,
+    // carrying A's genuine Rekor bundle.
+    let sig_b: Signature = leaf.key.sign_with_rng(&mut OsRng, &img.payload);
+    let sig_b = sig_b.to_der().as_bytes().to_vec();
+    assert_ne!(B64.encode(&sig_b), a.ann[SIG]);
+    let b_own = b
+        .pki
+        .layer_with_signature(&leaf, &img.payload, sig_b.clone(), at);
+    passed(&b.check(&img, &[&b_own], &p), &email_identity(), at);
+    let grafted = b_own.clone().with(BUNDLE, a.ann[BUNDLE].clone());
+    refused(&b.check(&img, &[&grafted], &p), "tlog-mismatch");
+
+    // The bundle of a valid signature of another image, on this image's valid signature.
+    let x = b.pki.layer(&leaf, &other.payload, at);
+    passed(&b.check(&other, &[&x], &p), &email_identity(), at);
+    let from_other = a.clone().with(BUNDLE, x.ann[BUNDLE].clone());
+    refused(&b.check(&img, &[&from_other], &p), "tlog-mismatch");
+
+    // A genuine SET over a body naming this payload and signature but another certificate.
+    let stranger = b.pki.email_leaf("stranger");
+    let body = hashedrekord(
+        &img.payload,
+        &B64.decode(&a.ann[SIG]).unwrap(),
+        &stranger.pem,
+    );
+    let other_cert = a
+        .clone()
+        .with(BUNDLE, rekor_bundle(&b.pki.rekor, &body, at, 7));
+    refused(&b.check(&img, &[&other_cert], &p), "tlog-mismatch");
+
+    // A genuine SET over a body with the right hash and certificate, wrong signature content.
+    let body = hashedrekord(&img.payload, &sig_b, &leaf.pem);
+    let wrong_sig = a
+        .clone()
+        .with(BUNDLE, rekor_bundle(&b.pki.rekor, &body, at, 7));
+    refused(&b.check(&img, &[&wrong_sig], &p), "tlog-mismatch");
+}
+
+#[test]
+fn a_leaf_without_code_signing_is_cert_untrusted() {
+    let b = Bench::new();
+    let img = b.image("team/app");
+    let t = now();
+    let p = b.policy("policy.yaml", &[]);
+    let email = format!("email:{EMAIL}");
+    let server = b.pki.leaf(
+        "server",
+        "inter",
+        &leaf_ext(Some("serverAuth"), &email),
+        t - 60,
+        t + DAY,
+    );
+    let v = b.check(&img, &[&b.pki.layer(&server, &img.payload, t)], &p);
+    refused(&v, "cert-untrusted");
+    assert!(
+        v.image(0)["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("code signing"),
+        "{:#}",
+        v.json
+    );
+    // The twin with codeSigning among other EKUs passes.
+    let both = b.pki.leaf(
+        "both",
+        "inter",
+        &leaf_ext(Some("serverAuth,codeSigning"), &email),
+        t - 60,
+        t + DAY,
+    );
+    passed(
+        &b.check(&img, &[&b.pki.layer(&both, &img.payload, t)], &p),
+        &email_identity(),
+        t,
+    );
+    // A leaf with no extendedKeyUsage at all is unrestricted under ignoreSct (private PKI, read
+    // as Go's x509.Verify does; Fulcio-style verification with SCTs requires codeSigning).
+    let none = b
+        .pki
+        .leaf("no-eku", "inter", &leaf_ext(None, &email), t - 60, t + DAY);
+    passed(
+        &b.check(&img, &[&b.pki.layer(&none, &img.payload, t)], &p),
+        &email_identity(),
+        t,
+    );
+}
+
+#[test]
+fn the_chain_annotation_supplies_intermediates_never_roots() {
+    let b = Bench::new();
+    let img = b.image("team/app");
+    let leaf = b.pki.email_leaf("leaf");
+    let at = now();
+    let root_only = b.policy("root-only.yaml", &[]);
+    let good = b.pki.layer(&leaf, &img.payload, at);
+    // Without the chain annotation nothing links the leaf to the trusted root.
+    refused(
+        &b.check(&img, &[&good.clone().without(CHAIN)], &root_only),
+        "cert-untrusted",
+    );
+    // The intermediate alone is enough.
+    let inter_only = good.clone().with(CHAIN, b.pki.inter.clone());
+    passed(
+        &b.check(&img, &[&inter_only], &root_only),
+        &email_identity(),
+        at,
+    );
+    // A policy that holds the intermediate needs no chain annotation.
+    let chain_file = b.pki.chain_file.display().to_string();
+    let full = b.policy("full.yaml", &[("caChain", &chain_file)]);
+    passed(
+        &b.check(&img, &[&good.clone().without(CHAIN)], &full),
+        &email_identity(),
+        at,
+    );
+    // The root alone in the annotation does not help.
+    let root_chain = good.clone().with(CHAIN, b.pki.root.clone());
+    refused(&b.check(&img, &[&root_chain], &root_only), "cert-untrusted");
+
+    // A rogue CA with the same names as the real ones: its chain in the annotation never
+    // becomes a trust anchor.
+    let t = now();
+    let rogue_root = issue(
+        &b.pki.dir,
+        "rogue-root",
+        "sigil test root",
+        None,
+        ROOT_EXT,
+        t - DAY,
+        t + DAY,
+    );
+    let rogue_inter = issue(
+        &b.pki.dir,
+        "rogue-inter",
+        "sigil test intermediate",
+        Some("rogue-root"),
+        INTER_EXT,
+        t - DAY,
+        t + DAY,
+    );
+    let rogue_leaf = b.pki.leaf(
+        "rogue-leaf",
+        "rogue-inter",
+        &leaf_ext(Some("codeSigning"), &format!("email:{EMAIL}")),
+        t - 60,
+        t + DAY,
+    );
+    let rogue = b
+        .pki
+        .layer(&rogue_leaf, &img.payload, at)
+        .with(CHAIN, format!("{rogue_inter}{rogue_root}"));
+    refused(&b.check(&img, &[&rogue], &root_only), "cert-untrusted");
+    refused(&b.check(&img, &[&rogue], &full), "cert-untrusted");
+}
+
+/// The DER of a one-certificate PEM.
+fn cert_der(pem: &str) -> Vec<u8> {
+    Certificate::parse_pem_chain(pem).unwrap()[0].der().to_vec()
+}
+
+/// A cosign v3 bundle: DSSE in-toto statement signed by the leaf, with a dsse Rekor entry and
+/// its SET at `at`. `body_sig` replaces the signature named in the Rekor body.
+fn keyless_bundle(
+    pki: &Pki,
+    leaf: &Leaf,
+    host: &str,
+    img: &Image,
+    at: i64,
+    body_sig: Option<&[u8]>,
+) -> Vec<u8> {
+    let statement = serde_json::to_vec(&serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": format!("{host}/{}", img.repo), "digest": {"sha256": img.digest.strip_prefix("sha256:").unwrap()}}],
+        "predicateType": COSIGN_SIGN_V1,
+        "predicate": {},
+    }))
+    .unwrap();
+    let payload_type = "application/vnd.in-toto+json";
+    let sig = sign(&leaf.key, &pae(payload_type, &statement));
+    let envelope = serde_json::json!({
+        "payload": B64.encode(&statement),
+        "payloadType": payload_type,
+        "signatures": [{"sig": B64.encode(&sig), "keyid": ""}],
+    });
+    let body = serde_json::to_vec(&serde_json::json!({
+        "apiVersion": "0.0.1",
+        "kind": "dsse",
+        "spec": {
+            "envelopeHash": {"algorithm": "sha256", "value": hex(&Sha256::digest(serde_json::to_vec(&envelope).unwrap()))},
+            "payloadHash": {"algorithm": "sha256", "value": hex(&Sha256::digest(&statement))},
+            "signatures": [{"signature": B64.encode(body_sig.unwrap_or(&sig)), "verifier": B64.encode(&leaf.pem)}],
+        },
+    }))
+    .unwrap();
+    serde_json::to_vec(&serde_json::json!({
+        "mediaType": BUNDLE_V03,
+        "verificationMaterial": {
+            "certificate": {"rawBytes": B64.encode(cert_der(&leaf.pem))},
+            "tlogEntries": [{
+                "logIndex": "7",
+                "logId": {"keyId": B64.encode(log_id(&pki.rekor))},
+                "kindVersion": {"kind": "dsse", "version": "0.0.1"},
+                "integratedTime": at.to_string(),
+                "inclusionPromise": {"signedEntryTimestamp": B64.encode(set(&pki.rekor, &body, at, 7))},
+                "canonicalizedBody": B64.encode(&body),
+            }],
+        },
+        "dsseEnvelope": envelope,
+    }))
+    .unwrap()
+}
+
+impl Bench {
+    /// Pushes `bundle` as the image's only referrer (through the tag-schema fallback index,
+    /// as docker-registry 2.8 has no referrers API).
+    fn attach_bundle(&self, img: &Image, bundle: &[u8]) {
+        let c = self.reg.client();
+        let host = &self.reg.host;
+        let bundle_digest = c.push_blob(host, &img.repo, bundle).unwrap();
+        let config_digest = c.push_blob(host, &img.repo, b"{}").unwrap();
+        let manifest = self
+            .reg
+            .client()
+            .manifest(host, &img.repo, &img.digest)
+            .unwrap()
+            .unwrap();
+        let referrer = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "artifactType": BUNDLE_V03,
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "size": 2, "digest": config_digest},
+            "layers": [{"mediaType": BUNDLE_V03, "size": bundle.len(), "digest": bundle_digest}],
+            "subject": {"mediaType": OCI_MANIFEST, "size": manifest.bytes.len(), "digest": img.digest},
+        }))
+        .unwrap();
+        let referrer_digest = sha256_digest(&referrer);
+        c.push_manifest(host, &img.repo, &referrer_digest, OCI_MANIFEST, &referrer)
+            .unwrap();
+        let index = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": [{"mediaType": OCI_MANIFEST, "artifactType": BUNDLE_V03, "size": referrer.len(), "digest": referrer_digest}],
+        }))
+        .unwrap();
+        let tag = img.digest.replacen(':', "-", 1);
+        c.push_manifest(host, &img.repo, &tag, OCI_INDEX, &index)
+            .unwrap();
+    }
+}
+
+#[test]
+fn keyless_v03_bundle_referrer() {
+    let b = Bench::new();
+    let img = b.image("team/bundled");
+    let leaf = b.pki.email_leaf("leaf");
+    let at = now();
+    let host = b.reg.host.clone();
+    // A v0.3 bundle carries the leaf alone: the policy holds the intermediate.
+    let chain_file = b.pki.chain_file.display().to_string();
+    let full = b.policy("full.yaml", &[("caChain", &chain_file)]);
+    b.attach_bundle(&img, &keyless_bundle(&b.pki, &leaf, &host, &img, at, None));
+    let v = b.verify(&img, &full);
+    assert_eq!(v.code, 0, "{:#}", v.json);
+    let sig = &v.image(0)["signatures"][0];
+    assert_eq!(
+        (
+            sig["format"].as_str(),
+            sig["identity"].as_str(),
+            sig["signedAt"].as_i64()
+        ),
+        (Some("bundle"), Some(email_identity().as_str()), Some(at)),
+        "{:#}",
+        v.json
+    );
+    // Only the root trusted, and the bundle brings no intermediate.
+    let root_only = b.policy("root-only.yaml", &[]);
+    refused(&b.verify(&img, &root_only), "cert-untrusted");
+    // The dsse Rekor body names another signature.
+    let other_sig = sign(&leaf.key, b"something else");
+    b.attach_bundle(
+        &img,
+        &keyless_bundle(&b.pki, &leaf, &host, &img, at, Some(&other_sig)),
+    );
+    refused(&b.verify(&img, &full), "tlog-mismatch");
+    // Logged before the leaf existed.
+    b.attach_bundle(
+        &img,
+        &keyless_bundle(&b.pki, &leaf, &host, &img, at - 2 * DAY, None),
+    );
+    refused(&b.verify(&img, &full), "cert-expired");
+}
