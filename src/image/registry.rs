@@ -116,6 +116,8 @@ pub struct Client {
     insecure: Vec<glob::Pattern>,
     credentials: HashMap<String, (String, String)>,
     tokens: Mutex<HashMap<String, String>>,
+    /// Registries that answered the referrers API with 404/400/405: only the tag schema is read.
+    no_referrers_api: Mutex<std::collections::HashSet<String>>,
 }
 
 /// `sha256:<hex>` of `bytes`.
@@ -169,6 +171,7 @@ impl Client {
             insecure,
             credentials,
             tokens: Mutex::new(HashMap::new()),
+            no_referrers_api: Mutex::new(std::collections::HashSet::new()),
         })
     }
 
@@ -277,30 +280,41 @@ impl Client {
         repo: &str,
         digest: &str,
     ) -> Result<Option<Manifest>, RegistryError> {
-        let url = format!("{}/v2/{repo}/referrers/{digest}", self.base(registry));
-        let what = format!("referrers of {registry}/{repo}@{digest}");
-        let reply = self.send(
-            registry,
-            repo,
-            "GET",
-            &url,
-            OCI_INDEX,
-            Body::None,
-            self.opts.max_manifest,
-            &what,
-        )?;
-        if reply.status == 200 && reply.content_type.starts_with(OCI_INDEX) {
-            let digest = sha256_digest(&reply.body);
-            return Ok(Some(Manifest {
-                media_type: reply.content_type,
-                bytes: reply.body,
-                digest,
-            }));
+        let fallback_tag = digest.replacen(':', "-", 1);
+        let known_absent = self
+            .no_referrers_api
+            .lock()
+            .is_ok_and(|s| s.contains(registry));
+        if !known_absent {
+            let url = format!("{}/v2/{repo}/referrers/{digest}", self.base(registry));
+            let what = format!("referrers of {registry}/{repo}@{digest}");
+            let reply = self.send(
+                registry,
+                repo,
+                "GET",
+                &url,
+                OCI_INDEX,
+                Body::None,
+                self.opts.max_manifest,
+                &what,
+            )?;
+            if reply.status == 200 && reply.content_type.starts_with(OCI_INDEX) {
+                let digest = sha256_digest(&reply.body);
+                return Ok(Some(Manifest {
+                    media_type: reply.content_type,
+                    bytes: reply.body,
+                    digest,
+                }));
+            }
+            if !matches!(reply.status, 200 | 400 | 404 | 405) {
+                return Err(self.unexpected(registry, &what, reply.status, &reply.body));
+            }
+            // No referrers API here: remember it, so later images go straight to the tag schema.
+            if let Ok(mut s) = self.no_referrers_api.lock() {
+                s.insert(registry.to_string());
+            }
         }
-        if !matches!(reply.status, 200 | 400 | 404 | 405) {
-            return Err(self.unexpected(registry, &what, reply.status, &reply.body));
-        }
-        self.manifest_accepting(registry, repo, &digest.replacen(':', "-", 1), OCI_INDEX)
+        self.manifest_accepting(registry, repo, &fallback_tag, OCI_INDEX)
     }
 
     /// Whether the registry implements the OCI 1.1 referrers API (else writers keep the

@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""Times `sigil verify images` on 50 signed images (legacy .sig, one key) named by a set of
+Kubernetes manifests, against Debian's docker-registry on 127.0.0.1, and counts the registry
+requests per image from the registry's access log.
+
+  cold: a new process, no verdict cache (every image resolved, discovered, fetched, verified)
+  warm: a new process, verdict cache populated (tags still resolved; nothing else fetched)
+
+Usage: scripts/bench_images.py [--images 50] [--runs 9]   (expects target/release/sigil)
+"""
+import argparse
+import hashlib
+import json
+import os
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SIGIL = os.path.join(ROOT, "target/release/sigil")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def request(method, url, data=None, headers=None):
+    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    with urllib.request.urlopen(req) as r:
+        return r.status, dict(r.headers), r.read()
+
+
+def push_blob(reg, repo, data):
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    _, headers, _ = request("POST", f"http://{reg}/v2/{repo}/blobs/uploads/")
+    loc = headers["Location"]
+    if loc.startswith("/"):
+        loc = f"http://{reg}{loc}"
+    sep = "&" if "?" in loc else "?"
+    request("PUT", f"{loc}{sep}digest={digest}", data, {"Content-Type": "application/octet-stream"})
+    return digest
+
+
+def push_image(reg, repo, tag, content):
+    layer = f"layer {content}".encode()
+    ld = push_blob(reg, repo, layer)
+    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [ld]}}).encode()
+    cd = push_blob(reg, repo, config)
+    manifest = json.dumps({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": len(config), "digest": cd},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "size": len(layer), "digest": ld}],
+    }).encode()
+    request("PUT", f"http://{reg}/v2/{repo}/manifests/{tag}", manifest,
+            {"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+    return "sha256:" + hashlib.sha256(manifest).hexdigest()
+
+
+def timed(args, runs):
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        p = subprocess.run(args, capture_output=True, text=True)
+        times.append(time.perf_counter() - t)
+        if p.returncode != 0:
+            raise SystemExit(f"{args} failed ({p.returncode}): {p.stdout[-2000:]} {p.stderr[-2000:]}")
+    return statistics.median(times), min(times)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--images", type=int, default=50)
+    ap.add_argument("--runs", type=int, default=9)
+    ap.add_argument("--jobs", type=int, default=None, help="pass --jobs N to sigil")
+    ap.add_argument("--keep", action="store_true", help="leave the registry running and print the command")
+    a = ap.parse_args()
+    if not os.path.exists(SIGIL):
+        raise SystemExit("build first: cargo build --release")
+    work = tempfile.mkdtemp(prefix="sigil-bench-images-")
+    port = free_port()
+    reg = f"127.0.0.1:{port}"
+    log = os.path.join(work, "registry.log")
+    with open(os.path.join(work, "config.yml"), "w") as f:
+        f.write(f"version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n"
+                f"    rootdirectory: {work}/data\nhttp:\n  addr: {reg}\n")
+    proc = subprocess.Popen(["docker-registry", "serve", os.path.join(work, "config.yml")],
+                            stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    try:
+        for _ in range(100):
+            try:
+                request("GET", f"http://{reg}/v2/")
+                break
+            except Exception:
+                time.sleep(0.1)
+        env = dict(os.environ, COSIGN_PASSWORD="bench", HOME=work)
+        subprocess.run([SIGIL, "keygen", "--cosign", "--output-key-prefix", f"{work}/cosign"], env=env, check=True,
+                       capture_output=True)
+        os.makedirs(f"{work}/manifests")
+        os.makedirs(f"{work}/pinned")
+        for i in range(a.images):
+            repo = f"bench/app{i:02d}"
+            digest = push_image(reg, repo, "v1", f"app {i}")
+            subprocess.run([SIGIL, "sign", "image", f"{reg}/{repo}:v1", "--key", f"{work}/cosign.key",
+                            "--allow-http-registry"], env=env, check=True, capture_output=True)
+            with open(f"{work}/manifests/app{i:02d}.yaml", "w") as f:
+                f.write(f"apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: app{i}}}\nspec:\n  template:\n"
+                        f"    spec:\n      containers: [{{name: app, image: \"{reg}/{repo}:v1\"}}]\n")
+            with open(f"{work}/pinned/app{i:02d}.yaml", "w") as f:
+                f.write(f"apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: app{i}}}\nspec:\n  template:\n"
+                        f"    spec:\n      containers: [{{name: app, image: \"{reg}/{repo}:v1@{digest}\"}}]\n")
+        with open(f"{work}/policy.yaml", "w") as f:
+            f.write("apiVersion: sigil.dev/v1alpha1\nkind: Policy\nspec:\n  images:\n"
+                    "    insecureRegistries: [\"127.0.0.1:*\"]\n    rules:\n      - match: \"127.0.0.1:*/**\"\n"
+                    f"        authorities: [{{key: {work}/cosign.pub}}]\n")
+        cmd = [SIGIL, "verify", "images", "--policy", f"{work}/policy.yaml", f"{work}/manifests"]
+        if a.jobs:
+            cmd += ["--jobs", str(a.jobs)]
+        n = a.images
+        print(f"{n} signed images, docker-registry on {reg}, {a.runs} runs each (new process per run)")
+        for label, target in [("tags", f"{work}/manifests"), ("digest-pinned", f"{work}/pinned")]:
+            cmd = [SIGIL, "verify", "images", "--policy", f"{work}/policy.yaml", target]
+            if a.jobs:
+                cmd += ["--jobs", str(a.jobs)]
+            # Requests per image, from the access log of one cold run.
+            before = sum(1 for _ in open(log))
+            subprocess.run(cmd, check=True, capture_output=True)
+            lines = open(log).read().splitlines()[before:]
+            reqs = [l for l in lines if '"GET /v2/' in l or '"HEAD /v2/' in l]
+            kinds = {}
+            for l in reqs:
+                path = l.split('"')[1].split()[1]
+                kind = ("referrers" if "/referrers/" in path else ".sig manifest" if path.endswith(".sig")
+                        else "fallback index" if "/manifests/sha256-" in path else "blob" if "/blobs/" in path
+                        else "manifest")
+                kinds[kind] = kinds.get(kind, 0) + 1
+            cold_med, cold_min = timed(cmd, a.runs)
+            cache = f"{work}/cache-{label}"
+            before = sum(1 for _ in open(log))
+            subprocess.run(cmd + ["--cache-dir", cache], check=True, capture_output=True)
+            subprocess.run(cmd + ["--cache-dir", cache], check=True, capture_output=True)
+            warm_reqs = sum(1 for l in open(log).read().splitlines()[before:] if '"GET /v2/' in l or '"HEAD /v2/' in l)
+            warm_reqs -= len(reqs)
+            warm_med, warm_min = timed(cmd + ["--cache-dir", cache], a.runs)
+            print(f"[{label}] requests per image: cold {len(reqs) / n:.2f} (" +
+                  ", ".join(f"{k} {v / n:.2f}" for k, v in sorted(kinds.items())) + f"), warm {warm_reqs / n:.2f}")
+            print(f"[{label}] cold verify: median {cold_med * 1000:.1f} ms (min {cold_min * 1000:.1f})   target < 200 ms")
+            print(f"[{label}] warm verify: median {warm_med * 1000:.1f} ms (min {warm_min * 1000:.1f})   target < 20 ms")
+        if a.keep:
+            print("registry kept:", " ".join(cmd), f"(pid {proc.pid}, kill it when done)")
+            return
+    finally:
+        if a.keep:
+            return
+        proc.kill()
+        proc.wait()
+        subprocess.run(["rm", "-rf", work])
+
+
+if __name__ == "__main__":
+    main()
