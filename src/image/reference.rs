@@ -33,7 +33,9 @@ fn path_component_ok(c: &str) -> bool {
             i += 1;
         }
         let sep = &c[start..i];
-        let ok = sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|x| x == b'-');
+        // An empty `sep` is a character outside the grammar (and would never advance `i`).
+        let ok = !sep.is_empty()
+            && (sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|x| x == b'-'));
         if !ok || i == b.len() {
             return false;
         }
@@ -182,6 +184,9 @@ mod tests {
             "app@sha256:abc",
             "app:-x",
             " nginx",
+            "aA",
+            "ngin%x",
+            "org/app:v1x/Y",
         ] {
             assert!(Reference::parse(bad).is_err(), "{bad}");
         }
