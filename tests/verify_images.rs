@@ -355,3 +355,36 @@ fn oversized_manifest_is_refused() {
     let v = verify(&s, &p, &[&big], &[]);
     assert_eq!((v.code, v.reason(0)), (1, "unsigned"), "{}", v.json);
 }
+
+#[test]
+fn alternate_signature_repository() {
+    let reg = Registry::start();
+    let s = Scratch::new();
+    let (key, public) = keypair(&s, "cosign");
+    let image = reg.image("team/app", "v1");
+    reg.push_image("team/app", "v1", "app");
+    let sigs = format!("{}/signatures/app", reg.host);
+    sign(
+        &s,
+        &image,
+        &key,
+        &["--signature-repository", &sigs, "--bundle"],
+    );
+    // Looked for beside the image: unsigned. Looked for where the rule says: verified.
+    let beside = policy(&s, "", &[&public]);
+    let v = verify(&s, &beside, &[&image], &[]);
+    assert_eq!((v.code, v.reason(0)), (1, "unsigned"), "{}", v.json);
+    let elsewhere = policy(
+        &s,
+        &format!("        signatureRepository: {sigs}\n"),
+        &[&public],
+    );
+    let v = verify(&s, &elsewhere, &[&image], &[]);
+    assert_eq!(v.code, 0, "{}", v.json);
+    assert_eq!(
+        v.image(0)["signatures"].as_array().unwrap().len(),
+        2,
+        "{}",
+        v.json
+    );
+}

@@ -754,15 +754,15 @@ fn a_leaf_without_code_signing_is_cert_untrusted() {
         &email_identity(),
         t,
     );
-    // A leaf with no extendedKeyUsage at all is unrestricted under ignoreSct (private PKI, read
-    // as Go's x509.Verify does; Fulcio-style verification with SCTs requires codeSigning).
+    // A leaf with no extendedKeyUsage at all: with a transparency log (Fulcio-style, even
+    // without SCTs) codeSigning is required; only the PKI mode without Rekor (ignoreTlog,
+    // long-lived certificates, read as Go's x509.Verify does) treats it as unrestricted.
     let none = b
         .pki
         .leaf("no-eku", "inter", &leaf_ext(None, &email), t - 60, t + DAY);
-    passed(
+    refused(
         &b.check(&img, &[&b.pki.layer(&none, &img.payload, t)], &p),
-        &email_identity(),
-        t,
+        "cert-untrusted",
     );
 }
 

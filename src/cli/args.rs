@@ -314,6 +314,10 @@ pub enum SignCommand {
         /// Reach the image's registry over plain HTTP.
         #[arg(long)]
         allow_http_registry: bool,
+        /// Push signatures to this repository (`registry/repo`) instead of the image's, as
+        /// cosign's COSIGN_REPOSITORY (match it with `signatureRepository` in the policy).
+        #[arg(long, value_name = "REPO")]
+        signature_repository: Option<String>,
         /// Per-request registry timeout in seconds.
         #[arg(long, default_value_t = 30, value_name = "SECS")]
         timeout: u64,

@@ -44,6 +44,7 @@ fn run_inner(cmd: &SignCommand) -> Result<(), (i32, String)> {
         bundle_only,
         annotations,
         allow_http_registry,
+        signature_repository,
         timeout,
     } = cmd;
     let reference = Reference::parse(image).map_err(|e| (2, e))?;
@@ -66,7 +67,14 @@ fn run_inner(cmd: &SignCommand) -> Result<(), (i32, String)> {
     };
     let client = Client::new(ClientOptions {
         insecure: if *allow_http_registry {
-            vec![reference.registry.clone()]
+            let mut hosts = vec![reference.registry.clone()];
+            if let Some(r) = signature_repository
+                .as_deref()
+                .and_then(|r| Reference::parse(r).ok())
+            {
+                hosts.push(r.registry);
+            }
+            hosts
         } else {
             Vec::new()
         },
@@ -84,9 +92,23 @@ fn run_inner(cmd: &SignCommand) -> Result<(), (i32, String)> {
         .manifest(&reference.registry, &reference.repository, &wanted)
         .map_err(op)?
         .ok_or_else(|| (3, format!("{reference} does not exist in the registry")))?;
+    let (sig_registry, sig_repository) = match signature_repository {
+        Some(r) => match Reference::parse(r) {
+            Ok(rf) if rf.tag.is_none() && rf.digest.is_none() => (rf.registry, rf.repository),
+            _ => {
+                return Err((
+                    2,
+                    format!("--signature-repository {r:?} must be registry/repository"),
+                ));
+            }
+        },
+        None => (reference.registry.clone(), reference.repository.clone()),
+    };
     let req = SignRequest {
         registry: &reference.registry,
         repository: &reference.repository,
+        sig_registry: &sig_registry,
+        sig_repository: &sig_repository,
         digest: &manifest.digest,
         manifest_media_type: manifest
             .media_type

@@ -51,6 +51,10 @@ pub struct SignRequest<'a> {
     pub repository: &'a str,
     /// Image manifest digest.
     pub digest: &'a str,
+    /// Registry receiving the signatures (the image's, or an alternate signature repository's).
+    pub sig_registry: &'a str,
+    /// Repository receiving the signatures.
+    pub sig_repository: &'a str,
     /// The image manifest's media type and size (the bundle's subject descriptor).
     pub manifest_media_type: &'a str,
     /// Size of the image manifest.
@@ -71,10 +75,10 @@ pub fn push_legacy(
         req.annotations,
     );
     let signature = key.sign(&payload);
-    let payload_digest = client.push_blob(req.registry, req.repository, &payload)?;
+    let payload_digest = client.push_blob(req.sig_registry, req.sig_repository, &payload)?;
     let tag = format!("{}.sig", req.digest.replacen(':', "-", 1));
     let mut layers: Vec<serde_json::Value> =
-        match client.manifest(req.registry, req.repository, &tag)? {
+        match client.manifest(req.sig_registry, req.sig_repository, &tag)? {
             Some(m) => serde_json::from_slice::<serde_json::Value>(&m.bytes)
                 .ok()
                 .and_then(|v| v.get("layers").and_then(|l| l.as_array()).cloned())
@@ -109,7 +113,7 @@ pub fn push_legacy(
         "config": {},
     }))
     .unwrap_or_default();
-    let config_digest = client.push_blob(req.registry, req.repository, &config)?;
+    let config_digest = client.push_blob(req.sig_registry, req.sig_repository, &config)?;
     let manifest = serde_json::to_vec(&serde_json::json!({
         "schemaVersion": 2,
         "mediaType": OCI_MANIFEST,
@@ -117,7 +121,13 @@ pub fn push_legacy(
         "layers": layers,
     }))
     .unwrap_or_default();
-    client.push_manifest(req.registry, req.repository, &tag, OCI_MANIFEST, &manifest)?;
+    client.push_manifest(
+        req.sig_registry,
+        req.sig_repository,
+        &tag,
+        OCI_MANIFEST,
+        &manifest,
+    )?;
     Ok(tag)
 }
 
@@ -159,8 +169,8 @@ pub fn push_bundle(
         },
     }))
     .unwrap_or_default();
-    let bundle_digest = client.push_blob(req.registry, req.repository, &bundle)?;
-    let config_digest = client.push_blob(req.registry, req.repository, EMPTY_CONFIG)?;
+    let bundle_digest = client.push_blob(req.sig_registry, req.sig_repository, &bundle)?;
+    let config_digest = client.push_blob(req.sig_registry, req.sig_repository, EMPTY_CONFIG)?;
     let created = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
@@ -181,16 +191,16 @@ pub fn push_bundle(
     .unwrap_or_default();
     let referrer_digest = sha256_digest(&referrer);
     client.push_manifest(
-        req.registry,
-        req.repository,
+        req.sig_registry,
+        req.sig_repository,
         &referrer_digest,
         OCI_MANIFEST,
         &referrer,
     )?;
-    if !client.has_referrers_api(req.registry, req.repository, req.digest)? {
+    if !client.has_referrers_api(req.sig_registry, req.sig_repository, req.digest)? {
         let tag = format!("sha256-{hex}");
         let mut entries: Vec<serde_json::Value> =
-            match client.manifest(req.registry, req.repository, &tag)? {
+            match client.manifest(req.sig_registry, req.sig_repository, &tag)? {
                 Some(m) => serde_json::from_slice::<serde_json::Value>(&m.bytes)
                     .ok()
                     .and_then(|v| v.get("manifests").and_then(|l| l.as_array()).cloned())
@@ -217,7 +227,13 @@ pub fn push_bundle(
             "manifests": entries,
         }))
         .unwrap_or_default();
-        client.push_manifest(req.registry, req.repository, &tag, OCI_INDEX, &index)?;
+        client.push_manifest(
+            req.sig_registry,
+            req.sig_repository,
+            &tag,
+            OCI_INDEX,
+            &index,
+        )?;
     }
     Ok(referrer_digest)
 }

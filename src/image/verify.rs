@@ -581,9 +581,10 @@ fn check_one(m: &Material<'_>, a: &Authority) -> Result<Passed, Failure> {
                         format!("certificate at the signing time {}: {e}", rfc3339(at)),
                     )
                 })?;
-            // Fulcio certificates always list codeSigning; a private PKI (no CT) is read as
-            // Go's x509 does: no extendedKeyUsage means unrestricted.
-            let eku = if k.require_sct {
+            // Fulcio-style certificates (short-lived, logged) must list codeSigning; only a
+            // private PKI without a transparency log is read as Go's x509 does (no
+            // extendedKeyUsage means unrestricted), as containers/image does for PKI.
+            let eku = if k.require_tlog {
                 cert::check_code_signing(leaf)
             } else {
                 cert::check_code_signing_or_unrestricted(leaf)
