@@ -1,6 +1,7 @@
 //! sigil: SOPS-compatible secrets, signature verification and a GitOps gate.
 
 pub mod cli;
+pub mod gate;
 pub mod git;
 pub mod image;
 pub mod policy;

@@ -1,0 +1,4 @@
+//! The gate: fetch into quarantine, verify commits, secrets and images, publish only verified
+//! revisions (git-sync-compatible volume, Flux artifact, Argo CD plugin), serve status.
+
+pub mod state;
