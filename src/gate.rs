@@ -1,4 +1,6 @@
 //! The gate: fetch into quarantine, verify commits, secrets and images, publish only verified
 //! revisions (git-sync-compatible volume, Flux artifact, Argo CD plugin), serve status.
 
+pub mod config;
+pub mod quarantine;
 pub mod state;

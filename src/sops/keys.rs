@@ -42,6 +42,26 @@ impl Unlocker {
         }
     }
 
+    /// An unlocker using only the age identities in `file` (no environment, no home
+    /// directory): the gate's keys come from its configuration alone.
+    pub fn from_age_file(file: &std::path::Path) -> Result<Unlocker, String> {
+        let text = zeroize::Zeroizing::new(
+            std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?,
+        );
+        let origin = file.display().to_string();
+        let list = age::parse_identity_text(&text, &origin, &|_| None)?;
+        Ok(Unlocker {
+            age: Some(age::Identities {
+                list,
+                searched: vec![origin],
+                problems: Vec::new(),
+            }),
+            pgp_ring: pgp::Keyring::load(&[]),
+            pgp_files_given: true,
+            order: vec!["age".into()],
+        })
+    }
+
     fn age_identities(&mut self) -> &age::Identities {
         self.age.get_or_insert_with(age::load_identities)
     }

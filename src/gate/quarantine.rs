@@ -1,0 +1,254 @@
+//! The private quarantine repository of a source: a bare repository under the state directory
+//! that receives fetches and that no consumer ever sees. git runs with a private environment
+//! (no system or global config, no prompts, no replace objects) and a time limit.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::config::Credentials;
+
+/// Why fetching failed (operational: the gate retries and keeps the last good revision).
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// git failed or timed out.
+    #[error("{0}")]
+    Git(String),
+    /// The ref does not exist upstream (or no tag matches).
+    #[error("{0}")]
+    NoSuchRef(String),
+}
+
+/// A quarantine repository.
+pub struct Quarantine {
+    /// The bare repository.
+    pub dir: PathBuf,
+    home: PathBuf,
+}
+
+/// Runs `cmd` with a deadline; returns stdout, or the first stderr line on failure.
+pub fn run_with_timeout(
+    mut cmd: Command,
+    timeout: Duration,
+    what: &str,
+) -> Result<Vec<u8>, String> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{what}: cannot run git: {e}"))?;
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let out_thread = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(s) = stdout.as_mut() {
+            let _ = s.read_to_end(&mut buf);
+        }
+        buf
+    });
+    let err_thread = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(s) = stderr.as_mut() {
+            let _ = s.take(64 << 10).read_to_end(&mut buf);
+        }
+        buf
+    });
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break s,
+            Ok(None) if start.elapsed() > timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("{what}: timed out after {}s", timeout.as_secs()));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => return Err(format!("{what}: {e}")),
+        }
+    };
+    let out = out_thread.join().unwrap_or_default();
+    let err = err_thread.join().unwrap_or_default();
+    if status.success() {
+        Ok(out)
+    } else {
+        let text = String::from_utf8_lossy(&err);
+        let line = text
+            .lines()
+            .rev()
+            .find(|l| l.starts_with("fatal:") || l.starts_with("error:"))
+            .or_else(|| text.lines().last())
+            .unwrap_or("git failed");
+        Err(format!("{what}: {}", redact(line)))
+    }
+}
+
+/// Removes credentials from URLs in a message (`https://user:token@host` → `https://***@host`).
+pub fn redact(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("://") {
+        out.push_str(&rest[..i + 3]);
+        rest = &rest[i + 3..];
+        let end = rest
+            .find(|c: char| c.is_whitespace() || c == '/' || c == '\'')
+            .unwrap_or(rest.len());
+        if let Some(at) = rest[..end].rfind('@') {
+            out.push_str("***");
+            rest = &rest[at..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+impl Quarantine {
+    /// Opens (creating if needed) the quarantine repository of `name` under `state_dir`.
+    pub fn open(state_dir: &Path, name: &str) -> Result<Quarantine, String> {
+        let dir = state_dir.join("quarantine").join(format!("{name}.git"));
+        let home = state_dir.join("home");
+        std::fs::create_dir_all(&home).map_err(|e| format!("{}: {e}", home.display()))?;
+        let q = Quarantine { dir, home };
+        if !q.dir.join("HEAD").is_file() {
+            std::fs::create_dir_all(&q.dir).map_err(|e| format!("{}: {e}", q.dir.display()))?;
+            let mut c = q.git();
+            c.args(["init", "--bare", "-q"]);
+            run_with_timeout(c, Duration::from_secs(30), "git init")?;
+        }
+        Ok(q)
+    }
+
+    /// git in the quarantine with a private, fixed environment.
+    pub fn git(&self) -> Command {
+        let mut c = Command::new("git");
+        c.env_clear()
+            .env(
+                "PATH",
+                std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into()),
+            )
+            .env("HOME", &self.home)
+            .env("GIT_DIR", &self.dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("GIT_NO_REPLACE_OBJECTS", "1")
+            .env("GIT_ASKPASS", "/bin/false")
+            .env("SSH_ASKPASS", "/bin/false")
+            .current_dir(&self.dir);
+        c
+    }
+
+    /// Fetches `refname` from `url` and resolves it **once** to a commit id. A tag glob
+    /// (`refs/tags/v*`) selects the highest matching tag by version order.
+    pub fn fetch(
+        &self,
+        url: &str,
+        refname: &str,
+        creds: &Credentials,
+        timeout: Duration,
+    ) -> Result<(String, String), FetchError> {
+        let is_glob = refname.contains(['*', '?', '[']);
+        let refspec = if refname.starts_with("refs/tags/") {
+            "+refs/tags/*:refs/tags/*".to_string()
+        } else {
+            format!("+{refname}:{refname}")
+        };
+        let mut c = self.git();
+        c.args([
+            "-c",
+            "protocol.file.allow=always",
+            "-c",
+            "fetch.fsckObjects=true",
+            "-c",
+            "transfer.fsckObjects=true",
+        ]);
+        if let Some(token) = &creds.token_file {
+            let t = std::fs::read_to_string(token)
+                .map_err(|e| FetchError::Git(format!("token file: {e}")))?;
+            c.env("GIT_CONFIG_COUNT", "1")
+                .env("GIT_CONFIG_KEY_0", "http.extraHeader")
+                .env(
+                    "GIT_CONFIG_VALUE_0",
+                    format!("Authorization: Bearer {}", t.trim()),
+                );
+        }
+        if let Some(key) = &creds.ssh_key_file {
+            let kh = creds
+                .known_hosts_file
+                .as_deref()
+                .unwrap_or(Path::new("/dev/null"));
+            c.env(
+                "GIT_SSH_COMMAND",
+                format!(
+                    "ssh -i '{}' -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile='{}'",
+                    key.display(),
+                    kh.display()
+                ),
+            );
+        }
+        c.args([
+            "fetch",
+            "--no-write-fetch-head",
+            "--prune",
+            "--quiet",
+            "--",
+            url,
+            &refspec,
+        ]);
+        run_with_timeout(c, timeout, "git fetch").map_err(FetchError::Git)?;
+        let chosen = if is_glob {
+            let pattern = glob::Pattern::new(refname)
+                .map_err(|e| FetchError::NoSuchRef(format!("{refname}: {e}")))?;
+            let mut c = self.git();
+            c.args([
+                "for-each-ref",
+                "--sort=-v:refname",
+                "--format=%(refname)",
+                "refs/tags/",
+            ]);
+            let out = run_with_timeout(c, Duration::from_secs(30), "git for-each-ref")
+                .map_err(FetchError::Git)?;
+            String::from_utf8_lossy(&out)
+                .lines()
+                .find(|r| pattern.matches(r))
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    FetchError::NoSuchRef(format!("no tag upstream matches {refname}"))
+                })?
+        } else {
+            refname.to_string()
+        };
+        let mut c = self.git();
+        c.args([
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            &format!("{chosen}^{{commit}}"),
+        ]);
+        let out = run_with_timeout(c, Duration::from_secs(30), "git rev-parse")
+            .map_err(|_| FetchError::NoSuchRef(format!("{chosen} does not name a commit")))?;
+        let id = String::from_utf8_lossy(&out).trim().to_string();
+        if id.len() < 40 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(FetchError::NoSuchRef(format!(
+                "{chosen} resolved to {id:?}"
+            )));
+        }
+        Ok((chosen, id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_credentials() {
+        assert_eq!(
+            redact("fatal: unable to access 'https://user:tok@github.com/x.git/': 403"),
+            "fatal: unable to access 'https://***@github.com/x.git/': 403"
+        );
+        assert_eq!(redact("no url here"), "no url here");
+    }
+}
