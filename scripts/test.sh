@@ -9,6 +9,8 @@ install_peers
 
 echo "== third-party licences"
 python3 scripts/licenses.py
+echo "== deploy/ manifests (offline schemas)"
+python3 scripts/validate_deploy.py
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"
