@@ -33,7 +33,8 @@ try:
     import kubernetes_validate
     from kubernetes_validate import utils as kv_utils
 except ImportError:
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "kubernetes-validate"])
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                           "kubernetes-validate==1.37.0"])
     import yaml
     import kubernetes_validate
     from kubernetes_validate import utils as kv_utils
@@ -226,6 +227,8 @@ def validate_doc(where, doc, base=None):
             err(where, f"k8s {v}: {path}: {e.message}")
         except kv_utils.SchemaNotFoundError as e:
             err(where, f"k8s {v}: {e.message} (add it to CRDS if it is a CRD)")
+        except kv_utils.VersionNotSupportedError as e:
+            err(where, f"{e.message}: kubernetes-validate {kubernetes_validate.__version__} is too old")
 
 
 # ---- cross-checks on a set of documents ----
