@@ -3,4 +3,5 @@
 
 pub mod config;
 pub mod quarantine;
+pub mod server;
 pub mod state;

@@ -1,0 +1,1659 @@
+//! The gate's HTTP server (`tiny_http`, own worker threads): probes (`/livez`, `/readyz`),
+//! Prometheus metrics (`/metrics`), status JSON (`/status`), a small HTML status page (`/`),
+//! Flux artifacts (`/artifacts/<source>/<hex>.tar.gz`) and the sync webhook
+//! (`POST /hooks/<source>`).
+//!
+//! Webhooks are off unless a webhook secret is configured: without one every webhook gets
+//! 403, with one every webhook must carry `X-Hub-Signature-256: sha256=<hex>` (GitHub) or
+//! `X-Signature: sha256=<hex>` (generic, Flux convention) = HMAC-SHA256(secret, body), else 401.
+//! A webhook only asks for a sync (coalesced by [`Triggers`]); it never carries data the gate
+//! trusts.
+//!
+//! Request headers and bodies are never logged or echoed.
+//!
+//! tiny_http 0.12 drains an unread request body on drop by allocating a buffer of the declared
+//! `Content-Length` (tiny-http PR #290), so a request declaring a body larger than
+//! [`MAX_BODY`] is answered 413 and its connection is deliberately leaked (never dropped):
+//! one idle socket per such request instead of an attacker-sized allocation.
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, MutexGuard};
+use std::thread::JoinHandle;
+
+use hmac::{Hmac, Mac};
+use serde::Serialize;
+use sha2::Sha256;
+use tiny_http::{Header, Method, Request, Response, ResponseBox};
+use zeroize::Zeroizing;
+
+use super::state::{DURATION_BUCKETS, GateState, Shared, SourceState, Triggers};
+
+/// Largest webhook body accepted (1 MiB).
+pub const MAX_BODY: usize = 1 << 20;
+
+/// Worker threads answering requests.
+const WORKERS: usize = 4;
+
+/// Server settings.
+pub struct ServerConfig {
+    /// Address to bind, e.g. `127.0.0.1:8080` (`:0` picks a free port).
+    pub bind: String,
+    /// HMAC key for webhooks; `None` turns webhooks off (403).
+    pub webhook_secret: Option<Zeroizing<Vec<u8>>>,
+    /// Directory holding `<source>/<hex>.tar.gz` artifacts.
+    pub artifacts_dir: PathBuf,
+}
+
+/// A running server; [`ServerHandle::stop`] shuts it down.
+pub struct ServerHandle {
+    server: Arc<tiny_http::Server>,
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl ServerHandle {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, wakes and joins the worker threads.
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for _ in 0..self.workers.len() {
+            self.server.unblock();
+        }
+        for w in self.workers {
+            let _ = w.join();
+        }
+        // The last reference to the server drops here, which closes the listener.
+    }
+}
+
+struct Ctx {
+    shared: Shared,
+    triggers: Arc<Triggers>,
+    secret: Option<Zeroizing<Vec<u8>>>,
+    artifacts_dir: PathBuf,
+}
+
+/// Binds `cfg.bind` and serves on background threads.
+pub fn start(
+    cfg: ServerConfig,
+    shared: Shared,
+    triggers: Arc<Triggers>,
+) -> Result<ServerHandle, String> {
+    let server = tiny_http::Server::http(cfg.bind.as_str())
+        .map_err(|e| format!("cannot listen on {}: {e}", cfg.bind))?;
+    let addr = match server.server_addr() {
+        tiny_http::ListenAddr::IP(a) => a,
+        _ => return Err(format!("cannot listen on {}: not an IP address", cfg.bind)),
+    };
+    let server = Arc::new(server);
+    let stop = Arc::new(AtomicBool::new(false));
+    let ctx = Arc::new(Ctx {
+        shared,
+        triggers,
+        secret: cfg.webhook_secret,
+        artifacts_dir: cfg.artifacts_dir,
+    });
+    let mut workers = Vec::with_capacity(WORKERS);
+    for i in 0..WORKERS {
+        let w_server = Arc::clone(&server);
+        let w_stop = Arc::clone(&stop);
+        let w_ctx = Arc::clone(&ctx);
+        let spawned = std::thread::Builder::new()
+            .name(format!("sigil-http-{i}"))
+            .spawn(move || {
+                while !w_stop.load(Ordering::SeqCst) {
+                    match w_server.recv() {
+                        Ok(req) => handle(&w_ctx, req),
+                        Err(_) => {
+                            if w_stop.load(Ordering::SeqCst) {
+                                break;
+                            }
+                            // Accept failed: avoid a hot loop while the accept thread is gone.
+                            std::thread::sleep(std::time::Duration::from_millis(50));
+                        }
+                    }
+                }
+            });
+        match spawned {
+            Ok(h) => workers.push(h),
+            Err(e) => {
+                let handle = ServerHandle {
+                    server,
+                    addr,
+                    stop,
+                    workers,
+                };
+                handle.stop();
+                return Err(format!("cannot start HTTP worker thread: {e}"));
+            }
+        }
+    }
+    Ok(ServerHandle {
+        server,
+        addr,
+        stop,
+        workers,
+    })
+}
+
+/// A response before it is turned into a tiny_http one.
+struct Reply {
+    code: u16,
+    content_type: &'static str,
+    body: Body,
+    headers: Vec<(&'static str, String)>,
+}
+
+enum Body {
+    Bytes(Vec<u8>),
+    File(File),
+}
+
+impl Reply {
+    fn text(code: u16, text: &str) -> Reply {
+        Reply {
+            code,
+            content_type: "text/plain; charset=utf-8",
+            body: Body::Bytes(format!("{text}\n").into_bytes()),
+            headers: Vec::new(),
+        }
+    }
+
+    fn not_found() -> Reply {
+        Reply::text(404, "not found")
+    }
+
+    fn method_not_allowed(allow: &str) -> Reply {
+        let mut r = Reply::text(405, "method not allowed");
+        r.headers.push(("Allow", allow.to_string()));
+        r
+    }
+
+    fn into_response(self) -> ResponseBox {
+        let mut resp = match self.body {
+            Body::Bytes(b) => Response::from_data(b).boxed(),
+            Body::File(f) => Response::from_file(f).boxed(),
+        }
+        .with_status_code(self.code);
+        let mut headers = vec![
+            ("Content-Type", self.content_type.to_string()),
+            ("Cache-Control", "no-store".to_string()),
+            ("X-Content-Type-Options", "nosniff".to_string()),
+        ];
+        for (k, v) in self.headers {
+            if let Some(slot) = headers.iter_mut().find(|(hk, _)| *hk == k) {
+                slot.1 = v;
+            } else {
+                headers.push((k, v));
+            }
+        }
+        for (k, v) in headers {
+            if let Ok(h) = Header::from_bytes(k.as_bytes(), v.as_bytes()) {
+                resp.add_header(h);
+            }
+        }
+        resp
+    }
+}
+
+fn lock(shared: &Shared) -> MutexGuard<'_, GateState> {
+    shared.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn now_unix() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn header<'a>(req: &'a Request, name: &'static str) -> Option<&'a str> {
+    req.headers()
+        .iter()
+        .find(|h| h.field.equiv(name))
+        .map(|h| h.value.as_str())
+}
+
+/// The route name used as the `handler` label.
+fn route_name(path: &str) -> &'static str {
+    match path {
+        "/livez" => "livez",
+        "/readyz" => "readyz",
+        "/metrics" => "metrics",
+        "/status" => "status",
+        "/" => "index",
+        p if p.starts_with("/artifacts/") => "artifacts",
+        p if p.starts_with("/hooks/") => "hooks",
+        _ => "not_found",
+    }
+}
+
+fn handle(ctx: &Ctx, mut req: Request) {
+    let path = req
+        .url()
+        .split(['?', '#'])
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let handler = route_name(&path);
+    if req.body_length().is_some_and(|n| n > MAX_BODY) {
+        count(ctx, handler, 413);
+        // See the module documentation: dropping this request would allocate the declared
+        // body size, so the connection is answered (status line and headers only: tiny_http
+        // sends no body on this path) and then leaked on purpose.
+        let stream = req.upgrade("close", Response::empty(413));
+        std::mem::forget(stream);
+        return;
+    }
+    let method = req.method().clone();
+    let get = matches!(method, Method::Get | Method::Head);
+    let reply = match handler {
+        "not_found" => Reply::not_found(),
+        "hooks" if method != Method::Post => Reply::method_not_allowed("POST"),
+        "hooks" => webhook(ctx, &path, &mut req),
+        _ if !get => Reply::method_not_allowed("GET, HEAD"),
+        "livez" => livez(ctx),
+        "readyz" => readyz(ctx),
+        "metrics" => Reply {
+            code: 200,
+            content_type: "text/plain; version=0.0.4; charset=utf-8",
+            body: Body::Bytes(render_metrics(&lock(&ctx.shared)).into_bytes()),
+            headers: Vec::new(),
+        },
+        "status" => status(ctx),
+        "index" => Reply {
+            code: 200,
+            content_type: "text/html; charset=utf-8",
+            body: Body::Bytes(render_html(&lock(&ctx.shared)).into_bytes()),
+            headers: vec![(
+                "Content-Security-Policy",
+                "default-src 'none'; style-src 'unsafe-inline'".to_string(),
+            )],
+        },
+        "artifacts" => artifact(ctx, &path),
+        _ => Reply::not_found(),
+    };
+    count(ctx, handler, reply.code);
+    let _ = req.respond(reply.into_response());
+}
+
+fn count(ctx: &Ctx, handler: &str, code: u16) {
+    *lock(&ctx.shared)
+        .metrics
+        .http_requests
+        .entry((handler.to_string(), code))
+        .or_default() += 1;
+}
+
+fn livez(ctx: &Ctx) -> Reply {
+    let st = lock(&ctx.shared);
+    let age = now_unix() - st.heartbeat;
+    if st.heartbeat > 0 && age <= st.liveness_seconds {
+        Reply::text(200, "ok")
+    } else if st.heartbeat <= 0 {
+        Reply::text(503, "no heartbeat yet")
+    } else {
+        Reply::text(503, &format!("last heartbeat {age}s ago"))
+    }
+}
+
+fn readyz(ctx: &Ctx) -> Reply {
+    let st = lock(&ctx.shared);
+    if st.shutting_down {
+        return Reply::text(503, "shutting down");
+    }
+    if st.ready() {
+        return Reply::text(200, "ok");
+    }
+    let waiting: Vec<&str> = st
+        .sources
+        .iter()
+        .filter(|s| s.published.is_none())
+        .map(|s| s.name.as_str())
+        .collect();
+    Reply::text(
+        503,
+        &format!(
+            "not ready: no verified revision yet for {}",
+            waiting.join(", ")
+        ),
+    )
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusDoc<'a> {
+    api_version: &'static str,
+    kind: &'static str,
+    generated_at: String,
+    ready: bool,
+    sources: &'a [SourceState],
+}
+
+fn rfc3339_now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn status(ctx: &Ctx) -> Reply {
+    let st = lock(&ctx.shared);
+    let doc = StatusDoc {
+        api_version: "sigil.dev/v1alpha1",
+        kind: "GateStatus",
+        generated_at: rfc3339_now(),
+        ready: st.ready(),
+        sources: &st.sources,
+    };
+    match serde_json::to_vec_pretty(&doc) {
+        Ok(mut b) => {
+            b.push(b'\n');
+            Reply {
+                code: 200,
+                content_type: "application/json",
+                body: Body::Bytes(b),
+                headers: Vec::new(),
+            }
+        }
+        Err(_) => Reply::text(500, "cannot encode status"),
+    }
+}
+
+/// A source name safe as one path component (and configured: checked by the caller).
+fn safe_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+fn is_lower_hex64(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+fn artifact(ctx: &Ctx, path: &str) -> Reply {
+    let Some(rest) = path.strip_prefix("/artifacts/") else {
+        return Reply::not_found();
+    };
+    let Some((source, file)) = rest.split_once('/') else {
+        return Reply::not_found();
+    };
+    let Some(hex) = file.strip_suffix(".tar.gz") else {
+        return Reply::not_found();
+    };
+    if !safe_name(source) || !is_lower_hex64(hex) {
+        return Reply::not_found();
+    }
+    if !lock(&ctx.shared).sources.iter().any(|s| s.name == source) {
+        return Reply::not_found();
+    }
+    let full = ctx.artifacts_dir.join(source).join(file);
+    let Ok(f) = File::open(&full) else {
+        return Reply::not_found();
+    };
+    match f.metadata() {
+        Ok(m) if m.is_file() => Reply {
+            code: 200,
+            content_type: "application/gzip",
+            body: Body::File(f),
+            headers: vec![(
+                "Cache-Control",
+                "public, max-age=31536000, immutable".to_string(),
+            )],
+        },
+        _ => Reply::not_found(),
+    }
+}
+
+fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    };
+    s.as_bytes()
+        .chunks(2)
+        .map(|p| Some((nibble(p[0])? << 4) | nibble(p[1])?))
+        .collect()
+}
+
+/// Whether `value` (`sha256=<hex>`) is HMAC-SHA256(secret, body), compared in constant time.
+fn signature_ok(secret: &[u8], body: &[u8], value: &str) -> bool {
+    let Some(hex) = value.trim().strip_prefix("sha256=") else {
+        return false;
+    };
+    let Some(sig) = hex_decode(hex) else {
+        return false;
+    };
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
+        return false;
+    };
+    mac.update(body);
+    mac.verify_slice(&sig).is_ok()
+}
+
+fn webhook(ctx: &Ctx, path: &str, req: &mut Request) -> Reply {
+    let Some(secret) = ctx.secret.as_ref() else {
+        return Reply::text(403, "webhooks are disabled (no webhook secret configured)");
+    };
+    let Some(source) = path.strip_prefix("/hooks/") else {
+        return Reply::not_found();
+    };
+    if !safe_name(source) || !lock(&ctx.shared).sources.iter().any(|s| s.name == source) {
+        return Reply::not_found();
+    }
+    let mut body = Vec::new();
+    if req
+        .as_reader()
+        .take(MAX_BODY as u64 + 1)
+        .read_to_end(&mut body)
+        .is_err()
+    {
+        return Reply::text(400, "cannot read request body");
+    }
+    if body.len() > MAX_BODY {
+        return Reply::text(413, "request body too large");
+    }
+    let signatures: Vec<&str> = ["X-Hub-Signature-256", "X-Signature"]
+        .iter()
+        .filter_map(|h| header(req, h))
+        .collect();
+    if signatures.is_empty() {
+        return Reply::text(401, "missing signature");
+    }
+    if !signatures.iter().any(|s| signature_ok(secret, &body, s)) {
+        return Reply::text(401, "invalid signature");
+    }
+    if header(req, "X-GitHub-Event").is_some_and(|e| e.trim().eq_ignore_ascii_case("ping")) {
+        return Reply::text(200, "pong");
+    }
+    if ctx.triggers.request(source) {
+        Reply::text(202, "accepted")
+    } else {
+        Reply::not_found()
+    }
+}
+
+/// Escapes a Prometheus label value.
+fn label(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Formats a sample value the way the text format expects.
+fn num(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".to_string()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf" } else { "-Inf" }.to_string()
+    } else {
+        format!("{v}")
+    }
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// Renders every metric in the Prometheus text format 0.0.4.
+pub fn render_metrics(st: &GateState) -> String {
+    let m = &st.metrics;
+    let mut out = String::new();
+    family(&mut out, "sigil_build_info", "gauge", "Build information.");
+    let _ = writeln!(
+        out,
+        "sigil_build_info{{version=\"{}\"}} 1",
+        label(env!("CARGO_PKG_VERSION"))
+    );
+
+    family(
+        &mut out,
+        "sigil_sync_runs_total",
+        "counter",
+        "Sync attempts by result (published, unchanged, refused, error).",
+    );
+    for ((source, result), n) in &m.sync_runs {
+        let _ = writeln!(
+            out,
+            "sigil_sync_runs_total{{source=\"{}\",result=\"{}\"}} {n}",
+            label(source),
+            label(result)
+        );
+    }
+
+    family(
+        &mut out,
+        "sigil_sync_duration_seconds",
+        "histogram",
+        "Duration of sync attempts.",
+    );
+    for (source, (buckets, sum, count)) in &m.durations {
+        let s = label(source);
+        for (i, bound) in DURATION_BUCKETS.iter().enumerate() {
+            let c = buckets.get(i).copied().unwrap_or(0);
+            let _ = writeln!(
+                out,
+                "sigil_sync_duration_seconds_bucket{{source=\"{s}\",le=\"{}\"}} {c}",
+                num(*bound)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "sigil_sync_duration_seconds_bucket{{source=\"{s}\",le=\"+Inf\"}} {count}"
+        );
+        let _ = writeln!(
+            out,
+            "sigil_sync_duration_seconds_sum{{source=\"{s}\"}} {}",
+            num(*sum)
+        );
+        let _ = writeln!(
+            out,
+            "sigil_sync_duration_seconds_count{{source=\"{s}\"}} {count}"
+        );
+    }
+
+    family(
+        &mut out,
+        "sigil_refusals_total",
+        "counter",
+        "Refused revisions by failing check and reason.",
+    );
+    for ((source, check, reason), n) in &m.refusals {
+        let _ = writeln!(
+            out,
+            "sigil_refusals_total{{source=\"{}\",check=\"{}\",reason=\"{}\"}} {n}",
+            label(source),
+            label(check),
+            label(reason)
+        );
+    }
+
+    family(
+        &mut out,
+        "sigil_published_revision_info",
+        "gauge",
+        "The verified revision each source serves.",
+    );
+    for s in &st.sources {
+        if let Some(p) = &s.published {
+            let _ = writeln!(
+                out,
+                "sigil_published_revision_info{{source=\"{}\",commit=\"{}\"}} 1",
+                label(&s.name),
+                label(&p.commit)
+            );
+        }
+    }
+
+    family(
+        &mut out,
+        "sigil_last_publish_timestamp_seconds",
+        "gauge",
+        "Unix time of the last publication.",
+    );
+    for s in &st.sources {
+        if let Some(p) = &s.published {
+            let _ = writeln!(
+                out,
+                "sigil_last_publish_timestamp_seconds{{source=\"{}\"}} {}",
+                label(&s.name),
+                p.published_unix
+            );
+        }
+    }
+
+    family(
+        &mut out,
+        "sigil_consecutive_failures",
+        "gauge",
+        "Consecutive refused or failed attempts.",
+    );
+    for s in &st.sources {
+        let _ = writeln!(
+            out,
+            "sigil_consecutive_failures{{source=\"{}\"}} {}",
+            label(&s.name),
+            s.consecutive_failures
+        );
+    }
+
+    family(
+        &mut out,
+        "sigil_source_ready",
+        "gauge",
+        "1 when the source serves a verified revision.",
+    );
+    for s in &st.sources {
+        let _ = writeln!(
+            out,
+            "sigil_source_ready{{source=\"{}\"}} {}",
+            label(&s.name),
+            u8::from(s.published.is_some() && !st.shutting_down)
+        );
+    }
+
+    family(
+        &mut out,
+        "sigil_http_requests_total",
+        "counter",
+        "HTTP requests served by handler and status code.",
+    );
+    for ((handler, code), n) in &m.http_requests {
+        let _ = writeln!(
+            out,
+            "sigil_http_requests_total{{handler=\"{}\",code=\"{code}\"}} {n}",
+            label(handler)
+        );
+    }
+
+    family(
+        &mut out,
+        "sigil_notifications_total",
+        "counter",
+        "Notifications by target type and result (sent, failed, dropped).",
+    );
+    for ((kind, result), n) in &m.notifications {
+        let _ = writeln!(
+            out,
+            "sigil_notifications_total{{type=\"{}\",result=\"{}\"}} {n}",
+            label(kind),
+            label(result)
+        );
+    }
+    out
+}
+
+/// Escapes text for HTML element content and quoted attribute values.
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn short(commit: &str) -> &str {
+    commit.get(..12).unwrap_or(commit)
+}
+
+fn opt(v: Option<&str>) -> String {
+    esc(v.unwrap_or("—"))
+}
+
+const CSS: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222;background:#fafafa}\
+h1{font-size:1.4em}h2{font-size:1.15em;margin:0 0 .4em}\
+section{background:#fff;border:1px solid #ddd;border-radius:6px;padding:1em;margin:1em 0}\
+table{border-collapse:collapse;width:100%;margin:.4em 0}\
+th,td{text-align:left;border-bottom:1px solid #eee;padding:.25em .5em;vertical-align:top}\
+th{background:#f2f2f2;font-weight:600}code{font-size:.95em;word-break:break-all}\
+.ok{color:#17692b;font-weight:600}.bad{color:#b00020;font-weight:600}.muted{color:#777}";
+
+/// Renders the status page; every interpolated string is escaped.
+pub fn render_html(st: &GateState) -> String {
+    let mut h = String::new();
+    let ready = st.ready();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta http-equiv=\"refresh\" content=\"10\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>sigil gate</title><style>{CSS}</style></head><body>\n\
+<h1>sigil gate</h1>\n<p>Status: <span class=\"{}\">{}</span> · generated {} · \
+<a href=\"/status\">JSON</a> · <a href=\"/metrics\">metrics</a></p>\n",
+        if ready { "ok" } else { "bad" },
+        if st.shutting_down {
+            "shutting down"
+        } else if ready {
+            "ready"
+        } else {
+            "not ready"
+        },
+        esc(&rfc3339_now()),
+    );
+    for s in &st.sources {
+        let _ = write!(
+            h,
+            "<section>\n<h2>{}</h2>\n<table>\
+<tr><th>URL</th><td><code>{}</code></td></tr>\
+<tr><th>Ref</th><td><code>{}</code></td></tr>",
+            esc(&s.name),
+            esc(&s.url),
+            esc(&s.refname)
+        );
+        match &s.published {
+            Some(p) => {
+                let _ = write!(
+                    h,
+                    "<tr><th>Published</th><td><code title=\"{}\">{}</code> \
+signed by {} at {}</td></tr>",
+                    esc(&p.commit),
+                    esc(short(&p.commit)),
+                    opt(p.signer.as_deref()),
+                    esc(&p.published_at)
+                );
+                if let Some(a) = &p.artifact {
+                    let _ = write!(
+                        h,
+                        "<tr><th>Artifact</th><td><code>{}</code></td></tr>",
+                        esc(&a.digest)
+                    );
+                }
+                if !p.images.is_empty() {
+                    let _ = write!(h, "<tr><th>Images</th><td>");
+                    for i in &p.images {
+                        let _ = write!(
+                            h,
+                            "<code>{}@{}</code> signed by {}<br>",
+                            esc(&i.image),
+                            opt(i.digest.as_deref()),
+                            opt(i.signer.as_deref())
+                        );
+                    }
+                    let _ = write!(h, "</td></tr>");
+                }
+            }
+            None => {
+                let _ = write!(
+                    h,
+                    "<tr><th>Published</th><td class=\"bad\">no verified revision yet</td></tr>"
+                );
+            }
+        }
+        match &s.last_attempt {
+            Some(a) => {
+                let class = match a.result {
+                    "published" | "unchanged" => "ok",
+                    _ => "bad",
+                };
+                let _ = write!(
+                    h,
+                    "<tr><th>Last attempt</th><td><span class=\"{class}\">{}</span> {} \
+at {} ({:.2}s) {}</td></tr>",
+                    esc(a.result),
+                    a.reason
+                        .as_deref()
+                        .map(|r| format!("<code>{}</code>", esc(r)))
+                        .unwrap_or_default(),
+                    esc(&a.at),
+                    a.duration_seconds,
+                    esc(&a.message)
+                );
+            }
+            None => {
+                let _ = write!(
+                    h,
+                    "<tr><th>Last attempt</th><td class=\"muted\">none yet</td></tr>"
+                );
+            }
+        }
+        let _ = writeln!(
+            h,
+            "<tr><th>Consecutive failures</th><td>{}</td></tr></table>",
+            s.consecutive_failures
+        );
+        if s.recent_refusals.is_empty() {
+            let _ = writeln!(h, "<p class=\"muted\">No recent refusals.</p>");
+        } else {
+            let _ = write!(
+                h,
+                "<table><tr><th>Time</th><th>Commit</th><th>Check</th><th>Reason</th>\
+<th>Subject</th><th>Message</th></tr>"
+            );
+            for r in &s.recent_refusals {
+                let _ = write!(
+                    h,
+                    "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td><code>{}</code></td>\
+<td><code>{}</code></td><td>{}</td></tr>",
+                    esc(&r.at),
+                    opt(r.commit.as_deref().map(short)),
+                    opt(r.check.as_deref()),
+                    opt(r.reason.as_deref()),
+                    opt(r.subject.as_deref()),
+                    esc(&r.message)
+                );
+            }
+            let _ = writeln!(h, "</table>");
+        }
+        let _ = writeln!(h, "</section>");
+    }
+    let _ = writeln!(h, "</body></html>");
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gate::state::{Attempt, ImageSummary, Published};
+    use std::io::Write;
+    use std::net::TcpStream;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    const HEX: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    fn source(name: &str) -> SourceState {
+        SourceState {
+            name: name.to_string(),
+            url: format!("https://git.example.com/{name}.git"),
+            refname: "refs/heads/main".to_string(),
+            published: None,
+            last_attempt: None,
+            recent_refusals: Default::default(),
+            consecutive_failures: 0,
+        }
+    }
+
+    fn published(commit: &str) -> Published {
+        Published {
+            commit: commit.to_string(),
+            published_at: "2026-01-01T00:00:00Z".to_string(),
+            published_unix: 1_767_225_600,
+            signer: Some("alice".to_string()),
+            fingerprint: Some("SHA256:abc".to_string()),
+            commits_checked: 1,
+            sops_files: 0,
+            images: vec![ImageSummary {
+                image: "ghcr.io/org/app".to_string(),
+                digest: Some(format!("sha256:{HEX}")),
+                signer: Some("release-bot".to_string()),
+            }],
+            artifact: None,
+        }
+    }
+
+    fn attempt(result: &'static str, commit: &str, message: &str) -> Attempt {
+        Attempt {
+            commit: Some(commit.to_string()),
+            at: "2026-01-01T00:00:00Z".to_string(),
+            result,
+            reason: (result == "refused").then(|| "untrusted-key".to_string()),
+            check: (result == "refused").then(|| "commits".to_string()),
+            subject: (result == "refused").then(|| commit.to_string()),
+            message: message.to_string(),
+            duration_seconds: 0.3,
+        }
+    }
+
+    struct Fixture {
+        shared: Shared,
+        triggers: Arc<Triggers>,
+        handle: Option<ServerHandle>,
+        addr: SocketAddr,
+        dir: tempfile::TempDir,
+    }
+
+    impl Drop for Fixture {
+        fn drop(&mut self) {
+            if let Some(h) = self.handle.take() {
+                h.stop();
+            }
+        }
+    }
+
+    fn fixture(secret: Option<&[u8]>) -> Fixture {
+        let mut st = GateState {
+            sources: vec![source("prod"), source("stage"), source("..")],
+            liveness_seconds: 60,
+            ..Default::default()
+        };
+        st.sources[2].published = Some(published("c0ffee"));
+        let shared: Shared = Arc::new(Mutex::new(st));
+        let triggers = Arc::new(Triggers::default());
+        for s in ["prod", "stage", ".."] {
+            triggers.add(s);
+            assert!(triggers.wait(s, Duration::ZERO));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let handle = start(
+            ServerConfig {
+                bind: "127.0.0.1:0".to_string(),
+                webhook_secret: secret.map(|s| Zeroizing::new(s.to_vec())),
+                artifacts_dir: dir.path().join("artifacts"),
+            },
+            Arc::clone(&shared),
+            Arc::clone(&triggers),
+        )
+        .unwrap();
+        let addr = handle.local_addr();
+        Fixture {
+            shared,
+            triggers,
+            handle: Some(handle),
+            addr,
+            dir,
+        }
+    }
+
+    struct Resp {
+        code: u16,
+        head: String,
+        body: Vec<u8>,
+    }
+
+    impl Resp {
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.body).into_owned()
+        }
+        fn header(&self, name: &str) -> Option<String> {
+            self.head.lines().find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+            })
+        }
+    }
+
+    /// Sends raw bytes (the request must say `Connection: close`) and reads to EOF.
+    fn raw(addr: SocketAddr, request: &[u8]) -> Resp {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(request).unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).unwrap();
+        parse(&out)
+    }
+
+    fn parse(out: &[u8]) -> Resp {
+        let split = out
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("end of headers");
+        let head = String::from_utf8_lossy(&out[..split]).into_owned();
+        let code = head.split(' ').nth(1).unwrap().parse().unwrap();
+        Resp {
+            code,
+            head,
+            body: out[split + 4..].to_vec(),
+        }
+    }
+
+    fn get(addr: SocketAddr, path: &str) -> Resp {
+        raw(
+            addr,
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+    }
+
+    fn post(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
+        let mut req = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        let mut bytes = req.into_bytes();
+        bytes.extend_from_slice(body);
+        raw(addr, &bytes)
+    }
+
+    fn sign(secret: &[u8], body: &[u8]) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret).unwrap();
+        mac.update(body);
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    }
+
+    #[test]
+    fn livez_follows_the_heartbeat() {
+        let f = fixture(None);
+        assert_eq!(get(f.addr, "/livez").code, 503, "no heartbeat yet");
+        f.shared.lock().unwrap().heartbeat = now_unix();
+        let r = get(f.addr, "/livez");
+        assert_eq!((r.code, r.text().as_str()), (200, "ok\n"));
+        f.shared.lock().unwrap().heartbeat = now_unix() - 61;
+        assert_eq!(get(f.addr, "/livez").code, 503);
+        assert_eq!(get(f.addr, "/livez?x=1").code, 503, "query ignored");
+    }
+
+    #[test]
+    fn readyz_waits_for_every_source_and_fails_on_shutdown() {
+        let f = fixture(None);
+        let r = get(f.addr, "/readyz");
+        assert_eq!(r.code, 503);
+        assert!(r.text().contains("prod, stage"), "{}", r.text());
+        f.shared.lock().unwrap().record(
+            "prod",
+            attempt("published", "aa", ""),
+            Some(published("aa")),
+        );
+        let r = get(f.addr, "/readyz");
+        assert_eq!(r.code, 503);
+        assert!(r.text().contains("stage") && !r.text().contains("prod"));
+        f.shared.lock().unwrap().record(
+            "stage",
+            attempt("published", "bb", ""),
+            Some(published("bb")),
+        );
+        assert_eq!(get(f.addr, "/readyz").code, 200);
+        // A later refusal keeps serving the last good revision: still ready.
+        f.shared
+            .lock()
+            .unwrap()
+            .record("stage", attempt("refused", "cc", "no"), None);
+        assert_eq!(get(f.addr, "/readyz").code, 200);
+        f.shared.lock().unwrap().shutting_down = true;
+        let r = get(f.addr, "/readyz");
+        assert_eq!(r.code, 503);
+        assert!(r.text().contains("shutting down"));
+    }
+
+    /// Metric name, labels, value.
+    type Sample = (String, Vec<(String, String)>, f64);
+
+    /// Parses `name{k="v",...} value`, unescaping label values.
+    fn parse_sample(line: &str) -> Sample {
+        let (series, value) = line.rsplit_once(' ').expect("value");
+        let value = match value {
+            "+Inf" => f64::INFINITY,
+            "-Inf" => f64::NEG_INFINITY,
+            v => v
+                .parse()
+                .unwrap_or_else(|_| panic!("bad value in {line:?}")),
+        };
+        let Some((name, rest)) = series.split_once('{') else {
+            return (series.to_string(), Vec::new(), value);
+        };
+        let rest = rest.strip_suffix('}').expect("closing brace");
+        let mut labels = Vec::new();
+        let mut chars = rest.chars().peekable();
+        while chars.peek().is_some() {
+            let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
+            assert_eq!(chars.next(), Some('"'), "{line:?}");
+            let mut v = String::new();
+            loop {
+                match chars.next().expect("unterminated label") {
+                    '\\' => match chars.next().unwrap() {
+                        'n' => v.push('\n'),
+                        c @ ('\\' | '"') => v.push(c),
+                        c => panic!("bad escape \\{c} in {line:?}"),
+                    },
+                    '"' => break,
+                    '\n' => panic!("raw newline"),
+                    c => v.push(c),
+                }
+            }
+            labels.push((key, v));
+            if chars.peek() == Some(&',') {
+                chars.next();
+            }
+        }
+        assert!(
+            name.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+        );
+        (name.to_string(), labels, value)
+    }
+
+    fn has(samples: &[Sample], name: &str, labels: &[(&str, &str)], value: f64) -> bool {
+        samples.iter().any(|(n, l, v)| {
+            n == name
+                && *v == value
+                && l.len() == labels.len()
+                && labels
+                    .iter()
+                    .all(|(k, want)| l.iter().any(|(lk, lv)| lk == k && lv == want))
+        })
+    }
+
+    #[test]
+    fn metrics_render_every_series_and_parse() {
+        let f = fixture(None);
+        {
+            let mut st = f.shared.lock().unwrap();
+            st.record(
+                "prod",
+                attempt("published", "aa11", ""),
+                Some(published("aa11")),
+            );
+            st.record("prod", attempt("refused", "bb22", "nope"), None);
+            let mut slow = attempt("error", "cc33", "fetch failed");
+            slow.duration_seconds = 100.0;
+            st.record("stage", slow, None);
+            st.record("we\"ird\\name\nx", attempt("unchanged", "dd", ""), None);
+            st.metrics
+                .notifications
+                .insert(("slack".to_string(), "sent".to_string()), 2);
+        }
+        get(f.addr, "/livez");
+        get(f.addr, "/nope");
+        let r = get(f.addr, "/metrics");
+        assert_eq!(r.code, 200);
+        assert!(
+            r.header("content-type")
+                .unwrap()
+                .starts_with("text/plain; version=0.0.4")
+        );
+        let text = r.text();
+        let mut samples = Vec::new();
+        for line in text.lines() {
+            if let Some(c) = line.strip_prefix("# ") {
+                assert!(
+                    c.starts_with("HELP sigil_") || c.starts_with("TYPE sigil_"),
+                    "{line}"
+                );
+                continue;
+            }
+            samples.push(parse_sample(line));
+        }
+        for family in [
+            "sigil_build_info",
+            "sigil_sync_runs_total",
+            "sigil_sync_duration_seconds",
+            "sigil_refusals_total",
+            "sigil_published_revision_info",
+            "sigil_last_publish_timestamp_seconds",
+            "sigil_consecutive_failures",
+            "sigil_source_ready",
+            "sigil_http_requests_total",
+            "sigil_notifications_total",
+        ] {
+            assert!(text.contains(&format!("# TYPE {family} ")), "{family}");
+        }
+        let version = env!("CARGO_PKG_VERSION");
+        assert!(has(
+            &samples,
+            "sigil_build_info",
+            &[("version", version)],
+            1.0
+        ));
+        let runs = "sigil_sync_runs_total";
+        assert!(has(
+            &samples,
+            runs,
+            &[("source", "prod"), ("result", "published")],
+            1.0
+        ));
+        assert!(has(
+            &samples,
+            runs,
+            &[("source", "prod"), ("result", "refused")],
+            1.0
+        ));
+        assert!(has(
+            &samples,
+            runs,
+            &[("source", "stage"), ("result", "error")],
+            1.0
+        ));
+        assert!(has(
+            &samples,
+            runs,
+            &[("source", "we\"ird\\name\nx"), ("result", "unchanged")],
+            1.0
+        ));
+        let b = "sigil_sync_duration_seconds_bucket";
+        assert!(has(&samples, b, &[("source", "prod"), ("le", "0.25")], 0.0));
+        assert!(has(&samples, b, &[("source", "prod"), ("le", "0.5")], 2.0));
+        assert!(has(&samples, b, &[("source", "prod"), ("le", "+Inf")], 2.0));
+        assert!(has(&samples, b, &[("source", "stage"), ("le", "60")], 0.0));
+        assert!(has(
+            &samples,
+            b,
+            &[("source", "stage"), ("le", "+Inf")],
+            1.0
+        ));
+        let buckets = samples
+            .iter()
+            .filter(|(n, l, _)| n == b && l[0].1 == "prod")
+            .count();
+        assert_eq!(buckets, DURATION_BUCKETS.len() + 1);
+        assert!(has(
+            &samples,
+            "sigil_sync_duration_seconds_count",
+            &[("source", "prod")],
+            2.0
+        ));
+        assert!(has(
+            &samples,
+            "sigil_sync_duration_seconds_sum",
+            &[("source", "stage")],
+            100.0
+        ));
+        assert!(has(
+            &samples,
+            "sigil_refusals_total",
+            &[
+                ("source", "prod"),
+                ("check", "commits"),
+                ("reason", "untrusted-key")
+            ],
+            1.0
+        ));
+        let info = "sigil_published_revision_info";
+        assert!(has(
+            &samples,
+            info,
+            &[("source", "prod"), ("commit", "aa11")],
+            1.0
+        ));
+        assert_eq!(
+            samples
+                .iter()
+                .filter(|(n, l, _)| n == info && l[0].1 == "prod")
+                .count(),
+            1,
+            "one series per source"
+        );
+        assert!(has(
+            &samples,
+            "sigil_last_publish_timestamp_seconds",
+            &[("source", "prod")],
+            1_767_225_600.0
+        ));
+        assert!(has(
+            &samples,
+            "sigil_consecutive_failures",
+            &[("source", "prod")],
+            1.0
+        ));
+        assert!(has(
+            &samples,
+            "sigil_source_ready",
+            &[("source", "prod")],
+            1.0
+        ));
+        assert!(has(
+            &samples,
+            "sigil_source_ready",
+            &[("source", "stage")],
+            0.0
+        ));
+        let http = "sigil_http_requests_total";
+        assert!(has(
+            &samples,
+            http,
+            &[("handler", "livez"), ("code", "503")],
+            1.0
+        ));
+        assert!(has(
+            &samples,
+            http,
+            &[("handler", "not_found"), ("code", "404")],
+            1.0
+        ));
+        assert!(has(
+            &samples,
+            "sigil_notifications_total",
+            &[("type", "slack"), ("result", "sent")],
+            2.0
+        ));
+        // The scrape itself is counted afterwards.
+        let again = get(f.addr, "/metrics").text();
+        assert!(again.contains("sigil_http_requests_total{handler=\"metrics\",code=\"200\"} 1"));
+    }
+
+    #[test]
+    fn status_json_round_trips() {
+        let f = fixture(None);
+        f.shared
+            .lock()
+            .unwrap()
+            .record("prod", attempt("refused", "bb22", "nope"), None);
+        let r = get(f.addr, "/status");
+        assert_eq!(r.code, 200);
+        assert_eq!(
+            r.header("content-type").as_deref(),
+            Some("application/json")
+        );
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(v["apiVersion"], "sigil.dev/v1alpha1");
+        assert_eq!(v["kind"], "GateStatus");
+        assert_eq!(v["ready"], false);
+        let at = v["generatedAt"].as_str().unwrap();
+        time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).unwrap();
+        let want = serde_json::to_value(&f.shared.lock().unwrap().sources).unwrap();
+        assert_eq!(v["sources"], want);
+        assert_eq!(v["sources"][0]["lastAttempt"]["reason"], "untrusted-key");
+        assert_eq!(v["sources"][0]["ref"], "refs/heads/main");
+    }
+
+    #[test]
+    fn html_page_escapes_everything() {
+        let f = fixture(None);
+        {
+            let mut st = f.shared.lock().unwrap();
+            st.record(
+                "prod",
+                attempt("published", "aa11", ""),
+                Some(published("aa11")),
+            );
+            let mut a = attempt("refused", "bb22", "<script>alert(1)</script>");
+            a.subject = Some("\"><img src=x onerror=alert(2)>".to_string());
+            a.reason = Some("x&y".to_string());
+            st.record("prod", a, None);
+            st.sources[1].url = "https://e.com/'onmouseover='x".to_string();
+        }
+        let r = get(f.addr, "/");
+        assert_eq!(r.code, 200);
+        assert!(r.header("content-type").unwrap().starts_with("text/html"));
+        let html = r.text();
+        assert!(html.contains("<meta http-equiv=\"refresh\" content=\"10\">"));
+        assert!(!html.contains("<script"), "{html}");
+        assert!(!html.contains("<img"));
+        assert!(!html.contains("'onmouseover"));
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(html.contains("&quot;&gt;&lt;img src=x onerror=alert(2)&gt;"));
+        assert!(html.contains("x&amp;y"));
+        assert!(html.contains("ghcr.io/org/app@sha256:"));
+        assert!(html.contains("release-bot"));
+        assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
+    }
+
+    #[test]
+    fn artifacts_are_served_strictly() {
+        let f = fixture(None);
+        let dir = f.dir.path().join("artifacts");
+        std::fs::create_dir_all(dir.join("prod")).unwrap();
+        std::fs::write(dir.join("prod").join(format!("{HEX}.tar.gz")), b"gzip!").unwrap();
+        std::fs::write(dir.join(format!("{HEX}.tar.gz")), b"outside").unwrap();
+        std::fs::write(f.dir.path().join(format!("{HEX}.tar.gz")), b"outside").unwrap();
+        let r = get(f.addr, &format!("/artifacts/prod/{HEX}.tar.gz"));
+        assert_eq!(r.code, 200);
+        assert_eq!(r.body, b"gzip!");
+        assert_eq!(
+            r.header("content-type").as_deref(),
+            Some("application/gzip")
+        );
+        let upper = HEX.to_uppercase();
+        for bad in [
+            format!("/artifacts/prod/../prod/{HEX}.tar.gz"),
+            format!("/artifacts/../{HEX}.tar.gz"),
+            format!("/artifacts/%2e%2e/{HEX}.tar.gz"),
+            format!("/artifacts/prod/%2e%2e%2f{HEX}.tar.gz"),
+            format!("/artifacts/prod/..%2f{HEX}.tar.gz"),
+            format!("/artifacts/../../{HEX}.tar.gz"),
+            format!("/artifacts/prod/{upper}.tar.gz"),
+            format!("/artifacts/prod/{}.tar.gz", &HEX[1..]),
+            format!("/artifacts/prod/{HEX}0.tar.gz"),
+            format!("/artifacts/prod/{HEX}.tar"),
+            format!("/artifacts/prod/{HEX}.tar.gz/"),
+            format!("/artifacts/prod//{HEX}.tar.gz"),
+            format!("/artifacts/nope/{HEX}.tar.gz"),
+            format!("/artifacts/stage/{HEX}.tar.gz"),
+            format!("/artifacts/{HEX}.tar.gz"),
+            // A configured source named `..` still cannot escape.
+            format!("/artifacts/../{HEX}.tar.gz"),
+            "/artifacts/".to_string(),
+        ] {
+            assert_eq!(get(f.addr, &bad).code, 404, "{bad}");
+        }
+        let r = post(f.addr, &format!("/artifacts/prod/{HEX}.tar.gz"), &[], b"");
+        assert_eq!(r.code, 405);
+        // HEAD answers headers only.
+        let r = raw(
+            f.addr,
+            format!(
+                "HEAD /artifacts/prod/{HEX}.tar.gz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        assert_eq!(r.code, 200);
+        assert!(r.body.is_empty());
+    }
+
+    #[test]
+    fn webhooks_are_off_without_a_secret() {
+        let f = fixture(None);
+        let r = post(
+            f.addr,
+            "/hooks/prod",
+            &[("X-Signature", &sign(b"", b"{}"))],
+            b"{}",
+        );
+        assert_eq!(r.code, 403);
+        assert!(!f.triggers.wait("prod", Duration::ZERO));
+    }
+
+    #[test]
+    fn webhooks_require_a_valid_signature() {
+        let secret = b"s3cret";
+        let f = fixture(Some(secret));
+        let body = br#"{"ref":"refs/heads/main"}"#;
+        let good = sign(secret, body);
+        let pending = |src: &str| f.triggers.wait(src, Duration::ZERO);
+
+        let r = post(f.addr, "/hooks/prod", &[], body);
+        assert_eq!(r.code, 401, "missing signature");
+        let wrong = sign(b"other", body);
+        for (h, v) in [
+            ("X-Hub-Signature-256", wrong.as_str()),
+            ("X-Signature", wrong.as_str()),
+            ("X-Signature", "sha256=zz"),
+            ("X-Signature", "sha1=00"),
+            ("X-Hub-Signature-256", &good[..good.len() - 2]),
+            ("X-Hub-Signature-256", &sign(secret, b"other body")),
+        ] {
+            assert_eq!(
+                post(f.addr, "/hooks/prod", &[(h, v)], body).code,
+                401,
+                "{h}: {v}"
+            );
+        }
+        assert!(!pending("prod"), "a bad signature never triggers");
+
+        let r = post(
+            f.addr,
+            "/hooks/prod",
+            &[("X-Hub-Signature-256", &good)],
+            body,
+        );
+        assert_eq!((r.code, r.text().as_str()), (202, "accepted\n"));
+        assert!(pending("prod"));
+        assert!(!pending("stage"));
+
+        let r = post(f.addr, "/hooks/stage", &[("X-Signature", &good)], body);
+        assert_eq!(r.code, 202);
+        assert!(pending("stage"));
+
+        let headers = [
+            ("X-Hub-Signature-256", good.as_str()),
+            ("X-GitHub-Event", "ping"),
+        ];
+        assert_eq!(post(f.addr, "/hooks/prod", &headers, body).code, 200);
+        assert!(!pending("prod"), "ping does not trigger");
+        let headers = [
+            ("X-Hub-Signature-256", wrong.as_str()),
+            ("X-GitHub-Event", "ping"),
+        ];
+        assert_eq!(post(f.addr, "/hooks/prod", &headers, body).code, 401);
+
+        let r = post(f.addr, "/hooks/nope", &[("X-Signature", &good)], body);
+        assert_eq!(r.code, 404);
+        assert_eq!(get(f.addr, "/hooks/prod").code, 405);
+        let m = f.shared.lock().unwrap().metrics.http_requests.clone();
+        assert_eq!(m.get(&("hooks".to_string(), 401)), Some(&8));
+        assert_eq!(m.get(&("hooks".to_string(), 202)), Some(&2));
+    }
+
+    #[test]
+    fn webhook_triggers_coalesce() {
+        let secret = b"k";
+        let f = fixture(Some(secret));
+        let sig = sign(secret, b"");
+        for _ in 0..3 {
+            assert_eq!(
+                post(f.addr, "/hooks/prod", &[("X-Signature", &sig)], b"").code,
+                202
+            );
+        }
+        assert!(f.triggers.wait("prod", Duration::ZERO));
+        assert!(!f.triggers.wait("prod", Duration::from_millis(50)));
+    }
+
+    #[test]
+    fn oversize_bodies_are_refused() {
+        let secret = b"k";
+        let f = fixture(Some(secret));
+        // Exactly the limit is fine.
+        let body = vec![b'a'; MAX_BODY];
+        let r = post(
+            f.addr,
+            "/hooks/prod",
+            &[("X-Signature", &sign(secret, &body))],
+            &body,
+        );
+        assert_eq!(r.code, 202);
+
+        // A declared length above the limit: answered without reading the body.
+        let mut s = TcpStream::connect(f.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let declared = 1u64 << 40;
+        s.write_all(
+            format!(
+                "POST /hooks/prod HTTP/1.1\r\nHost: x\r\nContent-Length: {declared}\r\n\r\nabc"
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 512];
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0);
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(parse(&got).code, 413);
+        drop(s);
+
+        // A chunked body that turns out too large.
+        let big = vec![b'a'; MAX_BODY + 10];
+        let mut req = b"POST /hooks/prod HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n".to_vec();
+        req.extend_from_slice(format!("X-Signature: {}\r\n\r\n", sign(secret, &big)).as_bytes());
+        for chunk in big.chunks(65536) {
+            req.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+            req.extend_from_slice(chunk);
+            req.extend_from_slice(b"\r\n");
+        }
+        req.extend_from_slice(b"0\r\n\r\n");
+        let mut s = TcpStream::connect(f.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut w = s.try_clone().unwrap();
+        let writer = std::thread::spawn(move || {
+            let _ = w.write_all(&req);
+        });
+        let mut got = Vec::new();
+        let _ = s.read_to_end(&mut got);
+        writer.join().unwrap();
+        assert_eq!(parse(&got).code, 413);
+
+        // Neither oversize request triggered; only the first one did.
+        assert!(f.triggers.wait("prod", Duration::ZERO));
+        assert!(!f.triggers.wait("prod", Duration::ZERO));
+        // The server still answers.
+        assert_eq!(get(f.addr, "/readyz").code, 503);
+        let m = f.shared.lock().unwrap().metrics.http_requests.clone();
+        assert_eq!(m.get(&("hooks".to_string(), 413)), Some(&2));
+    }
+
+    #[test]
+    fn unknown_paths_and_methods() {
+        let f = fixture(None);
+        assert_eq!(get(f.addr, "/nope").code, 404);
+        assert_eq!(get(f.addr, "/livez/").code, 404);
+        assert_eq!(get(f.addr, "/../etc/passwd").code, 404);
+        let r = post(f.addr, "/metrics", &[], b"");
+        assert_eq!(r.code, 405);
+        assert_eq!(r.header("allow").as_deref(), Some("GET, HEAD"));
+        assert_eq!(post(f.addr, "/", &[], b"x").code, 405);
+        let r = raw(
+            f.addr,
+            b"DELETE /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        );
+        assert_eq!(r.code, 405);
+    }
+
+    #[test]
+    fn a_real_client_works_and_stop_releases_the_port() {
+        let mut f = fixture(None);
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut resp = agent
+            .get(format!("http://{}/status", f.addr))
+            .call()
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        let text = resp.body_mut().read_to_string().unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["kind"], "GateStatus");
+
+        // The port is taken while the server runs.
+        let clash = start(
+            ServerConfig {
+                bind: f.addr.to_string(),
+                webhook_secret: None,
+                artifacts_dir: PathBuf::from("/nonexistent"),
+            },
+            Arc::clone(&f.shared),
+            Arc::clone(&f.triggers),
+        );
+        assert!(clash.is_err());
+        let addr = f.addr;
+        f.handle.take().unwrap().stop();
+        // After stop the listener closes (tiny_http's accept thread exits shortly after), so a
+        // new server can bind the same port.
+        let mut again = None;
+        for _ in 0..100 {
+            let cfg = ServerConfig {
+                bind: addr.to_string(),
+                webhook_secret: None,
+                artifacts_dir: PathBuf::from("/nonexistent"),
+            };
+            if let Ok(h) = start(cfg, Arc::clone(&f.shared), Arc::clone(&f.triggers)) {
+                again = Some(h);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        again.expect("port released after stop").stop();
+    }
+
+    #[test]
+    fn helpers() {
+        assert_eq!(hex_decode("00fF10"), Some(vec![0, 255, 16]));
+        assert_eq!(hex_decode("0"), None);
+        assert_eq!(hex_decode("zz"), None);
+        assert_eq!(label("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
+        assert_eq!(
+            esc("<a href='x'>&\""),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;"
+        );
+        assert!(safe_name("prod-1.eu_west"));
+        for bad in ["", ".", "..", ".hidden", "a/b", "a\\b", "a%2f", "a b"] {
+            assert!(!safe_name(bad), "{bad}");
+        }
+        assert_eq!(num(f64::INFINITY), "+Inf");
+        assert_eq!(num(0.25), "0.25");
+        assert_eq!(num(60.0), "60");
+    }
+}
