@@ -3,5 +3,6 @@
 
 pub mod config;
 pub mod quarantine;
+pub mod notify;
 pub mod server;
 pub mod state;
