@@ -6,3 +6,4 @@ pub mod quarantine;
 pub mod notify;
 pub mod server;
 pub mod state;
+pub mod tree;

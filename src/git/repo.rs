@@ -106,6 +106,12 @@ impl Repo {
         })
     }
 
+    /// A `git` command run in this repository with the environment every read here uses
+    /// (replace objects off, no prompt, no `GIT_DIR`/object-directory overrides).
+    pub fn command(&self) -> Command {
+        git(&self.dir)
+    }
+
     /// The work tree's top directory (None for a bare repository).
     pub fn toplevel(&self) -> Option<&Path> {
         self.toplevel.as_deref()
