@@ -4,6 +4,7 @@
 pub mod config;
 pub mod quarantine;
 pub mod notify;
+pub mod publish;
 pub mod server;
 pub mod state;
 pub mod tree;
