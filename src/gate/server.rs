@@ -14,14 +14,18 @@
 //! tiny_http 0.12 drains an unread request body on drop by allocating a buffer of the declared
 //! `Content-Length` (tiny-http PR #290), so a request declaring a body larger than
 //! [`MAX_BODY`] is answered 413 and its connection is deliberately leaked (never dropped):
-//! one idle socket per such request instead of an attacker-sized allocation.
+//! one idle socket per such request instead of an attacker-sized allocation. Reading a body
+//! (or dropping a request whose body was not read) waits for the client, and tiny_http has no
+//! read timeout, so requests that stream a body are handled on their own threads (at most
+//! [`BODY_THREADS`] at once): a silent client never holds the workers that answer `/livez`.
+//! [`ServerHandle::stop`] joins the workers, not those threads (they end with their client).
 
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, MutexGuard};
 use std::thread::JoinHandle;
 
@@ -38,6 +42,9 @@ pub const MAX_BODY: usize = 1 << 20;
 
 /// Worker threads answering requests.
 const WORKERS: usize = 4;
+
+/// Requests with a streamed body handled at once on their own threads (beyond: on a worker).
+pub const BODY_THREADS: usize = 32;
 
 /// Server settings.
 pub struct ServerConfig {
@@ -81,6 +88,8 @@ struct Ctx {
     triggers: Arc<Triggers>,
     secret: Option<Zeroizing<Vec<u8>>>,
     artifacts_dir: PathBuf,
+    /// Requests with a streamed body being handled on their own threads.
+    body_threads: AtomicUsize,
 }
 
 /// Binds `cfg.bind` and serves on background threads.
@@ -102,6 +111,7 @@ pub fn start(
         triggers,
         secret: cfg.webhook_secret,
         artifacts_dir: cfg.artifacts_dir,
+        body_threads: AtomicUsize::new(0),
     });
     let mut workers = Vec::with_capacity(WORKERS);
     for i in 0..WORKERS {
@@ -113,7 +123,7 @@ pub fn start(
             .spawn(move || {
                 while !w_stop.load(Ordering::SeqCst) {
                     match w_server.recv() {
-                        Ok(req) => handle(&w_ctx, req),
+                        Ok(req) => dispatch(&w_ctx, req),
                         Err(_) => {
                             if w_stop.load(Ordering::SeqCst) {
                                 break;
@@ -232,6 +242,47 @@ fn route_name(path: &str) -> &'static str {
         p if p.starts_with("/artifacts/") => "artifacts",
         p if p.starts_with("/hooks/") => "hooks",
         _ => "not_found",
+    }
+}
+
+/// Whether tiny_http streams this request's body from the socket: reading it, or dropping the
+/// request (tiny_http drains an unread body on drop), waits for the client.
+fn streams_body(req: &Request) -> bool {
+    req.body_length().is_some_and(|n| n > 1024)
+        || header(req, "Transfer-Encoding").is_some()
+        || header(req, "Expect").is_some()
+}
+
+/// Handles `req`, on its own thread when its body could block: a slow or silent client must
+/// not hold a worker, or `/livez` would stop answering.
+fn dispatch(ctx: &Arc<Ctx>, req: Request) {
+    if !streams_body(&req) || req.body_length().is_some_and(|n| n > MAX_BODY) {
+        return handle(ctx, req);
+    }
+    if ctx.body_threads.fetch_add(1, Ordering::SeqCst) >= BODY_THREADS {
+        ctx.body_threads.fetch_sub(1, Ordering::SeqCst);
+        return handle(ctx, req);
+    }
+    let (tx, rx) = std::sync::mpsc::channel::<Request>();
+    let t_ctx = Arc::clone(ctx);
+    let spawned = std::thread::Builder::new()
+        .name("sigil-http-body".to_string())
+        .spawn(move || {
+            if let Ok(req) = rx.recv() {
+                handle(&t_ctx, req);
+            }
+            t_ctx.body_threads.fetch_sub(1, Ordering::SeqCst);
+        });
+    match spawned {
+        Ok(_) => {
+            if let Err(std::sync::mpsc::SendError(req)) = tx.send(req) {
+                handle(ctx, req);
+            }
+        }
+        Err(_) => {
+            ctx.body_threads.fetch_sub(1, Ordering::SeqCst);
+            handle(ctx, req);
+        }
     }
 }
 
@@ -1572,6 +1623,30 @@ mod tests {
         assert_eq!(get(f.addr, "/readyz").code, 503);
         let m = f.shared.lock().unwrap().metrics.http_requests.clone();
         assert_eq!(m.get(&("hooks".to_string(), 413)), Some(&2));
+    }
+
+    #[test]
+    fn silent_clients_do_not_block_the_probes() {
+        let f = fixture(Some(b"k"));
+        f.shared.lock().unwrap().heartbeat = now_unix();
+        // More connections than workers, each declaring a body it never sends (on a hook
+        // and on a probe: tiny_http drains unread bodies when a request is dropped).
+        let mut idle = Vec::new();
+        for i in 0..(2 * WORKERS) {
+            let mut s = TcpStream::connect(f.addr).unwrap();
+            let path = if i % 2 == 0 { "/hooks/prod" } else { "/livez" };
+            s.write_all(
+                format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\n")
+                    .as_bytes(),
+            )
+            .unwrap();
+            idle.push(s);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        let r = get(f.addr, "/livez");
+        assert_eq!(r.code, 200);
+        assert!(!f.triggers.wait("prod", Duration::ZERO));
+        drop(idle);
     }
 
     #[test]
