@@ -125,7 +125,8 @@ impl Notifier {
         }
     }
 
-    /// Notifies about `attempt` on `source` if it changes what was last notified.
+    /// Notifies about `attempt` on `source` if it changes what was last notified. Returns at
+    /// once; must not be called while holding the [`Shared`] lock (it counts drops in it).
     pub fn notify(&self, source: &str, attempt: &Attempt) {
         if self.targets.is_empty() {
             return;
