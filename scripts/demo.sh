@@ -1,36 +1,94 @@
 #!/usr/bin/env bash
-# Quickstart: sigil's secrets job on the bundled example, with the public keys-example keys.
-# (The gate — verified revisions published, unsigned ones refused — is not built yet; this
-# demo shows what exists today: encrypt, decrypt, interop with the real sops, check secrets.)
+# Quickstart: sigil's main job on a bundled example. The gate follows an example git repository
+# whose commits are signed with the public keys-example SSH key: the first revision is verified
+# and published (its SOPS secret decrypted into the published tree), then an unsigned commit is
+# refused and the last good revision stays published. Finally the gate runs as a server and
+# answers /readyz and /status.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/peers.sh
 install_peers
-cargo build --release --quiet
-sigil=target/release/sigil
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-age_recipient=$(awk '/^# public key:/{print $4}' keys-example/age.txt)
-pgp_fp=$(cat keys-example/pgp.fingerprint)
+if [ -z "${SIGIL:-}" ]; then cargo build --release --quiet; SIGIL=$PWD/target/release/sigil; fi
+keys=$PWD/keys-example
+shm=/dev/shm; [ -w "$shm" ] || shm=${TMPDIR:-/tmp}
+work=$(mktemp -d); out=$(mktemp -d "$shm/sigil-demo-XXXXXX")
+cleanup() { [ -n "${gate_pid:-}" ] && kill "$gate_pid" 2>/dev/null; rm -rf "$work" "$out"; }
+trap cleanup EXIT
+chmod 600 "$keys/ssh_ed25519"
+age_recipient=$(awk '/^# public key:/{print $4}' "$keys/age.txt")
 
-echo "== 1. encrypt examples/secret.yaml to the example age and OpenPGP keys"
-$sigil encrypt --age "$age_recipient" --pgp "$pgp_fp" --pgp-key-file keys-example/pgp.pub.asc \
-  --encrypted-regex '^(data|stringData)$' examples/secret.yaml > "$work/secret.enc.yaml"
-sed -n '1,14p' "$work/secret.enc.yaml"; echo "   ..."
+echo "== 1. an example GitOps repository, commits signed with keys-example/ssh_ed25519"
+repo=$work/gitops
+git init -q -b main "$repo"
+git -C "$repo" config user.name "Demo Deployer"; git -C "$repo" config user.email demo@example.com
+git -C "$repo" config gpg.format ssh; git -C "$repo" config user.signingkey "$keys/ssh_ed25519"
+mkdir -p "$repo/apps/web"
+cat > "$repo/apps/web/configmap.yaml" <<'YAML'
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: web}
+data: {greeting: hello}
+YAML
+"$SIGIL" encrypt --age "$age_recipient" --encrypted-regex '^(data|stringData)$' \
+  examples/secret.yaml > "$repo/apps/web/secret.yaml"
+git -C "$repo" add -A; git -C "$repo" commit -q -S -m "web: first release"
+git -C "$repo" log --show-signature -1 --format='   %h %s' 2>/dev/null | grep -v '^$' || true
 
-echo "== 2. decrypt it with sigil (age key), MAC verified first"
-SOPS_AGE_KEY_FILE=keys-example/age.txt $sigil decrypt "$work/secret.enc.yaml"
+echo "== 2. the policy (outside the repository) and the gate configuration"
+cat > "$work/policy.yaml" <<YAML
+apiVersion: sigil.dev/v1alpha1
+kind: Policy
+spec:
+  signers:
+    - name: demo
+      emails: [demo@example.com]
+      ssh: [$keys/ssh_ed25519.pub]
+  commits:
+    mode: range
+    rules:
+      - {refs: ["refs/heads/main"], paths: ["**"], signers: [demo]}
+YAML
+cat > "$work/gate.yaml" <<YAML
+apiVersion: sigil.dev/v1alpha1
+kind: Gate
+spec:
+  http: {bind: "127.0.0.1:18089"}
+  stateDir: $work/state
+  sources:
+    - name: demo
+      url: file://$repo
+      ref: refs/heads/main
+      interval: 2s
+      policy: $work/policy.yaml
+      secrets: {ageKeyFile: $keys/age.txt}
+      publish:
+        volume: {root: $out, link: current, decryptSecrets: true}   # $out is a tmpfs
+        artifact: {baseUrl: "http://127.0.0.1:18089", statusFile: $work/state/demo-externalartifact.json}
+YAML
+sed -n '1,40p' "$work/gate.yaml" | sed 's/^/   /'
 
-echo "== 3. decrypt it with the OpenPGP key, in process (no gpg)"
-$sigil decrypt --pgp-key-file keys-example/pgp.sec.asc --extract '["stringData"]["password"]' "$work/secret.enc.yaml"; echo
+echo "== 3. sigil gate --once: the signed revision is verified and published"
+"$SIGIL" gate --config "$work/gate.yaml" --once
+echo "   $out/current -> $(readlink "$out/current")"
+echo "   the published Secret, decrypted by the gate (file mode $(stat -c %a "$out/current/apps/web/secret.yaml")):"
+sed 's/^/     /' "$out/current/apps/web/secret.yaml"
+echo "   the Flux artifact: $(python3 -c 'import json,sys; a=json.load(open(sys.argv[1]))["artifact"]; print(a["url"], a["digest"][:19])' "$work/state/demo-externalartifact.json")"
 
-echo "== 4. the real sops $("$SOPS_BIN" --version | head -1 | awk '{print $2}') decrypts sigil's file identically"
-SOPS_AGE_KEY_FILE=keys-example/age.txt "$SOPS_BIN" decrypt "$work/secret.enc.yaml" > "$work/by-sops.yaml"
-SOPS_AGE_KEY_FILE=keys-example/age.txt $sigil decrypt "$work/secret.enc.yaml" | cmp - "$work/by-sops.yaml" && echo "   identical"
+echo "== 4. an unsigned commit is refused; the last good revision stays published"
+good=$(readlink "$out/current")
+echo "data: {greeting: pwned}" >> "$repo/apps/web/configmap.yaml"
+git -C "$repo" -c commit.gpgsign=false commit -q -am "unsigned change"
+set +e; "$SIGIL" gate --config "$work/gate.yaml" --once; code=$?; set -e
+echo "   exit code $code (1 = refused); current -> $(readlink "$out/current") (unchanged: $([ "$(readlink "$out/current")" = "$good" ] && echo yes || echo NO))"
 
-echo "== 5. a tampered file is refused (exit code 51 = MAC mismatch, like sops)"
-sed 's/^    name: db-credentials/    name: db-credentialz/' "$work/secret.enc.yaml" > "$work/tampered.yaml"
-set +e; SOPS_AGE_KEY_FILE=keys-example/age.txt $sigil decrypt "$work/tampered.yaml" >/dev/null; echo "   exit $?"; set -e
-
-echo "== 6. sigil check secrets flags a plaintext Secret and passes the encrypted one"
-cp examples/secret.yaml "$work/plain-secret.yaml"; cp "$work/secret.enc.yaml" "$work/ok.yaml"
-set +e; $sigil check secrets "$work/plain-secret.yaml" "$work/ok.yaml"; echo "   exit $?"; set -e
+echo "== 5. the gate as a server: /readyz, /status, /metrics"
+"$SIGIL" gate --config "$work/gate.yaml" 2> "$work/gate.log" & gate_pid=$!
+for _ in $(seq 1 100); do curl -fsS http://127.0.0.1:18089/readyz >/dev/null 2>&1 && break; sleep 0.1; done
+echo "   /readyz: $(curl -s http://127.0.0.1:18089/readyz)"
+curl -s http://127.0.0.1:18089/status | python3 -c '
+import json,sys
+for s in json.load(sys.stdin)["sources"]:
+    p, a = s["published"], s["lastAttempt"] or {}
+    print("   /status: published", p["commit"][:12], "signed by", p["signer"], "| last attempt:", a.get("result"), a.get("reason"), "-", a.get("message"))'
+curl -s http://127.0.0.1:18089/metrics | grep -E '^sigil_(refusals_total|published_revision_info)' | sed 's/^/   /'
+kill -TERM "$gate_pid"; wait "$gate_pid"; echo "   SIGTERM: gate exited $?"; gate_pid=

@@ -111,6 +111,26 @@ pub fn run() -> i32 {
         } => check::secrets(config, paths),
         Command::Verify { what } => return verify::run(what),
         Command::Sign { what } => return sign::run(what),
+        Command::Gate { config, once } => return crate::gate::run::run(config, *once),
+        Command::Render {
+            policy,
+            revision,
+            refname,
+            path,
+            age_key_file,
+            decrypt,
+            no_images,
+        } => {
+            return crate::gate::render::run(&crate::gate::render::RenderArgs {
+                policy,
+                revision: revision.as_deref(),
+                refname: refname.as_deref(),
+                path: path.as_deref(),
+                age_key_file: age_key_file.as_deref(),
+                decrypt: *decrypt,
+                images: !no_images,
+            });
+        }
         Command::Completion { shell } => {
             clap_complete::generate(*shell, &mut Cli::command(), "sigil", &mut std::io::stdout());
             Ok(0)

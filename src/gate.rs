@@ -2,9 +2,12 @@
 //! revisions (git-sync-compatible volume, Flux artifact, Argo CD plugin), serve status.
 
 pub mod config;
-pub mod quarantine;
 pub mod notify;
 pub mod publish;
+pub mod quarantine;
+pub mod render;
+pub mod run;
 pub mod server;
 pub mod state;
+pub mod sync;
 pub mod tree;

@@ -282,6 +282,42 @@ pub enum Command {
         #[command(subcommand)]
         what: SignCommand,
     },
+    /// Run the gate: fetch each source into quarantine, verify commits, secrets and images,
+    /// publish only verified revisions, serve /livez /readyz /metrics /status and webhooks
+    /// (exit 0 on SIGTERM; with --once: 0 published or unchanged, 1 refused, 3 error; 2 bad config).
+    Gate {
+        /// The gate configuration (`kind: Gate`).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Sync every source once and exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Argo CD plugin generate command: verify ARGOCD_APP_REVISION with the repository's .git and
+    /// print the manifests of that verified commit (exit 1 with a reason to refuse).
+    Render {
+        /// The policy file (outside the repository).
+        #[arg(long, env = "SIGIL_POLICY", value_name = "FILE")]
+        policy: PathBuf,
+        /// The revision to render [default: $ARGOCD_APP_REVISION].
+        #[arg(long, value_name = "REV")]
+        revision: Option<String>,
+        /// The ref the revision is verified for [default: from $ARGOCD_APP_SOURCE_TARGET_REVISION].
+        #[arg(long = "ref", value_name = "REF")]
+        refname: Option<String>,
+        /// The application directory [default: the current directory].
+        #[arg(long, value_name = "DIR")]
+        path: Option<PathBuf>,
+        /// age identities to verify SOPS MACs (and, with --decrypt, to decrypt).
+        #[arg(long, env = "SIGIL_AGE_KEY_FILE", value_name = "FILE")]
+        age_key_file: Option<PathBuf>,
+        /// Print SOPS files decrypted (Argo CD caches rendered manifests: see deploy/README.md).
+        #[arg(long)]
+        decrypt: bool,
+        /// Skip image signature verification.
+        #[arg(long)]
+        no_images: bool,
+    },
     /// Print shell completions.
     Completion {
         /// bash, zsh, fish, elvish or powershell.

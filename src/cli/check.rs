@@ -78,23 +78,30 @@ fn check_file(f: &Path, config: Option<&Config>) -> Vec<String> {
         }
     }
     if format == Format::Yaml && encrypted.is_err() {
-        if let Ok(docs) = yaml::load(&bytes) {
-            for (i, doc) in docs.iter().enumerate() {
-                let is_secret =
-                    matches!(get(doc, "kind"), Some(Value::Str(k)) if &k[..] == b"Secret");
-                if !is_secret {
-                    continue;
-                }
-                for field in ["data", "stringData"] {
-                    if let Some(Value::Map(entries)) = get(doc, field) {
-                        for e in entries {
-                            if let Entry::Pair(k, _) = e {
-                                found.push(format!(
-                                    "document {}: Secret has plaintext {field}[\"{}\"]: encrypt it with `sigil encrypt -i`",
-                                    i + 1,
-                                    k.as_str()
-                                ));
-                            }
+        found.extend(plaintext_secrets(&bytes));
+    }
+    found
+}
+
+/// Kubernetes `Secret` documents of a plain (not SOPS) YAML file that carry `data` or
+/// `stringData` values: one message per value, naming the document and key, never the value.
+pub fn plaintext_secrets(bytes: &[u8]) -> Vec<String> {
+    let mut found = Vec::new();
+    if let Ok(docs) = yaml::load(bytes) {
+        for (i, doc) in docs.iter().enumerate() {
+            let is_secret = matches!(get(doc, "kind"), Some(Value::Str(k)) if &k[..] == b"Secret");
+            if !is_secret {
+                continue;
+            }
+            for field in ["data", "stringData"] {
+                if let Some(Value::Map(entries)) = get(doc, field) {
+                    for e in entries {
+                        if let Entry::Pair(k, _) = e {
+                            found.push(format!(
+                                "document {}: Secret has plaintext {field}[\"{}\"]: encrypt it with `sigil encrypt -i`",
+                                i + 1,
+                                k.as_str()
+                            ));
                         }
                     }
                 }

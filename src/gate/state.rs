@@ -197,6 +197,7 @@ impl GateState {
 pub struct Triggers {
     state: Mutex<HashMap<String, bool>>,
     wake: Condvar,
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl Triggers {
@@ -230,6 +231,9 @@ impl Triggers {
         };
         let deadline = std::time::Instant::now() + timeout;
         loop {
+            if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
+                return false;
+            }
             if let Some(p) = s.get_mut(source)
                 && *p
             {
@@ -247,8 +251,10 @@ impl Triggers {
         }
     }
 
-    /// Wakes every waiter (shutdown).
+    /// Wakes every waiter and makes every later wait return at once (shutdown).
     pub fn wake_all(&self) {
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _guard = self.state.lock();
         self.wake.notify_all();
     }
 }

@@ -36,6 +36,9 @@ pub const MODE_FILE: u32 = 0o100644;
 pub const MODE_EXEC: u32 = 0o100755;
 /// A symbolic link.
 pub const MODE_SYMLINK: u32 = 0o120000;
+/// A private file (mode 0600): never read from git; the gate uses it for secrets it decrypted
+/// into a published tree.
+pub const MODE_PRIVATE: u32 = 0o100600;
 const MODE_TREE: u32 = 0o040000;
 const MODE_GITLINK: u32 = 0o160000;
 
@@ -487,7 +490,7 @@ pub fn check_entries(entries: &[Entry]) -> Result<(), TreeError> {
     for e in entries {
         check_path(e.path.as_bytes())?;
         match e.mode {
-            MODE_FILE | MODE_EXEC => {}
+            MODE_FILE | MODE_EXEC | MODE_PRIVATE => {}
             MODE_SYMLINK => {
                 links.insert(e.path.as_str(), e.data.as_slice());
             }
@@ -626,7 +629,11 @@ pub fn write_tree(entries: &[Entry], dest: &Path) -> Result<(), TreeError> {
                 .map_err(|_| TreeError::UnsafeSymlink(e.path.clone(), "<not UTF-8>".into()))?;
             std::os::unix::fs::symlink(target, &p).map_err(|err| io_err(p.display(), err))?;
         } else {
-            let perm = if e.mode == MODE_EXEC { 0o755 } else { 0o644 };
+            let perm = match e.mode {
+                MODE_EXEC => 0o755,
+                MODE_PRIVATE => 0o600,
+                _ => 0o644,
+            };
             let mut f = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
@@ -702,7 +709,11 @@ pub fn targz(entries: &[Entry]) -> Result<Vec<u8>, TreeError> {
             }
             Item::Entry(e) => {
                 h.set_entry_type(tar::EntryType::Regular);
-                h.set_mode(if e.mode == MODE_EXEC { 0o755 } else { 0o644 });
+                h.set_mode(match e.mode {
+                    MODE_EXEC => 0o755,
+                    MODE_PRIVATE => 0o600,
+                    _ => 0o644,
+                });
                 h.set_size(e.data.len() as u64);
                 ar.append_data(&mut h, path, e.data.as_slice())
                     .map_err(terr)?;
@@ -1064,7 +1075,7 @@ mod tests {
             vec![e("a/./b", MODE_FILE, b"")],
             vec![e("x/.git/config", MODE_FILE, b"")],
             vec![e("x", MODE_FILE, b""), e("x", MODE_FILE, b"")],
-            vec![e("x", 0o100600, b"")],
+            vec![e("x", 0o100664, b"")],
         ] {
             let r = write_tree(&bad, &out.path().join("u"));
             assert!(matches!(r, Err(TreeError::UnsafePath(_))), "{bad:?}: {r:?}");

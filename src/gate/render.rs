@@ -1,0 +1,214 @@
+//! `sigil render`: the Argo CD ConfigManagementPlugin generate command. Verifies the revision
+//! Argo CD asks for (`ARGOCD_APP_REVISION`) with the `.git` shipped to the plugin, then prints
+//! the manifests **of that verified commit** (read from the git objects, not the checkout) to
+//! stdout. A refusal exits non-zero with one clear line on stderr, so Argo CD keeps the live
+//! state. Exit codes: 0 rendered, 1 refused, 2 usage/configuration, 3 operational.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::sync::{Stop, check_images, check_secrets};
+use super::tree;
+use crate::git::repo::Repo;
+use crate::git::verify::{Context, verify_commits};
+use crate::policy::Policy;
+
+/// Arguments of `sigil render`.
+pub struct RenderArgs<'a> {
+    /// Policy file (outside the repository).
+    pub policy: &'a Path,
+    /// Revision (default `ARGOCD_APP_REVISION`).
+    pub revision: Option<&'a str>,
+    /// Ref the revision is verified for (default from `ARGOCD_APP_SOURCE_TARGET_REVISION`).
+    pub refname: Option<&'a str>,
+    /// Directory of the application (default: the current directory).
+    pub path: Option<&'a Path>,
+    /// age identities: verify SOPS MACs and, with `decrypt`, print plaintext.
+    pub age_key_file: Option<&'a Path>,
+    /// Print decrypted SOPS files.
+    pub decrypt: bool,
+    /// Verify images.
+    pub images: bool,
+}
+
+fn fail(code: i32, msg: &str) -> i32 {
+    eprintln!("sigil render: {msg}");
+    code
+}
+
+/// Runs the command; returns the exit code.
+pub fn run(a: &RenderArgs<'_>) -> i32 {
+    let app_dir: PathBuf = match a.path {
+        Some(p) => p.to_path_buf(),
+        None => match std::env::current_dir() {
+            Ok(d) => d,
+            Err(e) => return fail(3, &format!("no current directory: {e}")),
+        },
+    };
+    let revision = match a
+        .revision
+        .map(str::to_string)
+        .or_else(|| std::env::var("ARGOCD_APP_REVISION").ok())
+    {
+        Some(r) if !r.is_empty() => r,
+        _ => return fail(2, "no revision: pass --revision or set ARGOCD_APP_REVISION"),
+    };
+    let refname = a
+        .refname
+        .map(str::to_string)
+        .or_else(|| {
+            std::env::var("ARGOCD_APP_SOURCE_TARGET_REVISION")
+                .ok()
+                .filter(|r| !r.is_empty())
+        })
+        .map(|r| {
+            if r.starts_with("refs/") || r == "HEAD" {
+                r
+            } else if r.len() >= 40 && r.bytes().all(|b| b.is_ascii_hexdigit()) {
+                "HEAD".into()
+            } else {
+                format!("refs/heads/{r}")
+            }
+        })
+        .unwrap_or_else(|| "HEAD".into());
+    if decrypt_without_key(a) {
+        return fail(2, "--decrypt needs --age-key-file");
+    }
+    let mut repo = match Repo::open(&app_dir) {
+        Ok(r) => r,
+        Err(e) => {
+            return fail(
+                2,
+                &format!("{e} (Argo CD must not exclude .git from the plugin's source)"),
+            );
+        }
+    };
+    let Some(top) = repo.toplevel().map(Path::to_path_buf) else {
+        return fail(2, "the application directory is not inside a git work tree");
+    };
+    if let (Ok(p), Ok(t)) = (std::fs::canonicalize(a.policy), std::fs::canonicalize(&top))
+        && p.starts_with(&t)
+    {
+        return fail(
+            2,
+            "the policy is inside the repository it judges; mount it from a ConfigMap",
+        );
+    }
+    let policy = match Policy::load(a.policy) {
+        Ok(p) => p,
+        Err(errors) => {
+            return fail(
+                2,
+                &format!(
+                    "invalid policy {}: {}",
+                    a.policy.display(),
+                    errors.join("; ")
+                ),
+            );
+        }
+    };
+    let commit = match repo.resolve(&format!("{revision}^{{commit}}")) {
+        Ok(c) => c,
+        Err(e) => {
+            return fail(
+                1,
+                &format!("refused: revision {revision} is not a commit here: {e}"),
+            );
+        }
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let ctx = Context {
+        policy: &policy,
+        refname: refname.clone(),
+        first_seen: None,
+        now,
+        tag_signers: None,
+    };
+    let verdicts = match verify_commits(&mut repo, std::slice::from_ref(&commit), &ctx, None) {
+        Ok(v) => v,
+        Err(e) => return fail(3, &e.to_string()),
+    };
+    if let Some(bad) = verdicts.iter().find(|v| !v.verified()) {
+        return fail(
+            1,
+            &format!(
+                "refused: commit {} on {refname}: {}: {}",
+                &commit[..commit.len().min(12)],
+                bad.reason.unwrap_or("refused"),
+                bad.detail.as_deref().unwrap_or("")
+            ),
+        );
+    }
+    let entries = match tree::read_tree(&top, &commit) {
+        Ok(e) => e,
+        Err(e) => return fail(1, &format!("refused: {e}")),
+    };
+    let prefix = match std::fs::canonicalize(&app_dir)
+        .ok()
+        .zip(std::fs::canonicalize(&top).ok())
+    {
+        Some((d, t)) => d
+            .strip_prefix(&t)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    let selected: Vec<tree::Entry> = entries
+        .into_iter()
+        .filter(|e| prefix.is_empty() || e.path.starts_with(&format!("{prefix}/")))
+        .collect();
+    let mut verdict = serde_json::json!({});
+    let stop = |s: Stop| {
+        let code = if s.result == "refused" { 1 } else { 3 };
+        let what = if s.result == "refused" {
+            "refused"
+        } else {
+            "error"
+        };
+        fail(
+            code,
+            &format!("{what}: {} {}: {}", s.check, s.reason, s.message),
+        )
+    };
+    let decrypted = match check_secrets(a.age_key_file, a.decrypt, &selected, &mut verdict) {
+        Ok((_, d)) => d,
+        Err(s) => return stop(s),
+    };
+    if a.images
+        && let Err(s) = check_images(&policy, &selected, None, &mut verdict)
+    {
+        return stop(s);
+    }
+    let mut out = Vec::new();
+    for e in &selected {
+        let lower = e.path.to_ascii_lowercase();
+        let name = e.path.rsplit('/').next().unwrap_or(&e.path);
+        let manifest =
+            lower.ends_with(".yaml") || lower.ends_with(".yml") || lower.ends_with(".json");
+        if !manifest
+            || e.mode == 0o120000
+            || matches!(
+                name,
+                "kustomization.yaml" | "kustomization.yml" | ".sops.yaml"
+            )
+        {
+            continue;
+        }
+        let data: &[u8] = decrypted.get(&e.path).map(|d| &d[..]).unwrap_or(&e.data);
+        out.extend_from_slice(b"---\n");
+        out.extend_from_slice(data);
+        if !data.ends_with(b"\n") {
+            out.push(b'\n');
+        }
+    }
+    let mut stdout = std::io::stdout().lock();
+    if stdout.write_all(&out).and_then(|_| stdout.flush()).is_err() {
+        return 3;
+    }
+    zeroize::Zeroize::zeroize(&mut out);
+    0
+}
+
+fn decrypt_without_key(a: &RenderArgs<'_>) -> bool {
+    a.decrypt && a.age_key_file.is_none()
+}

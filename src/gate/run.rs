@@ -1,0 +1,274 @@
+//! `sigil gate`: one loop per source (poll interval and webhook triggers, coalesced), the HTTP
+//! server, notifications, structured logs, and a clean SIGTERM. `--once` runs every source
+//! once and exits 0 published/unchanged, 1 refused, 3 operational error (2: configuration).
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::config::{GateConfig, NotifyConfig, SourceConfig};
+use super::notify::{Notifier, Target};
+use super::server::{ServerConfig, start};
+use super::state::{Attempt, GateState, Shared, SourceState, Triggers};
+use super::sync::{SourceFiles, sync};
+
+static STOP: AtomicBool = AtomicBool::new(false);
+static HUP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_term(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+extern "C" fn on_hup(_: libc::c_int) {
+    HUP.store(true, Ordering::SeqCst);
+}
+
+fn install_signals() {
+    // SAFETY: the handlers only store to atomics, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGTERM, on_term as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGINT, on_term as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGHUP, on_hup as *const () as libc::sighandler_t);
+    }
+}
+
+/// One structured log line on stderr: JSON, or `key=value` text on a terminal.
+pub fn log(level: &str, msg: &str, fields: &[(&str, &str)]) {
+    let ts = super::sync::rfc3339(time::OffsetDateTime::now_utc().unix_timestamp());
+    if std::io::stderr().is_terminal() {
+        let mut line = format!("{ts} {level:5} {msg}");
+        for (k, v) in fields.iter().filter(|(_, v)| !v.is_empty()) {
+            line.push_str(&format!(" {k}={v}"));
+        }
+        eprintln!("{line}");
+    } else {
+        let mut m = serde_json::Map::new();
+        m.insert("ts".into(), ts.into());
+        m.insert("level".into(), level.into());
+        m.insert("msg".into(), msg.into());
+        for (k, v) in fields.iter().filter(|(_, v)| !v.is_empty()) {
+            m.insert((*k).into(), (*v).into());
+        }
+        eprintln!("{}", serde_json::Value::Object(m));
+    }
+}
+
+fn log_attempt(source: &str, a: &Attempt) {
+    let level = match a.result {
+        "refused" => "warn",
+        "error" => "error",
+        _ => "info",
+    };
+    let duration = format!("{:.3}", a.duration_seconds);
+    log(
+        level,
+        &a.message,
+        &[
+            ("source", source),
+            ("result", a.result),
+            ("commit", a.commit.as_deref().unwrap_or("")),
+            ("check", a.check.as_deref().unwrap_or("")),
+            ("reason", a.reason.as_deref().unwrap_or("")),
+            ("subject", a.subject.as_deref().unwrap_or("")),
+            ("duration_s", &duration),
+        ],
+    );
+}
+
+/// Runs the gate; returns the exit code.
+pub fn run(config_path: &Path, once: bool) -> i32 {
+    let config = match GateConfig::load(config_path) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!(
+                "sigil gate: invalid configuration {}:",
+                config_path.display()
+            );
+            for e in errors {
+                eprintln!("  {e}");
+            }
+            return 2;
+        }
+    };
+    let shared: Shared = Arc::new(Mutex::new(GateState {
+        sources: config
+            .sources
+            .iter()
+            .map(|s| SourceState {
+                name: s.name.clone(),
+                url: super::quarantine::redact(&s.url),
+                refname: s.refname.clone(),
+                published: None,
+                last_attempt: None,
+                recent_refusals: Default::default(),
+                consecutive_failures: 0,
+            })
+            .collect(),
+        liveness_seconds: config
+            .sources
+            .iter()
+            .map(|s| s.interval.as_secs() as i64)
+            .max()
+            .unwrap_or(60)
+            * 2
+            + super::sync::GIT_TIMEOUT.as_secs() as i64 * 2,
+        heartbeat: time::OffsetDateTime::now_utc().unix_timestamp(),
+        ..GateState::default()
+    }));
+    if once {
+        return run_once(&config, &shared);
+    }
+    install_signals();
+    let triggers = Arc::new(Triggers::default());
+    for s in &config.sources {
+        triggers.add(&s.name);
+    }
+    let server = match &config.bind {
+        Some(bind) => match start(
+            ServerConfig {
+                bind: bind.clone(),
+                webhook_secret: config.webhook_secret.clone(),
+                artifacts_dir: config.state_dir.join("artifacts"),
+            },
+            shared.clone(),
+            triggers.clone(),
+        ) {
+            Ok(h) => {
+                log("info", "serving", &[("bind", &h.local_addr().to_string())]);
+                Some(h)
+            }
+            Err(e) => {
+                eprintln!("sigil gate: {e}");
+                return 2;
+            }
+        },
+        None => None,
+    };
+    let notifier = Arc::new(Notifier::new(
+        config
+            .notify
+            .iter()
+            .map(|n| match n {
+                NotifyConfig::Slack { url } => Target::Slack { url: url.clone() },
+                NotifyConfig::Webhook { url, secret } => Target::Webhook {
+                    url: url.clone(),
+                    secret: secret.clone(),
+                },
+            })
+            .collect(),
+        Duration::from_secs(60),
+        shared.clone(),
+    ));
+    log(
+        "info",
+        "gate started",
+        &[("sources", &config.sources.len().to_string())],
+    );
+    std::thread::scope(|scope| {
+        for src in &config.sources {
+            let shared = shared.clone();
+            let triggers = triggers.clone();
+            let notifier = notifier.clone();
+            let state_dir = config.state_dir.clone();
+            scope.spawn(move || {
+                while !STOP.load(Ordering::SeqCst) {
+                    let _ = triggers.wait(&src.name, src.interval);
+                    if STOP.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    sync_and_record(src, &state_dir, &shared, Some(&notifier));
+                }
+            });
+        }
+        // Signal watcher: SIGTERM stops scheduling (in-flight syncs finish), SIGHUP syncs now.
+        while !STOP.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(100));
+            if let Ok(mut s) = shared.lock() {
+                s.heartbeat = time::OffsetDateTime::now_utc().unix_timestamp();
+            }
+            if HUP.swap(false, Ordering::SeqCst) {
+                for s in &config.sources {
+                    triggers.request(&s.name);
+                }
+            }
+        }
+        if let Ok(mut s) = shared.lock() {
+            s.shutting_down = true;
+        }
+        log("info", "stopping: finishing in-flight syncs", &[]);
+        triggers.wake_all();
+    });
+    if let Some(h) = server {
+        h.stop();
+    }
+    log("info", "gate stopped", &[]);
+    0
+}
+
+fn sync_and_record(
+    src: &SourceConfig,
+    state_dir: &Path,
+    shared: &Shared,
+    notifier: Option<&Notifier>,
+) -> &'static str {
+    let served = shared.lock().ok().and_then(|s| {
+        s.sources
+            .iter()
+            .find(|x| x.name == src.name)
+            .and_then(|x| x.published.clone())
+    });
+    // After a restart the recorded publication anchors the ratchet, and the tip is verified
+    // and published again (volumes and artifacts may have been lost with the pod).
+    let republish = served.is_none();
+    let published = served.or_else(|| SourceFiles::new(state_dir, &src.name).load_published());
+    let r = sync(src, state_dir, published.as_ref(), republish);
+    log_attempt(&src.name, &r.attempt);
+    let result = r.attempt.result;
+    if let Some(n) = notifier
+        && result != "unchanged"
+    {
+        n.notify(&src.name, &r.attempt);
+    }
+    if let Ok(mut s) = shared.lock() {
+        s.record(&src.name, r.attempt, r.published);
+        s.heartbeat = time::OffsetDateTime::now_utc().unix_timestamp();
+    }
+    result
+}
+
+fn run_once(config: &GateConfig, shared: &Shared) -> i32 {
+    let mut code = 0;
+    for src in &config.sources {
+        match sync_and_record(src, &config.state_dir, shared, None) {
+            "refused" => code = code.max(1),
+            "error" => code = 3,
+            _ => {}
+        }
+    }
+    if let Ok(s) = shared.lock() {
+        for src in &s.sources {
+            let a = src.last_attempt.as_ref();
+            println!(
+                "{}: {} {}{}",
+                src.name,
+                a.map_or("?", |a| a.result),
+                a.and_then(|a| a.commit.as_deref())
+                    .map(|c| &c[..c.len().min(12)])
+                    .unwrap_or("-"),
+                a.and_then(|a| a.reason.as_deref())
+                    .map(|r| format!(" ({r}: {})", a.map_or("", |a| a.message.as_str())))
+                    .unwrap_or_default()
+            );
+            if let Some(p) = &src.published {
+                println!(
+                    "  published {} signed by {}",
+                    &p.commit[..p.commit.len().min(12)],
+                    p.signer.as_deref().unwrap_or("?")
+                );
+            }
+        }
+    }
+    code
+}

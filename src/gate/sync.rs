@@ -1,0 +1,659 @@
+//! One sync of one source: fetch into quarantine, resolve the ref once, verify (ancestry,
+//! every new commit, tag signatures, SOPS files and plaintext Secrets, images), then publish
+//! from the verified objects — or refuse and leave the last good revision in place.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::config::SourceConfig;
+use super::publish::{Volume, flux_status, write_artifact};
+use super::quarantine::{FetchError, Quarantine};
+use super::state::{ArtifactInfo, Attempt, ImageSummary, Published};
+use super::tree::{self, Entry};
+use crate::git::repo::Repo;
+use crate::git::verify::{Cache, Context, Verdict, verify_commits, verify_tag};
+use crate::image::check::{Checker, ImageVerdict, Outcome, Target};
+use crate::image::manifests;
+use crate::image::reference::Reference;
+use crate::image::registry::{Client, ClientOptions};
+use crate::policy::Mode;
+use crate::sops::format::{Format, emit_plain, load_encrypted};
+
+/// Git operations time limit.
+pub const GIT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The result of one sync.
+pub struct SyncResult {
+    /// What happened.
+    pub attempt: Attempt,
+    /// The new publication, if any.
+    pub published: Option<Published>,
+    /// The verdict document (also written beside the published tree).
+    pub verdict: serde_json::Value,
+}
+
+/// Decrypted SOPS files by path (only when the volume publishes plaintext).
+pub(crate) type Plaintexts = BTreeMap<String, zeroize::Zeroizing<Vec<u8>>>;
+
+/// A refusal or error on the way.
+pub(crate) struct Stop {
+    pub(crate) result: &'static str,
+    pub(crate) check: &'static str,
+    pub(crate) reason: String,
+    pub(crate) subject: Option<String>,
+    pub(crate) message: String,
+}
+
+fn refuse(
+    check: &'static str,
+    reason: impl Into<String>,
+    subject: Option<String>,
+    message: impl Into<String>,
+) -> Stop {
+    Stop {
+        result: "refused",
+        check,
+        reason: reason.into(),
+        subject,
+        message: message.into(),
+    }
+}
+
+fn error(check: &'static str, reason: impl Into<String>, message: impl Into<String>) -> Stop {
+    Stop {
+        result: "error",
+        check,
+        reason: reason.into(),
+        subject: None,
+        message: message.into(),
+    }
+}
+
+/// A checked SOPS or manifest file.
+#[derive(Serialize, Clone)]
+#[serde(rename_all = "camelCase")]
+struct FileVerdict {
+    id: String,
+    result: &'static str,
+    reason: Option<&'static str>,
+    detail: Option<String>,
+    mac_verified: bool,
+}
+
+/// Persistent per-source files under the state directory.
+pub struct SourceFiles {
+    /// The last published revision (ratchet), JSON of [`Published`].
+    pub published: PathBuf,
+    /// Commit → first time the gate saw it (unix seconds).
+    pub ledger: PathBuf,
+    /// Commit verdict cache.
+    pub cache: PathBuf,
+    /// Image verdict cache directory.
+    pub image_cache: PathBuf,
+    /// Artifacts directory (shared by all sources; one subdirectory each).
+    pub artifacts: PathBuf,
+}
+
+impl SourceFiles {
+    /// The files of `name` under `state_dir`.
+    pub fn new(state_dir: &Path, name: &str) -> SourceFiles {
+        SourceFiles {
+            published: state_dir.join(format!("{name}.published.json")),
+            ledger: state_dir.join(format!("{name}.first-seen.json")),
+            cache: state_dir.join(format!("{name}.verdicts.jsonl")),
+            image_cache: state_dir.join("image-verdicts"),
+            artifacts: state_dir.join("artifacts"),
+        }
+    }
+
+    /// The publication recorded by an earlier run.
+    pub fn load_published(&self) -> Option<Published> {
+        let bytes = std::fs::read(&self.published).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        Some(Published {
+            commit: v.get("commit")?.as_str()?.to_string(),
+            published_at: v.get("publishedAt")?.as_str()?.to_string(),
+            published_unix: v.get("publishedUnix")?.as_i64()?,
+            signer: v.get("signer").and_then(|s| s.as_str()).map(str::to_string),
+            fingerprint: v
+                .get("fingerprint")
+                .and_then(|s| s.as_str())
+                .map(str::to_string),
+            commits_checked: v
+                .get("commitsChecked")
+                .and_then(|n| n.as_u64())
+                .unwrap_or(0) as usize,
+            sops_files: v.get("sopsFiles").and_then(|n| n.as_u64()).unwrap_or(0) as usize,
+            images: Vec::new(),
+            artifact: None,
+        })
+    }
+
+    fn first_seen(&self, commit: &str, now: i64) -> i64 {
+        let mut map: BTreeMap<String, i64> = std::fs::read(&self.ledger)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        if let Some(t) = map.get(commit) {
+            return *t;
+        }
+        map.insert(commit.to_string(), now);
+        if map.len() > 1000 {
+            let oldest: Vec<String> = {
+                let mut v: Vec<(&String, &i64)> = map.iter().collect();
+                v.sort_by_key(|(_, t)| **t);
+                v.iter()
+                    .take(map.len() - 1000)
+                    .map(|(k, _)| (*k).clone())
+                    .collect()
+            };
+            for k in oldest {
+                map.remove(&k);
+            }
+        }
+        if let Ok(b) = serde_json::to_vec(&map) {
+            let _ = crate::cli::io::write_atomic(&self.ledger, &b, crate::cli::io::Mode::Public);
+        }
+        now
+    }
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// RFC 3339 of a unix time.
+pub fn rfc3339(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// Runs one sync. `published` is the revision currently served (the ratchet); with
+/// `republish` (the first sync after a restart) an unchanged tip is verified and published
+/// again, so the volume and the artifact are rebuilt if they were lost.
+pub fn sync(
+    src: &SourceConfig,
+    state_dir: &Path,
+    published: Option<&Published>,
+    republish: bool,
+) -> SyncResult {
+    let started = Instant::now();
+    let files = SourceFiles::new(state_dir, &src.name);
+    let mut verdict = json!({
+        "apiVersion": "sigil.dev/v1alpha1",
+        "kind": "Verdict",
+        "source": src.name,
+        "ref": src.refname,
+        "policyDigest": src.policy.digest,
+    });
+    let mut commit = None;
+    let outcome = run(
+        src,
+        state_dir,
+        &files,
+        published,
+        republish,
+        &mut verdict,
+        &mut commit,
+    );
+    let at = now();
+    let duration_seconds = started.elapsed().as_secs_f64();
+    match outcome {
+        Ok(Some(p)) => {
+            verdict["result"] = "verified".into();
+            verdict["reason"] = serde_json::Value::Null;
+            let attempt = Attempt {
+                commit: Some(p.commit.clone()),
+                at: rfc3339(at),
+                result: "published",
+                reason: None,
+                check: None,
+                subject: None,
+                message: format!("published {}", &p.commit[..p.commit.len().min(12)]),
+                duration_seconds,
+            };
+            SyncResult {
+                attempt,
+                published: Some(p),
+                verdict,
+            }
+        }
+        Ok(None) => {
+            let c = commit.unwrap_or_default();
+            let attempt = Attempt {
+                commit: Some(c.clone()),
+                at: rfc3339(at),
+                result: "unchanged",
+                reason: None,
+                check: None,
+                subject: None,
+                message: format!("{} is already published", &c[..c.len().min(12)]),
+                duration_seconds,
+            };
+            SyncResult {
+                attempt,
+                published: None,
+                verdict,
+            }
+        }
+        Err(stop) => {
+            verdict["result"] = if stop.result == "refused" {
+                "refused".into()
+            } else {
+                "error".into()
+            };
+            verdict["reason"] = stop.reason.clone().into();
+            verdict["check"] = stop.check.into();
+            verdict["message"] = stop.message.clone().into();
+            let attempt = Attempt {
+                commit,
+                at: rfc3339(at),
+                result: stop.result,
+                reason: Some(stop.reason),
+                check: Some(stop.check.to_string()),
+                subject: stop.subject,
+                message: stop.message,
+                duration_seconds,
+            };
+            SyncResult {
+                attempt,
+                published: None,
+                verdict,
+            }
+        }
+    }
+}
+
+fn run(
+    src: &SourceConfig,
+    state_dir: &Path,
+    files: &SourceFiles,
+    published: Option<&Published>,
+    republish: bool,
+    verdict: &mut serde_json::Value,
+    commit_out: &mut Option<String>,
+) -> Result<Option<Published>, Stop> {
+    let q =
+        Quarantine::open(state_dir, &src.name).map_err(|e| error("fetch", "fetch-failed", e))?;
+    let (resolved_ref, commit) =
+        match q.fetch(&src.url, &src.refname, &src.credentials, GIT_TIMEOUT) {
+            Ok(x) => x,
+            Err(FetchError::Git(e)) => return Err(error("fetch", "fetch-failed", e)),
+            Err(FetchError::NoSuchRef(e)) => return Err(error("fetch", "no-such-ref", e)),
+        };
+    *commit_out = Some(commit.clone());
+    verdict["commit"] = commit.clone().into();
+    let same = published.is_some_and(|p| p.commit == commit);
+    if same && !republish {
+        return Ok(None);
+    }
+    // Republishing the same commit after a restart: nothing new to judge for ancestry.
+    let published = if same { None } else { published };
+    let t = now();
+    let first_seen = files.first_seen(&commit, t);
+    let mut repo = Repo::open(&q.dir).map_err(|e| error("fetch", "fetch-failed", e.to_string()))?;
+    let git_err = |e: crate::git::repo::GitError| error("commits", "git-error", e.to_string());
+    // Ancestry (ratchet): a new tip must descend from what is published.
+    if let Some(p) = published
+        && !src.allow_rollback
+    {
+        let known = repo.resolve(&format!("{}^{{commit}}", p.commit)).is_ok();
+        if !known || !repo.is_ancestor(&p.commit, &commit).map_err(git_err)? {
+            return Err(refuse(
+                "ancestry",
+                "not-descendant",
+                Some(commit.clone()),
+                format!(
+                    "{} does not descend from the published {} (force-push or rollback; set allowRollback to accept)",
+                    short(&commit),
+                    short(&p.commit)
+                ),
+            ));
+        }
+    }
+    // Tags.
+    let ctx = Context {
+        policy: &src.policy,
+        refname: resolved_ref.clone(),
+        first_seen: Some(first_seen),
+        now: t,
+        tag_signers: None,
+    };
+    let mut tag_verdicts: Vec<Verdict> = Vec::new();
+    if let Some(name) = resolved_ref.strip_prefix("refs/tags/") {
+        let (v, _) = verify_tag(&mut repo, name, &ctx).map_err(git_err)?;
+        tag_verdicts = v;
+        verdict["tags"] = serde_json::to_value(&tag_verdicts).unwrap_or_default();
+        if let Some(bad) = tag_verdicts.iter().find(|v| !v.verified()) {
+            return Err(refuse(
+                "tags",
+                bad.reason.unwrap_or("refused"),
+                Some(bad.id.clone()),
+                bad.detail.clone().unwrap_or_default(),
+            ));
+        }
+    }
+    // Commits: every commit new since the published one (range mode), or the head.
+    let ids = match (src.policy.commits.mode, published) {
+        (Mode::Head, _) => vec![commit.clone()],
+        (Mode::Range, Some(p))
+            if !src.allow_rollback || repo.is_ancestor(&p.commit, &commit).unwrap_or(false) =>
+        {
+            repo.range(&p.commit, &commit).map_err(git_err)?
+        }
+        (Mode::Range, _) => repo.range_all(&commit).map_err(git_err)?,
+    };
+    let mut cache = Some(Cache::load(&files.cache));
+    let commit_verdicts = verify_commits(&mut repo, &ids, &ctx, cache.as_mut()).map_err(git_err)?;
+    if let Some(c) = cache.as_mut() {
+        let _ = c.save();
+    }
+    verdict["commits"] = serde_json::to_value(&commit_verdicts).unwrap_or_default();
+    if let Some(bad) = commit_verdicts.iter().find(|v| !v.verified()) {
+        return Err(refuse(
+            "commits",
+            bad.reason.unwrap_or("refused"),
+            Some(bad.id.clone()),
+            bad.detail.clone().unwrap_or_default(),
+        ));
+    }
+    let head = commit_verdicts
+        .iter()
+        .find(|v| v.id == commit)
+        .or(commit_verdicts.first());
+    // The verified tree, from the objects.
+    let mut entries = tree::read_tree(&q.dir, &commit)
+        .map_err(|e| refuse("tree", "unsafe-tree", Some(commit.clone()), e.to_string()))?;
+    // Secrets.
+    let want_plain = src.volume.as_ref().is_some_and(|v| v.decrypt_secrets);
+    let (sops_files, decrypted) = if src.check_secrets {
+        check_secrets(src.age_key_file.as_deref(), want_plain, &entries, verdict)?
+    } else {
+        (0, BTreeMap::new())
+    };
+    // Images.
+    let images = if src.check_images {
+        check_images(
+            &src.policy,
+            &entries,
+            Some(files.image_cache.clone()),
+            verdict,
+        )?
+    } else {
+        Vec::new()
+    };
+    // Publish.
+    let when = now();
+    let mut artifact = None;
+    if let Some(a) = &src.artifact {
+        let targz =
+            tree::targz(&entries).map_err(|e| error("publish", "publish-failed", e.to_string()))?;
+        let (digest, _) = write_artifact(&files.artifacts, &src.name, &targz)
+            .map_err(|e| error("publish", "publish-failed", e.to_string()))?;
+        let hex = digest.trim_start_matches("sha256:");
+        let url = format!("{}/artifacts/{}/{hex}.tar.gz", a.base_url, src.name);
+        let revision = format!("{resolved_ref}@sha1:{commit}");
+        let doc = flux_status(&url, &digest, &revision, targz.len() as u64);
+        if let Some(f) = &a.status_file {
+            let bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
+            crate::cli::io::write_atomic(f, &bytes, crate::cli::io::Mode::Public)
+                .map_err(|e| error("publish", "publish-failed", e.to_string()))?;
+        }
+        artifact = Some(ArtifactInfo {
+            url,
+            digest,
+            revision,
+            size: targz.len() as u64,
+            last_update_time: rfc3339(when),
+        });
+    }
+    let p = Published {
+        commit: commit.clone(),
+        published_at: rfc3339(when),
+        published_unix: when,
+        signer: head.and_then(|v| v.signer.clone()),
+        fingerprint: head.and_then(|v| v.fingerprint.clone()),
+        commits_checked: ids.len(),
+        sops_files,
+        images,
+        artifact,
+    };
+    verdict["result"] = "verified".into();
+    verdict["published"] = serde_json::to_value(&p).unwrap_or_default();
+    if let Some(v) = &src.volume {
+        if v.decrypt_secrets {
+            for e in &mut entries {
+                if let Some(plain) = decrypted.get(&e.path) {
+                    e.data = plain.to_vec();
+                    e.mode = tree::MODE_PRIVATE;
+                }
+            }
+        }
+        let vol = Volume {
+            root: v.root.clone(),
+            link: v.link.clone(),
+            keep_versions: v.keep_versions,
+            grace: v.grace,
+        };
+        let verdict_bytes = serde_json::to_vec_pretty(verdict).unwrap_or_default();
+        vol.publish(&commit, &entries, &verdict_bytes)
+            .map_err(|e| error("publish", "publish-failed", e.to_string()))?;
+        let _ = vol.gc();
+    }
+    for e in &mut entries {
+        zeroize::Zeroize::zeroize(&mut e.data);
+    }
+    let record = serde_json::to_vec_pretty(&p).unwrap_or_default();
+    crate::cli::io::write_atomic(&files.published, &record, crate::cli::io::Mode::Public)
+        .map_err(|e| error("publish", "publish-failed", e.to_string()))?;
+    let _ = tag_verdicts;
+    Ok(Some(p))
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(12)]
+}
+
+/// SOPS files: every value decrypts and the MAC matches (with the configured age key; without
+/// one, the structure is checked and `macVerified` is false). Plain YAML `Secret`s with data are
+/// refused. Returns the number of SOPS files and, when decrypting for the volume, their plaintext.
+pub(crate) fn check_secrets(
+    age_key_file: Option<&Path>,
+    want_plain: bool,
+    entries: &[Entry],
+    verdict: &mut serde_json::Value,
+) -> Result<(usize, Plaintexts), Stop> {
+    let mut unlocker = match age_key_file {
+        Some(f) => Some(
+            crate::sops::keys::Unlocker::from_age_file(f)
+                .map_err(|e| error("secrets", "key-error", e))?,
+        ),
+        None => None,
+    };
+    let mut count = 0;
+    let mut plain = BTreeMap::new();
+    let mut verdicts = Vec::new();
+    for e in entries.iter().filter(|e| e.mode != 0o120000) {
+        let lower = e.path.to_ascii_lowercase();
+        let is_manifest = [".yaml", ".yml", ".json", ".env", ".ini"]
+            .iter()
+            .any(|x| lower.ends_with(x));
+        if !is_manifest {
+            continue;
+        }
+        let format = Format::from_path(Path::new(&e.path));
+        match load_encrypted(format, &e.data) {
+            Ok((mut docs, meta)) => {
+                count += 1;
+                let mut fv = FileVerdict {
+                    id: e.path.clone(),
+                    result: "verified",
+                    reason: None,
+                    detail: None,
+                    mac_verified: false,
+                };
+                if let Some(u) = unlocker.as_mut() {
+                    match crate::sops::ops::decrypt(&mut docs, &meta, u, false, false) {
+                        Ok(_) => {
+                            fv.mac_verified = true;
+                            if want_plain {
+                                let layout = crate::sops::format::Layout::default();
+                                let bytes = emit_plain(format, &docs, &layout).map_err(|err| {
+                                    error("secrets", "sops-error", format!("{}: {err}", e.path))
+                                })?;
+                                plain.insert(e.path.clone(), zeroize::Zeroizing::new(bytes));
+                            }
+                        }
+                        Err(err) => {
+                            let reason = match err {
+                                crate::sops::Error::MacMismatch(_) => "mac-mismatch",
+                                crate::sops::Error::KeyRecovery(_) => "no-key",
+                                _ => "sops-decrypt-failed",
+                            };
+                            verdict["files"] = serde_json::to_value(&verdicts).unwrap_or_default();
+                            return Err(refuse(
+                                "secrets",
+                                reason,
+                                Some(e.path.clone()),
+                                format!("{}: {err}", e.path),
+                            ));
+                        }
+                    }
+                }
+                verdicts.push(fv);
+            }
+            Err(_) if format == Format::Yaml => {
+                let problems = crate::cli::check::plaintext_secrets(&e.data);
+                if let Some(first) = problems.first() {
+                    verdicts.push(FileVerdict {
+                        id: e.path.clone(),
+                        result: "refused",
+                        reason: Some("plaintext-secret"),
+                        detail: Some(first.clone()),
+                        mac_verified: false,
+                    });
+                    verdict["files"] = serde_json::to_value(&verdicts).unwrap_or_default();
+                    return Err(refuse(
+                        "secrets",
+                        "plaintext-secret",
+                        Some(e.path.clone()),
+                        format!("{}: {first}", e.path),
+                    ));
+                }
+            }
+            Err(_) => {}
+        }
+    }
+    verdict["files"] = serde_json::to_value(&verdicts).unwrap_or_default();
+    Ok((count, plain))
+}
+
+/// Every image named by the manifests of the tree, against the policy's image rules.
+pub(crate) fn check_images(
+    policy: &crate::policy::Policy,
+    entries: &[Entry],
+    cache_dir: Option<PathBuf>,
+    verdict: &mut serde_json::Value,
+) -> Result<Vec<ImageSummary>, Stop> {
+    let mut overrides: BTreeMap<String, Vec<manifests::Override>> = BTreeMap::new();
+    for e in entries {
+        let (dir, name) = e.path.rsplit_once('/').unwrap_or(("", e.path.as_str()));
+        if matches!(
+            name,
+            "kustomization.yaml" | "kustomization.yml" | "Kustomization"
+        ) {
+            let text = String::from_utf8_lossy(&e.data);
+            let o = manifests::kustomize_overrides(&text)
+                .map_err(|err| refuse("images", "invalid-manifest", Some(e.path.clone()), err))?;
+            overrides.insert(dir.to_string(), o);
+        }
+    }
+    let mut targets: Vec<Target> = Vec::new();
+    for e in entries.iter().filter(|e| e.mode != 0o120000) {
+        let lower = e.path.to_ascii_lowercase();
+        let (dir, name) = e.path.rsplit_once('/').unwrap_or(("", e.path.as_str()));
+        if !(lower.ends_with(".yaml") || lower.ends_with(".yml"))
+            || matches!(name, "kustomization.yaml" | "kustomization.yml")
+        {
+            continue;
+        }
+        let Ok(text) = std::str::from_utf8(&e.data) else {
+            continue;
+        };
+        // SOPS files and non-Kubernetes YAML that does not parse are skipped, not refused.
+        let Ok(found) = manifests::find(
+            &e.path,
+            text,
+            overrides.get(dir).map(Vec::as_slice).unwrap_or(&[]),
+        ) else {
+            continue;
+        };
+        for (f, r) in found.iter().zip(manifests::normalise(&found)) {
+            let reference: Reference =
+                r.map_err(|err| refuse("images", "invalid-reference", Some(e.path.clone()), err))?;
+            let source = format!("{}#{}{}", f.file, f.document + 1, f.pointer);
+            match targets.iter_mut().find(|t| t.reference == reference) {
+                Some(t) => t.sources.push(source),
+                None => targets.push(Target {
+                    raw: f.raw.clone(),
+                    reference,
+                    sources: vec![source],
+                }),
+            }
+        }
+    }
+    if targets.is_empty() {
+        verdict["images"] = json!([]);
+        return Ok(Vec::new());
+    }
+    let client = Client::new(ClientOptions {
+        insecure: policy.images.insecure_registries.clone(),
+        ..ClientOptions::default()
+    })
+    .map_err(|e| error("images", "config-error", e))?;
+    let checker = Checker {
+        client: &client,
+        policy: &policy.images,
+        policy_digest: &policy.digest,
+        cache_dir,
+        jobs: 4,
+    };
+    let verdicts: Vec<ImageVerdict> = checker.check_all(&targets);
+    verdict["images"] = serde_json::to_value(&verdicts).unwrap_or_default();
+    if let Some(bad) = verdicts.iter().find(|v| v.result == Outcome::Refused) {
+        return Err(refuse(
+            "images",
+            bad.reason.unwrap_or("refused"),
+            Some(bad.image.clone()),
+            format!("{}: {}", bad.image, bad.detail.clone().unwrap_or_default()),
+        ));
+    }
+    if let Some(bad) = verdicts.iter().find(|v| v.result == Outcome::Error) {
+        return Err(error(
+            "images",
+            bad.reason.unwrap_or("unreachable"),
+            format!("{}: {}", bad.image, bad.detail.clone().unwrap_or_default()),
+        ));
+    }
+    Ok(verdicts
+        .iter()
+        .map(|v| ImageSummary {
+            image: v.image.clone(),
+            digest: v.digest.clone(),
+            signer: v
+                .signatures
+                .iter()
+                .find(|s| s.result == "verified")
+                .and_then(|s| s.identity.clone()),
+        })
+        .collect())
+}

@@ -1,0 +1,674 @@
+//! `sigil gate` and `sigil render` end to end: a real git repository with SSH-signed commits
+//! (keys made by ssh-keygen at test time), SOPS files encrypted by sigil to an age key made by
+//! age-keygen, the gate publishing git-sync style and as a Flux artifact, refusing unsigned
+//! commits, rollbacks, plaintext Secrets and tampered SOPS files, and serving HTTP.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Scratch, run, sigil};
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+struct Lab {
+    s: Scratch,
+    repo: PathBuf,
+    key: PathBuf,
+    age_key: PathBuf,
+    age_recipient: String,
+    out: PathBuf,
+    _shm: tempfile::TempDir,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        let s = Scratch::new();
+        let repo = s.path("gitops");
+        git(
+            s.dir.path(),
+            &["init", "-q", "-b", "main", repo.to_str().unwrap()],
+        );
+        for (k, v) in [
+            ("user.name", "Alice"),
+            ("user.email", "alice@example.com"),
+            ("commit.gpgsign", "false"),
+        ] {
+            git(&repo, &["config", k, v]);
+        }
+        let key = s.path("alice");
+        let ok = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", "alice", "-f"])
+            .arg(&key)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let (age_key, age_recipient) = s.age_key("age.txt");
+        let shm_base = if Path::new("/dev/shm").is_dir() {
+            "/dev/shm"
+        } else {
+            "/tmp"
+        };
+        let shm = tempfile::tempdir_in(shm_base).unwrap();
+        let out = shm.path().join("published");
+        let lab = Lab {
+            s,
+            repo,
+            key,
+            age_key,
+            age_recipient,
+            out,
+            _shm: shm,
+        };
+        lab.write_policy("");
+        lab
+    }
+
+    fn write(&self, rel: &str, text: &str) {
+        let p = self.repo.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    fn sops(&self, rel: &str, plain: &str) {
+        let src = self.s.write("plain.yaml", plain.as_bytes());
+        let mut c = sigil();
+        c.args([
+            "encrypt",
+            "--age",
+            &self.age_recipient,
+            "--encrypted-regex",
+            "^(data|stringData)$",
+        ])
+        .arg(&src);
+        let out = run(c);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.write(rel, std::str::from_utf8(&out.stdout).unwrap());
+    }
+
+    fn commit(&self, msg: &str, signed: bool) -> String {
+        git(&self.repo, &["add", "-A"]);
+        let key = self.key.to_str().unwrap().to_string();
+        let mut args = vec!["-c", "gpg.format=ssh", "-c"];
+        let signing = format!("user.signingkey={key}");
+        args.push(&signing);
+        args.extend(["commit", "-q", "--allow-empty", "-m", msg]);
+        if signed {
+            args.push("-S");
+        }
+        git(&self.repo, &args);
+        git(&self.repo, &["rev-parse", "HEAD"])
+    }
+
+    fn write_policy(&self, images: &str) {
+        let pubkey = self.key.with_extension("pub");
+        self.s.write(
+            "policy.yaml",
+            format!(
+                "apiVersion: sigil.dev/v1alpha1\nkind: Policy\nspec:\n  signers:\n    - name: alice\n      emails: [alice@example.com]\n      ssh: [{}]\n  commits:\n    mode: range\n    rules:\n      - {{refs: [\"refs/heads/main\"], paths: [\"**\"], signers: [alice]}}\n{images}",
+                pubkey.display()
+            )
+            .as_bytes(),
+        );
+    }
+
+    fn config(&self, extra_source: &str, http: Option<(u16, Option<&str>)>) -> PathBuf {
+        let http = match http {
+            Some((port, secret)) => {
+                let secret = secret
+                    .map(|s| {
+                        format!(
+                            ", webhookSecretFile: {}",
+                            self.s.write("hook.secret", s.as_bytes()).display()
+                        )
+                    })
+                    .unwrap_or_default();
+                format!("  http: {{bind: \"127.0.0.1:{port}\"{secret}}}\n")
+            }
+            None => String::new(),
+        };
+        let artifact = if http.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "        artifact: {{baseUrl: \"http://127.0.0.1\", statusFile: {}}}\n",
+                self.s.path("state/ea.json").display()
+            )
+        };
+        self.s.write(
+            "gate.yaml",
+            format!(
+                "apiVersion: sigil.dev/v1alpha1\nkind: Gate\nspec:\n{http}  stateDir: {state}\n  sources:\n    - name: app\n      url: file://{repo}\n      ref: refs/heads/main\n      interval: 1h\n      policy: {policy}\n      secrets: {{ageKeyFile: {age}}}\n{extra_source}      publish:\n        volume: {{root: {out}, link: current, keepVersions: 1, grace: 0s, decryptSecrets: true}}\n{artifact}",
+                state = self.s.path("state").display(),
+                repo = self.repo.display(),
+                policy = self.s.path("policy.yaml").display(),
+                age = self.age_key.display(),
+                out = self.out.display(),
+            )
+            .as_bytes(),
+        )
+    }
+
+    fn once(&self, config: &Path) -> (i32, String) {
+        let mut c = self.s.cmd(sigil());
+        c.args(["gate", "--once", "--config"]).arg(config);
+        let out = run(c);
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    }
+
+    fn current(&self) -> Option<String> {
+        std::fs::read_link(self.out.join("current"))
+            .ok()
+            .and_then(|t| t.file_name().map(|n| n.to_string_lossy().into_owned()))
+    }
+}
+
+const CONFIGMAP: &str =
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\ndata: {greeting: hello}\n";
+const SECRET: &str = "apiVersion: v1\nkind: Secret\nmetadata: {name: db}\nstringData:\n    password: correct-horse\n";
+
+#[test]
+fn publishes_verified_revisions_and_refuses_the_rest() {
+    let lab = Lab::new();
+    lab.write("apps/web/configmap.yaml", CONFIGMAP);
+    lab.sops("apps/web/secret.yaml", SECRET);
+    let c1 = lab.commit("first", true);
+    let config = lab.config("", None);
+    let (code, out) = lab.once(&config);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(lab.current().as_deref(), Some(c1.as_str()));
+    let tree = lab.out.join("current");
+    assert_eq!(
+        std::fs::read_to_string(tree.join("apps/web/configmap.yaml")).unwrap(),
+        CONFIGMAP
+    );
+    // The SOPS file is decrypted into the tmpfs tree, 0600; no .git is published.
+    let secret = tree.join("apps/web/secret.yaml");
+    assert!(
+        std::fs::read_to_string(&secret)
+            .unwrap()
+            .contains("correct-horse")
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(!tree.join(".git").exists());
+    let verdict: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(lab.out.join(".sigil-verdict.json")).unwrap())
+            .unwrap();
+    assert_eq!(verdict["result"], "verified");
+    assert_eq!(verdict["commit"], c1.as_str());
+    assert_eq!(verdict["files"][0]["macVerified"], true);
+    // Nothing new: a new process verifies and republishes the same commit (its volume or
+    // artifact may have been lost with a pod), exit 0, same link.
+    let (code, out) = lab.once(&config);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(lab.current().as_deref(), Some(c1.as_str()));
+
+    // An unsigned commit: refused, the link stays.
+    lab.write(
+        "apps/web/configmap.yaml",
+        &CONFIGMAP.replace("hello", "pwned"),
+    );
+    let bad = lab.commit("unsigned", false);
+    let (code, out) = lab.once(&config);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("unsigned") && out.contains(&bad[..12]),
+        "{out}"
+    );
+    assert_eq!(lab.current().as_deref(), Some(c1.as_str()));
+    assert_eq!(
+        std::fs::read_to_string(lab.out.join("current/apps/web/configmap.yaml")).unwrap(),
+        CONFIGMAP
+    );
+
+    // A signed commit on top does not launder the unsigned one (range mode).
+    let c3 = lab.commit("signed on top", true);
+    let (code, out) = lab.once(&config);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(&bad[..12]), "{out}");
+    let _ = c3;
+
+    // History rewritten to drop the unsigned commit: now it descends from c1 and is signed.
+    git(&lab.repo, &["reset", "-q", "--hard", &c1]);
+    lab.write("apps/web/configmap.yaml", &CONFIGMAP.replace("hello", "hi"));
+    let c4 = lab.commit("second release", true);
+    let (code, out) = lab.once(&config);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(lab.current().as_deref(), Some(c4.as_str()));
+    // keepVersions 1, grace 0: the old version is gone, the current one stays.
+    let versions: Vec<String> = std::fs::read_dir(lab.out.join(".versions"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.ends_with(".json") && !n.starts_with('.'))
+        .collect();
+    assert!(versions.contains(&c4), "{versions:?}");
+
+    // Rollback to the older signed c1 (force-push): refused unless allowed.
+    git(&lab.repo, &["reset", "-q", "--hard", &c1]);
+    let (code, out) = lab.once(&config);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("not-descendant"), "{out}");
+    assert_eq!(lab.current().as_deref(), Some(c4.as_str()));
+    let allow = lab.config("      allowRollback: true\n", None);
+    let (code, out) = lab.once(&allow);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(lab.current().as_deref(), Some(c1.as_str()));
+}
+
+#[test]
+fn secrets_checks_refuse_plaintext_and_tampering() {
+    let lab = Lab::new();
+    lab.write("apps/web/configmap.yaml", CONFIGMAP);
+    let c1 = lab.commit("first", true);
+    let config = lab.config("", None);
+    assert_eq!(lab.once(&config).0, 0);
+    // A plaintext Secret, signed: refused.
+    lab.write("apps/web/secret.yaml", SECRET);
+    lab.commit("plaintext secret", true);
+    let (code, out) = lab.once(&config);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("plaintext-secret") && out.contains("apps/web/secret.yaml"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("correct-horse"),
+        "a secret value leaked into the output: {out}"
+    );
+    // Encrypted, then tampered (a value swapped for another file's value), signed: refused.
+    git(&lab.repo, &["reset", "-q", "--hard", &c1]);
+    lab.sops("apps/web/secret.yaml", SECRET);
+    lab.sops(
+        "apps/web/other.yaml",
+        &SECRET
+            .replace("db", "other")
+            .replace("correct-horse", "battery-staple"),
+    );
+    let text = std::fs::read_to_string(lab.repo.join("apps/web/secret.yaml")).unwrap();
+    let other = std::fs::read_to_string(lab.repo.join("apps/web/other.yaml")).unwrap();
+    let enc = |t: &str| {
+        t.lines()
+            .find(|l| l.contains("password: ENC["))
+            .unwrap()
+            .to_string()
+    };
+    lab.write(
+        "apps/web/secret.yaml",
+        &text.replace(&enc(&text), &enc(&other)),
+    );
+    lab.commit("tampered", true);
+    let (code, out) = lab.once(&config);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("secrets") && out.contains("apps/web/secret.yaml"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("battery-staple") && !out.contains("correct-horse"),
+        "{out}"
+    );
+    assert_eq!(lab.current().as_deref(), Some(c1.as_str()));
+}
+
+#[test]
+fn configuration_errors_are_reported_at_once() {
+    let s = Scratch::new();
+    let bad = s.write(
+        "gate.yaml",
+        b"apiVersion: sigil.dev/v1alpha1\nkind: Gate\nspec:\n  http: {bind: nonsense}\n  stateDir: state\n  sources:\n    - name: Bad_Name\n      url: file:///nowhere\n      ref: main\n      interval: soon\n      policy: missing-policy.yaml\n      publish: {}\n",
+    );
+    let mut c = s.cmd(sigil());
+    c.args(["gate", "--once", "--config"]).arg(&bad);
+    let out = run(c);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for want in [
+        "http.bind",
+        "name must be",
+        "ref must be",
+        "interval",
+        "missing-policy.yaml",
+        "publish needs",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in:\n{err}");
+    }
+    // An unknown field is an error, not ignored.
+    let typo = s.write("typo.yaml", b"apiVersion: sigil.dev/v1alpha1\nkind: Gate\nspec:\n  stateDir: s\n  sourcess: []\n  sources: []\n");
+    let mut c = s.cmd(sigil());
+    c.args(["gate", "--once", "--config"]).arg(&typo);
+    let out = run(c);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sourcess"));
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> (u16, Vec<u8>) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut resp = Vec::new();
+    let _ = s.read_to_end(&mut resp);
+    let text = String::from_utf8_lossy(&resp);
+    let code = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body_at = resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4)
+        .unwrap_or(resp.len());
+    (code, resp[body_at..].to_vec())
+}
+
+fn hmac_hex(secret: &[u8], body: &[u8]) -> String {
+    use hmac::Mac;
+    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+    m.update(body);
+    m.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn server_webhook_status_metrics_artifact_and_sigterm() {
+    let lab = Lab::new();
+    lab.write("apps/web/configmap.yaml", CONFIGMAP);
+    let c1 = lab.commit("first", true);
+    let port = free_port();
+    let config = lab.config("", Some((port, Some("s3cret"))));
+    let mut c = lab.s.cmd(sigil());
+    c.args(["gate", "--config"])
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    wait_for("readyz", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && http(port, "GET", "/readyz", &[], b"").0 == 200
+    });
+    assert_eq!(http(port, "GET", "/livez", &[], b"").0, 200);
+    let (code, body) = http(port, "GET", "/status", &[], b"");
+    assert_eq!(code, 200);
+    let status: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status["sources"][0]["published"]["commit"], c1.as_str());
+    assert_eq!(status["sources"][0]["published"]["signer"], "alice");
+    // The Flux artifact is served and matches its digest and the status document.
+    let ea: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(lab.s.path("state/ea.json")).unwrap()).unwrap();
+    let url = ea["artifact"]["url"].as_str().unwrap().to_string();
+    let path = &url[url.find("/artifacts/").unwrap()..];
+    let (code, targz) = http(port, "GET", path, &[], b"");
+    assert_eq!(code, 200);
+    use sha2::Digest;
+    let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&targz)));
+    assert_eq!(ea["artifact"]["digest"], digest.as_str());
+    assert_eq!(
+        ea["artifact"]["revision"],
+        format!("refs/heads/main@sha1:{c1}").as_str()
+    );
+    assert_eq!(
+        http(
+            port,
+            "GET",
+            "/artifacts/app/..%2F..%2Fetc%2Fpasswd.tar.gz",
+            &[],
+            b""
+        )
+        .0,
+        404
+    );
+    // A webhook with a bad signature does nothing; a good one triggers a sync at once
+    // (the poll interval is an hour).
+    lab.write("apps/web/configmap.yaml", &CONFIGMAP.replace("hello", "hi"));
+    let c2 = lab.commit("second", true);
+    let body = br#"{"ref":"refs/heads/main"}"#;
+    let bad = http(
+        port,
+        "POST",
+        "/hooks/app",
+        &[("X-Hub-Signature-256", format!("sha256={}", "0".repeat(64)))],
+        body,
+    );
+    assert_eq!(bad.0, 401);
+    let good = http(
+        port,
+        "POST",
+        "/hooks/app",
+        &[(
+            "X-Hub-Signature-256",
+            format!("sha256={}", hmac_hex(b"s3cret", body)),
+        )],
+        body,
+    );
+    assert!(good.0 == 202 || good.0 == 200, "{good:?}");
+    wait_for("the webhook-triggered publish", || {
+        lab.current().as_deref() == Some(c2.as_str())
+    });
+    // An unsigned commit, triggered: refused, recorded, counted; the link stays.
+    lab.write(
+        "apps/web/configmap.yaml",
+        &CONFIGMAP.replace("hello", "pwned"),
+    );
+    let bad_commit = lab.commit("unsigned", false);
+    let sig = hmac_hex(b"s3cret", body);
+    http(
+        port,
+        "POST",
+        "/hooks/app",
+        &[("X-Signature", format!("sha256={sig}"))],
+        body,
+    );
+    wait_for("the refusal", || {
+        let (_, b) = http(port, "GET", "/status", &[], b"");
+        let s: serde_json::Value = serde_json::from_slice(&b).unwrap_or_default();
+        s["sources"][0]["lastAttempt"]["result"] == "refused"
+    });
+    let (_, b) = http(port, "GET", "/status", &[], b"");
+    let s: serde_json::Value = serde_json::from_slice(&b).unwrap();
+    assert_eq!(s["sources"][0]["lastAttempt"]["reason"], "unsigned");
+    assert_eq!(
+        s["sources"][0]["lastAttempt"]["subject"],
+        bad_commit.as_str()
+    );
+    assert_eq!(s["sources"][0]["published"]["commit"], c2.as_str());
+    assert_eq!(lab.current().as_deref(), Some(c2.as_str()));
+    let (_, metrics) = http(port, "GET", "/metrics", &[], b"");
+    let metrics = String::from_utf8(metrics).unwrap();
+    assert!(
+        metrics.contains(
+            "sigil_refusals_total{source=\"app\",check=\"commits\",reason=\"unsigned\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!(
+            "sigil_published_revision_info{{source=\"app\",commit=\"{c2}\"}} 1"
+        )),
+        "{metrics}"
+    );
+    let (code, page) = http(port, "GET", "/", &[], b"");
+    assert_eq!(code, 200);
+    assert!(String::from_utf8_lossy(&page).contains(&bad_commit[..12]));
+    // SIGTERM: clean exit 0.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "gate did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(
+        err.lines().all(|l| l.starts_with('{')),
+        "logs are JSON lines off a terminal:\n{err}"
+    );
+    assert!(!err.contains("correct-horse"));
+}
+
+#[test]
+fn artifacts_are_deterministic() {
+    let lab = Lab::new();
+    lab.write("apps/web/configmap.yaml", CONFIGMAP);
+    lab.write("run.sh", "#!/bin/sh\necho hi\n");
+    Command::new("chmod")
+        .arg("+x")
+        .arg(lab.repo.join("run.sh"))
+        .status()
+        .unwrap();
+    lab.commit("first", true);
+    let port = free_port();
+    let config = lab.config("", Some((port, None)));
+    assert_eq!(lab.once(&config).0, 0);
+    let first: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(lab.s.path("state/ea.json")).unwrap()).unwrap();
+    // A fresh state directory (a restarted pod's emptyDir) produces the same bytes.
+    std::fs::remove_dir_all(lab.s.path("state")).unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(lab.once(&config).0, 0);
+    let second: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(lab.s.path("state/ea.json")).unwrap()).unwrap();
+    assert_eq!(first["artifact"]["digest"], second["artifact"]["digest"]);
+}
+
+#[test]
+fn render_for_argocd() {
+    let lab = Lab::new();
+    lab.write("apps/web/configmap.yaml", CONFIGMAP);
+    lab.sops("apps/web/secret.yaml", SECRET);
+    lab.write(
+        "apps/other/x.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other}\n",
+    );
+    let c1 = lab.commit("first", true);
+    let render = |rev: &str, extra: &[&str]| {
+        let mut c = lab.s.cmd(sigil());
+        c.current_dir(lab.repo.join("apps/web"))
+            .env("ARGOCD_APP_REVISION", rev)
+            .env("ARGOCD_APP_SOURCE_TARGET_REVISION", "main")
+            .args(["render", "--policy"])
+            .arg(lab.s.path("policy.yaml"))
+            .args(extra);
+        run(c)
+    };
+    let out = render(&c1, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("name: web") && !text.contains("name: other"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ENC[") && !text.contains("correct-horse"),
+        "SOPS stays encrypted without --decrypt"
+    );
+    let out = render(
+        &c1,
+        &["--decrypt", "--age-key-file", lab.age_key.to_str().unwrap()],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("correct-horse"));
+    // The work tree is ignored: only the verified commit's objects are rendered.
+    lab.write(
+        "apps/web/configmap.yaml",
+        &CONFIGMAP.replace("hello", "uncommitted"),
+    );
+    let out = render(&c1, &[]);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("uncommitted"));
+    // An unsigned revision: refused, nothing on stdout.
+    let bad = lab.commit("unsigned", false);
+    let out = render(&bad, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unsigned"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
