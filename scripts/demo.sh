@@ -10,6 +10,7 @@ source scripts/peers.sh
 install_peers
 if [ -z "${SIGIL:-}" ]; then cargo build --release --quiet; SIGIL=$PWD/target/release/sigil; fi
 keys=$PWD/keys-example
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 shm=/dev/shm; [ -w "$shm" ] || shm=${TMPDIR:-/tmp}
 work=$(mktemp -d); out=$(mktemp -d "$shm/sigil-demo-XXXXXX")
 cleanup() { [ -n "${gate_pid:-}" ] && kill "$gate_pid" 2>/dev/null; rm -rf "$work" "$out"; }
@@ -52,18 +53,18 @@ cat > "$work/gate.yaml" <<YAML
 apiVersion: sigil.dev/v1alpha1
 kind: Gate
 spec:
-  http: {bind: "127.0.0.1:18089"}
+  http: {bind: "127.0.0.1:$port"}
   stateDir: $work/state
   sources:
     - name: demo
       url: file://$repo
       ref: refs/heads/main
-      interval: 2s
+      interval: 1h
       policy: $work/policy.yaml
       secrets: {ageKeyFile: $keys/age.txt}
       publish:
         volume: {root: $out, link: current, decryptSecrets: true}   # $out is a tmpfs
-        artifact: {baseUrl: "http://127.0.0.1:18089", statusFile: $work/state/demo-externalartifact.json}
+        artifact: {baseUrl: "http://127.0.0.1:$port", statusFile: $work/state/demo-externalartifact.json}
 YAML
 sed -n '1,40p' "$work/gate.yaml" | sed 's/^/   /'
 
@@ -83,12 +84,13 @@ echo "   exit code $code (1 = refused); current -> $(readlink "$out/current") (u
 
 echo "== 5. the gate as a server: /readyz, /status, /metrics"
 "$SIGIL" gate --config "$work/gate.yaml" 2> "$work/gate.log" & gate_pid=$!
-for _ in $(seq 1 100); do curl -fsS http://127.0.0.1:18089/readyz >/dev/null 2>&1 && break; sleep 0.1; done
-echo "   /readyz: $(curl -s http://127.0.0.1:18089/readyz)"
-curl -s http://127.0.0.1:18089/status | python3 -c '
+for _ in $(seq 1 100); do curl -fsS http://127.0.0.1:$port/readyz >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 1 100); do curl -s http://127.0.0.1:$port/status | grep -q '"lastAttempt":{' && break; sleep 0.1; done
+echo "   /readyz: $(curl -s http://127.0.0.1:$port/readyz)"
+curl -s http://127.0.0.1:$port/status | python3 -c '
 import json,sys
 for s in json.load(sys.stdin)["sources"]:
     p, a = s["published"], s["lastAttempt"] or {}
     print("   /status: published", p["commit"][:12], "signed by", p["signer"], "| last attempt:", a.get("result"), a.get("reason"), "-", a.get("message"))'
-curl -s http://127.0.0.1:18089/metrics | grep -E '^sigil_(refusals_total|published_revision_info)' | sed 's/^/   /'
+curl -s http://127.0.0.1:$port/metrics | grep -E '^sigil_(refusals_total|published_revision_info)' | sed 's/^/   /'
 kill -TERM "$gate_pid"; wait "$gate_pid"; echo "   SIGTERM: gate exited $?"; gate_pid=

@@ -100,7 +100,7 @@ pub fn run(config_path: &Path, once: bool) -> i32 {
                 name: s.name.clone(),
                 url: super::quarantine::redact(&s.url),
                 refname: s.refname.clone(),
-                published: None,
+                published: SourceFiles::new(&config.state_dir, &s.name).intact_publication(s),
                 last_attempt: None,
                 recent_refusals: Default::default(),
                 consecutive_failures: 0,

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Refusals kept per source for the status page.
 pub const RECENT_REFUSALS: usize = 20;
@@ -14,7 +14,7 @@ pub const RECENT_REFUSALS: usize = 20;
 pub const DURATION_BUCKETS: [f64; 10] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
 
 /// A verified image of a published revision.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageSummary {
     /// Normalised reference.
@@ -26,7 +26,7 @@ pub struct ImageSummary {
 }
 
 /// The Flux artifact of a published revision.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ArtifactInfo {
     /// URL consumers fetch (`<base>/artifacts/<source>/<hex>.tar.gz`).
@@ -42,7 +42,7 @@ pub struct ArtifactInfo {
 }
 
 /// A revision that passed every check and was published.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Published {
     /// Commit id.

@@ -112,25 +112,37 @@ impl SourceFiles {
 
     /// The publication recorded by an earlier run.
     pub fn load_published(&self) -> Option<Published> {
-        let bytes = std::fs::read(&self.published).ok()?;
-        let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-        Some(Published {
-            commit: v.get("commit")?.as_str()?.to_string(),
-            published_at: v.get("publishedAt")?.as_str()?.to_string(),
-            published_unix: v.get("publishedUnix")?.as_i64()?,
-            signer: v.get("signer").and_then(|s| s.as_str()).map(str::to_string),
-            fingerprint: v
-                .get("fingerprint")
-                .and_then(|s| s.as_str())
-                .map(str::to_string),
-            commits_checked: v
-                .get("commitsChecked")
-                .and_then(|n| n.as_u64())
-                .unwrap_or(0) as usize,
-            sops_files: v.get("sopsFiles").and_then(|n| n.as_u64()).unwrap_or(0) as usize,
-            images: Vec::new(),
-            artifact: None,
-        })
+        serde_json::from_slice(&std::fs::read(&self.published).ok()?).ok()
+    }
+
+    /// The recorded publication, if what it published is still in place: the volume link
+    /// points at it and the artifact file exists. A restarted gate serves it at once.
+    pub fn intact_publication(&self, src: &SourceConfig) -> Option<Published> {
+        let p = self.load_published()?;
+        if let Some(v) = &src.volume {
+            let vol = Volume {
+                root: v.root.clone(),
+                link: v.link.clone(),
+                keep_versions: v.keep_versions,
+                grace: v.grace,
+            };
+            if vol.current().as_deref() != Some(p.commit.as_str()) {
+                return None;
+            }
+        }
+        if src.artifact.is_some() {
+            let a = p.artifact.as_ref()?;
+            let hex = a.digest.strip_prefix("sha256:")?;
+            if !self
+                .artifacts
+                .join(&src.name)
+                .join(format!("{hex}.tar.gz"))
+                .is_file()
+            {
+                return None;
+            }
+        }
+        Some(p)
     }
 
     fn first_seen(&self, commit: &str, now: i64) -> i64 {
