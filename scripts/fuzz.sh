@@ -2,6 +2,7 @@
 # Runs one cargo-fuzz target (stable toolchain, no sanitizer) for SECONDS, seeded from the
 # shared vectors. Crashes land in fuzz/artifacts/TARGET; copy fixed ones to fuzz/regressions/TARGET.
 # Usage: scripts/fuzz.sh TARGET [SECONDS]    (targets: see fuzz/Cargo.toml)
+# Seeding the image targets uses jq for a few derived inputs (skipped without it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=$1; secs=${2:-600}
@@ -18,7 +19,31 @@ case $target in
   sshsig) git log --format=%GG -1 >/dev/null 2>&1; printf -- '-----BEGIN SSH SIGNATURE-----\nU1NIU0lHAAAAAQ==\n-----END SSH SIGNATURE-----\n' > "$corpus/armor" ;;
   allowed_signers) printf 'a@b.c,!x@b.c namespaces="git",valid-after="20200101",valid-before="20300101Z" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEQmNkXsHhCgdAs0bDW7sXoGcBX0QXmW6yoiBgTOgJgF c\n*@b.c cert-authority ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEQmNkXsHhCgdAs0bDW7sXoGcBX0QXmW6yoiBgTOgJgF\n' > "$corpus/seed" ;;
   enc_value) grep -ho 'ENC\[[^]]*\]' $v/sops/*.yaml | head -50 | split -l 1 - "$corpus/enc-" ;;
+  image_reference) i=0; for r in nginx nginx:1.27 bitnami/redis index.docker.io/library/nginx ghcr.io/org/app:v1 localhost/app 127.0.0.1:5000/a/b:t "ghcr.io/org/app:v1@sha256:$(printf '0%.0s' $(seq 64))" "r.io/a__b/c-d.e@sha512:$(printf 'f%.0s' $(seq 128))" "[::1]:5000/x"; do printf '%s' "$r" > "$corpus/ref-$i"; i=$((i+1)); done ;;
+  image_manifests)
+    printf 'apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    spec:\n      initContainers: [{name: init, image: busybox:1.36}]\n      containers:\n        - {name: app, image: ghcr.io/org/app:v1}\n      volumes: [{name: d, image: {reference: ghcr.io/org/data:v2}}]\n---\nkind: CronJob\nspec: {jobTemplate: {spec: {template: {spec: {containers: [{image: "r.example.com:5000/t/j@sha256:%s"}]}}}}}\n---\nkind: List\nitems: [{kind: Pod, spec: {ephemeralContainers: [{image: alpine}]}}]\n' "$(printf '0%.0s' $(seq 64))" > "$corpus/manifests.yaml"
+    printf 'resources: [deploy.yaml]\nimages:\n  - name: nginx\n    newName: ghcr.io/mirror/nginx\n    newTag: "1.27"\n  - name: ghcr.io/org/app\n    digest: sha256:%s\n---\nkind: Pod\nspec: {containers: [{image: nginx}, {image: "ghcr.io/org/app:v1"}]}\n' "$(printf '0%.0s' $(seq 64))" > "$corpus/kustomization.yaml"
+    printf 'kind: StatefulSet\ntemplate: {spec: {containers: [{image: &a x/y:z}, {image: *a}]}}\n' > "$corpus/anchors.yaml" ;;
+  signature_layer)
+    for f in $v/cosign/containers-image/signature/fixtures/dir-img-*/* $v/cosign/containers-image/signature/fixtures/*.json $v/cosign/containers-image/signature/fixtures/*.signature; do
+      n=$(echo "${f#$v/cosign/containers-image/signature/fixtures/}" | tr / _); cp "$f" "$corpus/$n"
+      # The same signature as {payload, annotations} JSON, and as a one-layer .sig manifest.
+      if command -v jq >/dev/null && head -c 15 "$f" | grep -q sigstore-json; then
+        tail -c +16 "$f" > "$corpus/$n.json"
+        tail -c +16 "$f" | jq -c '{schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", layers: [{mediaType, digest: "sha256:00", size: 1, annotations}]}' > "$corpus/$n.manifest" || true
+      fi
+    done ;;
+  bundle)
+    cp $v/cosign/sigstore-rs/tests/data/bundle_v03.json $v/cosign/cosign/pkg/cosign/testdata/oci-attestation.sigstore.json "$corpus"/
+    command -v jq >/dev/null && tail -c +16 $v/cosign/containers-image/signature/fixtures/dir-img-cosign-key-rekor-valid/signature-1 | jq -r '.annotations["dev.sigstore.cosign/bundle"]' > "$corpus/legacy-annotation" || true ;;
+  trust_root) cp $v/cosign/sigstore-rs/trust_root/prod/trusted_root.json "$corpus/prod.json"; cp $v/cosign/cosign/pkg/cosign/testdata/trusted_root_pgi.json "$corpus/pgi.json"
+    cp $v/cosign/containers-image/signature/fixtures/*.pub $v/cosign/containers-image/signature/fixtures/fulcio_v1.crt.pem $v/cosign/containers-image/signature/fixtures/pki_*.pem $v/cosign/containers-image/signature/internal/testdata/rekor.pub "$corpus"/ ;;
+  x509) f=$v/cosign/containers-image/signature/fixtures
+    cp $f/fulcio-cert $f/fulcio-chain $f/fulcio_v1.crt.pem $f/pki-cert $f/pki-chain $f/pki_*.pem $v/cosign/containers-image/signature/internal/testdata/rekor-cert "$corpus"/
+    i=0; for raw in $(grep -ho '"rawBytes": *"MII[^"]*"' $v/cosign/sigstore-rs/tests/data/bundle_v03.json $v/cosign/cosign/pkg/cosign/testdata/oci-attestation.sigstore.json $v/cosign/sigstore-rs/trust_root/prod/trusted_root.json | sed 's/.*"\(MII[^"]*\)"/\1/'); do
+      echo "$raw" | base64 -d > "$corpus/der-$i" 2>/dev/null || true; i=$((i+1)); done ;;
+  cosign_key) cp $v/cosign/sigstore-rs/tests/data/keys/* "$corpus"/ ;;
 esac
 [ -d "fuzz/regressions/$target" ] && cp fuzz/regressions/"$target"/* "$corpus"/ 2>/dev/null || true
 cd fuzz
-cargo fuzz run --sanitizer none -O "$target" "corpus/$target" -- -max_total_time="$secs" -rss_limit_mb=4096 -max_len=65536
+cargo fuzz run --sanitizer none -O "$target" "corpus/$target" -- -max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 -max_len=65536

@@ -107,3 +107,49 @@ fn sigil_decrypts_what_it_encrypts_for_every_yaml_regression() {
         }
     }
 }
+
+#[path = "../fuzz/fuzz_targets/image_harness.rs"]
+mod image_harness;
+
+/// The image targets' regression inputs, each through its fuzz target's own body.
+#[test]
+fn image_fuzz_regression_inputs_hold() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+    type Run = fn(&[u8]);
+    let targets: [(&str, Run); 7] = [
+        ("image_reference", image_harness::image_reference::run),
+        ("image_manifests", image_harness::image_manifests::run),
+        ("signature_layer", image_harness::signature_layer::run),
+        ("bundle", image_harness::bundle::run),
+        ("trust_root", image_harness::trust_root::run),
+        ("x509", image_harness::x509::run),
+        ("cosign_key", image_harness::cosign_key::run),
+    ];
+    let mut seen = 0;
+    for (dir, run) in targets {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
+        for e in entries {
+            let path = e.unwrap().path();
+            let data = std::fs::read(&path).unwrap();
+            let (tx, rx) = std::sync::mpsc::channel();
+            // A regression that hangs again fails the test instead of stalling the suite.
+            std::thread::spawn(move || {
+                run(&data);
+                let _ = tx.send(());
+            });
+            match rx.recv_timeout(std::time::Duration::from_secs(20)) {
+                Ok(()) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("{}: still running after 20 s", path.display())
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    panic!("{}: the target panicked", path.display())
+                }
+            }
+            seen += 1;
+        }
+    }
+    assert!(seen > 0, "no image regression inputs found");
+}
