@@ -43,6 +43,39 @@ fn path_component_ok(c: &str) -> bool {
     true
 }
 
+/// The distribution grammar's domain: dot-separated labels of letters, digits and inner
+/// hyphens, or a bracketed IPv6 address, then an optional decimal port.
+fn host_ok(h: &str) -> bool {
+    let (host, port) = if let Some(rest) = h.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((v6, after)) => {
+                if v6.parse::<std::net::Ipv6Addr>().is_err() {
+                    return false;
+                }
+                match after {
+                    "" => return true,
+                    p => ("x", p.strip_prefix(':').unwrap_or("bad")),
+                }
+            }
+            None => return false,
+        }
+    } else {
+        match h.rsplit_once(':') {
+            Some((host, port)) => (host, port),
+            None => (h, "0"),
+        }
+    };
+    let port_ok = !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit());
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    port_ok && !host.is_empty() && host.len() <= 253 && host.split('.').all(label_ok)
+}
+
 fn tag_ok(t: &str) -> bool {
     let b = t.as_bytes();
     !b.is_empty()
@@ -106,6 +139,11 @@ impl Reference {
             }
             _ => ("docker.io".to_string(), name.to_string()),
         };
+        if !host_ok(&registry) {
+            return Err(bad(
+                "the registry must be a host name or IP address with an optional :port",
+            ));
+        }
         let registry = if registry == "index.docker.io" || registry == "registry-1.docker.io" {
             "docker.io".to_string()
         } else {
@@ -164,6 +202,8 @@ mod tests {
             ("ghcr.io/org/app:v1", "ghcr.io/org/app:v1"),
             ("localhost/app", "localhost/app"),
             ("127.0.0.1:5000/a/b:t", "127.0.0.1:5000/a/b:t"),
+            ("[::1]:5000/a", "[::1]:5000/a"),
+            ("My-Registry.example.com/a", "My-Registry.example.com/a"),
         ] {
             assert_eq!(
                 Reference::parse(input).unwrap().to_string(),
@@ -184,6 +224,12 @@ mod tests {
             "app@sha256:abc",
             "app:-x",
             " nginx",
+            "a b.c/x",
+            "ev\nil.io/x",
+            "evil.com#.good.io/x",
+            "evil.com?x=.io/y",
+            "host:port/x",
+            "[::1/x",
             "aA",
             "ngin%x",
             "org/app:v1x/Y",
