@@ -108,6 +108,8 @@ pub struct Policy {
     pub tags: Vec<TagRule>,
     /// Image rules.
     pub images: images::ImagePolicy,
+    /// Kinds that must be SOPS-encrypted (`spec.secrets.requireSops`; default `Secret`).
+    pub require_sops: Vec<String>,
 }
 
 fn literal_len(p: &str) -> usize {
@@ -403,6 +405,17 @@ impl Policy {
             &mut l,
             &keyless_of,
         );
+        let mut require_sops = vec!["Secret".to_string()];
+        if let Some(sec) = &file.spec.secrets {
+            if let Some(kinds) = &sec.require_sops {
+                require_sops = kinds.iter().map(|k| k.kind.clone()).collect();
+            }
+            if sec.decrypt_on_publish.is_some() || sec.keys.is_some() {
+                l.errors.push(
+                    "secrets.decryptOnPublish and secrets.keys belong in the gate configuration (publish.volume.decryptSecrets, secrets.ageKeyFile), not the policy".into(),
+                );
+            }
+        }
         if !l.errors.is_empty() {
             return Err(l.errors);
         }
@@ -428,6 +441,7 @@ impl Policy {
             },
             tags,
             images,
+            require_sops,
         })
     }
 

@@ -672,3 +672,28 @@ fn render_for_argocd() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn policy_requires_sops_for_listed_kinds() {
+    let lab = Lab::new();
+    lab.write("apps/web/configmap.yaml", CONFIGMAP);
+    lab.commit("first", true);
+    lab.write_policy("  secrets:\n    requireSops: [{kind: Secret}, {kind: ConfigMap}]\n");
+    let config = lab.config("", None);
+    let (code, out) = lab.once(&config);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("plaintext-secret") && out.contains("ConfigMap must be SOPS-encrypted"),
+        "{out}"
+    );
+    // Encrypted, the same ConfigMap passes.
+    lab.sops("apps/web/configmap.yaml", CONFIGMAP);
+    let c2 = lab.commit("encrypted configmap", true);
+    let (code, out) = lab.once(&config);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(lab.current().as_deref(), Some(c2.as_str()));
+    // Key material in the policy is a configuration error, not silently ignored.
+    lab.write_policy("  secrets:\n    decryptOnPublish: true\n");
+    let (code, out) = lab.once(&config);
+    assert_eq!(code, 2, "{out}");
+}

@@ -86,11 +86,28 @@ fn check_file(f: &Path, config: Option<&Config>) -> Vec<String> {
 /// Kubernetes `Secret` documents of a plain (not SOPS) YAML file that carry `data` or
 /// `stringData` values: one message per value, naming the document and key, never the value.
 pub fn plaintext_secrets(bytes: &[u8]) -> Vec<String> {
+    plaintext_kinds(bytes, &["Secret".to_string()])
+}
+
+/// Documents of a plain (not SOPS) YAML file whose kind must be SOPS-encrypted: a `Secret`
+/// with `data`/`stringData` values, or any document of another listed kind. Messages name the
+/// document and key, never a value.
+pub fn plaintext_kinds(bytes: &[u8], kinds: &[String]) -> Vec<String> {
     let mut found = Vec::new();
     if let Ok(docs) = yaml::load(bytes) {
         for (i, doc) in docs.iter().enumerate() {
-            let is_secret = matches!(get(doc, "kind"), Some(Value::Str(k)) if &k[..] == b"Secret");
-            if !is_secret {
+            let Some(Value::Str(kind)) = get(doc, "kind") else {
+                continue;
+            };
+            if !kinds.iter().any(|k| k.as_bytes() == &kind[..]) {
+                continue;
+            }
+            if &kind[..] != b"Secret" {
+                found.push(format!(
+                    "document {}: a {} must be SOPS-encrypted (policy secrets.requireSops)",
+                    i + 1,
+                    String::from_utf8_lossy(&kind[..])
+                ));
                 continue;
             }
             for field in ["data", "stringData"] {

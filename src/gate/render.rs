@@ -170,7 +170,13 @@ pub fn run(a: &RenderArgs<'_>) -> i32 {
             &format!("{what}: {} {}: {}", s.check, s.reason, s.message),
         )
     };
-    let decrypted = match check_secrets(a.age_key_file, a.decrypt, &selected, &mut verdict) {
+    let decrypted = match check_secrets(
+        &policy.require_sops,
+        a.age_key_file,
+        a.decrypt,
+        &selected,
+        &mut verdict,
+    ) {
         Ok((_, d)) => d,
         Err(s) => return stop(s),
     };

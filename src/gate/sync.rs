@@ -388,7 +388,13 @@ fn run(
     // Secrets.
     let want_plain = src.volume.as_ref().is_some_and(|v| v.decrypt_secrets);
     let (sops_files, decrypted) = if src.check_secrets {
-        check_secrets(src.age_key_file.as_deref(), want_plain, &entries, verdict)?
+        check_secrets(
+            &src.policy.require_sops,
+            src.age_key_file.as_deref(),
+            want_plain,
+            &entries,
+            verdict,
+        )?
     } else {
         (0, BTreeMap::new())
     };
@@ -479,6 +485,7 @@ fn short(id: &str) -> &str {
 /// one, the structure is checked and `macVerified` is false). Plain YAML `Secret`s with data are
 /// refused. Returns the number of SOPS files and, when decrypting for the volume, their plaintext.
 pub(crate) fn check_secrets(
+    require_sops: &[String],
     age_key_file: Option<&Path>,
     want_plain: bool,
     entries: &[Entry],
@@ -544,7 +551,7 @@ pub(crate) fn check_secrets(
                 verdicts.push(fv);
             }
             Err(_) if format == Format::Yaml => {
-                let problems = crate::cli::check::plaintext_secrets(&e.data);
+                let problems = crate::cli::check::plaintext_kinds(&e.data, require_sops);
                 if let Some(first) = problems.first() {
                     verdicts.push(FileVerdict {
                         id: e.path.clone(),

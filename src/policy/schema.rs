@@ -36,7 +36,7 @@ pub struct Spec {
     pub images: Option<super::images::ImagesSpec>,
     /// Secrets rules (checked by the gate).
     #[serde(default)]
-    pub secrets: Option<yaml_serde::Value>,
+    pub secrets: Option<SecretsSpec>,
 }
 
 /// A named signer.
@@ -128,4 +128,27 @@ pub struct TagRule {
 
 fn yes() -> bool {
     true
+}
+
+/// `spec.secrets`: which manifests must be SOPS-encrypted in the repositories the gate follows.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SecretsSpec {
+    /// Kinds that must be SOPS-encrypted (default: `[{kind: Secret}]`).
+    #[serde(default)]
+    pub require_sops: Option<Vec<KindSelector>>,
+    /// Not read here: the gate's `publish.volume.decryptSecrets` decides (an error if set).
+    #[serde(default)]
+    pub decrypt_on_publish: Option<bool>,
+    /// Not read here: the gate's `secrets.ageKeyFile` holds the keys (an error if set).
+    #[serde(default)]
+    pub keys: Option<yaml_serde::Value>,
+}
+
+/// A manifest selector.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KindSelector {
+    /// The Kubernetes kind.
+    pub kind: String,
 }
