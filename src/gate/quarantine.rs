@@ -139,6 +139,45 @@ impl Quarantine {
         c
     }
 
+    /// Removes the `*.lock` files a git killed mid-fetch leaves behind (a gate killed by
+    /// SIGKILL or OOM takes its git with it); git never removes them itself, so every later
+    /// fetch would fail with "cannot lock ref". Only the gate's own sync of this source runs
+    /// git in the quarantine, one at a time, and it has waited for the previous git: any lock
+    /// here is stale.
+    fn remove_stale_locks(&self) {
+        fn walk(dir: &Path, depth: usize) {
+            let Ok(read) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for item in read.flatten() {
+                let Ok(kind) = item.file_type() else {
+                    continue;
+                };
+                let p = item.path();
+                if kind.is_dir() && depth < 16 {
+                    walk(&p, depth + 1);
+                } else if kind.is_file()
+                    && item
+                        .file_name()
+                        .to_str()
+                        .is_some_and(|n| n.ends_with(".lock"))
+                {
+                    let _ = std::fs::remove_file(&p);
+                }
+            }
+        }
+        walk(&self.dir.join("refs"), 0);
+        for name in [
+            "packed-refs.lock",
+            "HEAD.lock",
+            "shallow.lock",
+            "config.lock",
+            "index.lock",
+        ] {
+            let _ = std::fs::remove_file(self.dir.join(name));
+        }
+    }
+
     /// Fetches `refname` from `url` and resolves it **once** to a commit id. A tag glob
     /// (`refs/tags/v*`) selects the highest matching tag by version order.
     pub fn fetch(
@@ -187,6 +226,7 @@ impl Quarantine {
                 ),
             );
         }
+        self.remove_stale_locks();
         c.args([
             "fetch",
             "--no-write-fetch-head",
