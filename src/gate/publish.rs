@@ -12,13 +12,14 @@
 //! One volume must be published and collected by one writer at a time (the gate serialises
 //! the work of each source).
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use rand::RngCore;
 use sha2::Digest;
 
-use super::tree::{Entry, TreeError, write_tree};
+use super::tree::{Entry, MODE_EXEC, MODE_PRIVATE, MODE_SYMLINK, TreeError, write_tree};
 use crate::cli::io::{Mode, write_atomic};
 
 /// Directory of the published trees inside the root.
@@ -103,6 +104,55 @@ fn sync_filesystem(dir: &Path) {
     sync_dir(dir);
 }
 
+/// Whether `dir` holds exactly `entries` (contents, permissions, symlink targets, nothing
+/// else besides directories).
+fn tree_matches(dir: &Path, entries: &[Entry]) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    fn count(dir: &Path) -> Option<usize> {
+        let mut n = 0;
+        for item in std::fs::read_dir(dir).ok()? {
+            let item = item.ok()?;
+            if item.file_type().ok()?.is_dir() {
+                n += count(&item.path())?;
+            } else {
+                n += 1;
+            }
+        }
+        Some(n)
+    }
+    let same = |e: &Entry| {
+        let p = dir.join(&e.path);
+        let Ok(m) = std::fs::symlink_metadata(&p) else {
+            return false;
+        };
+        if e.mode == MODE_SYMLINK {
+            return m.file_type().is_symlink()
+                && std::fs::read_link(&p).is_ok_and(|t| t.as_os_str().as_bytes() == e.data);
+        }
+        let perm = match e.mode {
+            MODE_EXEC => 0o755,
+            MODE_PRIVATE => 0o600,
+            _ => 0o644,
+        };
+        m.file_type().is_file()
+            && m.permissions().mode() & 0o777 == perm
+            && m.len() == e.data.len() as u64
+            && std::fs::read(&p).is_ok_and(|d| d == e.data)
+    };
+    entries.iter().all(same) && count(dir) == Some(entries.len())
+}
+
+/// Removes the version directory `versions/<name>`: renamed out of the way first (one atomic
+/// step), then deleted, so a crash half-way never leaves a partial `.versions/<commit>` that
+/// a later publish of that commit would reuse. A leftover `.tmp-gc-*` is collected like an
+/// unfinished write.
+fn remove_version(versions: &Path, name: &str) -> Result<(), TreeError> {
+    let path = versions.join(name);
+    let doomed = versions.join(format!(".tmp-gc-{name}-{}", random_suffix()));
+    std::fs::rename(&path, &doomed).map_err(|e| io_err(path.display(), e))?;
+    std::fs::remove_dir_all(&doomed).map_err(|e| io_err(doomed.display(), e))
+}
+
 /// Removes `path` (a file, symlink or directory tree, never followed) if older than `min`.
 fn remove_stale(path: &Path, meta: &std::fs::Metadata, min: Duration, now: SystemTime) -> bool {
     if age(meta, now) < min {
@@ -132,9 +182,9 @@ impl Volume {
     }
 
     /// Publishes `entries` as `commit`: the tree under `.versions/<commit>` (written to a
-    /// temporary directory then renamed; reused when that commit was published before), its
-    /// verdict beside it, the link swapped to it atomically, then the current verdict.
-    /// Returns the version directory.
+    /// temporary directory then renamed; reused when that commit was published before and the
+    /// directory still holds exactly this tree, else replaced), its verdict beside it, the link
+    /// swapped to it atomically, then the current verdict. Returns the version directory.
     pub fn publish(
         &self,
         commit: &str,
@@ -148,31 +198,38 @@ impl Volume {
         let versions = self.versions();
         std::fs::create_dir_all(&versions).map_err(|e| io_err(versions.display(), e))?;
         let dir = versions.join(commit);
-        match std::fs::symlink_metadata(&dir) {
-            Ok(m) if m.file_type().is_dir() => {}
+        let write = match std::fs::symlink_metadata(&dir) {
+            // Reused only when it is exactly this tree: a version left partial by an
+            // interrupted removal (or altered on the shared volume) is replaced.
+            Ok(m) if m.file_type().is_dir() && tree_matches(&dir, entries) => false,
+            Ok(m) if m.file_type().is_dir() => {
+                remove_version(&versions, commit)?;
+                true
+            }
             Ok(_) => {
                 return Err(TreeError::Io(format!(
                     "{} exists and is not a directory",
                     dir.display()
                 )));
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let tmp = versions.join(format!(".tmp-{commit}-{}", random_suffix()));
-                if let Err(e) = write_tree(entries, &tmp) {
-                    let _ = std::fs::remove_dir_all(&tmp);
-                    return Err(e);
-                }
-                sync_filesystem(&tmp);
-                if let Err(e) = std::fs::rename(&tmp, &dir) {
-                    let _ = std::fs::remove_dir_all(&tmp);
-                    // Lost a race with another writer of the same commit: theirs is complete.
-                    if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_dir()) {
-                        return Err(io_err(dir.display(), e));
-                    }
-                }
-                sync_dir(&versions);
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
             Err(e) => return Err(io_err(dir.display(), e)),
+        };
+        if write {
+            let tmp = versions.join(format!(".tmp-{commit}-{}", random_suffix()));
+            if let Err(e) = write_tree(entries, &tmp) {
+                let _ = std::fs::remove_dir_all(&tmp);
+                return Err(e);
+            }
+            sync_filesystem(&tmp);
+            if let Err(e) = std::fs::rename(&tmp, &dir) {
+                let _ = std::fs::remove_dir_all(&tmp);
+                // Lost a race with another writer of the same commit: theirs is complete.
+                if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_dir()) {
+                    return Err(io_err(dir.display(), e));
+                }
+            }
+            sync_dir(&versions);
         }
         touch(&dir)?;
         write_public(
@@ -287,8 +344,7 @@ impl Volume {
                 kept.push(name);
                 continue;
             }
-            let path = versions.join(name);
-            std::fs::remove_dir_all(&path).map_err(|e| io_err(path.display(), e))?;
+            remove_version(&versions, name)?;
             removed += 1;
         }
         for (commit, meta) in &verdicts {
