@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::config::Credentials;
 
@@ -55,19 +55,27 @@ pub fn run_with_timeout(
         }
         buf
     });
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break s,
-            Ok(None) if start.elapsed() > timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("{what}: timed out after {}s", timeout.as_secs()));
+    // Wait on a thread (no polling interval added to every git call); kill on the deadline.
+    let pid = child.id() as libc::pid_t;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let r = child.wait();
+        let _ = tx.send(());
+        r
+    });
+    let status = match rx.recv_timeout(timeout) {
+        Ok(()) => waiter.join().map_err(|_| format!("{what}: wait failed"))?,
+        Err(_) => {
+            // SAFETY: signalling our own child, which has not been reaped yet (the waiter
+            // thread is still blocked in wait()).
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => return Err(format!("{what}: {e}")),
+            let _ = waiter.join();
+            return Err(format!("{what}: timed out after {}s", timeout.as_secs()));
         }
-    };
+    }
+    .map_err(|e| format!("{what}: {e}"))?;
     let out = out_thread.join().unwrap_or_default();
     let err = err_thread.join().unwrap_or_default();
     if status.success() {
@@ -227,6 +235,11 @@ impl Quarantine {
             );
         }
         self.remove_stale_locks();
+        // git's git:// client stalls ~40 ms per request under protocol v2 (small writes meet
+        // delayed ACKs); v0 advertises the refs in one round trip.
+        if url.starts_with("git://") {
+            c.args(["-c", "protocol.version=0"]);
+        }
         c.args([
             "fetch",
             "--no-write-fetch-head",
