@@ -421,10 +421,10 @@ def main():
               + ", ".join(sorted({f'{r}' for r, _ in once_results}))
               + f", logged duration median {ms(statistics.median(d for _, d in once_results))}")
         print("phase breakdown (new processes, nothing new upstream):")
-        print(f"  git fetch alone ({a.transport}://, protocol v2, as the gate runs it): median {ms(fetch_med)} "
+        print(f"  git fetch alone ({a.transport}://, protocol v2, git's default; the gate uses v0 for git://): median {ms(fetch_med)} "
               f"(min {ms(fetch_min)})")
         print(f"  git fetch alone, protocol v0:    median {ms(v0_med)} (min {ms(v0_min)})")
-        print(f"  git fetch of one new commit ({a.transport}://, as the gate runs it): median "
+        print(f"  git fetch of one new commit ({a.transport}://, protocol v2): median "
               f"{ms(statistics.median(new_fetch))} (min {ms(min(new_fetch))})")
         print(f"  git rev-parse alone:             median {ms(rp_med)} (min {ms(rp_min)})")
         print(f"  sigil verify images (warm cache, the work tree): median {ms(vi_med)} (min {ms(vi_min)})")
