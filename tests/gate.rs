@@ -697,3 +697,42 @@ fn policy_requires_sops_for_listed_kinds() {
     let (code, out) = lab.once(&config);
     assert_eq!(code, 2, "{out}");
 }
+
+#[test]
+fn tag_refs_follow_the_highest_signed_tag() {
+    let lab = Lab::new();
+    lab.write("apps/web/configmap.yaml", CONFIGMAP);
+    let c1 = lab.commit("first", true);
+    let key = format!("user.signingkey={}", lab.key.display());
+    let tag = |name: &str, signed: bool| {
+        let mut args = vec!["-c", "gpg.format=ssh", "-c", &key, "tag", "-m", name];
+        if signed {
+            args.push("-s");
+        }
+        args.push(name);
+        git(&lab.repo, &args);
+    };
+    tag("v1.2.0", true);
+    lab.write_policy("  tags:\n    - {pattern: \"v*\", signers: [alice], verifyCommit: true}\n");
+    let config = lab.config("", None);
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("ref: refs/heads/main", "ref: refs/tags/v*");
+    std::fs::write(&config, text).unwrap();
+    let (code, out) = lab.once(&config);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(lab.current().as_deref(), Some(c1.as_str()));
+    // v1.10.0 sorts above v1.2.0 by version; it is an unsigned annotated tag: refused.
+    lab.write("apps/web/configmap.yaml", &CONFIGMAP.replace("hello", "hi"));
+    let c2 = lab.commit("second", true);
+    tag("v1.10.0", false);
+    let (code, out) = lab.once(&config);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("tags"), "{out}");
+    assert_eq!(lab.current().as_deref(), Some(c1.as_str()));
+    // A signed v1.11.0 on the same commit is published.
+    tag("v1.11.0", true);
+    let (code, out) = lab.once(&config);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(lab.current().as_deref(), Some(c2.as_str()));
+}

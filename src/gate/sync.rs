@@ -333,12 +333,16 @@ fn run(
         }
     }
     // Tags.
+    // For a tag ref, the tag rule's signers also vouch for the commits (as `verify tag` does).
+    let tag_rule = resolved_ref
+        .strip_prefix("refs/tags/")
+        .and_then(|name| src.policy.tag_rule(name).ok().flatten());
     let ctx = Context {
         policy: &src.policy,
         refname: resolved_ref.clone(),
         first_seen: Some(first_seen),
         now: t,
-        tag_signers: None,
+        tag_signers: tag_rule.map(|r| (format!("tags[{}]", r.pattern), r.signers.clone())),
     };
     let mut tag_verdicts: Vec<Verdict> = Vec::new();
     if let Some(name) = resolved_ref.strip_prefix("refs/tags/") {
