@@ -387,8 +387,18 @@ fn run(
         .find(|v| v.id == commit)
         .or(commit_verdicts.first());
     // The verified tree, from the objects.
-    let mut entries = tree::read_tree(&q.dir, &commit)
-        .map_err(|e| refuse("tree", "unsafe-tree", Some(commit.clone()), e.to_string()))?;
+    let mut entries = tree::read_tree(&q.dir, &commit).map_err(|e| match e {
+        tree::TreeError::Git(_) | tree::TreeError::Io(..) => {
+            error("tree", "git-error", e.to_string())
+        }
+        tree::TreeError::Corrupt(_) => refuse(
+            "tree",
+            "corrupt-object",
+            Some(commit.clone()),
+            e.to_string(),
+        ),
+        _ => refuse("tree", "unsafe-tree", Some(commit.clone()), e.to_string()),
+    })?;
     // Secrets.
     let want_plain = src.volume.as_ref().is_some_and(|v| v.decrypt_secrets);
     let (sops_files, decrypted) = if src.check_secrets {
