@@ -1,7 +1,6 @@
-//! The gate's HTTP server (`tiny_http`, own worker threads): probes (`/livez`, `/readyz`),
-//! Prometheus metrics (`/metrics`), status JSON (`/status`), a small HTML status page (`/`),
-//! Flux artifacts (`/artifacts/<source>/<hex>.tar.gz`) and the sync webhook
-//! (`POST /hooks/<source>`).
+//! The gate's HTTP server: probes (`/livez`, `/readyz`), Prometheus metrics (`/metrics`),
+//! status JSON (`/status`), a small HTML status page (`/`), Flux artifacts
+//! (`/artifacts/<source>/<hex>.tar.gz`) and the sync webhook (`POST /hooks/<source>`).
 //!
 //! Webhooks are off unless a webhook secret is configured: without one every webhook gets
 //! 403, with one every webhook must carry `X-Hub-Signature-256: sha256=<hex>` (GitHub) or
@@ -11,28 +10,47 @@
 //!
 //! Request headers and bodies are never logged or echoed.
 //!
-//! tiny_http 0.12 drains an unread request body on drop by allocating a buffer of the declared
-//! `Content-Length` (tiny-http PR #290), so a request declaring a body larger than
-//! [`MAX_BODY`] is answered 413 and its connection is deliberately leaked (never dropped):
-//! one idle socket per such request instead of an attacker-sized allocation. Reading a body
-//! (or dropping a request whose body was not read) waits for the client, and tiny_http has no
-//! read timeout, so requests that stream a body are handled on their own threads (at most
-//! [`BODY_THREADS`] at once): a silent client never holds the workers that answer `/livez`.
-//! [`ServerHandle::stop`] joins the workers, not those threads (they end with their client).
+//! # Transport
+//!
+//! A small std-only HTTP/1.1 server, one request per connection (`Connection: close`), which
+//! is what probes, scrapers, Flux and webhook senders need:
+//!
+//! - An accept thread hands each connection to a thread of its own, at most
+//!   [`MAX_CONNECTIONS`] at once; beyond that a new connection is answered 503 at once and
+//!   closed. Threads are bounded, and a slow or silent client holds only its own.
+//! - Deadlines bound every client: the request head must arrive within 5 s of the accept
+//!   (else 408), a body within 10 s of the head (else 400), and each write of the response
+//!   must make progress within 10 s.
+//! - The head is at most 16 KiB and 100 header fields (else 431). Obsolete line folding,
+//!   invalid field names or values, a bare CR or LF, duplicate `Content-Length` and
+//!   `Content-Length` with `Transfer-Encoding` are 400; a transfer coding other than
+//!   `chunked` is 501; HTTP versions other than 1.0 and 1.1 are 505; an `Expect` other than
+//!   `100-continue` is 417.
+//! - A declared `Content-Length` above [`MAX_BODY`] is answered 413 without reading the body;
+//!   a chunked body is read up to [`MAX_BODY`] and answered 413 beyond. Bodies are read only
+//!   by the webhook handler, after its cheap checks (secret configured, known source).
+//! - When a response leaves request bytes unread, the server half-closes and drains at most
+//!   256 KiB for at most 1 s before closing, so that the client reads the response rather
+//!   than a connection reset; nothing is ever allocated to the size a client declares.
+//! - Paths are matched strictly, without percent-decoding.
+//!
+//! [`ServerHandle::stop`] closes the listener, shuts down the open connections and waits (at
+//! most 2 s) for their threads to finish.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs::File;
-use std::io::Read;
-use std::net::SocketAddr;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
-use tiny_http::{Header, Method, Request, Response, ResponseBox};
 use zeroize::Zeroizing;
 
 use super::state::{DURATION_BUCKETS, GateState, Shared, SourceState, Triggers};
@@ -40,11 +58,33 @@ use super::state::{DURATION_BUCKETS, GateState, Shared, SourceState, Triggers};
 /// Largest webhook body accepted (1 MiB).
 pub const MAX_BODY: usize = 1 << 20;
 
-/// Worker threads answering requests.
-const WORKERS: usize = 4;
+/// Connections served at once (one thread each); beyond, new connections get 503.
+pub const MAX_CONNECTIONS: usize = 256;
 
-/// Requests with a streamed body handled at once on their own threads (beyond: on a worker).
-pub const BODY_THREADS: usize = 32;
+/// Largest request head (request line and header fields).
+const MAX_HEAD: usize = 16 << 10;
+
+/// Most header fields in a request.
+const MAX_HEADERS: usize = 100;
+
+/// Time from the accept to the end of the request head.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Time from the end of the head to the end of the body.
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Longest a single write of the response may wait for the client.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Bounds on draining unread request bytes before closing.
+const LINGER: Duration = Duration::from_secs(1);
+const LINGER_BYTES: usize = 256 << 10;
+
+/// Longest [`ServerHandle::stop`] waits for each of the accept thread and the connections.
+const STOP_WAIT: Duration = Duration::from_secs(2);
+
+/// Stack of a connection thread (handlers keep their data on the heap).
+const THREAD_STACK: usize = 512 << 10;
 
 /// Server settings.
 pub struct ServerConfig {
@@ -58,10 +98,9 @@ pub struct ServerConfig {
 
 /// A running server; [`ServerHandle::stop`] shuts it down.
 pub struct ServerHandle {
-    server: Arc<tiny_http::Server>,
     addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    workers: Vec<JoinHandle<()>>,
+    inner: Arc<Inner>,
+    accept: Option<JoinHandle<()>>,
 }
 
 impl ServerHandle {
@@ -70,17 +109,39 @@ impl ServerHandle {
         self.addr
     }
 
-    /// Stops accepting, wakes and joins the worker threads.
-    pub fn stop(self) {
-        self.stop.store(true, Ordering::SeqCst);
-        for _ in 0..self.workers.len() {
-            self.server.unblock();
+    /// Closes the listener, shuts down open connections and waits for their threads.
+    pub fn stop(mut self) {
+        self.inner.stop.store(true, Ordering::SeqCst);
+        if let Some(accept) = self.accept.take() {
+            // Unblock `accept`; the accept thread sees the flag and drops the listener.
+            wake(self.addr);
+            let deadline = Instant::now() + STOP_WAIT;
+            while !accept.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            if accept.is_finished() {
+                let _ = accept.join();
+            }
         }
-        for w in self.workers {
-            let _ = w.join();
+        let conns = lock_conns(&self.inner);
+        for stream in conns.open.values().flatten() {
+            let _ = stream.shutdown(Shutdown::Both);
         }
-        // The last reference to the server drops here, which closes the listener.
+        let _ = self
+            .inner
+            .idle
+            .wait_timeout_while(conns, STOP_WAIT, |c| !c.open.is_empty());
     }
+}
+
+/// Connects to the listener so that a blocked `accept` returns.
+fn wake(addr: SocketAddr) {
+    let ip = match addr.ip() {
+        IpAddr::V4(a) if a.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(a) if a.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    let _ = TcpStream::connect_timeout(&SocketAddr::new(ip, addr.port()), Duration::from_secs(1));
 }
 
 struct Ctx {
@@ -88,8 +149,34 @@ struct Ctx {
     triggers: Arc<Triggers>,
     secret: Option<Zeroizing<Vec<u8>>>,
     artifacts_dir: PathBuf,
-    /// Requests with a streamed body being handled on their own threads.
-    body_threads: AtomicUsize,
+}
+
+/// Transport limits (tests lower them).
+#[derive(Clone, Copy)]
+struct Limits {
+    max_connections: usize,
+    head_timeout: Duration,
+}
+
+struct Inner {
+    ctx: Ctx,
+    limits: Limits,
+    stop: AtomicBool,
+    conns: Mutex<Conns>,
+    /// Signalled when the last connection ends.
+    idle: Condvar,
+}
+
+/// Open connections: a clone of each stream (if one could be made), so `stop` can shut
+/// them down.
+#[derive(Default)]
+struct Conns {
+    next_id: u64,
+    open: HashMap<u64, Option<TcpStream>>,
+}
+
+fn lock_conns(inner: &Inner) -> MutexGuard<'_, Conns> {
+    inner.conns.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Binds `cfg.bind` and serves on background threads.
@@ -98,65 +185,637 @@ pub fn start(
     shared: Shared,
     triggers: Arc<Triggers>,
 ) -> Result<ServerHandle, String> {
-    let server = tiny_http::Server::http(cfg.bind.as_str())
-        .map_err(|e| format!("cannot listen on {}: {e}", cfg.bind))?;
-    let addr = match server.server_addr() {
-        tiny_http::ListenAddr::IP(a) => a,
-        _ => return Err(format!("cannot listen on {}: not an IP address", cfg.bind)),
+    let limits = Limits {
+        max_connections: MAX_CONNECTIONS,
+        head_timeout: HEAD_TIMEOUT,
     };
-    let server = Arc::new(server);
-    let stop = Arc::new(AtomicBool::new(false));
-    let ctx = Arc::new(Ctx {
-        shared,
-        triggers,
-        secret: cfg.webhook_secret,
-        artifacts_dir: cfg.artifacts_dir,
-        body_threads: AtomicUsize::new(0),
+    start_with(cfg, shared, triggers, limits)
+}
+
+fn start_with(
+    cfg: ServerConfig,
+    shared: Shared,
+    triggers: Arc<Triggers>,
+    limits: Limits,
+) -> Result<ServerHandle, String> {
+    let listener = TcpListener::bind(cfg.bind.as_str())
+        .map_err(|e| format!("cannot listen on {}: {e}", cfg.bind))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("cannot listen on {}: {e}", cfg.bind))?;
+    let inner = Arc::new(Inner {
+        ctx: Ctx {
+            shared,
+            triggers,
+            secret: cfg.webhook_secret,
+            artifacts_dir: cfg.artifacts_dir,
+        },
+        limits,
+        stop: AtomicBool::new(false),
+        conns: Mutex::new(Conns::default()),
+        idle: Condvar::new(),
     });
-    let mut workers = Vec::with_capacity(WORKERS);
-    for i in 0..WORKERS {
-        let w_server = Arc::clone(&server);
-        let w_stop = Arc::clone(&stop);
-        let w_ctx = Arc::clone(&ctx);
-        let spawned = std::thread::Builder::new()
-            .name(format!("sigil-http-{i}"))
-            .spawn(move || {
-                while !w_stop.load(Ordering::SeqCst) {
-                    match w_server.recv() {
-                        Ok(req) => dispatch(&w_ctx, req),
-                        Err(_) => {
-                            if w_stop.load(Ordering::SeqCst) {
-                                break;
-                            }
-                            // Accept failed: avoid a hot loop while the accept thread is gone.
-                            std::thread::sleep(std::time::Duration::from_millis(50));
-                        }
-                    }
-                }
-            });
-        match spawned {
-            Ok(h) => workers.push(h),
-            Err(e) => {
-                let handle = ServerHandle {
-                    server,
-                    addr,
-                    stop,
-                    workers,
-                };
-                handle.stop();
-                return Err(format!("cannot start HTTP worker thread: {e}"));
-            }
-        }
-    }
+    let a_inner = Arc::clone(&inner);
+    let accept = std::thread::Builder::new()
+        .name("sigil-http-accept".to_string())
+        .spawn(move || accept_loop(&listener, &a_inner))
+        .map_err(|e| format!("cannot start HTTP accept thread: {e}"))?;
     Ok(ServerHandle {
-        server,
         addr,
-        stop,
-        workers,
+        inner,
+        accept: Some(accept),
     })
 }
 
-/// A response before it is turned into a tiny_http one.
+fn accept_loop(listener: &TcpListener, inner: &Arc<Inner>) {
+    loop {
+        let accepted = listener.accept();
+        if inner.stop.load(Ordering::SeqCst) {
+            return;
+        }
+        match accepted {
+            Ok((stream, _)) => spawn_connection(inner, stream),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                ) => {}
+            // E.g. out of file descriptors: avoid a hot loop.
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+/// Removes a connection from [`Conns`] when its thread ends (even by a panic).
+struct ConnGuard {
+    inner: Arc<Inner>,
+    id: u64,
+}
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        let mut conns = lock_conns(&self.inner);
+        conns.open.remove(&self.id);
+        if conns.open.is_empty() {
+            self.inner.idle.notify_all();
+        }
+    }
+}
+
+fn spawn_connection(inner: &Arc<Inner>, stream: TcpStream) {
+    let id = {
+        let mut conns = lock_conns(inner);
+        if conns.open.len() >= inner.limits.max_connections {
+            drop(conns);
+            return busy(&stream);
+        }
+        let id = conns.next_id;
+        conns.next_id += 1;
+        conns.open.insert(id, stream.try_clone().ok());
+        id
+    };
+    let guard = ConnGuard {
+        inner: Arc::clone(inner),
+        id,
+    };
+    let spawned = std::thread::Builder::new()
+        .name("sigil-http".to_string())
+        .stack_size(THREAD_STACK)
+        .spawn(move || {
+            connection(&guard.inner, &stream);
+            drop(guard);
+        });
+    // On failure the closure, the stream and the guard are dropped: the connection closes.
+    let _ = spawned;
+}
+
+/// Answers 503 on the accept thread, without reading the request (best effort).
+fn busy(stream: &TcpStream) {
+    let _ = stream.set_write_timeout(Some(Duration::from_millis(200)));
+    let _ = write_reply(stream, Reply::text(503, "too many connections"), false);
+    let _ = stream.shutdown(Shutdown::Write);
+    // Read what already arrived so the close is less likely to be a reset.
+    if stream.set_nonblocking(true).is_ok() {
+        let mut buf = [0u8; 4096];
+        for _ in 0..4 {
+            match (&*stream).read(&mut buf) {
+                Ok(n) if n > 0 => {}
+                _ => break,
+            }
+        }
+    }
+}
+
+/// A connection's bytes read so far: `buf[pos..]` is not consumed yet.
+struct Conn<'a> {
+    stream: &'a TcpStream,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+enum ReadError {
+    /// The peer closed the connection.
+    Eof,
+    /// The deadline passed.
+    Timeout,
+    /// Any other I/O error.
+    Io,
+}
+
+impl Conn<'_> {
+    fn pending(&self) -> &[u8] {
+        self.buf.get(self.pos..).unwrap_or_default()
+    }
+
+    /// Reads more bytes (at most 8 KiB), waiting until `deadline` at most.
+    fn fill(&mut self, deadline: Instant) -> Result<usize, ReadError> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(ReadError::Timeout);
+        }
+        if self.stream.set_read_timeout(Some(left)).is_err() {
+            return Err(ReadError::Io);
+        }
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        } else if self.pos >= 8192 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        let mut chunk = [0u8; 8192];
+        loop {
+            match (&*self.stream).read(&mut chunk) {
+                Ok(0) => return Err(ReadError::Eof),
+                Ok(n) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Err(ReadError::Timeout);
+                }
+                Err(_) => return Err(ReadError::Io),
+            }
+        }
+    }
+
+    /// Reads the request head (without its final empty line), leaving what follows pending.
+    /// Empty lines before the request line are skipped.
+    fn read_head(&mut self, deadline: Instant) -> Result<Vec<u8>, HeadError> {
+        let mut searched: usize = 0;
+        loop {
+            while self.pending().starts_with(b"\r\n") {
+                self.pos += 2;
+                searched = 0;
+            }
+            let pending = self.pending();
+            let from = searched.saturating_sub(3);
+            if let Some(i) = find(pending.get(from..).unwrap_or_default(), b"\r\n\r\n") {
+                let end = from + i;
+                if end + 4 > MAX_HEAD {
+                    return Err(HeadError::TooLarge);
+                }
+                let head = pending[..end].to_vec();
+                self.pos += end + 4;
+                return Ok(head);
+            }
+            if pending.len() >= MAX_HEAD {
+                return Err(HeadError::TooLarge);
+            }
+            searched = pending.len();
+            let started = !pending.is_empty();
+            match self.fill(deadline) {
+                Ok(_) => {}
+                Err(ReadError::Timeout) if started => return Err(HeadError::Timeout),
+                Err(_) => return Err(HeadError::Closed),
+            }
+        }
+    }
+
+    /// Reads one CRLF-terminated line of at most `max` bytes (without the CRLF).
+    fn read_line(&mut self, deadline: Instant, max: usize) -> Result<Vec<u8>, BodyError> {
+        loop {
+            let pending = self.pending();
+            if let Some(i) = find(pending, b"\r\n") {
+                if i > max {
+                    return Err(BodyError::Bad);
+                }
+                let line = pending[..i].to_vec();
+                self.pos += i + 2;
+                return Ok(line);
+            }
+            if pending.len() > max + 1 {
+                return Err(BodyError::Bad);
+            }
+            self.fill(deadline).map_err(|_| BodyError::Bad)?;
+        }
+    }
+
+    /// Appends exactly `n` more body bytes to `out`.
+    fn read_exact_into(
+        &mut self,
+        out: &mut Vec<u8>,
+        n: usize,
+        deadline: Instant,
+    ) -> Result<(), BodyError> {
+        let mut left = n;
+        loop {
+            let pending = self.pending();
+            let take = pending.len().min(left);
+            out.extend_from_slice(&pending[..take]);
+            self.pos += take;
+            left -= take;
+            if left == 0 {
+                return Ok(());
+            }
+            self.fill(deadline).map_err(|_| BodyError::Bad)?;
+        }
+    }
+
+    /// Reads a chunked body of at most [`MAX_BODY`] bytes, and its trailer section.
+    fn read_chunked(&mut self, deadline: Instant) -> Result<Vec<u8>, BodyError> {
+        let mut body = Vec::new();
+        loop {
+            let line = self.read_line(deadline, 1024)?;
+            let size = line.split(|b| *b == b';').next().unwrap_or_default();
+            let size = size
+                .strip_suffix(b" ")
+                .or_else(|| size.strip_suffix(b"\t"))
+                .unwrap_or(size);
+            if size.is_empty() || size.len() > 16 || !size.iter().all(u8::is_ascii_hexdigit) {
+                return Err(BodyError::Bad);
+            }
+            let size = std::str::from_utf8(size)
+                .ok()
+                .and_then(|s| u64::from_str_radix(s, 16).ok())
+                .ok_or(BodyError::Bad)?;
+            if size == 0 {
+                break;
+            }
+            if size > (MAX_BODY - body.len()) as u64 {
+                return Err(BodyError::TooLarge);
+            }
+            self.read_exact_into(&mut body, size as usize, deadline)?;
+            if !self.read_line(deadline, 0)?.is_empty() {
+                return Err(BodyError::Bad);
+            }
+        }
+        let mut trailers = 0;
+        loop {
+            let line = self.read_line(deadline, MAX_HEAD)?;
+            if line.is_empty() {
+                return Ok(body);
+            }
+            trailers += line.len() + 2;
+            if trailers > MAX_HEAD {
+                return Err(BodyError::Bad);
+            }
+        }
+    }
+
+    /// Reads and discards unread request bytes, bounded, after a half-close.
+    fn linger(&mut self) {
+        let _ = self.stream.shutdown(Shutdown::Write);
+        let deadline = Instant::now() + LINGER;
+        let mut drained = 0;
+        while drained < LINGER_BYTES {
+            match self.fill(deadline) {
+                Ok(n) => {
+                    drained += n;
+                    self.pos = self.buf.len();
+                }
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+enum HeadError {
+    /// Closed, failed or silent before a single byte: no answer.
+    Closed,
+    /// Part of a head, then silence past the deadline: 408.
+    Timeout,
+    /// No end of the head within [`MAX_HEAD`]: 431.
+    TooLarge,
+}
+
+enum BodyError {
+    /// Beyond [`MAX_BODY`]: 413.
+    TooLarge,
+    /// Malformed, truncated, timed out: 400.
+    Bad,
+}
+
+/// How the request body is framed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    None,
+    Length(u64),
+    Chunked,
+}
+
+/// A parsed request head and the connection its body (if any) is read from.
+struct Request<'a> {
+    method: String,
+    target: String,
+    headers: Vec<(String, String)>,
+    framing: Framing,
+    expect_continue: bool,
+    conn: Conn<'a>,
+    /// Whether the body was read to its end.
+    body_read: bool,
+}
+
+impl Request<'_> {
+    /// Reads the whole body (at most [`MAX_BODY`] bytes); answers `Expect: 100-continue`.
+    fn read_body(&mut self) -> Result<Vec<u8>, BodyError> {
+        if self.body_read {
+            return Ok(Vec::new());
+        }
+        let deadline = Instant::now() + BODY_TIMEOUT;
+        let want_body = self.framing != Framing::None && self.framing != Framing::Length(0);
+        if want_body && self.expect_continue {
+            self.expect_continue = false;
+            if (&*self.conn.stream)
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .is_err()
+            {
+                return Err(BodyError::Bad);
+            }
+        }
+        let body = match self.framing {
+            Framing::None => Vec::new(),
+            Framing::Length(n) if n > MAX_BODY as u64 => return Err(BodyError::TooLarge),
+            Framing::Length(n) => {
+                let mut body = Vec::with_capacity(n as usize);
+                self.conn.read_exact_into(&mut body, n as usize, deadline)?;
+                body
+            }
+            Framing::Chunked => self.conn.read_chunked(deadline)?,
+        };
+        self.body_read = true;
+        Ok(body)
+    }
+
+    /// Whether request bytes may still be on their way (the body was not read).
+    fn unread(&self) -> bool {
+        !self.body_read && !matches!(self.framing, Framing::None | Framing::Length(0))
+    }
+}
+
+/// `tchar` of RFC 9110.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// The parts of a request head: method, target, HTTP/1.0?, header fields.
+type Head = (String, String, bool, Vec<(String, String)>);
+
+/// Parses a request head strictly; errors are the reply to send.
+fn parse_head(head: &[u8]) -> Result<Head, Reply> {
+    let bad = |why: &str| Reply::text(400, why);
+    let mut all = Vec::new();
+    let mut rest = head;
+    loop {
+        match find(rest, b"\r\n") {
+            Some(i) => {
+                all.push(&rest[..i]);
+                rest = &rest[i + 2..];
+            }
+            None => {
+                all.push(rest);
+                break;
+            }
+        }
+    }
+    if all.iter().any(|l| l.contains(&b'\r') || l.contains(&b'\n')) {
+        return Err(bad("bad request: bare CR or LF"));
+    }
+    let request_line = all.first().copied().unwrap_or_default();
+    let parts: Vec<&[u8]> = request_line.split(|b| *b == b' ').collect();
+    let [method, target, version] = parts.as_slice() else {
+        return Err(bad("bad request line"));
+    };
+    if method.is_empty() || !method.iter().copied().all(is_tchar) {
+        return Err(bad("bad request method"));
+    }
+    if !target.starts_with(b"/") || !target.iter().all(|b| (0x21..0x7f).contains(b)) {
+        return Err(bad("bad request target"));
+    }
+    let http10 = match *version {
+        b"HTTP/1.1" => false,
+        b"HTTP/1.0" => true,
+        v if v.len() == 8
+            && v.starts_with(b"HTTP/")
+            && v[5].is_ascii_digit()
+            && v[6] == b'.'
+            && v[7].is_ascii_digit() =>
+        {
+            return Err(Reply::text(505, "HTTP version not supported"));
+        }
+        _ => return Err(bad("bad request line")),
+    };
+    let fields = &all[1..];
+    if fields.len() > MAX_HEADERS {
+        return Err(Reply::text(431, "too many header fields"));
+    }
+    let mut headers = Vec::with_capacity(fields.len());
+    for line in fields {
+        if line.starts_with(b" ") || line.starts_with(b"\t") {
+            return Err(bad("bad request: obsolete line folding"));
+        }
+        let Some(colon) = line.iter().position(|b| *b == b':') else {
+            return Err(bad("bad header field"));
+        };
+        let (name, value) = (&line[..colon], &line[colon + 1..]);
+        if name.is_empty() || !name.iter().copied().all(is_tchar) {
+            return Err(bad("bad header field name"));
+        }
+        if value
+            .iter()
+            .any(|b| (*b < 0x20 && *b != b'\t') || *b == 0x7f)
+        {
+            return Err(bad("bad header field value"));
+        }
+        let value = String::from_utf8_lossy(value);
+        headers.push((
+            String::from_utf8_lossy(name).into_owned(),
+            value.trim_matches([' ', '\t']).to_string(),
+        ));
+    }
+    Ok((
+        String::from_utf8_lossy(method).into_owned(),
+        String::from_utf8_lossy(target).into_owned(),
+        http10,
+        headers,
+    ))
+}
+
+/// The body framing and whether `100 Continue` is expected; errors are the reply to send.
+fn framing(headers: &[(String, String)], http10: bool) -> Result<(Framing, bool), Reply> {
+    let values = |name: &str| -> Vec<&str> {
+        headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    };
+    let lengths = values("Content-Length");
+    let codings = values("Transfer-Encoding");
+    let expect = values("Expect");
+    let framing = match (lengths.as_slice(), codings.as_slice()) {
+        ([], []) => Framing::None,
+        ([_, _, ..], _) => return Err(Reply::text(400, "duplicate Content-Length")),
+        ([_], [_, ..]) => {
+            return Err(Reply::text(400, "Content-Length with Transfer-Encoding"));
+        }
+        ([n], []) => {
+            if n.is_empty() || n.len() > 19 || !n.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(Reply::text(400, "bad Content-Length"));
+            }
+            Framing::Length(
+                n.parse()
+                    .map_err(|_| Reply::text(400, "bad Content-Length"))?,
+            )
+        }
+        ([], [te]) if te.eq_ignore_ascii_case("chunked") && !http10 => Framing::Chunked,
+        ([], _) if http10 => return Err(Reply::text(400, "Transfer-Encoding in HTTP/1.0")),
+        ([], _) => return Err(Reply::text(501, "unsupported transfer coding")),
+    };
+    let expect_continue = match expect.as_slice() {
+        [] => false,
+        [e] if e.eq_ignore_ascii_case("100-continue") => !http10,
+        _ => return Err(Reply::text(417, "expectation failed")),
+    };
+    Ok((framing, expect_continue))
+}
+
+/// Serves the one request of a connection.
+fn connection(inner: &Inner, stream: &TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+    let mut conn = Conn {
+        stream,
+        buf: Vec::new(),
+        pos: 0,
+    };
+    let head = match conn.read_head(Instant::now() + inner.limits.head_timeout) {
+        Ok(head) => head,
+        Err(HeadError::Closed) => return,
+        Err(HeadError::Timeout) => {
+            let _ = write_reply(stream, Reply::text(408, "request timeout"), false);
+            return;
+        }
+        Err(HeadError::TooLarge) => {
+            let _ = write_reply(stream, Reply::text(431, "request head too large"), false);
+            return conn.linger();
+        }
+    };
+    let parsed = parse_head(&head).and_then(|(method, target, http10, headers)| {
+        let (framing, expect) = framing(&headers, http10)?;
+        Ok((method, target, headers, framing, expect))
+    });
+    let (method, target, headers, framing, expect_continue) = match parsed {
+        Ok(p) => p,
+        Err(reply) => {
+            let _ = write_reply(stream, reply, false);
+            return conn.linger();
+        }
+    };
+    let mut req = Request {
+        method,
+        target,
+        headers,
+        framing,
+        expect_continue,
+        conn,
+        body_read: false,
+    };
+    let head_only = req.method == "HEAD";
+    let reply = handle(&inner.ctx, &mut req);
+    let _ = write_reply(stream, reply, head_only);
+    if req.unread() {
+        req.conn.linger();
+    }
+}
+
+/// The reason phrase of a status code.
+fn reason(code: u16) -> &'static str {
+    match code {
+        200 => "OK",
+        202 => "Accepted",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        413 => "Content Too Large",
+        417 => "Expectation Failed",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        505 => "HTTP Version Not Supported",
+        _ => "",
+    }
+}
+
+/// Writes `reply` (status line, headers, and unless `head_only` the body).
+fn write_reply(stream: &TcpStream, reply: Reply, head_only: bool) -> io::Result<()> {
+    let len = match &reply.body {
+        Body::Bytes(b) => b.len() as u64,
+        Body::File(f) => f.metadata()?.len(),
+    };
+    let mut headers = vec![
+        ("Content-Type", reply.content_type.to_string()),
+        ("Cache-Control", "no-store".to_string()),
+        ("X-Content-Type-Options", "nosniff".to_string()),
+    ];
+    for (k, v) in reply.headers {
+        if let Some(slot) = headers.iter_mut().find(|(hk, _)| *hk == k) {
+            slot.1 = v;
+        } else {
+            headers.push((k, v));
+        }
+    }
+    let mut head = format!("HTTP/1.1 {} {}\r\n", reply.code, reason(reply.code));
+    for (k, v) in headers {
+        if !v.bytes().any(|b| b == b'\r' || b == b'\n') {
+            let _ = write!(head, "{k}: {v}\r\n");
+        }
+    }
+    let _ = write!(head, "Content-Length: {len}\r\nConnection: close\r\n\r\n");
+    let mut out = head.into_bytes();
+    let mut w = stream;
+    match reply.body {
+        Body::Bytes(b) => {
+            if !head_only {
+                out.extend_from_slice(&b);
+            }
+            w.write_all(&out)?;
+        }
+        Body::File(f) => {
+            w.write_all(&out)?;
+            if !head_only {
+                io::copy(&mut f.take(len), &mut w)?;
+            }
+        }
+    }
+    w.flush()
+}
+
+/// A response before it is written.
 struct Reply {
     code: u16,
     content_type: &'static str,
@@ -188,32 +847,6 @@ impl Reply {
         r.headers.push(("Allow", allow.to_string()));
         r
     }
-
-    fn into_response(self) -> ResponseBox {
-        let mut resp = match self.body {
-            Body::Bytes(b) => Response::from_data(b).boxed(),
-            Body::File(f) => Response::from_file(f).boxed(),
-        }
-        .with_status_code(self.code);
-        let mut headers = vec![
-            ("Content-Type", self.content_type.to_string()),
-            ("Cache-Control", "no-store".to_string()),
-            ("X-Content-Type-Options", "nosniff".to_string()),
-        ];
-        for (k, v) in self.headers {
-            if let Some(slot) = headers.iter_mut().find(|(hk, _)| *hk == k) {
-                slot.1 = v;
-            } else {
-                headers.push((k, v));
-            }
-        }
-        for (k, v) in headers {
-            if let Ok(h) = Header::from_bytes(k.as_bytes(), v.as_bytes()) {
-                resp.add_header(h);
-            }
-        }
-        resp
-    }
 }
 
 fn lock(shared: &Shared) -> MutexGuard<'_, GateState> {
@@ -225,10 +858,10 @@ fn now_unix() -> i64 {
 }
 
 fn header<'a>(req: &'a Request, name: &'static str) -> Option<&'a str> {
-    req.headers()
+    req.headers
         .iter()
-        .find(|h| h.field.equiv(name))
-        .map(|h| h.value.as_str())
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 /// The route name used as the `handler` label.
@@ -245,70 +878,26 @@ fn route_name(path: &str) -> &'static str {
     }
 }
 
-/// Whether tiny_http streams this request's body from the socket: reading it, or dropping the
-/// request (tiny_http drains an unread body on drop), waits for the client.
-fn streams_body(req: &Request) -> bool {
-    req.body_length().is_some_and(|n| n > 1024)
-        || header(req, "Transfer-Encoding").is_some()
-        || header(req, "Expect").is_some()
-}
-
-/// Handles `req`, on its own thread when its body could block: a slow or silent client must
-/// not hold a worker, or `/livez` would stop answering.
-fn dispatch(ctx: &Arc<Ctx>, req: Request) {
-    if !streams_body(&req) || req.body_length().is_some_and(|n| n > MAX_BODY) {
-        return handle(ctx, req);
-    }
-    if ctx.body_threads.fetch_add(1, Ordering::SeqCst) >= BODY_THREADS {
-        ctx.body_threads.fetch_sub(1, Ordering::SeqCst);
-        return handle(ctx, req);
-    }
-    let (tx, rx) = std::sync::mpsc::channel::<Request>();
-    let t_ctx = Arc::clone(ctx);
-    let spawned = std::thread::Builder::new()
-        .name("sigil-http-body".to_string())
-        .spawn(move || {
-            if let Ok(req) = rx.recv() {
-                handle(&t_ctx, req);
-            }
-            t_ctx.body_threads.fetch_sub(1, Ordering::SeqCst);
-        });
-    match spawned {
-        Ok(_) => {
-            if let Err(std::sync::mpsc::SendError(req)) = tx.send(req) {
-                handle(ctx, req);
-            }
-        }
-        Err(_) => {
-            ctx.body_threads.fetch_sub(1, Ordering::SeqCst);
-            handle(ctx, req);
-        }
-    }
-}
-
-fn handle(ctx: &Ctx, mut req: Request) {
+/// Routes `req` and counts the reply.
+fn handle(ctx: &Ctx, req: &mut Request) -> Reply {
     let path = req
-        .url()
+        .target
         .split(['?', '#'])
         .next()
         .unwrap_or_default()
         .to_string();
     let handler = route_name(&path);
-    if req.body_length().is_some_and(|n| n > MAX_BODY) {
+    if matches!(req.framing, Framing::Length(n) if n > MAX_BODY as u64) {
+        // Answered without reading the body (see the module documentation).
         count(ctx, handler, 413);
-        // See the module documentation: dropping this request would allocate the declared
-        // body size, so the connection is answered (status line and headers only: tiny_http
-        // sends no body on this path) and then leaked on purpose.
-        let stream = req.upgrade("close", Response::empty(413));
-        std::mem::forget(stream);
-        return;
+        return Reply::text(413, "request body too large");
     }
-    let method = req.method().clone();
-    let get = matches!(method, Method::Get | Method::Head);
+    let method = req.method.clone();
+    let get = matches!(method.as_str(), "GET" | "HEAD");
     let reply = match handler {
         "not_found" => Reply::not_found(),
-        "hooks" if method != Method::Post => Reply::method_not_allowed("POST"),
-        "hooks" => webhook(ctx, &path, &mut req),
+        "hooks" if method != "POST" => Reply::method_not_allowed("POST"),
+        "hooks" => webhook(ctx, &path, req),
         _ if !get => Reply::method_not_allowed("GET, HEAD"),
         "livez" => livez(ctx),
         "readyz" => readyz(ctx),
@@ -332,7 +921,7 @@ fn handle(ctx: &Ctx, mut req: Request) {
         _ => Reply::not_found(),
     };
     count(ctx, handler, reply.code);
-    let _ = req.respond(reply.into_response());
+    reply
 }
 
 fn count(ctx: &Ctx, handler: &str, code: u16) {
@@ -506,18 +1095,11 @@ fn webhook(ctx: &Ctx, path: &str, req: &mut Request) -> Reply {
     if !safe_name(source) || !lock(&ctx.shared).sources.iter().any(|s| s.name == source) {
         return Reply::not_found();
     }
-    let mut body = Vec::new();
-    if req
-        .as_reader()
-        .take(MAX_BODY as u64 + 1)
-        .read_to_end(&mut body)
-        .is_err()
-    {
-        return Reply::text(400, "cannot read request body");
-    }
-    if body.len() > MAX_BODY {
-        return Reply::text(413, "request body too large");
-    }
+    let body = match req.read_body() {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => return Reply::text(413, "request body too large"),
+        Err(BodyError::Bad) => return Reply::text(400, "cannot read request body"),
+    };
     let signatures: Vec<&str> = ["X-Hub-Signature-256", "X-Signature"]
         .iter()
         .filter_map(|h| header(req, h))
@@ -971,6 +1553,14 @@ mod tests {
     }
 
     fn fixture(secret: Option<&[u8]>) -> Fixture {
+        let limits = Limits {
+            max_connections: MAX_CONNECTIONS,
+            head_timeout: HEAD_TIMEOUT,
+        };
+        fixture_with(secret, limits)
+    }
+
+    fn fixture_with(secret: Option<&[u8]>, limits: Limits) -> Fixture {
         let mut st = GateState {
             sources: vec![source("prod"), source("stage"), source("..")],
             liveness_seconds: 60,
@@ -984,7 +1574,7 @@ mod tests {
             assert!(triggers.wait(s, Duration::ZERO));
         }
         let dir = tempfile::tempdir().unwrap();
-        let handle = start(
+        let handle = start_with(
             ServerConfig {
                 bind: "127.0.0.1:0".to_string(),
                 webhook_secret: secret.map(|s| Zeroizing::new(s.to_vec())),
@@ -992,6 +1582,7 @@ mod tests {
             },
             Arc::clone(&shared),
             Arc::clone(&triggers),
+            limits,
         )
         .unwrap();
         let addr = handle.local_addr();
@@ -1629,10 +2220,10 @@ mod tests {
     fn silent_clients_do_not_block_the_probes() {
         let f = fixture(Some(b"k"));
         f.shared.lock().unwrap().heartbeat = now_unix();
-        // More connections than workers, each declaring a body it never sends (on a hook
-        // and on a probe: tiny_http drains unread bodies when a request is dropped).
+        // Many connections, each declaring a body it never sends (on a hook, which reads
+        // bodies, and on a probe, which leaves them unread).
         let mut idle = Vec::new();
-        for i in 0..(2 * WORKERS) {
+        for i in 0..16 {
             let mut s = TcpStream::connect(f.addr).unwrap();
             let path = if i % 2 == 0 { "/hooks/prod" } else { "/livez" };
             s.write_all(
@@ -1647,6 +2238,263 @@ mod tests {
         assert_eq!(r.code, 200);
         assert!(!f.triggers.wait("prod", Duration::ZERO));
         drop(idle);
+    }
+
+    /// Open file descriptors of this process (`None` off Linux).
+    fn open_fds() -> Option<usize> {
+        std::fs::read_dir("/proc/self/fd").ok().map(|d| d.count())
+    }
+
+    #[test]
+    fn huge_declared_bodies_get_413_at_once_and_leak_nothing() {
+        let f = fixture(Some(b"k"));
+        f.shared.lock().unwrap().heartbeat = now_unix();
+        let before = open_fds();
+        let started = std::time::Instant::now();
+        for i in 0..100 {
+            let path = if i % 2 == 0 { "/hooks/prod" } else { "/livez" };
+            let t = std::time::Instant::now();
+            let r = raw(
+                f.addr,
+                format!(
+                    "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 1099511627776\r\n\r\nabc"
+                )
+                .as_bytes(),
+            );
+            assert_eq!(r.code, 413);
+            assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+        }
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(get(f.addr, "/livez").code, 200);
+        // Every connection is closed: no descriptor growth (other tests run in parallel in
+        // this process, hence the slack and the retries; a leak would be 100).
+        if let Some(before) = before {
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            loop {
+                let now = open_fds().unwrap();
+                if now <= before + 40 {
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "fds: {before} before, {now} after"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        let m = f.shared.lock().unwrap().metrics.http_requests.clone();
+        assert_eq!(m.get(&("hooks".to_string(), 413)), Some(&50));
+        assert_eq!(m.get(&("livez".to_string(), 413)), Some(&50));
+    }
+
+    #[test]
+    fn half_a_head_does_not_block_the_probes_and_times_out() {
+        let limits = Limits {
+            max_connections: MAX_CONNECTIONS,
+            head_timeout: Duration::from_secs(1),
+        };
+        let f = fixture_with(None, limits);
+        f.shared.lock().unwrap().heartbeat = now_unix();
+        let mut silent = TcpStream::connect(f.addr).unwrap();
+        silent.write_all(b"GET /livez HTTP/1.1\r\nHo").unwrap();
+        let started = std::time::Instant::now();
+        let probes: Vec<_> = (0..20)
+            .map(|_| {
+                let addr = f.addr;
+                std::thread::spawn(move || get(addr, "/livez").code)
+            })
+            .collect();
+        for p in probes {
+            assert_eq!(p.join().unwrap(), 200);
+        }
+        assert!(started.elapsed() < Duration::from_secs(1));
+        // The silent client gets 408 once the head deadline passes, then EOF.
+        silent
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut out = Vec::new();
+        silent.read_to_end(&mut out).unwrap();
+        assert_eq!(parse(&out).code, 408);
+        assert!(started.elapsed() < Duration::from_secs(3));
+    }
+
+    #[test]
+    fn many_concurrent_connections_are_all_answered() {
+        // 200 < MAX_CONNECTIONS: every one is served (beyond the bound new ones get 503).
+        let f = fixture(None);
+        f.shared.lock().unwrap().heartbeat = now_unix();
+        let barrier = Arc::new(std::sync::Barrier::new(200));
+        let clients: Vec<_> = (0..200)
+            .map(|_| {
+                let (addr, barrier) = (f.addr, Arc::clone(&barrier));
+                std::thread::spawn(move || {
+                    let mut s = TcpStream::connect(addr).unwrap();
+                    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                    barrier.wait();
+                    s.write_all(b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
+                        .unwrap();
+                    let mut out = Vec::new();
+                    s.read_to_end(&mut out).unwrap();
+                    parse(&out).code
+                })
+            })
+            .collect();
+        for c in clients {
+            assert_eq!(c.join().unwrap(), 200);
+        }
+        let m = f.shared.lock().unwrap().metrics.http_requests.clone();
+        assert_eq!(m.get(&("livez".to_string(), 200)), Some(&200));
+    }
+
+    #[test]
+    fn connections_beyond_the_bound_get_503_and_stop_is_prompt() {
+        let limits = Limits {
+            max_connections: 4,
+            head_timeout: HEAD_TIMEOUT,
+        };
+        let mut f = fixture_with(None, limits);
+        f.shared.lock().unwrap().heartbeat = now_unix();
+        let mut silent = Vec::new();
+        for _ in 0..4 {
+            let mut s = TcpStream::connect(f.addr).unwrap();
+            s.write_all(b"GET /livez HTTP/1.1\r\n").unwrap();
+            silent.push(s);
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while lock_conns(&f.handle.as_ref().unwrap().inner).open.len() < 4 {
+            assert!(std::time::Instant::now() < deadline);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let r = get(f.addr, "/livez");
+        assert_eq!((r.code, r.text().as_str()), (503, "too many connections\n"));
+        // One connection ends: there is room again.
+        drop(silent.pop());
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while get(f.addr, "/livez").code != 200 {
+            assert!(std::time::Instant::now() < deadline);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // `stop` shuts the silent connections down instead of waiting for their deadline.
+        let started = std::time::Instant::now();
+        f.handle.take().unwrap().stop();
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        for mut s in silent {
+            s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+            let mut out = Vec::new();
+            assert!(s.read_to_end(&mut out).is_ok(), "closed by stop");
+        }
+        assert!(TcpStream::connect(f.addr).is_err(), "listener closed");
+    }
+
+    #[test]
+    fn malformed_requests_are_refused() {
+        let f = fixture(Some(b"k"));
+        let long = format!(
+            "GET / HTTP/1.1\r\nHost: x\r\nX-Long: {}\r\n\r\n",
+            "a".repeat(20 << 10)
+        );
+        let many: String = (0..101).map(|i| format!("X-{i}: y\r\n")).collect();
+        let many = format!("GET / HTTP/1.1\r\n{many}\r\n");
+        for (req, want) in [
+            (
+                "GET /livez HTTP/1.1\r\nHost: x\r\nX-A: b\r\n c\r\n\r\n",
+                400,
+            ),
+            (
+                "GET /livez HTTP/1.1\r\nHost: x\r\nX-A: b\nX-C: d\r\n\r\n",
+                400,
+            ),
+            ("GET /livez HTTP/1.1\r\nHost : x\r\n\r\n", 400),
+            ("GET /livez HTTP/1.1\r\nBad Name: x\r\n\r\n", 400),
+            ("GET /livez HTTP/1.1\r\nX: a\x00b\r\n\r\n", 400),
+            ("GET  /livez HTTP/1.1\r\n\r\n", 400),
+            ("GET livez HTTP/1.1\r\n\r\n", 400),
+            ("GET /livez HTTP/2.0\r\n\r\n", 505),
+            ("GET /livez FOO\r\n\r\n", 400),
+            (
+                "POST /hooks/prod HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}",
+                400,
+            ),
+            (
+                "POST /hooks/prod HTTP/1.1\r\nContent-Length: 2, 2\r\n\r\n{}",
+                400,
+            ),
+            (
+                "POST /hooks/prod HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+                400,
+            ),
+            (
+                "POST /hooks/prod HTTP/1.1\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n{}",
+                400,
+            ),
+            (
+                "POST /hooks/prod HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+                501,
+            ),
+            (
+                "POST /hooks/prod HTTP/1.1\r\nExpect: x\r\nContent-Length: 0\r\n\r\n",
+                417,
+            ),
+            (long.as_str(), 431),
+            (many.as_str(), 431),
+            (
+                "POST /hooks/prod HTTP/1.1\r\nTransfer-Encoding: chunked\r\nX-Signature: sha256=00\r\n\r\nzz\r\n",
+                400,
+            ),
+        ] {
+            assert_eq!(raw(f.addr, req.as_bytes()).code, want, "{req:?}");
+        }
+        // Empty lines before the request line are skipped.
+        assert_eq!(raw(f.addr, b"\r\nGET /nope HTTP/1.0\r\n\r\n").code, 404);
+        assert!(!f.triggers.wait("prod", Duration::ZERO));
+    }
+
+    #[test]
+    fn chunked_and_expect_continue_webhooks() {
+        let secret = b"k";
+        let f = fixture(Some(secret));
+        let body = br#"{"ref":"refs/heads/main"}"#;
+        // Chunked, with a chunk extension and a trailer.
+        let mut req = format!(
+            "POST /hooks/prod HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nX-Signature: {}\r\n\r\n",
+            sign(secret, body)
+        )
+        .into_bytes();
+        req.extend_from_slice(format!("{:x};ext=1\r\n", 5).as_bytes());
+        req.extend_from_slice(&body[..5]);
+        req.extend_from_slice(format!("\r\n{:X}\r\n", body.len() - 5).as_bytes());
+        req.extend_from_slice(&body[5..]);
+        req.extend_from_slice(b"\r\n0\r\nX-Trailer: t\r\n\r\n");
+        assert_eq!(raw(f.addr, &req).code, 202);
+        assert!(f.triggers.wait("prod", Duration::ZERO));
+
+        // Expect: 100-continue: the body is sent after the interim response.
+        let mut s = TcpStream::connect(f.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(
+            format!(
+                "POST /hooks/prod HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: {}\r\nX-Signature: {}\r\n\r\n",
+                body.len(),
+                sign(secret, body)
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        let mut interim = [0u8; 25];
+        s.read_exact(&mut interim).unwrap();
+        assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+        s.write_all(body).unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).unwrap();
+        let r = parse(&out);
+        assert_eq!(r.code, 202);
+        assert_eq!(r.header("connection").as_deref(), Some("close"));
+        assert_eq!(r.header("content-length").as_deref(), Some("9"));
+        assert!(f.triggers.wait("prod", Duration::ZERO));
     }
 
     #[test]
@@ -1695,22 +2543,15 @@ mod tests {
         assert!(clash.is_err());
         let addr = f.addr;
         f.handle.take().unwrap().stop();
-        // After stop the listener closes (tiny_http's accept thread exits shortly after), so a
-        // new server can bind the same port.
-        let mut again = None;
-        for _ in 0..100 {
-            let cfg = ServerConfig {
-                bind: addr.to_string(),
-                webhook_secret: None,
-                artifacts_dir: PathBuf::from("/nonexistent"),
-            };
-            if let Ok(h) = start(cfg, Arc::clone(&f.shared), Arc::clone(&f.triggers)) {
-                again = Some(h);
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        again.expect("port released after stop").stop();
+        // `stop` joins the accept thread, which drops the listener: the port is free at once.
+        let cfg = ServerConfig {
+            bind: addr.to_string(),
+            webhook_secret: None,
+            artifacts_dir: PathBuf::from("/nonexistent"),
+        };
+        start(cfg, Arc::clone(&f.shared), Arc::clone(&f.triggers))
+            .expect("port released after stop")
+            .stop();
     }
 
     #[test]
