@@ -381,9 +381,27 @@ fn alternate_signature_repository() {
     );
     let v = verify(&s, &elsewhere, &[&image], &[]);
     assert_eq!(v.code, 0, "{}", v.json);
+    // The legacy signature satisfies the rule, so no referrer lookup was needed.
     assert_eq!(
-        v.image(0)["signatures"].as_array().unwrap().len(),
-        2,
+        v.image(0)["signatures"][0]["format"],
+        "legacy",
+        "{}",
+        v.json
+    );
+    // A bundle-only signature in the alternate repository is found through its fallback index.
+    let image2 = reg.image("team/app2", "v1");
+    reg.push_image("team/app2", "v1", "app2");
+    sign(
+        &s,
+        &image2,
+        &key,
+        &["--signature-repository", &sigs, "--bundle", "--bundle-only"],
+    );
+    let v = verify(&s, &elsewhere, &[&image2], &[]);
+    assert_eq!(v.code, 0, "{}", v.json);
+    assert_eq!(
+        v.image(0)["signatures"][0]["format"],
+        "bundle",
         "{}",
         v.json
     );

@@ -198,19 +198,27 @@ impl Checker<'_> {
             repository: sig_repo,
             digest: &digest,
         };
-        let candidates = match signature::discover(self.client, &at) {
-            Ok(c) => c,
-            Err(e) => return registry_failure(v, e),
-        };
         let req = Requirements {
             image_digest: &digest,
             annotations: &rule.annotations,
             authorities: &rule.authorities,
         };
-        let reports: Vec<SignatureReport> = candidates
-            .iter()
-            .map(|c| verify::verify_candidate(c, &req))
-            .collect();
+        // Legacy signatures first (2 requests); bundles are looked up only when those do not
+        // already satisfy the rule (an image passes when enough signatures pass, whatever
+        // their format), so a legacy-signed image costs no referrer lookups.
+        let mut reports: Vec<SignatureReport> = match signature::discover_legacy(self.client, &at) {
+            Ok(c) => c
+                .iter()
+                .map(|c| verify::verify_candidate(c, &req))
+                .collect(),
+            Err(e) => return registry_failure(v, e),
+        };
+        if vouching(&reports).len() < rule.threshold.max(1) {
+            match signature::discover_bundles(self.client, &at) {
+                Ok(c) => reports.extend(c.iter().map(|c| verify::verify_candidate(c, &req))),
+                Err(e) => return registry_failure(v, e),
+            }
+        }
         decide(&mut v, rule, &reports);
         v.signatures = reports.iter().map(signature_verdict).collect();
         if v.result == Outcome::Verified {
@@ -292,12 +300,17 @@ fn registry_failure(mut v: ImageVerdict, e: RegistryError) -> ImageVerdict {
 }
 
 /// Threshold over distinct authorities; otherwise the most informative failure.
-fn decide(v: &mut ImageVerdict, rule: &ImageRule, reports: &[SignatureReport]) {
-    let vouching: BTreeSet<&str> = reports
+/// The distinct authorities that vouch through passing signatures.
+fn vouching(reports: &[SignatureReport]) -> BTreeSet<&str> {
+    reports
         .iter()
         .filter_map(|r| r.result.as_ref().ok())
         .map(|p| p.authority.as_str())
-        .collect();
+        .collect()
+}
+
+fn decide(v: &mut ImageVerdict, rule: &ImageRule, reports: &[SignatureReport]) {
+    let vouching = vouching(reports);
     if vouching.len() >= rule.threshold && !vouching.is_empty() {
         v.result = Outcome::Verified;
         return;

@@ -59,6 +59,28 @@ pub struct Location<'a> {
 /// Finds every candidate: referrer bundles (API, then the tag-schema index) and the legacy
 /// `.sig` tag. Both are read, so a registry holding both formats is fully checked.
 pub fn discover(client: &Client, at: &Location<'_>) -> Result<Vec<Candidate>, RegistryError> {
+    let mut out = discover_bundles(client, at)?;
+    out.extend(discover_legacy(client, at)?);
+    Ok(out)
+}
+
+/// The legacy `sha256-<hex>.sig` signature layers (one manifest request, one blob each).
+pub fn discover_legacy(
+    client: &Client,
+    at: &Location<'_>,
+) -> Result<Vec<Candidate>, RegistryError> {
+    let sig_tag = format!("{}.sig", at.digest.replacen(':', "-", 1));
+    match client.manifest(at.registry, at.repository, &sig_tag)? {
+        Some(m) => legacy_candidates(client, at, &sig_tag, &m.bytes),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The sigstore bundles among the OCI 1.1 referrers (API, then the tag-schema index).
+pub fn discover_bundles(
+    client: &Client,
+    at: &Location<'_>,
+) -> Result<Vec<Candidate>, RegistryError> {
     let mut out = Vec::new();
     if let Some(index) = client.referrers(at.registry, at.repository, at.digest)? {
         for (digest, artifact_type) in referrer_entries(&index.bytes) {
@@ -67,10 +89,6 @@ pub fn discover(client: &Client, at: &Location<'_>) -> Result<Vec<Candidate>, Re
             }
             out.extend(bundle_candidates(client, at, &digest)?);
         }
-    }
-    let sig_tag = format!("{}.sig", at.digest.replacen(':', "-", 1));
-    if let Some(m) = client.manifest(at.registry, at.repository, &sig_tag)? {
-        out.extend(legacy_candidates(client, at, &sig_tag, &m.bytes)?);
     }
     Ok(out)
 }
