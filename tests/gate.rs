@@ -736,3 +736,140 @@ fn tag_refs_follow_the_highest_signed_tag() {
     assert_eq!(code, 0, "{out}");
     assert_eq!(lab.current().as_deref(), Some(c2.as_str()));
 }
+
+/// A local HTTP receiver: every request's headers and body, answered 200.
+fn receiver() -> (u16, std::sync::mpsc::Receiver<(String, Vec<u8>)>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            conn.set_read_timeout(Some(Duration::from_secs(5))).ok();
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let head_end = loop {
+                let Ok(n) = conn.read(&mut chunk) else {
+                    break None;
+                };
+                if n == 0 {
+                    break None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break Some(i + 4);
+                }
+            };
+            let Some(head_end) = head_end else { continue };
+            let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+            let len: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            while buf.len() < head_end + len {
+                let Ok(n) = conn.read(&mut chunk) else { break };
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            let _ = conn
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            let _ = tx.send((head, buf[head_end..].to_vec()));
+        }
+    });
+    (port, rx)
+}
+
+#[test]
+fn notifications_on_publish_refusal_and_recovery() {
+    let lab = Lab::new();
+    lab.write("apps/web/configmap.yaml", CONFIGMAP);
+    let c1 = lab.commit("first", true);
+    let (hook_port, hooks) = receiver();
+    let port = free_port();
+    let config = lab.config("", Some((port, Some("s3cret"))));
+    let notify_secret = lab.s.write("notify.secret", b"n0tify");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "  notify:\n    - {{type: webhook, url: \"http://127.0.0.1:{hook_port}/sigil\", secretFile: {}}}\n",
+        notify_secret.display()
+    ));
+    std::fs::write(&config, text).unwrap();
+    let mut c = lab.s.cmd(sigil());
+    c.args(["gate", "--config"])
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let next = || {
+        hooks
+            .recv_timeout(Duration::from_secs(20))
+            .expect("a notification")
+    };
+    let check = |(head, body): (String, Vec<u8>)| -> serde_json::Value {
+        let sig = head
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("X-Signature: ")
+                    .or_else(|| l.strip_prefix("x-signature: "))
+            })
+            .unwrap_or_else(|| panic!("no X-Signature in {head}"))
+            .trim()
+            .to_string();
+        assert_eq!(sig, format!("sha256={}", hmac_hex(b"n0tify", &body)));
+        serde_json::from_slice(&body).unwrap()
+    };
+    let published = check(next());
+    assert_eq!(
+        (published["result"].as_str(), published["commit"].as_str()),
+        (Some("published"), Some(c1.as_str()))
+    );
+    // An unsigned commit: one refusal notification, not repeated for the same commit.
+    lab.write(
+        "apps/web/configmap.yaml",
+        &CONFIGMAP.replace("hello", "pwned"),
+    );
+    let bad = lab.commit("unsigned", false);
+    let body = b"{}";
+    let trigger = || {
+        http(
+            port,
+            "POST",
+            "/hooks/app",
+            &[(
+                "X-Signature",
+                format!("sha256={}", hmac_hex(b"s3cret", body)),
+            )],
+            body,
+        );
+    };
+    trigger();
+    let refused = check(next());
+    assert_eq!(
+        (refused["result"].as_str(), refused["reason"].as_str()),
+        (Some("refused"), Some("unsigned"))
+    );
+    assert_eq!(refused["commit"], bad.as_str());
+    trigger();
+    assert!(
+        hooks.recv_timeout(Duration::from_secs(2)).is_err(),
+        "a repeated refusal was notified again"
+    );
+    // Fixed by a signed commit on a rewritten branch: recovery.
+    git(&lab.repo, &["reset", "-q", "--hard", &c1]);
+    lab.write("apps/web/configmap.yaml", &CONFIGMAP.replace("hello", "hi"));
+    let c2 = lab.commit("fixed", true);
+    trigger();
+    let recovered = check(next());
+    assert_eq!(
+        (recovered["result"].as_str(), recovered["commit"].as_str()),
+        (Some("recovered"), Some(c2.as_str()))
+    );
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = child.wait();
+}

@@ -1,7 +1,7 @@
 //! Notifications on state changes of a source: `published`, `refused`, `recovered` (a publish
 //! after refusals or errors) and `error`. Repeats are not re-sent (a refusal of the commit
 //! already notified as refused, the same error reason again), and each (target, source) pair
-//! sends at most one message per `min_interval`; extra messages are dropped and counted.
+//! sends at most one message per `min_interval` and event kind (published, refused, recovered, error); extra messages are dropped and counted.
 //!
 //! Messages go out on a background thread, so [`Notifier::notify`] never blocks the sync loop.
 //! Results are counted in `sigil_notifications_total{type,result}` (`sent`, `failed`,
@@ -85,7 +85,7 @@ struct Job {
 
 struct Inner {
     last: HashMap<String, Last>,
-    sent_at: HashMap<(usize, String), Instant>,
+    sent_at: HashMap<(usize, String, &'static str), Instant>,
 }
 
 /// Sends notifications about state changes; cheap to call from the sync loop.
@@ -164,7 +164,9 @@ impl Notifier {
         inner.last.insert(source.to_string(), now);
         let at = Instant::now();
         for (i, kind) in self.kinds.iter().enumerate() {
-            let key = (i, source.to_string());
+            // Per event kind: a refusal right after a publication is never swallowed; the
+            // limit only tames flapping.
+            let key = (i, source.to_string(), event);
             let limited = inner
                 .sent_at
                 .get(&key)
@@ -599,16 +601,24 @@ mod tests {
         n.notify("prod", &attempt("refused", C1));
         recv(&rx);
         recv(&rx);
+        // Another refusal within the interval is dropped (per event kind)...
         n.notify("prod", &attempt("refused", C2));
+        nothing(&rx);
+        assert_eq!(metric(&st, "slack", "dropped", 2), 1);
+        assert_eq!(metric(&st, "webhook", "dropped", 2), 1);
+        // ...but the recovery that follows is a different event and goes out.
         n.notify("prod", &attempt("published", C2));
+        recv(&rx);
+        recv(&rx);
+        // Flapping back to refused within the interval: dropped again.
+        n.notify("prod", &attempt("refused", C1));
         nothing(&rx);
         assert_eq!(metric(&st, "slack", "dropped", 2), 2);
-        assert_eq!(metric(&st, "webhook", "dropped", 2), 2);
         // The limit is per source.
         n.notify("stage", &attempt("refused", C1));
         recv(&rx);
         recv(&rx);
-        assert_eq!(metric(&st, "slack", "sent", 2), 2);
+        assert_eq!(metric(&st, "slack", "sent", 2), 3);
     }
 
     #[test]
