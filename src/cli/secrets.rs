@@ -213,7 +213,12 @@ pub fn encrypt(
     } else {
         out.output.clone()
     };
-    emit(dest.as_deref(), &bytes, Mode::Public)
+    let written = emit(dest.as_deref(), &bytes, Mode::Public);
+    // The tree now holds only ciphertext and the values the rules leave plain (the plaintext
+    // of each encrypted value was zeroized as it was sealed): zeroizing and freeing megabytes
+    // of ciphertext just before the process exits would only cost time.
+    std::mem::forget(docs);
+    written
 }
 
 /// Loads and decrypts a file; returns documents, metadata and the decryption result.
