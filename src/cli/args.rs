@@ -268,7 +268,7 @@ pub enum Command {
         #[command(subcommand)]
         what: CheckCommand,
     },
-    /// Verify signatures of commits or tags against a policy (exit 0 verified, 1 refused,
+    /// Verify signatures of commits, tags or container images against a policy (exit 0 verified, 1 refused,
     /// 2 usage or configuration error, 3 operational error).
     Verify {
         /// What to verify.
