@@ -3,7 +3,7 @@
 install_peers() {
   local need=() pkg sudo=""
   for pkg in build-essential pkg-config libssl-dev zlib1g-dev libclang1-14 libclang-common-14-dev \
-             age gnupg openssh-client git docker-registry openssl chromium; do
+             age gnupg openssh-client git docker-registry apache2-utils openssl chromium; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
   done
   if [ "${#need[@]}" -gt 0 ]; then

@@ -406,3 +406,73 @@ fn alternate_signature_repository() {
         v.json
     );
 }
+
+#[test]
+fn basic_auth_from_the_docker_config() {
+    let reg = Registry::start_with_basic_auth("ci", "hunter2");
+    let s = Scratch::new();
+    let (key, public) = keypair(&s, "cosign");
+    reg.push_image("team/private", "v1", "private");
+    let image = reg.image("team/private", "v1");
+    let docker_config = reg.docker_config.clone().unwrap();
+    // Signing and verifying with the credentials of the docker config.
+    let mut c = s.cmd(sigil());
+    c.args(["sign", "image", &image, "--allow-http-registry", "--key"])
+        .arg(&key)
+        .env("COSIGN_PASSWORD", "test-only")
+        .env("DOCKER_CONFIG", &docker_config);
+    let out = run(c);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let p = policy(&s, "", &[&public]);
+    let verify_with = |config: Option<&Path>| {
+        let mut c = s.cmd(sigil());
+        c.args([
+            "verify",
+            "images",
+            "--format",
+            "json",
+            "--timeout",
+            "5",
+            "--policy",
+        ])
+        .arg(&p)
+        .arg(&image);
+        match config {
+            Some(d) => c.env("DOCKER_CONFIG", d),
+            None => c.env_remove("DOCKER_CONFIG"),
+        };
+        let out = run(c);
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (
+            out.status.code(),
+            json["images"][0]["reason"].as_str().map(str::to_string),
+        )
+    };
+    assert_eq!(verify_with(Some(&docker_config)), (Some(0), None));
+    // Without credentials: denied, an operational error (exit 3), never a pass.
+    assert_eq!(
+        verify_with(None),
+        (Some(3), Some("registry-denied".to_string()))
+    );
+    // Wrong credentials: the same.
+    let wrong = s.path("wrong-docker");
+    std::fs::create_dir_all(&wrong).unwrap();
+    use base64::Engine;
+    let token = base64::engine::general_purpose::STANDARD.encode("ci:wrong");
+    std::fs::write(
+        wrong.join("config.json"),
+        format!(
+            "{{\"auths\":{{\"{}\":{{\"auth\":\"{token}\"}}}}}}",
+            reg.host
+        ),
+    )
+    .unwrap();
+    assert_eq!(
+        verify_with(Some(&wrong)),
+        (Some(3), Some("registry-denied".to_string()))
+    );
+}

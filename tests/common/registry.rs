@@ -14,12 +14,48 @@ pub struct Registry {
     child: Child,
     /// `127.0.0.1:<port>`.
     pub host: String,
+    /// A docker config dir with this registry's credentials (registries with basic auth).
+    pub docker_config: Option<std::path::PathBuf>,
     _dir: tempfile::TempDir,
 }
 
 impl Registry {
     pub fn start() -> Registry {
+        Registry::start_with(None)
+    }
+
+    /// A registry requiring HTTP basic auth (htpasswd, bcrypt) for `user`/`password`; the
+    /// credentials are written to a docker `config.json` in `docker_config`.
+    pub fn start_with_basic_auth(user: &str, password: &str) -> Registry {
+        Registry::start_with(Some((user, password)))
+    }
+
+    fn start_with(auth: Option<(&str, &str)>) -> Registry {
         let dir = tempfile::tempdir().unwrap();
+        let mut auth_config = String::new();
+        let mut docker_config = None;
+        if let Some((user, password)) = auth {
+            let htpasswd = dir.path().join("htpasswd");
+            let ok = Command::new("htpasswd")
+                .args(["-Bbc"])
+                .arg(&htpasswd)
+                .args([user, password])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("htpasswd (Debian package apache2-utils; scripts/peers.sh installs it)");
+            assert!(ok.success());
+            auth_config = format!(
+                "auth:\n  htpasswd:\n    realm: sigil-test\n    path: {}\n",
+                htpasswd.display()
+            );
+            let conf = dir.path().join("docker");
+            std::fs::create_dir_all(&conf).unwrap();
+            use base64::Engine;
+            let token =
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            docker_config = Some((conf, token));
+        }
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -30,11 +66,19 @@ impl Registry {
         std::fs::write(
             &config,
             format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n",
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n{auth_config}",
                 dir.path().join("data").display()
             ),
         )
         .unwrap();
+        let docker_config = docker_config.map(|(conf, token)| {
+            std::fs::write(
+                conf.join("config.json"),
+                format!("{{\"auths\":{{\"{host}\":{{\"auth\":\"{token}\"}}}}}}"),
+            )
+            .unwrap();
+            conf
+        });
         let child = Command::new("docker-registry")
             .arg("serve")
             .arg(&config)
@@ -55,6 +99,7 @@ impl Registry {
         Registry {
             child,
             host,
+            docker_config,
             _dir: dir,
         }
     }
@@ -62,6 +107,7 @@ impl Registry {
     pub fn client(&self) -> Client {
         Client::new(ClientOptions {
             insecure: vec!["127.0.0.1:*".into()],
+            docker_config_dir: self.docker_config.clone(),
             ..ClientOptions::default()
         })
         .unwrap()
