@@ -476,3 +476,24 @@ fn basic_auth_from_the_docker_config() {
         (Some(3), Some("registry-denied".to_string()))
     );
 }
+
+#[test]
+fn bearer_token_auth() {
+    let (reg, tokens) = Registry::start_with_token_auth();
+    let s = Scratch::new();
+    let (key, public) = keypair(&s, "cosign");
+    reg.push_image("team/tok", "v1", "tok");
+    let image = reg.image("team/tok", "v1");
+    sign(&s, &image, &key, &[]);
+    let p = policy(&s, "", &[&public]);
+    let before = tokens.issued.load(std::sync::atomic::Ordering::SeqCst);
+    let v = verify(&s, &p, &[&image], &[]);
+    assert_eq!(v.code, 0, "{}", v.json);
+    let used = tokens.issued.load(std::sync::atomic::Ordering::SeqCst) - before;
+    // One token for the repository, reused for the manifest, .sig and blob requests.
+    assert!(
+        (1..=2).contains(&used),
+        "{used} tokens for one image ({})",
+        tokens.realm
+    );
+}

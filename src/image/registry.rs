@@ -640,7 +640,14 @@ impl Client {
             let realm_host = realm
                 .strip_prefix("http://")
                 .map(|r| r.split('/').next().unwrap_or(r));
-            if !realm.starts_with("https://") && !realm_host.is_some_and(|h| self.is_insecure(h)) {
+            // Plain HTTP for the token realm only where plain HTTP is already accepted: a host
+            // listed as insecure, or the insecure registry's own host on another port.
+            let bare = |h: &str| h.rsplit_once(':').map_or(h, |(host, _)| host).to_string();
+            let same_insecure_host =
+                |h: &str| self.is_insecure(registry) && bare(h) == bare(registry);
+            if !realm.starts_with("https://")
+                && !realm_host.is_some_and(|h| self.is_insecure(h) || same_insecure_host(h))
+            {
                 return Err(denied(format!("token realm {realm} is not https")));
             }
             let mut url = format!("{realm}?");

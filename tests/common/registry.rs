@@ -17,6 +17,7 @@ pub struct Registry {
     /// A docker config dir with this registry's credentials (registries with basic auth).
     pub docker_config: Option<std::path::PathBuf>,
     _dir: tempfile::TempDir,
+    _keys: Option<tempfile::TempDir>,
 }
 
 impl Registry {
@@ -30,9 +31,17 @@ impl Registry {
         Registry::start_with(Some((user, password)))
     }
 
+    fn start_with_config(auth_config: &str) -> Registry {
+        Registry::start_inner(None, auth_config)
+    }
+
     fn start_with(auth: Option<(&str, &str)>) -> Registry {
+        Registry::start_inner(auth, "")
+    }
+
+    fn start_inner(auth: Option<(&str, &str)>, extra_config: &str) -> Registry {
         let dir = tempfile::tempdir().unwrap();
-        let mut auth_config = String::new();
+        let mut auth_config = extra_config.to_string();
         let mut docker_config = None;
         if let Some((user, password)) = auth {
             let htpasswd = dir.path().join("htpasswd");
@@ -101,6 +110,7 @@ impl Registry {
             host,
             docker_config,
             _dir: dir,
+            _keys: None,
         }
     }
 
@@ -189,5 +199,117 @@ pub fn verify(s: &Scratch, policy: &Path, targets: &[&str], extra: &[&str]) -> V
     Verdict {
         code: out.status.code().unwrap_or(-1),
         json,
+    }
+}
+
+/// A bearer-token server for a registry (distribution's `auth: token`): grants every scope it
+/// is asked for with an ES256 JWT whose `x5c` chains to the registry's root bundle. Counts the
+/// tokens it issued.
+pub struct TokenServer {
+    /// `http://127.0.0.1:<port>/token`.
+    pub realm: String,
+    /// Tokens issued.
+    pub issued: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Registry {
+    /// A registry that requires bearer tokens from a local token server.
+    pub fn start_with_token_auth() -> (Registry, TokenServer) {
+        use base64::Engine;
+        use p256::pkcs8::DecodePrivateKey;
+        let keys = tempfile::tempdir().unwrap();
+        let key_pem = keys.path().join("key.pem");
+        let cert_pem = keys.path().join("cert.pem");
+        let ok = Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=sigil-test-token",
+            ])
+            .arg("-keyout")
+            .arg(&key_pem)
+            .arg("-out")
+            .arg(&cert_pem)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let signing =
+            p256::ecdsa::SigningKey::from_pkcs8_pem(&std::fs::read_to_string(&key_pem).unwrap())
+                .unwrap();
+        let cert_text = std::fs::read_to_string(&cert_pem).unwrap();
+        let cert_b64: String = cert_text
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let realm = format!(
+            "http://127.0.0.1:{}/token",
+            listener.local_addr().unwrap().port()
+        );
+        let issued = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = issued.clone();
+        std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let mut buf = [0u8; 8192];
+                let n = conn.read(&mut buf).unwrap_or(0);
+                let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                let target = req.split_whitespace().nth(1).unwrap_or("");
+                let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
+                let mut access = Vec::new();
+                for kv in query.split('&') {
+                    if let Some(scope) = kv.strip_prefix("scope=") {
+                        let scope = scope
+                            .replace("%3A", ":")
+                            .replace("%2F", "/")
+                            .replace("%2C", ",");
+                        let parts: Vec<&str> = scope.splitn(3, ':').collect();
+                        if parts.len() == 3 {
+                            access.push(serde_json::json!({"type": parts[0], "name": parts[1], "actions": parts[2].split(',').collect::<Vec<_>>()}));
+                        }
+                    }
+                }
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs();
+                let header = serde_json::json!({"typ": "JWT", "alg": "ES256", "x5c": [cert_b64]});
+                let claims = serde_json::json!({
+                    "iss": "sigil-test-issuer", "sub": "ci", "aud": "sigil-test",
+                    "exp": now + 300, "nbf": now - 10, "iat": now, "jti": format!("{now}-{n}"),
+                    "access": access,
+                });
+                let signing_input = format!(
+                    "{}.{}",
+                    b64.encode(header.to_string()),
+                    b64.encode(claims.to_string())
+                );
+                let sig: p256::ecdsa::Signature =
+                    p256::ecdsa::signature::Signer::sign(&signing, signing_input.as_bytes());
+                let jwt = format!("{signing_input}.{}", b64.encode(sig.to_bytes()));
+                let body = serde_json::json!({"token": jwt}).to_string();
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = conn.write_all(format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).as_bytes());
+            }
+        });
+        let auth = format!(
+            "auth:\n  token:\n    realm: {realm}\n    service: sigil-test\n    issuer: sigil-test-issuer\n    rootcertbundle: {}\n",
+            cert_pem.display()
+        );
+        let mut reg = Registry::start_with_config(&auth);
+        reg._keys = Some(keys);
+        (reg, TokenServer { realm, issued })
     }
 }
