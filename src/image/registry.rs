@@ -138,6 +138,16 @@ struct Reply {
     body: Vec<u8>,
 }
 
+/// What the referrers endpoint said.
+enum ReferrersApi {
+    /// An OCI index of referrers.
+    Index(Manifest),
+    /// No referrers API (404, 400, 405, or not an index).
+    Absent,
+    /// Anything else (a push still treats it as "no API", discovery as an error).
+    Unexpected(RegistryError),
+}
+
 enum Body<'a> {
     None,
     Bytes(&'a [u8], &'a str),
@@ -286,32 +296,15 @@ impl Client {
             .lock()
             .is_ok_and(|s| s.contains(registry));
         if !known_absent {
-            let url = format!("{}/v2/{repo}/referrers/{digest}", self.base(registry));
-            let what = format!("referrers of {registry}/{repo}@{digest}");
-            let reply = self.send(
-                registry,
-                repo,
-                "GET",
-                &url,
-                OCI_INDEX,
-                Body::None,
-                self.opts.max_manifest,
-                &what,
-            )?;
-            if reply.status == 200 && reply.content_type.starts_with(OCI_INDEX) {
-                let digest = sha256_digest(&reply.body);
-                return Ok(Some(Manifest {
-                    media_type: reply.content_type,
-                    bytes: reply.body,
-                    digest,
-                }));
-            }
-            if !matches!(reply.status, 200 | 400 | 404 | 405) {
-                return Err(self.unexpected(registry, &what, reply.status, &reply.body));
-            }
-            // No referrers API here: remember it, so later images go straight to the tag schema.
-            if let Ok(mut s) = self.no_referrers_api.lock() {
-                s.insert(registry.to_string());
+            match self.referrers_api(registry, repo, digest)? {
+                ReferrersApi::Index(m) => return Ok(Some(m)),
+                ReferrersApi::Absent => {
+                    // Remember it, so later images go straight to the tag schema.
+                    if let Ok(mut s) = self.no_referrers_api.lock() {
+                        s.insert(registry.to_string());
+                    }
+                }
+                ReferrersApi::Unexpected(e) => return Err(e),
             }
         }
         self.manifest_accepting(registry, repo, &fallback_tag, OCI_INDEX)
@@ -325,6 +318,19 @@ impl Client {
         repo: &str,
         digest: &str,
     ) -> Result<bool, RegistryError> {
+        Ok(matches!(
+            self.referrers_api(registry, repo, digest)?,
+            ReferrersApi::Index(_)
+        ))
+    }
+
+    /// One `GET /v2/<repo>/referrers/<digest>`, classified.
+    fn referrers_api(
+        &self,
+        registry: &str,
+        repo: &str,
+        digest: &str,
+    ) -> Result<ReferrersApi, RegistryError> {
         let url = format!("{}/v2/{repo}/referrers/{digest}", self.base(registry));
         let what = format!("referrers of {registry}/{repo}@{digest}");
         let reply = self.send(
@@ -337,7 +343,25 @@ impl Client {
             self.opts.max_manifest,
             &what,
         )?;
-        Ok(reply.status == 200 && reply.content_type.starts_with(OCI_INDEX))
+        Ok(
+            if reply.status == 200 && reply.content_type.starts_with(OCI_INDEX) {
+                let digest = sha256_digest(&reply.body);
+                ReferrersApi::Index(Manifest {
+                    media_type: reply.content_type,
+                    bytes: reply.body,
+                    digest,
+                })
+            } else if matches!(reply.status, 200 | 400 | 404 | 405) {
+                ReferrersApi::Absent
+            } else {
+                ReferrersApi::Unexpected(self.unexpected(
+                    registry,
+                    &what,
+                    reply.status,
+                    &reply.body,
+                ))
+            },
+        )
     }
 
     /// Uploads a blob (monolithic POST + PUT) unless the registry already has it; returns its digest.
