@@ -10,21 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::gate::{commit_all, free_port, git, hmac_hex, http, ssh_key, wait_for};
 use common::{Scratch, run, sigil};
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
 
 struct Lab {
     s: Scratch,
@@ -51,13 +38,7 @@ impl Lab {
         ] {
             git(&repo, &["config", k, v]);
         }
-        let key = s.path("alice");
-        let ok = Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", "", "-C", "alice", "-f"])
-            .arg(&key)
-            .status()
-            .unwrap();
-        assert!(ok.success());
+        let key = ssh_key(&s, "alice");
         let (age_key, age_recipient) = s.age_key("age.txt");
         let shm_base = if Path::new("/dev/shm").is_dir() {
             "/dev/shm"
@@ -106,17 +87,7 @@ impl Lab {
     }
 
     fn commit(&self, msg: &str, signed: bool) -> String {
-        git(&self.repo, &["add", "-A"]);
-        let key = self.key.to_str().unwrap().to_string();
-        let mut args = vec!["-c", "gpg.format=ssh", "-c"];
-        let signing = format!("user.signingkey={key}");
-        args.push(&signing);
-        args.extend(["commit", "-q", "--allow-empty", "-m", msg]);
-        if signed {
-            args.push("-S");
-        }
-        git(&self.repo, &args);
-        git(&self.repo, &["rev-parse", "HEAD"])
+        commit_all(&self.repo, signed.then_some(self.key.as_path()), msg)
     }
 
     fn write_policy(&self, images: &str) {
@@ -367,71 +338,6 @@ fn configuration_errors_are_reported_at_once() {
     let out = run(c);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("sourcess"));
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    headers: &[(&str, String)],
-    body: &[u8],
-) -> (u16, Vec<u8>) {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut resp = Vec::new();
-    let _ = s.read_to_end(&mut resp);
-    let text = String::from_utf8_lossy(&resp);
-    let code = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body_at = resp
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|i| i + 4)
-        .unwrap_or(resp.len());
-    (code, resp[body_at..].to_vec())
-}
-
-fn hmac_hex(secret: &[u8], body: &[u8]) -> String {
-    use hmac::Mac;
-    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
-    m.update(body);
-    m.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]

@@ -12,96 +12,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::gate::{
+    commit_all, free_port, git, hmac_hex, http, ssh_key, wait_for_within as wait_for,
+};
 use common::registry::Registry;
 use common::{Scratch, run, sigil};
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn ssh_key(s: &Scratch, name: &str) -> PathBuf {
-    let key = s.path(name);
-    let ok = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
-        .arg(&key)
-        .status()
-        .unwrap();
-    assert!(ok.success());
-    key
-}
-
-/// Raw HTTP/1.1 over a fresh connection; (status, body).
-fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    headers: &[(&str, String)],
-    body: &[u8],
-) -> (u16, Vec<u8>) {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut resp = Vec::new();
-    let _ = s.read_to_end(&mut resp);
-    let text = String::from_utf8_lossy(&resp);
-    let code = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body_at = resp
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|i| i + 4)
-        .unwrap_or(resp.len());
-    (code, resp[body_at..].to_vec())
-}
-
-fn hmac_hex(secret: &[u8], body: &[u8]) -> String {
-    use hmac::Mac;
-    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
-    m.update(body);
-    m.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 const SECRET: &[u8] = b"hook-s3cret";
 const HOOK_BODY: &[u8] = br#"{"ref":"refs/heads/main"}"#;
@@ -230,19 +145,7 @@ impl Lab {
 
     /// Commits everything, signed with `key` (None: unsigned); returns the id.
     fn commit(&self, msg: &str, key: Option<&Path>) -> String {
-        git(&self.work, &["add", "-A"]);
-        let mut args = vec!["-c".to_string(), "gpg.format=ssh".to_string()];
-        if let Some(k) = key {
-            args.push("-c".into());
-            args.push(format!("user.signingkey={}", k.display()));
-        }
-        args.extend(["commit", "-q", "--allow-empty", "-m", msg].map(String::from));
-        if key.is_some() {
-            args.push("-S".into());
-        }
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        git(&self.work, &args);
-        git(&self.work, &["rev-parse", "HEAD"])
+        commit_all(&self.work, key, msg)
     }
 
     fn policy(&self, images: &str) {

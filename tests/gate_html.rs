@@ -8,85 +8,15 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::gate::{commit_all, free_port, git, hmac_hex, http, ssh_key, wait_for};
 use common::{Scratch, run, sigil};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-fn commit(repo: &Path, key: &Path, msg: &str, signed: bool) -> String {
-    git(repo, &["add", "-A"]);
-    let signing = format!("user.signingkey={}", key.display());
-    let mut args = vec!["-c", "gpg.format=ssh", "-c", &signing, "commit", "-q"];
-    args.extend(["--allow-empty", "-m", msg]);
-    if signed {
-        args.push("-S");
-    }
-    git(repo, &args);
-    git(repo, &["rev-parse", "HEAD"])
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// One HTTP/1.1 request; returns (status, body).
-fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    headers: &[(&str, String)],
-    body: &[u8],
-) -> (u16, Vec<u8>) {
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return (0, Vec::new());
-    };
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut resp = Vec::new();
-    let _ = s.read_to_end(&mut resp);
-    let code = String::from_utf8_lossy(&resp)
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let at = resp
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(resp.len(), |i| i + 4);
-    (code, resp[at..].to_vec())
-}
 
 fn status(port: u16) -> serde_json::Value {
     let (code, body) = http(port, "GET", "/status", &[], b"");
@@ -94,24 +24,6 @@ fn status(port: u16) -> serde_json::Value {
         return serde_json::Value::Null;
     }
     serde_json::from_slice(&body).unwrap_or_default()
-}
-
-fn hmac_hex(secret: &[u8], body: &[u8]) -> String {
-    use hmac::Mac;
-    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
-    m.update(body);
-    hex::encode(m.finalize().into_bytes())
-}
-
-fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// Kills the gate when the test ends, pass or fail.
@@ -204,13 +116,7 @@ fn status_page_renders_in_headless_chromium() {
     ] {
         git(&repo, &["config", k, v]);
     }
-    let key = s.path("alice");
-    let keygen = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "alice", "-f"])
-        .arg(&key)
-        .status()
-        .unwrap();
-    assert!(keygen.success());
+    let key = ssh_key(&s, "alice");
     let (age_key, recipient) = s.age_key("age.txt");
     let write = |rel: &str, text: &str| {
         let p = repo.join(rel);
@@ -244,7 +150,7 @@ fn status_page_renders_in_headless_chromium() {
         "apps/web/secret.yaml",
         std::str::from_utf8(&out.stdout).unwrap(),
     );
-    let c1 = commit(&repo, &key, "first", true);
+    let c1 = commit_all(&repo, Some(&key), "first");
 
     // Policy and gate: interval 1h (only the webhook triggers syncs), HTTP on a free port.
     let policy = s.write(
@@ -292,7 +198,7 @@ fn status_page_renders_in_headless_chromium() {
         "apps/web/configmap.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web}\ndata: {greeting: pwned}\n",
     );
-    let bad = commit(&repo, &key, "unsigned", false);
+    let bad = commit_all(&repo, None, "unsigned");
     let body = br#"{"ref":"refs/heads/main"}"#;
     let (code, _) = http(
         port,

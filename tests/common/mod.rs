@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod gate;
 pub mod registry;
 
 /// The sigil binary under test.
