@@ -34,10 +34,6 @@ struct Report<'a> {
     tags: &'a [Verdict],
 }
 
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 fn load_policy(opts: &VerifyOpts, repo_root: &Path) -> Result<Policy, Failure> {
     let policy_abs = std::fs::canonicalize(&opts.policy).map_err(|e| {
         Failure(
@@ -144,7 +140,7 @@ fn run_inner(cmd: &VerifyCommand) -> Result<i32, Failure> {
                 policy: &policy,
                 refname: refname.clone(),
                 first_seen: first_seen(opts)?,
-                now: now(),
+                now: crate::sops::time::now_unix(),
                 tag_signers: None,
             };
             let mut cache = opts.cache.as_deref().map(Cache::load);
@@ -212,7 +208,7 @@ fn run_inner(cmd: &VerifyCommand) -> Result<i32, Failure> {
                 policy: &policy,
                 refname: format!("refs/tags/{tag}"),
                 first_seen: first_seen(opts)?,
-                now: now(),
+                now: crate::sops::time::now_unix(),
                 tag_signers: rule.map(|r| (format!("tags[{}]", r.pattern), r.signers.clone())),
             };
             let (tags, commit) = verify_tag(&mut repo, tag, &ctx)?;

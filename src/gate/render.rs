@@ -116,7 +116,7 @@ pub fn run(a: &RenderArgs<'_>) -> i32 {
             );
         }
     };
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let now = crate::sops::time::now_unix();
     let ctx = Context {
         policy: &policy,
         refname: refname.clone(),

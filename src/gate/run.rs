@@ -36,7 +36,7 @@ fn install_signals() {
 
 /// One structured log line on stderr: JSON, or `key=value` text on a terminal.
 pub fn log(level: &str, msg: &str, fields: &[(&str, &str)]) {
-    let ts = super::sync::rfc3339(time::OffsetDateTime::now_utc().unix_timestamp());
+    let ts = crate::sops::time::format_unix(crate::sops::time::now_unix());
     if std::io::stderr().is_terminal() {
         let mut line = format!("{ts} {level:5} {msg}");
         for (k, v) in fields.iter().filter(|(_, v)| !v.is_empty()) {
@@ -114,7 +114,7 @@ pub fn run(config_path: &Path, once: bool) -> i32 {
             .unwrap_or(60)
             * 2
             + super::sync::GIT_TIMEOUT.as_secs() as i64 * 2,
-        heartbeat: time::OffsetDateTime::now_utc().unix_timestamp(),
+        heartbeat: crate::sops::time::now_unix(),
         ..GateState::default()
     }));
     if once {
@@ -186,7 +186,7 @@ pub fn run(config_path: &Path, once: bool) -> i32 {
         while !STOP.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(100));
             if let Ok(mut s) = shared.lock() {
-                s.heartbeat = time::OffsetDateTime::now_utc().unix_timestamp();
+                s.heartbeat = crate::sops::time::now_unix();
             }
             if HUP.swap(false, Ordering::SeqCst) {
                 for s in &config.sources {
@@ -233,7 +233,7 @@ fn sync_and_record(
     }
     if let Ok(mut s) = shared.lock() {
         s.record(&src.name, r.attempt, r.published);
-        s.heartbeat = time::OffsetDateTime::now_utc().unix_timestamp();
+        s.heartbeat = crate::sops::time::now_unix();
     }
     result
 }

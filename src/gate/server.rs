@@ -54,6 +54,7 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use super::state::{DURATION_BUCKETS, GateState, Shared, SourceState, Triggers};
+use crate::sops::time::now_unix;
 
 /// Largest webhook body accepted (1 MiB).
 pub const MAX_BODY: usize = 1 << 20;
@@ -851,10 +852,6 @@ impl Reply {
 
 fn lock(shared: &Shared) -> MutexGuard<'_, GateState> {
     shared.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn now_unix() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 fn header<'a>(req: &'a Request, name: &'static str) -> Option<&'a str> {

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+
+use crate::sops::time::{format_unix, now_unix};
 use serde_json::json;
 
 use super::config::SourceConfig;
@@ -174,21 +176,6 @@ impl SourceFiles {
     }
 }
 
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-/// RFC 3339 of a unix time.
-pub fn rfc3339(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| {
-            d.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
-
 /// Runs one sync. `published` is the revision currently served (the ratchet); with
 /// `republish` (the first sync after a restart) an unchanged tip is verified and published
 /// again, so the volume and the artifact are rebuilt if they were lost.
@@ -217,7 +204,7 @@ pub fn sync(
         &mut verdict,
         &mut commit,
     );
-    let at = now();
+    let at = now_unix();
     let duration_seconds = started.elapsed().as_secs_f64();
     match outcome {
         Ok(Some(p)) => {
@@ -225,7 +212,7 @@ pub fn sync(
             verdict["reason"] = serde_json::Value::Null;
             let attempt = Attempt {
                 commit: Some(p.commit.clone()),
-                at: rfc3339(at),
+                at: format_unix(at),
                 result: "published",
                 reason: None,
                 check: None,
@@ -243,7 +230,7 @@ pub fn sync(
             let c = commit.unwrap_or_default();
             let attempt = Attempt {
                 commit: Some(c.clone()),
-                at: rfc3339(at),
+                at: format_unix(at),
                 result: "unchanged",
                 reason: None,
                 check: None,
@@ -268,7 +255,7 @@ pub fn sync(
             verdict["message"] = stop.message.clone().into();
             let attempt = Attempt {
                 commit,
-                at: rfc3339(at),
+                at: format_unix(at),
                 result: stop.result,
                 reason: Some(stop.reason),
                 check: Some(stop.check.to_string()),
@@ -310,7 +297,7 @@ fn run(
     }
     // Republishing the same commit after a restart: nothing new to judge for ancestry.
     let published = if same { None } else { published };
-    let t = now();
+    let t = now_unix();
     let first_seen = files.first_seen(&commit, t);
     let mut repo = Repo::open(&q.dir).map_err(|e| error("fetch", "fetch-failed", e.to_string()))?;
     let git_err = |e: crate::git::repo::GitError| error("commits", "git-error", e.to_string());
@@ -424,7 +411,7 @@ fn run(
         Vec::new()
     };
     // Publish.
-    let when = now();
+    let when = now_unix();
     let mut artifact = None;
     if let Some(a) = &src.artifact {
         let targz =
@@ -445,12 +432,12 @@ fn run(
             digest,
             revision,
             size: targz.len() as u64,
-            last_update_time: rfc3339(when),
+            last_update_time: format_unix(when),
         });
     }
     let p = Published {
         commit: commit.clone(),
-        published_at: rfc3339(when),
+        published_at: format_unix(when),
         published_unix: when,
         signer: head.and_then(|v| v.signer.clone()),
         fingerprint: head.and_then(|v| v.fingerprint.clone()),

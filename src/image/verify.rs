@@ -16,6 +16,7 @@ use super::pubkey::PublicKey;
 use super::signature::{Candidate, CandidateKind};
 use super::tlog::{self, TlogEntry};
 use super::trust_root::TrustRoot;
+use crate::sops::time::{format_unix, now_unix};
 
 /// Predicate of a cosign v3 image signature.
 pub const COSIGN_SIGN_V1: &str = "https://sigstore.dev/cosign/sign/v1";
@@ -567,7 +568,7 @@ fn check_one(m: &Material<'_>, a: &Authority) -> Result<Passed, Failure> {
                     fail("tlog-missing", "the Rekor entry has no signed entry timestamp, so there is no trusted signing time")
                 })?
             } else {
-                now()
+                now_unix()
             };
             let path = cert::verify_path(leaf, &m.chain, &k.root.certificate_authorities, at)
                 .map_err(|e| {
@@ -578,7 +579,7 @@ fn check_one(m: &Material<'_>, a: &Authority) -> Result<Passed, Failure> {
                     };
                     fail(
                         reason,
-                        format!("certificate at the signing time {}: {e}", rfc3339(at)),
+                        format!("certificate at the signing time {}: {e}", format_unix(at)),
                     )
                 })?;
             // Fulcio-style certificates (short-lived, logged) must list codeSigning; only a
@@ -626,10 +627,6 @@ fn check_one(m: &Material<'_>, a: &Authority) -> Result<Passed, Failure> {
             })
         }
     }
-}
-
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 /// A verified Rekor entry bound to this signature; returns its integrated time if a SET vouches for it.
@@ -698,14 +695,4 @@ fn b64(s: &str) -> Option<Vec<u8>> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn rfc3339(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| {
-            d.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| t.to_string())
 }

@@ -62,6 +62,16 @@ pub fn mac_aad(last_modified: &str) -> Option<String> {
     parse(last_modified).map(format_seconds)
 }
 
+/// Unix seconds now.
+pub fn now_unix() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// RFC 3339 (whole seconds, `Z`) of unix seconds; the number itself if out of range.
+pub fn format_unix(t: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(t).map_or_else(|_| t.to_string(), format_seconds)
+}
+
 /// Now, in UTC, as sops writes `lastmodified` and `created_at`.
 pub fn now_utc() -> String {
     format_seconds(OffsetDateTime::now_utc())
