@@ -419,7 +419,7 @@ impl Policy {
         if !l.errors.is_empty() {
             return Err(l.errors);
         }
-        let digest = format!("sha256:{}", hex(&l.hasher.finalize()));
+        let digest = format!("sha256:{}", hex::encode(l.hasher.finalize()));
         let (mut certs, mut cert_owner) = (Vec::new(), Vec::new());
         for (i, s) in signers.iter().enumerate() {
             for c in &s.certs {
@@ -514,10 +514,6 @@ impl CommitPolicy {
             )),
         }
     }
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 #[cfg(test)]

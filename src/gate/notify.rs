@@ -267,21 +267,14 @@ fn webhook_body(source: &str, event: &str, a: &Attempt) -> Vec<u8> {
     .unwrap_or_default()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
-    s
-}
-
 /// `sha256=<hex HMAC-SHA256(secret, body)>`.
 fn signature(secret: &[u8], body: &[u8]) -> Option<String> {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).ok()?;
     mac.update(body);
-    Some(format!("sha256={}", hex(&mac.finalize().into_bytes())))
+    Some(format!(
+        "sha256={}",
+        hex::encode(mac.finalize().into_bytes())
+    ))
 }
 
 fn agent() -> ureq::Agent {
@@ -667,7 +660,7 @@ mod tests {
 
     #[test]
     fn helpers() {
-        assert_eq!(hex(&[0, 15, 16, 255]), "000f10ff");
+        assert_eq!(hex::encode([0, 15, 16, 255]), "000f10ff");
         assert_eq!(clip("héllo", 2), "hé…");
         assert_eq!(clip("hé", 2), "hé");
         assert_eq!(short("abc"), "abc");

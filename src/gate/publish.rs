@@ -376,10 +376,7 @@ pub fn write_artifact(
             "source name '{source}' must be a single file name"
         )));
     }
-    let hex: String = sha2::Sha256::digest(targz)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hex = hex::encode(sha2::Sha256::digest(targz));
     let sdir = dir.join(source);
     std::fs::create_dir_all(&sdir).map_err(|e| io_err(sdir.display(), e))?;
     let name = format!("{hex}.tar.gz");
@@ -639,10 +636,7 @@ mod tests {
         for n in 0..5u8 {
             let data = vec![n; 100 + n as usize];
             let (digest, path) = write_artifact(t.path(), "apps", &data).unwrap();
-            let hex: String = sha2::Sha256::digest(&data)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
+            let hex = hex::encode(sha2::Sha256::digest(&data));
             assert_eq!(digest, format!("sha256:{hex}"));
             assert_eq!(path, t.path().join("apps").join(format!("{hex}.tar.gz")));
             assert_eq!(std::fs::read(&path).unwrap(), data);

@@ -366,7 +366,7 @@ fn parse_tree(mut body: &[u8], algo: HashAlgo) -> Option<Vec<TreeItem>> {
         let nul = rest.iter().position(|&b| b == 0)?;
         let name = rest[..nul].to_vec();
         let id = rest.get(nul + 1..nul + 1 + raw_len)?;
-        let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = hex::encode(id);
         out.push((name, canon_mode(mode), hex));
         body = &rest[nul + 1 + raw_len..];
     }

@@ -40,21 +40,17 @@ impl HashAlgo {
                 let mut h = Sha1CD::default();
                 h.update(header.as_bytes());
                 h.update(body);
-                hex(&h.finalize())
+                hex::encode(h.finalize())
             }
             HashAlgo::Sha256 => {
                 use sha2::Digest;
                 let mut h = sha2::Sha256::new();
                 h.update(header.as_bytes());
                 h.update(body);
-                hex(&h.finalize())
+                hex::encode(h.finalize())
             }
         }
     }
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Why an object is refused before any signature is checked.

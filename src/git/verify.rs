@@ -468,7 +468,7 @@ impl Cache {
             h.update(part.as_bytes());
             h.update([0]);
         }
-        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(h.finalize())
     }
 }
 

@@ -835,10 +835,6 @@ fn parse_sct_list(data: &[u8]) -> Result<Vec<Sct<'_>>, CertError> {
     Ok(out)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Verifies one SCT signature with one log key.
 fn verify_sct(
     sct: &Sct<'_>,
@@ -890,7 +886,7 @@ fn verify_sct(
         .map_err(|_| {
             CertError::BadSct(format!(
                 "signature from log {} does not verify",
-                hex(sct.log_id)
+                hex::encode(sct.log_id)
             ))
         })
 }

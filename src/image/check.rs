@@ -239,7 +239,7 @@ impl Checker<'_> {
             h.update((part.len() as u64).to_be_bytes());
             h.update(part.as_bytes());
         }
-        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(h.finalize())
     }
 
     fn cache_get(&self, key: &str) -> Option<Vec<SignatureVerdict>> {

@@ -122,12 +122,7 @@ pub struct Client {
 
 /// `sha256:<hex>` of `bytes`.
 pub fn sha256_digest(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(71);
-    s.push_str("sha256:");
-    for b in Sha256::digest(bytes) {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
 struct Reply {

@@ -204,7 +204,7 @@ impl TlogEntry {
             r#"{{"body":"{}","integratedTime":{},"logID":"{}","logIndex":{}}}"#,
             B64.encode(&self.canonicalized_body),
             self.integrated_time,
-            hex_lower(&self.log_id),
+            hex::encode(&self.log_id),
             self.log_index
         )
         .into_bytes()
@@ -283,16 +283,6 @@ fn body_bytes(v: Option<&Value>, what: &str) -> Result<Vec<u8>, TlogError> {
         return Err(malformed(format!("{what} is empty")));
     }
     Ok(body)
-}
-
-fn hex_lower(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 15)]));
-    }
-    s
 }
 
 /// Hex decoding; `lower_only` refuses upper-case digits.
@@ -396,7 +386,7 @@ pub fn verify_entry(
     if entry.log_index < 0 || entry.integrated_time < 0 {
         return Err(malformed("negative log index or integrated time"));
     }
-    let log_hex = hex_lower(&entry.log_id);
+    let log_hex = hex::encode(&entry.log_id);
     if !root
         .tlogs
         .iter()

@@ -541,7 +541,7 @@ fn check_one(m: &Material<'_>, a: &Authority) -> Result<Passed, Failure> {
             };
             Ok(Passed {
                 authority: a.name.clone(),
-                identity: format!("key sha256:{}", hex(&key.log_id())),
+                identity: format!("key sha256:{}", hex::encode(key.log_id())),
                 signed_at,
                 _seal: seal::Seal,
             })
@@ -691,8 +691,4 @@ fn b64(s: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD
         .decode(compact)
         .ok()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
