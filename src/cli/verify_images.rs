@@ -1,14 +1,13 @@
 //! `sigil verify images`: every image of the given manifests (or references) against the
 //! policy's image rules; exit 0 verified, 1 refused, 2 usage/configuration, 3 operational.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
 
 use super::verify::Failure;
-use crate::image::check::{Checker, ImageVerdict, Outcome, Target};
+use crate::image::check::{Checker, ImageVerdict, Outcome, Target, Targets};
 use crate::image::manifests;
 use crate::image::reference::Reference;
 use crate::image::registry::{Client, ClientOptions};
@@ -74,25 +73,7 @@ pub fn run(args: &Args<'_>) -> Result<i32, Failure> {
 
 /// Paths become the images their manifests name; anything else must be an image reference.
 fn collect_targets(args: &[String]) -> Result<Vec<Target>, Failure> {
-    let mut by_image: BTreeMap<String, Target> = BTreeMap::new();
-    let mut order = Vec::new();
-    let mut add = |raw: String, reference: Reference, source: String| {
-        let key = reference.to_string();
-        match by_image.get_mut(&key) {
-            Some(t) => t.sources.push(source),
-            None => {
-                order.push(key.clone());
-                by_image.insert(
-                    key,
-                    Target {
-                        raw,
-                        reference,
-                        sources: vec![source],
-                    },
-                );
-            }
-        }
-    };
+    let mut targets = Targets::default();
     let mut errors = Vec::new();
     for arg in args {
         let path = Path::new(arg);
@@ -105,18 +86,14 @@ fn collect_targets(args: &[String]) -> Result<Vec<Target>, Failure> {
                 let found = manifests::find(&name, &text, &overrides).map_err(|e| Failure(2, e))?;
                 for (f, r) in found.iter().zip(manifests::normalise(&found)) {
                     match r {
-                        Ok(reference) => add(
-                            f.raw.clone(),
-                            reference,
-                            format!("{}#{}{}", f.file, f.document + 1, f.pointer),
-                        ),
+                        Ok(reference) => targets.add(&f.raw, reference, f.source()),
                         Err(e) => errors.push(e),
                     }
                 }
             }
         } else {
             match Reference::parse(arg) {
-                Ok(reference) => add(arg.clone(), reference, "argument".into()),
+                Ok(reference) => targets.add(arg, reference, "argument".into()),
                 Err(e) => errors.push(format!("{e} (and no such file)")),
             }
         }
@@ -124,10 +101,7 @@ fn collect_targets(args: &[String]) -> Result<Vec<Target>, Failure> {
     if !errors.is_empty() {
         return Err(Failure(2, errors.join("\n  ")));
     }
-    Ok(order
-        .into_iter()
-        .filter_map(|k| by_image.remove(&k))
-        .collect())
+    Ok(targets.into_vec())
 }
 
 /// The manifest files under `path` (a file, or a directory walked recursively; hidden entries skipped).
@@ -156,7 +130,7 @@ fn manifest_files(path: &Path) -> Result<Vec<PathBuf>, String> {
                 stack.push(p);
             } else if ft.is_file()
                 && (name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".json"))
-                && !is_kustomization(&name)
+                && !manifests::is_kustomization(&name)
             {
                 out.push(p);
             }
@@ -164,13 +138,6 @@ fn manifest_files(path: &Path) -> Result<Vec<PathBuf>, String> {
     }
     out.sort();
     Ok(out)
-}
-
-fn is_kustomization(name: &str) -> bool {
-    matches!(
-        name,
-        "kustomization.yaml" | "kustomization.yml" | "Kustomization"
-    )
 }
 
 /// The `images:` overrides of the kustomization beside `file`, if any.

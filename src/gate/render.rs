@@ -192,11 +192,9 @@ pub fn run(a: &RenderArgs<'_>) -> i32 {
         let manifest =
             lower.ends_with(".yaml") || lower.ends_with(".yml") || lower.ends_with(".json");
         if !manifest
-            || e.mode == 0o120000
-            || matches!(
-                name,
-                "kustomization.yaml" | "kustomization.yml" | ".sops.yaml"
-            )
+            || e.mode == tree::MODE_SYMLINK
+            || crate::image::manifests::is_kustomization(name)
+            || name == ".sops.yaml"
         {
             continue;
         }

@@ -18,7 +18,7 @@ use super::state::{ArtifactInfo, Attempt, ImageSummary, Published};
 use super::tree::{self, Entry};
 use crate::git::repo::Repo;
 use crate::git::verify::{Cache, Context, Verdict, verify_commits, verify_tag};
-use crate::image::check::{Checker, ImageVerdict, Outcome, Target};
+use crate::image::check::{Checker, ImageVerdict, Outcome, Targets};
 use crate::image::manifests;
 use crate::image::reference::Reference;
 use crate::image::registry::{Client, ClientOptions};
@@ -502,7 +502,7 @@ pub(crate) fn check_secrets(
     let mut count = 0;
     let mut plain = BTreeMap::new();
     let mut verdicts = Vec::new();
-    for e in entries.iter().filter(|e| e.mode != 0o120000) {
+    for e in entries.iter().filter(|e| e.mode != tree::MODE_SYMLINK) {
         let lower = e.path.to_ascii_lowercase();
         let is_manifest = [".yaml", ".yml", ".json", ".env", ".ini"]
             .iter()
@@ -587,22 +587,19 @@ pub(crate) fn check_images(
     let mut overrides: BTreeMap<String, Vec<manifests::Override>> = BTreeMap::new();
     for e in entries {
         let (dir, name) = e.path.rsplit_once('/').unwrap_or(("", e.path.as_str()));
-        if matches!(
-            name,
-            "kustomization.yaml" | "kustomization.yml" | "Kustomization"
-        ) {
+        if manifests::is_kustomization(name) {
             let text = String::from_utf8_lossy(&e.data);
             let o = manifests::kustomize_overrides(&text)
                 .map_err(|err| refuse("images", "invalid-manifest", Some(e.path.clone()), err))?;
             overrides.insert(dir.to_string(), o);
         }
     }
-    let mut targets: Vec<Target> = Vec::new();
-    for e in entries.iter().filter(|e| e.mode != 0o120000) {
+    let mut targets = Targets::default();
+    for e in entries.iter().filter(|e| e.mode != tree::MODE_SYMLINK) {
         let lower = e.path.to_ascii_lowercase();
         let (dir, name) = e.path.rsplit_once('/').unwrap_or(("", e.path.as_str()));
         if !(lower.ends_with(".yaml") || lower.ends_with(".yml"))
-            || matches!(name, "kustomization.yaml" | "kustomization.yml")
+            || manifests::is_kustomization(name)
         {
             continue;
         }
@@ -620,17 +617,10 @@ pub(crate) fn check_images(
         for (f, r) in found.iter().zip(manifests::normalise(&found)) {
             let reference: Reference =
                 r.map_err(|err| refuse("images", "invalid-reference", Some(e.path.clone()), err))?;
-            let source = format!("{}#{}{}", f.file, f.document + 1, f.pointer);
-            match targets.iter_mut().find(|t| t.reference == reference) {
-                Some(t) => t.sources.push(source),
-                None => targets.push(Target {
-                    raw: f.raw.clone(),
-                    reference,
-                    sources: vec![source],
-                }),
-            }
+            targets.add(&f.raw, reference, f.source());
         }
     }
+    let targets = targets.into_vec();
     if targets.is_empty() {
         verdict["images"] = json!([]);
         return Ok(Vec::new());

@@ -88,6 +88,36 @@ pub struct Target {
     pub sources: Vec<String>,
 }
 
+/// Images to check, each once, with every place it was found (first occurrence's spelling).
+#[derive(Default)]
+pub struct Targets {
+    list: Vec<Target>,
+    index: std::collections::HashMap<String, usize>,
+}
+
+impl Targets {
+    /// Records `reference` found at `source`.
+    pub fn add(&mut self, raw: &str, reference: Reference, source: String) {
+        let key = reference.to_string();
+        match self.index.get(&key) {
+            Some(&i) => self.list[i].sources.push(source),
+            None => {
+                self.index.insert(key, self.list.len());
+                self.list.push(Target {
+                    raw: raw.to_string(),
+                    reference,
+                    sources: vec![source],
+                });
+            }
+        }
+    }
+
+    /// The targets in first-seen order.
+    pub fn into_vec(self) -> Vec<Target> {
+        self.list
+    }
+}
+
 /// Options of a run.
 pub struct Checker<'a> {
     /// Registry client.

@@ -19,6 +19,21 @@ pub struct Found {
     pub raw: String,
 }
 
+impl Found {
+    /// `file#document/pointer`, how reports name where an image was found.
+    pub fn source(&self) -> String {
+        format!("{}#{}{}", self.file, self.document + 1, self.pointer)
+    }
+}
+
+/// Whether a file name is a kustomization (whose `images:` apply to its directory).
+pub fn is_kustomization(file_name: &str) -> bool {
+    matches!(
+        file_name,
+        "kustomization.yaml" | "kustomization.yml" | "Kustomization"
+    )
+}
+
 /// A kustomize `images:` entry.
 #[derive(Debug, Clone, Default)]
 pub struct Override {
