@@ -54,11 +54,6 @@ pub enum Mode {
 /// Writes `data` to `path` atomically: a temporary file in the same directory, fsync, rename.
 /// Nothing is left behind on failure.
 pub fn write_atomic(path: &Path, data: &[u8], mode: Mode) -> Result<(), Error> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
-    };
-    let werr = |e: std::io::Error| Error::Write(format!("cannot write {}: {e}", path.display()));
     let existing = std::fs::metadata(path)
         .ok()
         .map(|m| m.permissions().mode() & 0o7777);
@@ -67,15 +62,33 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: Mode) -> Result<(), Error> {
         (Mode::Public, Some(m)) => m,
         (Mode::Public, None) => 0o644,
     };
+    write_via_temp(path, data, perm, true)
+        .map_err(|e| Error::Write(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Like [`write_atomic`] with mode `perm`, but never replaces an existing file (the final
+/// rename fails with `AlreadyExists` if `path` appeared meanwhile).
+pub fn write_new(path: &Path, data: &[u8], perm: u32) -> std::io::Result<()> {
+    write_via_temp(path, data, perm, false)
+}
+
+fn write_via_temp(path: &Path, data: &[u8], perm: u32, replace: bool) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
     let mut tmp = tempfile::Builder::new()
         .prefix(".sigil-")
         .permissions(std::fs::Permissions::from_mode(0o600))
-        .tempfile_in(&dir)
-        .map_err(werr)?;
-    tmp.write_all(data).map_err(werr)?;
-    tmp.as_file().sync_all().map_err(werr)?;
-    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(perm)).map_err(werr)?;
-    tmp.persist(path).map_err(|e| werr(e.error))?;
+        .tempfile_in(&dir)?;
+    tmp.write_all(data)?;
+    tmp.as_file().sync_all()?;
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(perm))?;
+    if replace {
+        tmp.persist(path).map_err(|e| e.error)?;
+    } else {
+        tmp.persist_noclobber(path).map_err(|e| e.error)?;
+    }
     Ok(())
 }
 

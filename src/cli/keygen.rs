@@ -2,9 +2,7 @@
 //! it (`PREFIX.key`, encrypted ECDSA P-256, mode 0600; `PREFIX.pub`, PEM public key, 0644).
 
 use std::ffi::OsString;
-use std::io::Write;
 use std::os::unix::ffi::OsStringExt;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use age::secrecy::ExposeSecret;
@@ -87,21 +85,8 @@ fn password() -> Result<Zeroizing<Vec<u8>>, Failure> {
 /// Writes a new file atomically (temporary file in the same directory, fsync, then a rename
 /// that fails if `path` appeared in the meantime), with mode `perm`.
 fn write_new(path: &Path, data: &[u8], perm: u32) -> Result<(), Failure> {
-    let werr = |e: std::io::Error| Failure(3, format!("cannot write {}: {e}", path.display()));
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".sigil-")
-        .permissions(std::fs::Permissions::from_mode(0o600))
-        .tempfile_in(&dir)
-        .map_err(werr)?;
-    tmp.write_all(data).map_err(werr)?;
-    tmp.as_file().sync_all().map_err(werr)?;
-    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(perm)).map_err(werr)?;
-    tmp.persist_noclobber(path).map_err(|e| {
-        if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+    super::io::write_new(path, data, perm).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
             Failure(
                 2,
                 format!(
@@ -110,8 +95,7 @@ fn write_new(path: &Path, data: &[u8], perm: u32) -> Result<(), Failure> {
                 ),
             )
         } else {
-            werr(e.error)
+            Failure(3, format!("cannot write {}: {e}", path.display()))
         }
-    })?;
-    Ok(())
+    })
 }
