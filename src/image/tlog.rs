@@ -760,23 +760,12 @@ pub fn check_body(entry_body: &[u8], expect: &Expected<'_>) -> Result<(), TlogEr
         } => {
             check_hash(spec.get("payloadHash"), &payload_sha256, "payload hash")?;
             let sigs = signature_list(spec.get("signatures"))?;
-            let mut sig_seen = false;
-            for s in sigs {
-                if b64_bytes(s.get("signature"), "spec.signatures[].signature")? != signature {
-                    continue;
-                }
-                sig_seen = true;
-                let logged = b64_bytes(s.get("verifier"), "spec.signatures[].verifier")?;
-                if same_verifier(&logged, verifier)? {
-                    return Ok(());
-                }
-            }
-            let what = if sig_seen {
-                "public key or certificate"
-            } else {
-                "signature"
-            };
-            return Err(TlogError::BodyMismatch { what });
+            return find_signer(
+                sigs,
+                verifier,
+                |s| Ok(b64_bytes(s.get("signature"), "spec.signatures[].signature")? == signature),
+                |s| b64_bytes(s.get("verifier"), "spec.signatures[].verifier"),
+            );
         }
         Expected::Intoto {
             payload_sha256,
@@ -790,30 +779,47 @@ pub fn check_body(entry_body: &[u8], expect: &Expected<'_>) -> Result<(), TlogEr
                 "payload hash",
             )?;
             let sigs = signature_list(content.and_then(|c| c.pointer("/envelope/signatures")))?;
-            let mut sig_seen = false;
-            for s in sigs {
-                let once = b64_bytes(s.get("sig"), "envelope.signatures[].sig")?;
-                let twice = std::str::from_utf8(&once)
-                    .ok()
-                    .and_then(|t| B64.decode(t.trim()).ok());
-                if once != signature && twice.as_deref() != Some(signature) {
-                    continue;
-                }
-                sig_seen = true;
-                let logged = b64_bytes(s.get("publicKey"), "envelope.signatures[].publicKey")?;
-                if same_verifier(&logged, verifier)? {
-                    return Ok(());
-                }
-            }
-            let what = if sig_seen {
-                "public key or certificate"
-            } else {
-                "signature"
-            };
-            return Err(TlogError::BodyMismatch { what });
+            return find_signer(
+                sigs,
+                verifier,
+                |s| {
+                    let once = b64_bytes(s.get("sig"), "envelope.signatures[].sig")?;
+                    let twice = std::str::from_utf8(&once)
+                        .ok()
+                        .and_then(|t| B64.decode(t.trim()).ok());
+                    Ok(once == signature || twice.as_deref() == Some(signature))
+                },
+                |s| b64_bytes(s.get("publicKey"), "envelope.signatures[].publicKey"),
+            );
         }
     }
     Ok(())
+}
+
+/// Some logged signature must be `signature` (per `is_signature`) with `verifier` as its key or
+/// certificate (per `verifier_of`); otherwise says which of the two did not match.
+fn find_signer(
+    sigs: &[Value],
+    verifier: &[u8],
+    is_signature: impl Fn(&Value) -> Result<bool, TlogError>,
+    verifier_of: impl Fn(&Value) -> Result<Vec<u8>, TlogError>,
+) -> Result<(), TlogError> {
+    let mut sig_seen = false;
+    for s in sigs {
+        if !is_signature(s)? {
+            continue;
+        }
+        sig_seen = true;
+        if same_verifier(&verifier_of(s)?, verifier)? {
+            return Ok(());
+        }
+    }
+    let what = if sig_seen {
+        "public key or certificate"
+    } else {
+        "signature"
+    };
+    Err(TlogError::BodyMismatch { what })
 }
 
 fn signature_list(v: Option<&Value>) -> Result<&[Value], TlogError> {
