@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use common::gate::{
     commit_all, free_port, git, hmac_hex, http, ssh_key, wait_for_within as wait_for,
 };
-use common::registry::Registry;
+use common::registry::{Registry, cosign_keypair, sign_image};
 use common::{Scratch, run, sigil};
 
 const SECRET: &[u8] = b"hook-s3cret";
@@ -485,32 +485,6 @@ fn git_daemon_pushes_refusals_outage_and_recovery() {
 }
 
 /// A cosign key pair made by `sigil keygen --cosign`; (private, public).
-fn cosign_keypair(s: &Scratch) -> (PathBuf, PathBuf) {
-    let mut c = s.cmd(sigil());
-    c.args(["keygen", "--cosign", "--output-key-prefix", "cosign"])
-        .env("COSIGN_PASSWORD", "test-only");
-    let out = run(c);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (s.path("cosign.key"), s.path("cosign.pub"))
-}
-
-fn sign_image(s: &Scratch, image: &str, key: &Path) {
-    let mut c = s.cmd(sigil());
-    c.args(["sign", "image", image, "--allow-http-registry", "--key"])
-        .arg(key)
-        .env("COSIGN_PASSWORD", "test-only");
-    let out = run(c);
-    assert!(
-        out.status.success(),
-        "sign {image}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn deployment(image: &str) -> String {
     format!(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  template:\n    spec:\n      containers: [{{name: web, image: \"{image}\"}}]\n"
@@ -525,14 +499,14 @@ fn deployment(image: &str) -> String {
 fn images_signed_retagged_and_registry_down() {
     let reg = Registry::start();
     let lab = Lab::new();
-    let (key, public) = cosign_keypair(&lab.s);
+    let (key, public) = cosign_keypair(&lab.s, "cosign");
     lab.policy(&format!(
         "  images:\n    insecureRegistries: [\"127.0.0.1:*\"]\n    rules:\n      - match: \"127.0.0.1:*/**\"\n        authorities:\n          - key: {}\n",
         public.display()
     ));
     let image = reg.image("team/web", "v1");
     let signed_digest = reg.push_image("team/web", "v1", "web 1");
-    sign_image(&lab.s, &image, &key);
+    sign_image(&lab.s, &image, &key, &[]);
     lab.write("apps/web/deploy.yaml", &deployment(&image));
     let c1 = lab.commit("first", Some(&lab.alice));
 

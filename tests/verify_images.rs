@@ -6,41 +6,11 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::registry::{Registry, verify};
+use common::registry::{Registry, cosign_keypair as keypair, sign_image as sign, verify};
 use common::{Scratch, run, sigil};
 use sigil::image::registry::OCI_MANIFEST;
 
 /// A cosign key pair made by `sigil keygen --cosign`.
-fn keypair(s: &Scratch, name: &str) -> (PathBuf, PathBuf) {
-    let mut c = s.cmd(sigil());
-    c.args(["keygen", "--cosign", "--output-key-prefix", name])
-        .env("COSIGN_PASSWORD", "test-only");
-    let out = run(c);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (
-        s.path(&format!("{name}.key")),
-        s.path(&format!("{name}.pub")),
-    )
-}
-
-fn sign(s: &Scratch, image: &str, key: &Path, extra: &[&str]) {
-    let mut c = s.cmd(sigil());
-    c.args(["sign", "image", image, "--allow-http-registry", "--key"])
-        .arg(key)
-        .args(extra);
-    c.env("COSIGN_PASSWORD", "test-only");
-    let out = run(c);
-    assert!(
-        out.status.success(),
-        "sign {image}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// A policy with one rule for the test registry.
 fn policy(s: &Scratch, rule_extra: &str, keys: &[&Path]) -> PathBuf {
     let authorities: String = keys

@@ -1,7 +1,7 @@
 //! A throw-away Debian `docker-registry` (distribution 2.8, no referrers API) on a random
 //! 127.0.0.1 port, and `sigil verify images --format json` run against it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -312,4 +312,36 @@ impl Registry {
         reg._keys = Some(keys);
         (reg, TokenServer { realm, issued })
     }
+}
+
+/// A cosign key pair made by `sigil keygen --cosign` (password `test-only`): (`.key`, `.pub`).
+pub fn cosign_keypair(s: &Scratch, name: &str) -> (PathBuf, PathBuf) {
+    let mut c = s.cmd(sigil());
+    c.args(["keygen", "--cosign", "--output-key-prefix", name])
+        .env("COSIGN_PASSWORD", "test-only");
+    let out = run(c);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        s.path(&format!("{name}.key")),
+        s.path(&format!("{name}.pub")),
+    )
+}
+
+/// `sigil sign image <image> --allow-http-registry --key <key> <extra…>`, asserted to succeed.
+pub fn sign_image(s: &Scratch, image: &str, key: &Path, extra: &[&str]) {
+    let mut c = s.cmd(sigil());
+    c.args(["sign", "image", image, "--allow-http-registry", "--key"])
+        .arg(key)
+        .args(extra)
+        .env("COSIGN_PASSWORD", "test-only");
+    let out = run(c);
+    assert!(
+        out.status.success(),
+        "sign {image}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
