@@ -3,7 +3,8 @@
 Kubernetes manifests, against Debian's docker-registry on 127.0.0.1, and counts the registry
 requests per image from the registry's access log.
 
-  cold: a new process, no verdict cache (every image resolved, discovered, fetched, verified)
+  cold: a new process, no verdict cache (every image resolved, discovered, verified; payload
+        blobs whose descriptor matches cosign's payload for the image are not fetched)
   warm: a new process, verdict cache populated (tags still resolved; nothing else fetched)
 
 Usage: scripts/bench_images.py [--images 50] [--runs 9]   (expects target/release/sigil)
@@ -20,10 +21,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 from registry_lab import free_port, push_image, request  # noqa: E402
 SIGIL = os.path.join(ROOT, "target/release/sigil")
-
-
-
-
 
 
 def timed(args, runs):

@@ -80,6 +80,41 @@ fn legacy_and_bundle_signatures_round_trip() {
     assert_eq!(v.json["images"].as_array().unwrap().len(), 2);
 }
 
+/// A `.sig` layer whose descriptor names the size and SHA-256 of cosign's payload for this
+/// image is verified from those bytes without a blob request; any other layer is fetched.
+#[test]
+fn predictable_payloads_are_not_fetched() {
+    let reg = Registry::start();
+    let s = Scratch::new();
+    let (key, public) = keypair(&s, "cosign");
+    let p = policy(&s, "", &[&public]);
+
+    let plain = reg.image("team/plain", "v1");
+    let d = reg.push_image("team/plain", "v1", "plain");
+    sign(&s, &plain, &key, &[]);
+    for blob in reg.sig_layers("team/plain", &d) {
+        reg.delete_blob("team/plain", &blob);
+    }
+    let v = verify(&s, &p, &[&plain], &[]);
+    assert_eq!(v.code, 0, "{}", v.json);
+
+    // Signed with an annotation the rule does not ask for: the payload is not predicted, so
+    // it is fetched (and verifies); once its blob is gone, the image cannot be verified.
+    let extra = reg.image("team/extra", "v1");
+    let d = reg.push_image("team/extra", "v1", "extra");
+    sign(&s, &extra, &key, &["-a", "team=payments"]);
+    assert_eq!(verify(&s, &p, &[&extra], &[]).code, 0);
+    for blob in reg.sig_layers("team/extra", &d) {
+        reg.delete_blob("team/extra", &blob);
+    }
+    let v = verify(&s, &p, &[&extra], &[]);
+    assert_eq!(v.code, 3, "{}", v.json);
+    // A rule requiring that annotation predicts the annotated payload.
+    let annotated = policy(&s, "        annotations: {team: payments}\n", &[&public]);
+    let v = verify(&s, &annotated, &[&extra], &[]);
+    assert_eq!(v.code, 0, "{}", v.json);
+}
+
 #[test]
 fn refusals_each_with_their_reason() {
     let reg = Registry::start();

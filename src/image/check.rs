@@ -3,7 +3,7 @@
 //! threshold, and a verdict cache keyed by (image, digest, rule, policy digest). Images are
 //! checked in parallel with a bound.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::reference::Reference;
 use super::registry::{Client, RegistryError};
+use super::sign::simple_signing_payload;
 use super::signature::{self, Location};
 use super::verify::{self, Requirements, SignatureReport};
 use crate::policy::images::{ImagePolicy, ImageRule};
@@ -223,10 +224,12 @@ impl Checker<'_> {
             Some((reg, repo)) => (reg.as_str(), repo.as_str()),
             None => (r.registry.as_str(), r.repository.as_str()),
         };
+        let expected_payloads = expected_payloads(r, &digest, &rule.annotations);
         let at = Location {
             registry: sig_registry,
             repository: sig_repo,
             digest: &digest,
+            expected_payloads: &expected_payloads,
         };
         let req = Requirements {
             image_digest: &digest,
@@ -313,6 +316,28 @@ impl Checker<'_> {
             );
         }
     }
+}
+
+/// cosign's simple-signing payloads for this image, without and with the rule's required
+/// annotations, naming the repository as cosign does (also `index.docker.io/...` for Docker Hub):
+/// `.sig` layers carrying exactly these bytes need no blob request.
+fn expected_payloads(
+    r: &Reference,
+    digest: &str,
+    annotations: &BTreeMap<String, String>,
+) -> Vec<Vec<u8>> {
+    let mut names = vec![format!("{}/{}", r.registry, r.repository)];
+    if r.registry == "docker.io" {
+        names.insert(0, format!("index.docker.io/{}", r.repository));
+    }
+    let mut out = Vec::new();
+    for name in &names {
+        out.push(simple_signing_payload(name, digest, &BTreeMap::new()));
+        if !annotations.is_empty() {
+            out.push(simple_signing_payload(name, digest, annotations));
+        }
+    }
+    out
 }
 
 fn registry_failure(mut v: ImageVerdict, e: RegistryError) -> ImageVerdict {

@@ -54,17 +54,14 @@ pub struct Location<'a> {
     pub repository: &'a str,
     /// The image manifest digest (`sha256:<hex>`).
     pub digest: &'a str,
+    /// Payloads the `.sig` layers probably carry (cosign's bytes for this image). A layer
+    /// whose descriptor names exactly the size and SHA-256 of one of them holds those very
+    /// bytes, so its blob is not fetched; any other layer is.
+    pub expected_payloads: &'a [Vec<u8>],
 }
 
-/// Finds every candidate: referrer bundles (API, then the tag-schema index) and the legacy
-/// `.sig` tag. Both are read, so a registry holding both formats is fully checked.
-pub fn discover(client: &Client, at: &Location<'_>) -> Result<Vec<Candidate>, RegistryError> {
-    let mut out = discover_bundles(client, at)?;
-    out.extend(discover_legacy(client, at)?);
-    Ok(out)
-}
-
-/// The legacy `sha256-<hex>.sig` signature layers (one manifest request, one blob each).
+/// The legacy `sha256-<hex>.sig` signature layers: one manifest request, plus one blob
+/// request per layer whose payload is not one of `at.expected_payloads`.
 pub fn discover_legacy(
     client: &Client,
     at: &Location<'_>,
@@ -170,7 +167,15 @@ fn legacy_candidates(
             continue;
         }
         let source = format!("{tag} layer {i}");
-        match fetch_layer(client, at, layer) {
+        let known = at
+            .expected_payloads
+            .iter()
+            .find(|p| p.len() as u64 == layer.size && digest_of(p) == layer.digest);
+        let fetched = match known {
+            Some(p) => Ok(p.clone()),
+            None => fetch_layer(client, at, layer),
+        };
+        match fetched {
             Ok(payload) => out.push(Candidate {
                 source,
                 kind: CandidateKind::Legacy {

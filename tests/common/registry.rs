@@ -145,6 +145,39 @@ impl Registry {
             .unwrap()
     }
 
+    /// Deletes a blob from `repo` (the registry runs with `delete: enabled`): later GETs of
+    /// it answer 404, so a verification that still passes never fetched it.
+    pub fn delete_blob(&self, repo: &str, digest: &str) {
+        use std::io::{Read, Write};
+        let mut conn = std::net::TcpStream::connect(&self.host).unwrap();
+        write!(
+            conn,
+            "DELETE /v2/{repo}/blobs/{digest} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.host
+        )
+        .unwrap();
+        let mut reply = String::new();
+        conn.read_to_string(&mut reply).unwrap();
+        assert!(reply.starts_with("HTTP/1.1 202"), "{reply}");
+    }
+
+    /// The layer digests of the image's legacy `.sig` manifest, in order.
+    pub fn sig_layers(&self, repo: &str, image_digest: &str) -> Vec<String> {
+        let tag = format!("{}.sig", image_digest.replacen(':', "-", 1));
+        let m = self
+            .client()
+            .manifest(&self.host, repo, &tag)
+            .unwrap()
+            .unwrap();
+        let m: serde_json::Value = serde_json::from_slice(&m.bytes).unwrap();
+        m["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["digest"].as_str().unwrap().to_string())
+            .collect()
+    }
+
     /// `host/repo:tag`.
     pub fn image(&self, repo: &str, tag: &str) -> String {
         format!("{}/{repo}:{tag}", self.host)
