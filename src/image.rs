@@ -4,6 +4,7 @@
 pub mod cert;
 pub mod check;
 pub mod cosign_key;
+pub mod docker_config;
 pub mod manifests;
 pub mod pubkey;
 pub mod reference;

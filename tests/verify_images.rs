@@ -502,3 +502,134 @@ fn bearer_token_auth() {
         tokens.realm
     );
 }
+
+/// Writes an executable `docker-credential-<name>` into the scratch `bin/` (first on PATH
+/// for sigil run by the tests): it logs the server address asked for, then runs `body`.
+fn credential_helper(s: &Scratch, name: &str, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let log = s.path(&format!("{name}.calls"));
+    let p = s.write(
+        &format!("bin/docker-credential-{name}"),
+        format!(
+            "#!/bin/sh\n[ \"$1\" = get ] || exit 2\nread -r server || true\necho \"$server\" >> '{}'\n{body}\n",
+            log.display()
+        )
+        .as_bytes(),
+    );
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn helper_calls(s: &Scratch, name: &str) -> Vec<String> {
+    std::fs::read_to_string(s.path(&format!("{name}.calls")))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn docker_config(s: &Scratch, json: serde_json::Value) {
+    s.write("home/.docker/config.json", json.to_string().as_bytes());
+}
+
+#[test]
+fn credential_helpers_from_the_docker_config() {
+    let reg = Registry::start_with_basic_auth("ci", "hunter2");
+    let s = Scratch::new();
+    let (key, public) = keypair(&s, "cosign");
+    reg.push_image("team/private", "v1", "private");
+    let image = reg.image("team/private", "v1");
+    let p = policy(&s, "", &[&public]);
+    credential_helper(
+        &s,
+        "sigiltest",
+        &format!(
+            "[ \"$server\" = '{}' ] || {{ echo 'credentials not found in native keychain'; exit 1; }}\nprintf '{{\"ServerURL\":\"%s\",\"Username\":\"ci\",\"Secret\":\"hunter2\"}}' \"$server\"",
+            reg.host
+        ),
+    );
+    credential_helper(
+        &s,
+        "sigilnone",
+        "echo 'credentials not found in native keychain'; exit 1",
+    );
+    credential_helper(&s, "sigilbroken", "echo 'keychain locked' >&2; exit 1");
+
+    // credHelpers for this registry: sign and verify, the helper asked once per process.
+    docker_config(
+        &s,
+        serde_json::json!({"credHelpers": {&reg.host: "sigiltest"}}),
+    );
+    sign(&s, &image, &key, &[]);
+    let before = helper_calls(&s, "sigiltest").len();
+    let v = verify(&s, &p, &[&image], &[]);
+    assert_eq!(v.code, 0, "{}", v.json);
+    assert_eq!(
+        helper_calls(&s, "sigiltest")[before..].join(","),
+        reg.host,
+        "one helper call for the registry"
+    );
+    // credsStore for every registry.
+    docker_config(&s, serde_json::json!({"credsStore": "sigiltest"}));
+    assert_eq!(verify(&s, &p, &[&image], &[]).code, 0);
+    // credHelpers wins over credsStore, and "not found" means anonymous: denied, exit 3.
+    docker_config(
+        &s,
+        serde_json::json!({"credsStore": "sigiltest", "credHelpers": {&reg.host: "sigilnone"}}),
+    );
+    let v = verify(&s, &p, &[&image], &[]);
+    assert_eq!((v.code, v.reason(0)), (3, "registry-denied"), "{}", v.json);
+    // credHelpers also wins over an auths entry with working credentials.
+    use base64::Engine;
+    let auth = base64::engine::general_purpose::STANDARD.encode("ci:hunter2");
+    docker_config(
+        &s,
+        serde_json::json!({"auths": {&reg.host: {"auth": auth}}, "credHelpers": {&reg.host: "sigilnone"}}),
+    );
+    assert_eq!(verify(&s, &p, &[&image], &[]).code, 3);
+    // A failing helper is an error naming it, never a pass.
+    docker_config(&s, serde_json::json!({"credsStore": "sigilbroken"}));
+    let v = verify(&s, &p, &[&image], &[]);
+    assert_eq!((v.code, v.reason(0)), (3, "registry-denied"), "{}", v.json);
+    assert!(
+        v.image(0)["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("docker-credential-sigilbroken"),
+        "{}",
+        v.json
+    );
+}
+
+#[test]
+fn identity_tokens_are_exchanged_at_the_token_endpoint() {
+    let (reg, _tokens) = Registry::start_with_refresh_token_auth("rt-4d2f");
+    let s = Scratch::new();
+    let (key, public) = keypair(&s, "cosign");
+    reg.push_image("team/idt", "v1", "idt");
+    let image = reg.image("team/idt", "v1");
+    let p = policy(&s, "", &[&public]);
+
+    docker_config(
+        &s,
+        serde_json::json!({"auths": {&reg.host: {"identitytoken": "rt-4d2f"}}}),
+    );
+    sign(&s, &image, &key, &[]);
+    assert_eq!(verify(&s, &p, &[&image], &[]).code, 0);
+    // A helper answering Username "<token>" gives an identity token too.
+    credential_helper(
+        &s,
+        "sigiltoken",
+        "printf '{\"ServerURL\":\"%s\",\"Username\":\"<token>\",\"Secret\":\"rt-4d2f\"}' \"$server\"",
+    );
+    docker_config(&s, serde_json::json!({"credsStore": "sigiltoken"}));
+    assert_eq!(verify(&s, &p, &[&image], &[]).code, 0);
+    // A wrong refresh token, or none: denied (exit 3).
+    docker_config(
+        &s,
+        serde_json::json!({"auths": {&reg.host: {"identitytoken": "rt-wrong"}}}),
+    );
+    let v = verify(&s, &p, &[&image], &[]);
+    assert_eq!((v.code, v.reason(0)), (3, "registry-denied"), "{}", v.json);
+    docker_config(&s, serde_json::json!({}));
+    assert_eq!(verify(&s, &p, &[&image], &[]).code, 3);
+}

@@ -1,7 +1,8 @@
 //! A small OCI distribution client: manifests, blobs and referrers, pushes for `sign image`.
 //! Every manifest and blob is bounded in size and re-hashed locally; plain HTTP only for
-//! registries the policy lists as insecure; anonymous, bearer-token and basic auth with
-//! credentials from `~/.docker/config.json`; timeouts and retries with backoff.
+//! registries the policy lists as insecure; anonymous, bearer-token (incl. identity-token
+//! refresh) and basic auth with credentials from the docker config (`docker_config`);
+//! timeouts and retries with backoff.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -9,6 +10,9 @@ use std::time::Duration;
 
 use base64::Engine;
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use super::docker_config::{Credential, DockerConfig};
 
 /// Media types a manifest GET accepts.
 pub const MANIFEST_TYPES: &str = "application/vnd.oci.image.manifest.v1+json, \
@@ -114,7 +118,9 @@ pub struct Client {
     agent: ureq::Agent,
     opts: ClientOptions,
     insecure: Vec<glob::Pattern>,
-    credentials: HashMap<String, (String, String)>,
+    docker_config: DockerConfig,
+    /// Credentials per registry, found once (a helper runs at most once per registry).
+    credentials: Mutex<HashMap<String, Option<Credential>>>,
     tokens: Mutex<HashMap<String, String>>,
     /// Registries that answered the referrers API with 404/400/405: only the tag schema is read.
     no_referrers_api: Mutex<std::collections::HashSet<String>>,
@@ -169,12 +175,13 @@ impl Client {
                 glob::Pattern::new(p).map_err(|e| format!("insecure registry pattern {p:?}: {e}"))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let credentials = load_docker_credentials(opts.docker_config_dir.as_deref())?;
+        let docker_config = DockerConfig::load(opts.docker_config_dir.as_deref())?;
         Ok(Client {
             agent: config.into(),
             opts,
             insecure,
-            credentials,
+            docker_config,
+            credentials: Mutex::new(HashMap::new()),
             tokens: Mutex::new(HashMap::new()),
             no_referrers_api: Mutex::new(std::collections::HashSet::new()),
         })
@@ -622,6 +629,29 @@ impl Client {
             .cloned()
     }
 
+    /// The docker config's credentials for `registry`, found once per process.
+    fn credential(&self, registry: &str) -> Result<Option<Credential>, RegistryError> {
+        if let Some(c) = self
+            .credentials
+            .lock()
+            .ok()
+            .and_then(|m| m.get(registry).cloned())
+        {
+            return Ok(c);
+        }
+        let c = self
+            .docker_config
+            .credential(registry)
+            .map_err(|why| RegistryError::Denied {
+                registry: registry.to_string(),
+                why,
+            })?;
+        if let Ok(mut m) = self.credentials.lock() {
+            m.insert(registry.to_string(), c.clone());
+        }
+        Ok(c)
+    }
+
     /// Answers a `WWW-Authenticate` challenge: basic credentials, or a bearer token from the realm.
     fn authenticate(
         &self,
@@ -629,28 +659,35 @@ impl Client {
         repo: &str,
         challenge: &str,
     ) -> Result<(), RegistryError> {
-        let creds = self.credentials.get(registry).or_else(|| {
-            if registry == "docker.io" {
-                self.credentials.get("https://index.docker.io/v1/")
-            } else {
-                None
-            }
-        });
-        let basic = creds.map(|(u, p)| {
-            format!(
+        let creds = self.credential(registry)?;
+        let basic = match &creds {
+            Some(Credential::Basic { user, password }) => Some(Zeroizing::new(format!(
                 "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
-            )
-        });
+                base64::engine::general_purpose::STANDARD
+                    .encode(format!("{user}:{}", password.as_str()))
+            ))),
+            _ => None,
+        };
         let denied = |why: String| RegistryError::Denied {
             registry: registry.to_string(),
             why,
         };
         let (scheme, params) = challenge.split_once(' ').unwrap_or((challenge, ""));
         let value = if scheme.eq_ignore_ascii_case("basic") {
-            basic.ok_or_else(|| {
-                denied("basic auth required and no credentials in docker config".into())
-            })?
+            match (&basic, &creds) {
+                (Some(b), _) => b.to_string(),
+                (None, Some(Credential::IdentityToken(_))) => {
+                    return Err(denied(
+                        "basic auth required; the docker config holds only an identity token"
+                            .into(),
+                    ));
+                }
+                (None, _) => {
+                    return Err(denied(
+                        "basic auth required and no credentials in docker config".into(),
+                    ));
+                }
+            }
         } else if scheme.eq_ignore_ascii_case("bearer") {
             let params = parse_challenge(params);
             let realm = params
@@ -669,20 +706,36 @@ impl Client {
             {
                 return Err(denied(format!("token realm {realm} is not https")));
             }
-            let mut url = format!("{realm}?");
-            if let Some(s) = params.get("service") {
-                url.push_str(&format!("service={}&", percent(s)));
-            }
             let scope = params
                 .get("scope")
                 .cloned()
                 .unwrap_or_else(|| format!("repository:{repo}:pull"));
-            url.push_str(&format!("scope={}", percent(&scope)));
-            let mut req = self.agent.get(&url);
-            if let Some(b) = &basic {
-                req = req.header("Authorization", b);
+            let mut query = String::new();
+            if let Some(s) = params.get("service") {
+                query.push_str(&format!("service={}&", percent(s)));
             }
-            let mut resp = req.call().map_err(|e| RegistryError::Unreachable {
+            query.push_str(&format!("scope={}", percent(&scope)));
+            let reply = match &creds {
+                // OAuth2 refresh-token grant, as docker does with identity tokens.
+                Some(Credential::IdentityToken(token)) => {
+                    let form = Zeroizing::new(format!(
+                        "grant_type=refresh_token&client_id=sigil&{query}&refresh_token={}",
+                        percent(token)
+                    ));
+                    self.agent
+                        .post(realm)
+                        .header("Content-Type", "application/x-www-form-urlencoded")
+                        .send(form.as_bytes())
+                }
+                _ => {
+                    let mut req = self.agent.get(&format!("{realm}?{query}"));
+                    if let Some(b) = &basic {
+                        req = req.header("Authorization", b.as_str());
+                    }
+                    req.call()
+                }
+            };
+            let mut resp = reply.map_err(|e| RegistryError::Unreachable {
                 registry: registry.to_string(),
                 why: format!("token endpoint: {e}"),
             })?;
@@ -759,65 +812,6 @@ fn parse_challenge(s: &str) -> HashMap<String, String> {
     out
 }
 
-/// `auths` of the docker config: registry → (user, password). credHelpers/credsStore are not read.
-fn load_docker_credentials(
-    dir: Option<&std::path::Path>,
-) -> Result<HashMap<String, (String, String)>, String> {
-    let dir = match dir {
-        Some(d) => d.to_path_buf(),
-        None => match std::env::var_os("DOCKER_CONFIG") {
-            Some(d) => d.into(),
-            None => match std::env::var_os("HOME") {
-                Some(h) => std::path::Path::new(&h).join(".docker"),
-                None => return Ok(HashMap::new()),
-            },
-        },
-    };
-    let path = dir.join("config.json");
-    let text = match std::fs::read(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
-    };
-    let json: serde_json::Value =
-        serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut out = HashMap::new();
-    if let Some(auths) = json.get("auths").and_then(|a| a.as_object()) {
-        for (host, entry) in auths {
-            let pair = if let Some(auth) = entry.get("auth").and_then(|a| a.as_str()) {
-                let raw = base64::engine::general_purpose::STANDARD
-                    .decode(auth)
-                    .map_err(|e| format!("{}: auth for {host}: {e}", path.display()))?;
-                let raw = String::from_utf8(raw)
-                    .map_err(|_| format!("{}: auth for {host} is not UTF-8", path.display()))?;
-                raw.split_once(':')
-                    .map(|(u, p)| (u.to_string(), p.to_string()))
-            } else {
-                match (
-                    entry.get("username").and_then(|u| u.as_str()),
-                    entry.get("password").and_then(|p| p.as_str()),
-                ) {
-                    (Some(u), Some(p)) => Some((u.to_string(), p.to_string())),
-                    _ => None,
-                }
-            };
-            if let Some(pair) = pair {
-                let host = host
-                    .trim_start_matches("https://")
-                    .trim_start_matches("http://");
-                let host = host.split('/').next().unwrap_or(host);
-                let host = if host == "index.docker.io" {
-                    "docker.io"
-                } else {
-                    host
-                };
-                out.insert(host.to_string(), pair);
-            }
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -830,18 +824,5 @@ mod tests {
         assert_eq!(p["realm"], "https://auth.docker.io/token");
         assert_eq!(p["service"], "registry.docker.io");
         assert_eq!(p["scope"], "repository:library/nginx:pull");
-    }
-
-    #[test]
-    fn docker_config() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("config.json"),
-            r#"{"auths":{"https://index.docker.io/v1/":{"auth":"dXNlcjpwYXNz"},"ghcr.io":{"username":"u","password":"p"}}}"#,
-        )
-        .unwrap();
-        let c = load_docker_credentials(Some(dir.path())).unwrap();
-        assert_eq!(c["docker.io"], ("user".to_string(), "pass".to_string()));
-        assert_eq!(c["ghcr.io"], ("u".to_string(), "p".to_string()));
     }
 }

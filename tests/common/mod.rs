@@ -85,6 +85,13 @@ impl Scratch {
         c.env("HOME", self.path("home"));
         c.env_remove("XDG_CONFIG_HOME");
         c.env("GNUPGHOME", self.path("gnupg"));
+        // Docker config from $HOME/.docker only; programs in the scratch `bin/` come first
+        // on PATH (test doubles of docker credential helpers).
+        c.env_remove("DOCKER_CONFIG");
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut dirs = vec![self.path("bin")];
+        dirs.extend(std::env::split_paths(&path));
+        c.env("PATH", std::env::join_paths(dirs).unwrap());
         c.current_dir(self.dir.path());
         c
     }

@@ -248,6 +248,16 @@ pub struct TokenServer {
 impl Registry {
     /// A registry that requires bearer tokens from a local token server.
     pub fn start_with_token_auth() -> (Registry, TokenServer) {
+        Registry::start_with_token_server(None)
+    }
+
+    /// The same, but the token server grants tokens only for an OAuth2 refresh-token POST
+    /// carrying `refresh_token` (docker's identity-token flow); anything else gets 401.
+    pub fn start_with_refresh_token_auth(refresh_token: &str) -> (Registry, TokenServer) {
+        Registry::start_with_token_server(Some(refresh_token.to_string()))
+    }
+
+    fn start_with_token_server(refresh_token: Option<String>) -> (Registry, TokenServer) {
         use base64::Engine;
         use p256::pkcs8::DecodePrivateKey;
         let keys = tempfile::tempdir().unwrap();
@@ -291,16 +301,55 @@ impl Registry {
         );
         let issued = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counter = issued.clone();
+        let required_refresh_token = refresh_token.clone();
         std::thread::spawn(move || {
             use std::io::{Read, Write};
             let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
             for conn in listener.incoming() {
                 let Ok(mut conn) = conn else { continue };
-                let mut buf = [0u8; 8192];
-                let n = conn.read(&mut buf).unwrap_or(0);
-                let req = String::from_utf8_lossy(&buf[..n]).to_string();
-                let target = req.split_whitespace().nth(1).unwrap_or("");
-                let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 8192];
+                // Headers, then as much body as Content-Length announces.
+                loop {
+                    let n = conn.read(&mut chunk).unwrap_or(0);
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+                        if n == 0 { break } else { continue }
+                    };
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse::<usize>().ok())?
+                        })
+                        .unwrap_or(0);
+                    if n == 0 || body.len() >= length {
+                        break;
+                    }
+                }
+                let req = String::from_utf8_lossy(&buf).to_string();
+                let n = buf.len();
+                let (head, body) = req.split_once("\r\n\r\n").unwrap_or((&req, ""));
+                let target = head.split_whitespace().nth(1).unwrap_or("");
+                let is_post = head.starts_with("POST ");
+                let query = if is_post {
+                    body
+                } else {
+                    target.split_once('?').map(|(_, q)| q).unwrap_or("")
+                };
+                if let Some(expected) = &required_refresh_token {
+                    let grant = is_post
+                        && query.split('&').any(|kv| kv == "grant_type=refresh_token")
+                        && query
+                            .split('&')
+                            .any(|kv| kv == format!("refresh_token={expected}"));
+                    if !grant {
+                        let _ = conn.write_all(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                        continue;
+                    }
+                }
                 let mut access = Vec::new();
                 for kv in query.split('&') {
                     if let Some(scope) = kv.strip_prefix("scope=") {
@@ -332,7 +381,11 @@ impl Registry {
                 let sig: p256::ecdsa::Signature =
                     p256::ecdsa::signature::Signer::sign(&signing, signing_input.as_bytes());
                 let jwt = format!("{signing_input}.{}", b64.encode(sig.to_bytes()));
-                let body = serde_json::json!({"token": jwt}).to_string();
+                let body = if is_post {
+                    serde_json::json!({"access_token": jwt, "token_type": "Bearer"}).to_string()
+                } else {
+                    serde_json::json!({"token": jwt}).to_string()
+                };
                 counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let _ = conn.write_all(format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).as_bytes());
             }
@@ -342,6 +395,17 @@ impl Registry {
             cert_pem.display()
         );
         let mut reg = Registry::start_with_config(&auth);
+        if let Some(rt) = &refresh_token {
+            // The harness's own client pushes with the identity token.
+            let conf = keys.path().join("docker");
+            std::fs::create_dir_all(&conf).unwrap();
+            std::fs::write(
+                conf.join("config.json"),
+                serde_json::json!({"auths": {&reg.host: {"identitytoken": rt}}}).to_string(),
+            )
+            .unwrap();
+            reg.docker_config = Some(conf);
+        }
         reg._keys = Some(keys);
         (reg, TokenServer { realm, issued })
     }
