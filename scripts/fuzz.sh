@@ -43,6 +43,23 @@ case $target in
     i=0; for raw in $(grep -ho '"rawBytes": *"MII[^"]*"' $v/cosign/sigstore-rs/tests/data/bundle_v03.json $v/cosign/cosign/pkg/cosign/testdata/oci-attestation.sigstore.json $v/cosign/sigstore-rs/trust_root/prod/trusted_root.json | sed 's/.*"\(MII[^"]*\)"/\1/'); do
       echo "$raw" | base64 -d > "$corpus/der-$i" 2>/dev/null || true; i=$((i+1)); done ;;
   cosign_key) cp $v/cosign/sigstore-rs/tests/data/keys/* "$corpus"/ ;;
+  tsa) # The public-good timestamp of the sigstore-rs bundle, and openssl TSA answers (with and
+    # without certificates, ESS v1 and v2, a bare token, a rejection) over the harness's bytes.
+    command -v jq >/dev/null && jq -r '.verificationMaterial.timestampVerificationData.rfc3161Timestamps[0].signedTimestamp' $v/cosign/sigstore-rs/tests/data/bundle_v03.json | base64 -d > "$corpus/public-good.tsr" || true
+    t=$(mktemp -d); (cd "$t"
+      printf 'sigil-fuzz-signature' > data; echo 01 > serial
+      openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=root -keyout root.key -out root.pem 2>/dev/null
+      openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=tsa -keyout tsa.key -out tsa.csr 2>/dev/null
+      printf 'extendedKeyUsage = critical,timeStamping\n' > ext
+      openssl x509 -req -in tsa.csr -CA root.pem -CAkey root.key -CAcreateserial -days 10 -extfile ext -out tsa.pem 2>/dev/null
+      for alg in sha1 sha256; do
+        printf '[tsa]\ndefault_tsa = t\n[t]\nserial = ./serial\nsigner_cert = ./tsa.pem\ncerts = ./root.pem\nsigner_key = ./tsa.key\nsigner_digest = sha256\ndefault_policy = 1.2.3\ndigests = sha256, sha512\ness_cert_id_alg = %s\n' $alg > c.cnf
+        openssl ts -query -data data -sha256 -cert -out q1 && openssl ts -reply -config c.cnf -queryfile q1 -out "r-$alg-certs.tsr"
+        openssl ts -query -data data -sha512 -out q2 && openssl ts -reply -config c.cnf -queryfile q2 -out "r-$alg.tsr"
+        openssl ts -reply -config c.cnf -queryfile q1 -token_out -out "t-$alg.tok"
+      done
+      openssl ts -query -data data -sha1 -out q3 && openssl ts -reply -config c.cnf -queryfile q3 -out rejected.tsr) >/dev/null 2>&1 || true
+    cp "$t"/*.tsr "$t"/*.tok "$corpus"/ 2>/dev/null || true; rm -rf "$t" ;;
 esac
 [ -d "fuzz/regressions/$target" ] && cp fuzz/regressions/"$target"/* "$corpus"/ 2>/dev/null || true
 cd fuzz

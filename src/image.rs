@@ -13,4 +13,5 @@ pub mod sign;
 pub mod signature;
 pub mod tlog;
 pub mod trust_root;
+pub mod tsa;
 pub mod verify;

@@ -37,6 +37,7 @@ const SIG: &str = "dev.cosignproject.cosign/signature";
 const CERT: &str = "dev.sigstore.cosign/certificate";
 const CHAIN: &str = "dev.sigstore.cosign/chain";
 const BUNDLE: &str = "dev.sigstore.cosign/bundle";
+const TIMESTAMP: &str = "dev.sigstore.cosign/rfc3161timestamp";
 
 const CA_CONFIG: &str = "[ca]\ndefault_ca = this\n[this]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\ndefault_md = sha256\npolicy = any\nunique_subject = no\ncopy_extensions = none\n[any]\ncommonName = supplied\n";
 const ROOT_EXT: &str = "basicConstraints = critical,CA:true\nkeyUsage = critical,keyCertSign,cRLSign\nsubjectKeyIdentifier = hash\n";
@@ -969,4 +970,209 @@ fn keyless_v03_bundle_referrer() {
         &keyless_bundle(&b.pki, &leaf, &host, &img, at - 2 * DAY, None),
     );
     refused(&b.verify(&img, &full), "cert-expired");
+}
+
+// ---------------------------------------------------------------------------------------------
+// RFC 3161 timestamps from a real TSA (`openssl ts -reply`) as the trusted signing time.
+
+const TSA_CONFIG: &str = "[tsa]\ndefault_tsa = tsa_config\n[tsa_config]\ndir = .\nserial = ./tsaserial\ncrypto_device = builtin\nsigner_cert = ./tsa.pem\ncerts = ./root.pem\nsigner_key = ./tsa.key\nsigner_digest = sha256\ndefault_policy = 1.2.3.4.1\ndigests = sha256\naccuracy = secs:1\nordering = no\ntsa_name = yes\ness_cert_id_chain = no\ness_cert_id_alg = sha256\n";
+
+impl Pki {
+    /// A TSA leaf (critical EKU timeStamping) issued by the test root; returns the policy's
+    /// `tsaChain` file (TSA leaf, then root).
+    fn tsa(&self) -> PathBuf {
+        let t = now();
+        let tsa = issue(
+            &self.dir,
+            "tsa",
+            "sigil test tsa",
+            Some("root"),
+            "basicConstraints = critical,CA:false\nkeyUsage = critical,digitalSignature\nextendedKeyUsage = critical,timeStamping\n",
+            t - DAY,
+            t + 10 * DAY,
+        );
+        std::fs::write(self.dir.join("tsa.cnf"), TSA_CONFIG).unwrap();
+        std::fs::write(self.dir.join("tsaserial"), "01\n").unwrap();
+        let file = self.dir.join("tsa-chain.pem");
+        std::fs::write(&file, format!("{tsa}{}", self.root)).unwrap();
+        file
+    }
+
+    /// A DER TimeStampResp over `data`, from the TSA made by [`Pki::tsa`].
+    fn timestamp(&self, data: &[u8]) -> Vec<u8> {
+        std::fs::write(self.dir.join("stamped"), data).unwrap();
+        openssl(
+            &self.dir,
+            &[
+                "ts", "-query", "-data", "stamped", "-sha256", "-cert", "-out", "q.tsq",
+            ],
+        );
+        openssl(
+            &self.dir,
+            &[
+                "ts",
+                "-reply",
+                "-config",
+                "tsa.cnf",
+                "-queryfile",
+                "q.tsq",
+                "-out",
+                "r.tsr",
+            ],
+        );
+        std::fs::read(self.dir.join("r.tsr")).unwrap()
+    }
+}
+
+/// cosign's legacy annotation for a timestamp.
+fn timestamp_annotation(der: &[u8]) -> String {
+    serde_json::json!({"SignedRFC3161Timestamp": B64.encode(der)}).to_string()
+}
+
+#[test]
+fn rfc3161_timestamps_on_legacy_signatures() {
+    let b = Bench::new();
+    let tsa_chain = b.pki.tsa().display().to_string();
+    let img = b.image("team/stamped");
+    let leaf = b.pki.email_leaf("leaf");
+    let at = now();
+    let sig = sign(&leaf.key, &img.payload);
+    let stamped = b
+        .pki
+        .layer_with_signature(&leaf, &img.payload, sig.clone(), at)
+        .with(TIMESTAMP, timestamp_annotation(&b.pki.timestamp(&sig)));
+    let with_tsa = b.policy("tsa.yaml", &[("tsaChain", &tsa_chain)]);
+    let without = b.policy("plain.yaml", &[]);
+    passed(
+        &b.check(&img, &[&stamped], &with_tsa),
+        &email_identity(),
+        at,
+    );
+    // Without a TSA in the policy the timestamp is no evidence: the SET alone decides.
+    passed(&b.verify(&img, &without), &email_identity(), at);
+    // A timestamp over other bytes, with a TSA trusted: refused, even though the SET holds.
+    let wrong = b
+        .pki
+        .layer_with_signature(&leaf, &img.payload, sig.clone(), at)
+        .with(
+            TIMESTAMP,
+            timestamp_annotation(&b.pki.timestamp(b"other bytes")),
+        );
+    refused(&b.check(&img, &[&wrong], &with_tsa), "tsa-invalid");
+    // A timestamp from a TSA the policy does not trust (anchored at the intermediate, which
+    // did not issue the TSA certificate).
+    let inter_only = b.s.write("inter-only.pem", b.pki.inter.as_bytes());
+    let other = b.policy(
+        "other-tsa.yaml",
+        &[("tsaChain", &inter_only.display().to_string())],
+    );
+    refused(&b.check(&img, &[&stamped], &other), "tsa-invalid");
+}
+
+/// A bundle whose Rekor entry has an inclusion proof with a signed checkpoint but no SET (as
+/// Rekor v2 entries): `integratedTime` is 0 and the trusted time must come from a timestamp.
+fn proof_only_bundle(
+    pki: &Pki,
+    leaf: &Leaf,
+    host: &str,
+    img: &Image,
+    ts: Option<Vec<u8>>,
+) -> Vec<u8> {
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&keyless_bundle(pki, leaf, host, img, now(), None)).unwrap();
+    let entry = &mut v["verificationMaterial"]["tlogEntries"][0];
+    let body = B64
+        .decode(entry["canonicalizedBody"].as_str().unwrap())
+        .unwrap();
+    let mut leaf_input = vec![0u8];
+    leaf_input.extend_from_slice(&body);
+    let root = Sha256::digest(&leaf_input);
+    let note = format!("sigil-test-log\n1\n{}\n", B64.encode(root));
+    let mut signed_hint = log_id(&pki.rekor)[..4].to_vec();
+    signed_hint.extend_from_slice(&sign(&pki.rekor, note.as_bytes()));
+    let checkpoint = format!(
+        "{note}\n\u{2014} sigil-test-log {}\n",
+        B64.encode(signed_hint)
+    );
+    let obj = entry.as_object_mut().unwrap();
+    obj.remove("inclusionPromise");
+    obj.insert("integratedTime".into(), "0".into());
+    obj.insert("logIndex".into(), "0".into());
+    obj.insert(
+        "inclusionProof".into(),
+        serde_json::json!({
+            "logIndex": "0", "rootHash": B64.encode(root), "treeSize": "1", "hashes": [],
+            "checkpoint": {"envelope": checkpoint},
+        }),
+    );
+    if let Some(ts) = ts {
+        v["verificationMaterial"]["timestampVerificationData"] =
+            serde_json::json!({"rfc3161Timestamps": [{"signedTimestamp": B64.encode(ts)}]});
+    }
+    serde_json::to_vec(&v).unwrap()
+}
+
+#[test]
+fn a_proof_only_rekor_entry_takes_its_time_from_a_timestamp() {
+    let b = Bench::new();
+    let tsa_chain = b.pki.tsa().display().to_string();
+    let img = b.image("team/tiles");
+    let host = b.reg.host.clone();
+    let chain_file = b.pki.chain_file.display().to_string();
+    let policy = b.policy(
+        "tsa.yaml",
+        &[("caChain", &chain_file), ("tsaChain", &tsa_chain)],
+    );
+    let leaf = b.pki.email_leaf("leaf");
+    // The timestamp is over the DSSE signature: read it back from the bundle made without one.
+    let unstamped = proof_only_bundle(&b.pki, &leaf, &host, &img, None);
+    let v: serde_json::Value = serde_json::from_slice(&unstamped).unwrap();
+    let sig = B64
+        .decode(v["dsseEnvelope"]["signatures"][0]["sig"].as_str().unwrap())
+        .unwrap();
+    // No SET and no timestamp: there is no trusted signing time.
+    b.attach_bundle(&img, &unstamped);
+    refused(&b.verify(&img, &policy), "tlog-missing");
+    // The same entry with a timestamp over the signature: the TSA's time is the signing time.
+    let mut stamped: serde_json::Value = v.clone();
+    stamped["verificationMaterial"]["timestampVerificationData"] = serde_json::json!(
+        {"rfc3161Timestamps": [{"signedTimestamp": B64.encode(b.pki.timestamp(&sig))}]}
+    );
+    b.attach_bundle(&img, &serde_json::to_vec(&stamped).unwrap());
+    let verdict = b.verify(&img, &policy);
+    assert_eq!(verdict.code, 0, "{:#}", verdict.json);
+    let signed_at = verdict.image(0)["signatures"][0]["signedAt"]
+        .as_i64()
+        .unwrap();
+    assert!((signed_at - now()).abs() < 300, "{signed_at}");
+    // A checkpoint that names another tree does not count as a log entry.
+    let mut forged = stamped.clone();
+    let cp = forged["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["checkpoint"]
+        ["envelope"]
+        .as_str()
+        .unwrap()
+        .replace("sigil-test-log\n1\n", "sigil-test-log\n2\n");
+    forged["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["checkpoint"]["envelope"] =
+        cp.into();
+    b.attach_bundle(&img, &serde_json::to_vec(&forged).unwrap());
+    refused(&b.verify(&img, &policy), "tlog-mismatch");
+    // A leaf that only becomes valid after the timestamp: cert-expired at the TSA's time.
+    let t = now();
+    let late = b.pki.leaf(
+        "late",
+        "inter",
+        &leaf_ext(Some("codeSigning"), &format!("email:{EMAIL}")),
+        t + 3600,
+        t + DAY,
+    );
+    let late_bundle = proof_only_bundle(&b.pki, &late, &host, &img, None);
+    let mut lv: serde_json::Value = serde_json::from_slice(&late_bundle).unwrap();
+    let late_sig = B64
+        .decode(lv["dsseEnvelope"]["signatures"][0]["sig"].as_str().unwrap())
+        .unwrap();
+    lv["verificationMaterial"]["timestampVerificationData"] = serde_json::json!(
+        {"rfc3161Timestamps": [{"signedTimestamp": B64.encode(b.pki.timestamp(&late_sig))}]}
+    );
+    b.attach_bundle(&img, &serde_json::to_vec(&lv).unwrap());
+    refused(&b.verify(&img, &policy), "cert-expired");
 }

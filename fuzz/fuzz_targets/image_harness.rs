@@ -503,3 +503,30 @@ pub mod cosign_key {
         }
     }
 }
+
+pub mod tsa {
+    use std::sync::OnceLock;
+
+    use sigil::image::trust_root::{CertificateAuthority, TrustRoot};
+
+    const PKI_ROOT_PEM: &str = include_str!(
+        "../../../shared/vectors/cosign/containers-image/signature/fixtures/pki_root_crts.pem"
+    );
+    /// What `scripts/fuzz.sh tsa` stamps for its seeds, so the imprint check passes and the
+    /// signer, ESS, signature and path checks run.
+    pub const STAMPED: &[u8] = b"sigil-fuzz-signature";
+
+    fn authorities() -> &'static [CertificateAuthority] {
+        static A: OnceLock<Vec<CertificateAuthority>> = OnceLock::new();
+        A.get_or_init(|| {
+            TrustRoot::from_pem(Some(PKI_ROOT_PEM), &[], &[])
+                .unwrap()
+                .certificate_authorities
+        })
+    }
+
+    /// One input: an RFC 3161 response or token.
+    pub fn run(data: &[u8]) {
+        let _ = sigil::image::tsa::verify(data, STAMPED, authorities());
+    }
+}

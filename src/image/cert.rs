@@ -262,7 +262,8 @@ impl Certificate {
             .find(|e| &e.extn_id == oid)
     }
 
-    fn decode_extension<'a, T: Decode<'a>>(
+    /// Decodes the extension `oid` of this certificate, if present.
+    pub fn decode_extension<'a, T: Decode<'a>>(
         &'a self,
         oid: &ObjectIdentifier,
     ) -> Result<Option<T>, CertError> {

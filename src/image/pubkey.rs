@@ -181,20 +181,27 @@ impl PublicKey {
         }
     }
 
-    /// Verifies `sig` over an already computed digest (`hash` names it: `sha256`/`sha384`);
+    /// Verifies `sig` over an already computed digest (`hash` names it: `sha256`/`sha384`/`sha512`);
     /// used for certificate and SCT signatures whose algorithm is stated explicitly.
     pub fn verify_digest(&self, hash: &str, digest: &[u8], sig: &[u8]) -> Result<(), KeyError> {
         use signature::hazmat::PrehashVerifier;
         let ok = match (self, hash) {
-            (PublicKey::P256(k), "sha256" | "sha384") => p256::ecdsa::Signature::from_der(sig)
-                .is_ok_and(|s| k.verify_prehash(digest, &s).is_ok()),
-            (PublicKey::P384(k), "sha256" | "sha384") => p384::ecdsa::Signature::from_der(sig)
-                .is_ok_and(|s| k.verify_prehash(digest, &s).is_ok()),
+            (PublicKey::P256(k), "sha256" | "sha384" | "sha512") => {
+                p256::ecdsa::Signature::from_der(sig)
+                    .is_ok_and(|s| k.verify_prehash(digest, &s).is_ok())
+            }
+            (PublicKey::P384(k), "sha256" | "sha384" | "sha512") => {
+                p384::ecdsa::Signature::from_der(sig)
+                    .is_ok_and(|s| k.verify_prehash(digest, &s).is_ok())
+            }
             (PublicKey::Rsa(k), "sha256") => k
                 .verify(rsa::Pkcs1v15Sign::new::<Sha256>(), digest, sig)
                 .is_ok(),
             (PublicKey::Rsa(k), "sha384") => k
                 .verify(rsa::Pkcs1v15Sign::new::<Sha384>(), digest, sig)
+                .is_ok(),
+            (PublicKey::Rsa(k), "sha512") => k
+                .verify(rsa::Pkcs1v15Sign::new::<sha2::Sha512>(), digest, sig)
                 .is_ok(),
             _ => false,
         };

@@ -36,6 +36,8 @@ pub struct TrustRoot {
     pub ctlogs: Vec<TrustedKey>,
     /// Fulcio (or private PKI) authorities.
     pub certificate_authorities: Vec<CertificateAuthority>,
+    /// RFC 3161 timestamp authorities (chain: the TSA signing certificate first).
+    pub timestamp_authorities: Vec<CertificateAuthority>,
 }
 
 impl TrustedKey {
@@ -91,6 +93,26 @@ pub const TRUSTED_ROOT_MEDIA_TYPES: [&str; 2] = [
 /// Largest `trusted_root.json` accepted (the public-good one is about 6 KB).
 const MAX_TRUSTED_ROOT: usize = 4 << 20;
 
+/// One authority from PEM `CERTIFICATE` blocks forming one chain, leaf-most first and root
+/// last (a chain given root first is reversed); each certificate must be issued by the next
+/// one (by name). No validity bounds. `what` names the chain in errors.
+pub fn authority_from_pem(text: &str, what: &str) -> Result<CertificateAuthority, TrustRootError> {
+    let pem_err = |why: String| TrustRootError::Pem {
+        what: what.into(),
+        why,
+    };
+    let chain = super::pubkey::pem_blocks(text, "CERTIFICATE").map_err(pem_err)?;
+    if chain.is_empty() {
+        return Err(pem_err("no CERTIFICATE block".into()));
+    }
+    let chain = order_chain(chain).map_err(pem_err)?;
+    Ok(CertificateAuthority {
+        chain,
+        valid_from: None,
+        valid_to: None,
+    })
+}
+
 impl TrustRoot {
     /// Reads a sigstore `trusted_root.json` (see [`TrustRoot::from_json_report`]; the list of
     /// skipped entries is dropped).
@@ -106,7 +128,9 @@ impl TrustRoot {
     ///   as given: it is how entries and SCTs name their log.
     /// * `certificateAuthorities[]`: `certChain.certificates[].rawBytes` (base64 DER, each one
     ///   must parse as an X.509 certificate), `validFor`.
-    /// * `timestampAuthorities[]` and unknown fields are ignored.
+    /// * `timestampAuthorities[]`: the same shape; the chain starts with the TSA's signing
+    ///   certificate.
+    /// * Unknown fields are ignored.
     ///
     /// Malformed data (bad base64, a bad date, a key whose bytes contradict its
     /// `keyDetails`, an unparsable certificate) is an error. Entries that are well formed
@@ -150,15 +174,20 @@ impl TrustRoot {
                 }
             }
         }
-        let section = "certificateAuthorities";
-        for (i, item) in json_array(obj.get(section), section)?.iter().enumerate() {
-            let at = format!("{section}[{i}]");
-            match ca_from_json(item, &at)? {
-                Some(ca) => root.certificate_authorities.push(ca),
-                None => skipped.push(SkippedEntry {
-                    at,
-                    reason: "empty certificate chain".into(),
-                }),
+        for (section, is_tsa) in [
+            ("certificateAuthorities", false),
+            ("timestampAuthorities", true),
+        ] {
+            for (i, item) in json_array(obj.get(section), section)?.iter().enumerate() {
+                let at = format!("{section}[{i}]");
+                match ca_from_json(item, &at)? {
+                    Some(ca) if is_tsa => root.timestamp_authorities.push(ca),
+                    Some(ca) => root.certificate_authorities.push(ca),
+                    None => skipped.push(SkippedEntry {
+                        at,
+                        reason: "empty certificate chain".into(),
+                    }),
+                }
             }
         }
         Ok((root, skipped))
@@ -181,20 +210,8 @@ impl TrustRoot {
     ) -> Result<TrustRoot, TrustRootError> {
         let mut root = TrustRoot::default();
         if let Some(text) = fulcio_chain_pem {
-            let pem_err = |why: String| TrustRootError::Pem {
-                what: "certificate chain".into(),
-                why,
-            };
-            let chain = super::pubkey::pem_blocks(text, "CERTIFICATE").map_err(pem_err)?;
-            if chain.is_empty() {
-                return Err(pem_err("no CERTIFICATE block".into()));
-            }
-            let chain = order_chain(chain).map_err(pem_err)?;
-            root.certificate_authorities.push(CertificateAuthority {
-                chain,
-                valid_from: None,
-                valid_to: None,
-            });
+            root.certificate_authorities
+                .push(authority_from_pem(text, "certificate chain")?);
         }
         for (texts, is_tlog) in [(rekor_keys_pem, true), (ctlog_keys_pem, false)] {
             for (i, text) in texts.iter().enumerate() {
@@ -606,7 +623,8 @@ mod tests {
                 "tlogs[0]",
                 "ctlogs[0]",
                 "ctlogs[1]",
-                "certificateAuthorities[0]"
+                "certificateAuthorities[0]",
+                "timestampAuthorities[0]"
             ]
         );
         assert!(skipped[0].reason.contains("LMS_SHA256"));

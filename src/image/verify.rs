@@ -16,6 +16,7 @@ use super::pubkey::PublicKey;
 use super::signature::{Candidate, CandidateKind};
 use super::tlog::{self, TlogEntry};
 use super::trust_root::TrustRoot;
+use super::tsa;
 use crate::sops::time::{format_unix, now_unix};
 
 /// Predicate of a cosign v3 image signature.
@@ -24,6 +25,7 @@ const SIG_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
 const CERT_ANNOTATION: &str = "dev.sigstore.cosign/certificate";
 const CHAIN_ANNOTATION: &str = "dev.sigstore.cosign/chain";
 const BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
+const TIMESTAMP_ANNOTATION: &str = "dev.sigstore.cosign/rfc3161timestamp";
 
 /// An identity matcher: exact string, or a regular expression that must match the whole value.
 #[derive(Debug, Clone)]
@@ -150,7 +152,7 @@ pub fn rank(reason: &str) -> u8 {
         "malformed-signature" | "unsupported-signature-format" => 0,
         "untrusted-key" | "bad-signature" => 1,
         "digest-mismatch" | "wrong-type" => 2,
-        "tlog-missing" | "tlog-mismatch" => 3,
+        "tlog-missing" | "tlog-mismatch" | "tsa-invalid" => 3,
         "cert-untrusted" | "cert-expired" | "sct-invalid" => 4,
         "identity-mismatch" => 5,
         _ => 6,
@@ -188,6 +190,8 @@ struct Material<'a> {
     dsse: bool,
     /// The key the signature says it was made with (bundle `publicKey.hint`).
     key_hint: Option<String>,
+    /// RFC 3161 timestamp responses over `signature` (DER), as carried; unverified.
+    timestamps: Vec<Vec<u8>>,
     /// Claims check for this format, run after the signature verified.
     claims: &'a dyn Fn() -> Result<(), Failure>,
 }
@@ -248,6 +252,25 @@ fn legacy(
         ],
         None => Vec::new(),
     };
+    // cosign's `{"SignedRFC3161Timestamp": b64(DER TimeStampResp)}`.
+    let timestamps = match ann.get(TIMESTAMP_ANNOTATION) {
+        Some(text) => {
+            let bad = || {
+                fail(
+                    "malformed-signature",
+                    "the RFC 3161 timestamp annotation is not cosign's JSON",
+                )
+            };
+            let v: serde_json::Value = serde_json::from_str(text).map_err(|_| bad())?;
+            let der = v
+                .get("SignedRFC3161Timestamp")
+                .and_then(|t| t.as_str())
+                .and_then(b64)
+                .ok_or_else(bad)?;
+            vec![der]
+        }
+        None => Vec::new(),
+    };
     let digest = req.image_digest;
     let claims = || legacy_claims(payload, digest, req.annotations);
     let m = Material {
@@ -259,6 +282,7 @@ fn legacy(
         payload_sha256: Sha256::digest(payload).into(),
         dsse: false,
         key_hint: None,
+        timestamps,
         claims: &claims,
     };
     check_all(&m, req)
@@ -360,6 +384,20 @@ fn bundle(json: &[u8], req: &Requirements<'_>) -> Result<Passed, Failure> {
                 .map_err(|e| fail("tlog-mismatch", format!("bundle tlog entry: {e}")))?,
         );
     }
+    let mut timestamps = Vec::new();
+    for t in vm
+        .pointer("/timestampVerificationData/rfc3161Timestamps")
+        .and_then(|t| t.as_array())
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+    {
+        timestamps.push(
+            t.get("signedTimestamp")
+                .and_then(|s| s.as_str())
+                .and_then(b64)
+                .ok_or_else(|| malformed("rfc3161Timestamps[].signedTimestamp is not base64"))?,
+        );
+    }
     let Some(env) = v.get("dsseEnvelope") else {
         return Err(fail(
             "unsupported-signature-format",
@@ -412,6 +450,7 @@ fn bundle(json: &[u8], req: &Requirements<'_>) -> Result<Passed, Failure> {
             .pointer("/publicKey/hint")
             .and_then(|h| h.as_str())
             .map(str::to_string),
+        timestamps,
         claims: &claims,
     };
     check_all(&m, req)
@@ -563,13 +602,27 @@ fn check_one(m: &Material<'_>, a: &Authority) -> Result<Passed, Failure> {
                 )
             })?;
             (m.claims)()?;
+            let stamped = check_timestamps(m, &k.root)?;
             let at = if k.require_tlog {
-                check_tlog(m, &k.root, leaf.der(), true)?.ok_or_else(|| {
-                    fail("tlog-missing", "the Rekor entry has no signed entry timestamp, so there is no trusted signing time")
-                })?
+                match check_tlog(m, &k.root, leaf.der(), true)? {
+                    Some(t) => t,
+                    None => stamped.first().copied().ok_or_else(|| {
+                        fail("tlog-missing", "the Rekor entry has no signed entry timestamp and there is no trusted RFC 3161 timestamp, so there is no trusted signing time")
+                    })?,
+                }
             } else {
-                now_unix()
+                stamped.first().copied().unwrap_or_else(now_unix)
             };
+            // Every trusted time must fall inside the leaf's validity.
+            if let Some(t) = stamped.iter().find(|t| !leaf.valid_at(**t)) {
+                return Err(fail(
+                    "cert-expired",
+                    format!(
+                        "the leaf certificate is not valid at the RFC 3161 timestamp {}",
+                        format_unix(*t)
+                    ),
+                ));
+            }
             let path = cert::verify_path(leaf, &m.chain, &k.root.certificate_authorities, at)
                 .map_err(|e| {
                     let reason = if matches!(e, cert::CertError::NotValidAt { .. }) {
@@ -627,6 +680,22 @@ fn check_one(m: &Material<'_>, a: &Authority) -> Result<Passed, Failure> {
             })
         }
     }
+}
+
+/// The times of the signature's RFC 3161 timestamps, each verified over the raw signature
+/// bytes against the trust root's timestamp authorities. With no authority configured,
+/// timestamps are not evidence and are ignored; with one, every timestamp carried must verify.
+fn check_timestamps(m: &Material<'_>, root: &TrustRoot) -> Result<Vec<i64>, Failure> {
+    if root.timestamp_authorities.is_empty() {
+        return Ok(Vec::new());
+    }
+    m.timestamps
+        .iter()
+        .map(|t| {
+            tsa::verify(t, &m.signature, &root.timestamp_authorities)
+                .map_err(|e| fail("tsa-invalid", e.to_string()))
+        })
+        .collect()
 }
 
 /// A verified Rekor entry bound to this signature; returns its integrated time if a SET vouches for it.

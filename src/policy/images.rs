@@ -107,6 +107,10 @@ pub struct KeylessSpec {
     /// ...and PEM CT log keys.
     #[serde(default)]
     pub ct_log_keys: Vec<String>,
+    /// A PEM RFC 3161 timestamp authority chain (the TSA's signing certificate first, root
+    /// last), in addition to a trusted root's `timestampAuthorities`.
+    #[serde(default)]
+    pub tsa_chain: Option<String>,
     /// Accept certificates without a verified SCT (private CAs without CT). Default false.
     #[serde(default)]
     pub ignore_sct: bool,
@@ -299,6 +303,7 @@ fn compile_authority(
                 None,
                 &t.rekor_keys,
                 &[],
+                None,
                 what,
                 files,
             )?)),
@@ -355,6 +360,7 @@ fn compile_authority(
         spec.ca_chain.as_deref(),
         &spec.rekor_keys,
         &spec.ct_log_keys,
+        spec.tsa_chain.as_deref(),
         what,
         files,
     )?;
@@ -415,6 +421,7 @@ fn load_root(
     ca_chain: Option<&str>,
     rekor_keys: &[String],
     ct_log_keys: &[String],
+    tsa_chain: Option<&str>,
     what: &str,
     files: &mut dyn TrustFiles,
 ) -> Option<TrustRoot> {
@@ -459,6 +466,16 @@ fn load_root(
             }
             Err(e) => {
                 files.error(format!("{what}: {e}"));
+                return None;
+            }
+        }
+    }
+    if let Some(p) = tsa_chain {
+        let text = String::from_utf8_lossy(&files.read_file(p, what)?).into_owned();
+        match crate::image::trust_root::authority_from_pem(&text, "TSA certificate chain") {
+            Ok(tsa) => root.timestamp_authorities.push(tsa),
+            Err(e) => {
+                files.error(format!("{what}: {p}: {e}"));
                 return None;
             }
         }
