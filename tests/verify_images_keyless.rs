@@ -1176,3 +1176,126 @@ fn a_proof_only_rekor_entry_takes_its_time_from_a_timestamp() {
     b.attach_bundle(&img, &serde_json::to_vec(&lv).unwrap());
     refused(&b.verify(&img, &policy), "cert-expired");
 }
+
+/// A Rekor v2 ("rekor-tiles") style entry end to end, trusted through a `trusted_root.json`:
+/// an Ed25519 log key whose log id is the signed-note key hash
+/// SHA-256(origin ‖ "\n" ‖ 0x01 ‖ key), a `hashedrekord` 0.0.2 body over the DSSE PAE, an
+/// inclusion proof with a checkpoint signed as a note (no SET, `integratedTime` absent), and the
+/// signing time from an RFC 3161 timestamp of a TSA listed in `timestampAuthorities`.
+#[test]
+fn rekor_v2_entry_with_a_timestamp_through_a_trusted_root() {
+    use ed25519_dalek::Signer as _;
+    use sigil::sops::time::format_unix;
+    let b = Bench::new();
+    b.pki.tsa();
+    let img = b.image("team/v2");
+    let host = b.reg.host.clone();
+    let leaf = b.pki.email_leaf("leaf");
+    let origin = "rekor-v2.sigil.test";
+    let log = ed25519_dalek::SigningKey::from_bytes(&rand::random::<[u8; 32]>());
+    let raw = log.verifying_key().to_bytes();
+    let mut id_input = format!("{origin}\n").into_bytes();
+    id_input.push(0x01);
+    id_input.extend_from_slice(&raw);
+    let log_id = Sha256::digest(&id_input).to_vec();
+
+    let trusted_root = |log_from: i64| {
+        use ed25519_dalek::pkcs8::EncodePublicKey as _;
+        let der = |pem: &str| B64.encode(cert_der(pem));
+        let tsa_pem = std::fs::read_to_string(b.pki.dir.join("tsa.pem")).unwrap();
+        let since = serde_json::json!({"start": format_unix(now() - 30 * DAY)});
+        let root = serde_json::json!({
+            "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+            "tlogs": [{
+                "baseUrl": format!("https://{origin}"), "hashAlgorithm": "SHA2_256",
+                "publicKey": {
+                    "rawBytes": B64.encode(log.verifying_key().to_public_key_der().unwrap().as_bytes()),
+                    "keyDetails": "PKIX_ED25519",
+                    "validFor": {"start": format_unix(log_from)},
+                },
+                "logId": {"keyId": B64.encode(&log_id)},
+            }],
+            "certificateAuthorities": [{"certChain": {"certificates": [{"rawBytes": der(&b.pki.inter)}, {"rawBytes": der(&b.pki.root)}]}, "validFor": since}],
+            "ctlogs": [],
+            "timestampAuthorities": [{"certChain": {"certificates": [{"rawBytes": der(&tsa_pem)}, {"rawBytes": der(&b.pki.root)}]}, "validFor": since}],
+        });
+        let file = b.s.write(
+            &format!("trusted-root-{log_from}.json"),
+            root.to_string().as_bytes(),
+        );
+        let quoted = file.display().to_string().replace('\'', "''");
+        b.s.write(
+            &format!("v2-{log_from}.yaml"),
+            format!(
+                "apiVersion: sigil.dev/v1alpha1\nkind: Policy\nspec:\n  images:\n    insecureRegistries: [\"127.0.0.1:*\"]\n    rules:\n      - match: \"127.0.0.1:*/**\"\n        authorities:\n          - keyless:\n              issuer: '{ISSUER}'\n              subject: '{EMAIL}'\n              trustedRoot: '{quoted}'\n              ignoreSct: true\n"
+            )
+            .as_bytes(),
+        )
+    };
+
+    // The DSSE signature, and a v2 entry for it; `digest_of_payload` logs the hash of the
+    // payload instead of the PAE (another signed object).
+    let base: serde_json::Value =
+        serde_json::from_slice(&keyless_bundle(&b.pki, &leaf, &host, &img, now(), None)).unwrap();
+    let env = &base["dsseEnvelope"];
+    let payload = B64.decode(env["payload"].as_str().unwrap()).unwrap();
+    let sig = B64
+        .decode(env["signatures"][0]["sig"].as_str().unwrap())
+        .unwrap();
+    let bundle = |digest_of_payload: bool, stamp: bool| {
+        let signed = if digest_of_payload {
+            payload.clone()
+        } else {
+            pae("application/vnd.in-toto+json", &payload)
+        };
+        let body = serde_json::to_vec(&serde_json::json!({
+            "apiVersion": "0.0.2", "kind": "hashedrekord",
+            "spec": {"hashedRekordV002": {
+                "data": {"algorithm": "SHA2_256", "digest": B64.encode(Sha256::digest(&signed))},
+                "signature": {"content": B64.encode(&sig), "verifier": {
+                    "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                    "x509Certificate": {"rawBytes": B64.encode(cert_der(&leaf.pem))},
+                }},
+            }},
+        }))
+        .unwrap();
+        let mut leaf_input = vec![0u8];
+        leaf_input.extend_from_slice(&body);
+        let root_hash = Sha256::digest(&leaf_input);
+        let note = format!("{origin}\n1\n{}\n", B64.encode(root_hash));
+        let mut line = log_id[..4].to_vec();
+        line.extend_from_slice(&log.sign(note.as_bytes()).to_bytes());
+        let checkpoint = format!("{note}\n\u{2014} {origin} {}\n", B64.encode(line));
+        let mut v = base.clone();
+        v["verificationMaterial"]["tlogEntries"] = serde_json::json!([{
+            "logIndex": "0",
+            "logId": {"keyId": B64.encode(&log_id)},
+            "kindVersion": {"kind": "hashedrekord", "version": "0.0.2"},
+            "inclusionProof": {"logIndex": "0", "rootHash": B64.encode(root_hash), "treeSize": "1", "hashes": [], "checkpoint": {"envelope": checkpoint}},
+            "canonicalizedBody": B64.encode(&body),
+        }]);
+        if stamp {
+            v["verificationMaterial"]["timestampVerificationData"] = serde_json::json!(
+                {"rfc3161Timestamps": [{"signedTimestamp": B64.encode(b.pki.timestamp(&sig))}]}
+            );
+        }
+        serde_json::to_vec(&v).unwrap()
+    };
+
+    let policy = trusted_root(now() - DAY);
+    b.attach_bundle(&img, &bundle(false, true));
+    let v = b.verify(&img, &policy);
+    assert_eq!(v.code, 0, "{:#}", v.json);
+    let signed_at = v.image(0)["signatures"][0]["signedAt"].as_i64().unwrap();
+    assert!((signed_at - now()).abs() < 300, "{signed_at}");
+    // No timestamp: the entry proves inclusion but gives no time.
+    b.attach_bundle(&img, &bundle(false, false));
+    refused(&b.verify(&img, &policy), "tlog-missing");
+    // The body logs another digest than the PAE's.
+    b.attach_bundle(&img, &bundle(true, true));
+    refused(&b.verify(&img, &policy), "tlog-mismatch");
+    // The log key is valid only from tomorrow: not at the timestamp's time.
+    let later = trusted_root(now() + DAY);
+    b.attach_bundle(&img, &bundle(false, true));
+    refused(&b.verify(&img, &later), "tlog-mismatch");
+}

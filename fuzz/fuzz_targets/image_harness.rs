@@ -346,6 +346,7 @@ pub mod bundle {
             for expect in [
                 Expected::Dsse {
                     payload_sha256,
+                    pae: &payload,
                     signature: &signature,
                     verifier: verifier.as_bytes(),
                 },

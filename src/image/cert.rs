@@ -474,7 +474,7 @@ fn verify_signed_by(child: &Certificate, parent: &Certificate) -> Result<(), Cer
     let (hash, family) = signature_scheme(alg)?;
     let key = parent.public_key()?;
     let key_family = match key {
-        PublicKey::P256(_) | PublicKey::P384(_) => KeyFamily::Ecdsa,
+        PublicKey::P256(_) | PublicKey::P384(_) | PublicKey::P521(_) => KeyFamily::Ecdsa,
         PublicKey::Rsa(_) => KeyFamily::Rsa,
         PublicKey::Ed25519(_) => {
             return Err(CertError::UnsupportedAlgorithm("Ed25519 issuer key".into()));

@@ -1,11 +1,11 @@
 //! Signature verification keys for cosign: PEM/DER SubjectPublicKeyInfo holding ECDSA
-//! P-256/P-384, Ed25519 or RSA. The scheme is fixed by the key type (signatures carry no
+//! P-256/P-384/P-521, Ed25519 or RSA. The scheme is fixed by the key type (signatures carry no
 //! algorithm id), and each verification says which hash it used.
 
 use std::fmt;
 
 use openssl::nid::Nid;
-use sha2::{Digest, Sha256, Sha384};
+use sha2::{Digest, Sha256, Sha384, Sha512};
 use spki::der::Decode;
 
 /// Why a key or signature was refused.
@@ -26,10 +26,20 @@ pub enum PublicKey {
     P256(p256::ecdsa::VerifyingKey),
     /// ECDSA on NIST P-384.
     P384(p384::ecdsa::VerifyingKey),
+    /// ECDSA on NIST P-521 (verified through OpenSSL).
+    P521(Box<P521Key>),
     /// Ed25519 (pure, or Ed25519ph as newer cosign signs).
     Ed25519(ed25519_dalek::VerifyingKey),
     /// RSA (PKCS#1 v1.5 or PSS, SHA-256).
     Rsa(Box<rsa::RsaPublicKey>),
+}
+
+/// A P-521 public key: its DER SubjectPublicKeyInfo and SEC1 point (checked on the curve by
+/// OpenSSL when parsed).
+#[derive(Clone)]
+pub struct P521Key {
+    spki_der: Vec<u8>,
+    point: Vec<u8>,
 }
 
 impl fmt::Debug for PublicKey {
@@ -41,6 +51,7 @@ impl fmt::Debug for PublicKey {
 const OID_EC: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 const OID_P256: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 const OID_P384: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.3.132.0.34");
+const OID_P521: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.3.132.0.35");
 const OID_ED25519: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.3.101.112");
 const OID_RSA: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 
@@ -63,6 +74,20 @@ impl PublicKey {
                     OID_P384 => p384::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes)
                         .map(PublicKey::P384)
                         .map_err(|e| bad(&e)),
+                    OID_P521 => {
+                        let group = openssl::ec::EcGroup::from_curve_name(Nid::SECP521R1)
+                            .map_err(|e| bad(&e))?;
+                        let mut ctx = openssl::bn::BigNumContext::new().map_err(|e| bad(&e))?;
+                        let point = openssl::ec::EcPoint::from_bytes(&group, key_bytes, &mut ctx)
+                            .map_err(|e| bad(&e))?;
+                        openssl::ec::EcKey::from_public_key(&group, &point)
+                            .and_then(|k| k.check_key())
+                            .map_err(|e| bad(&e))?;
+                        Ok(PublicKey::P521(Box::new(P521Key {
+                            spki_der: der.to_vec(),
+                            point: key_bytes.to_vec(),
+                        })))
+                    }
                     other => Err(bad(&format!("unsupported EC curve {other}"))),
                 }
             }
@@ -104,6 +129,7 @@ impl PublicKey {
         let doc = match self {
             PublicKey::P256(k) => k.to_public_key_der(),
             PublicKey::P384(k) => k.to_public_key_der(),
+            PublicKey::P521(k) => return k.spki_der.clone(),
             PublicKey::Ed25519(k) => k.to_public_key_der(),
             PublicKey::Rsa(k) => k.to_public_key_der(),
         };
@@ -121,13 +147,14 @@ impl PublicKey {
         match self {
             PublicKey::P256(_) => "ecdsa-p256",
             PublicKey::P384(_) => "ecdsa-p384",
+            PublicKey::P521(_) => "ecdsa-p521",
             PublicKey::Ed25519(_) => "ed25519",
             PublicKey::Rsa(_) => "rsa",
         }
     }
 
     /// Verifies `sig` over `msg` with the key type's scheme: ECDSA (DER signature; the curve's
-    /// hash, and SHA-256 for P-384 as older cosign verified), Ed25519 (pure, then Ed25519ph),
+    /// hash, and SHA-256 for P-384/P-521 as cosign verifies keys), Ed25519 (pure, then Ed25519ph),
     /// RSA PKCS#1 v1.5 then PSS with SHA-256.
     pub fn verify(&self, msg: &[u8], sig: &[u8]) -> Result<(), KeyError> {
         use signature::hazmat::PrehashVerifier;
@@ -158,6 +185,11 @@ impl PublicKey {
                         })
                     })
             }
+            // SHA-512 (the curve's hash, as sigstore specifies), or SHA-256 (cosign's default
+            // for keys).
+            PublicKey::P521(k) => [Sha512::digest(msg).to_vec(), Sha256::digest(msg).to_vec()]
+                .iter()
+                .any(|d| ossl_ecdsa(Nid::SECP521R1, &k.point, d, sig) == Some(true)),
             PublicKey::Ed25519(k) => {
                 let s = ed25519_dalek::Signature::from_slice(sig)
                     .map_err(|_| KeyError::BadSignature)?;
@@ -193,6 +225,9 @@ impl PublicKey {
             (PublicKey::P384(k), "sha256" | "sha384" | "sha512") => {
                 p384::ecdsa::Signature::from_der(sig)
                     .is_ok_and(|s| k.verify_prehash(digest, &s).is_ok())
+            }
+            (PublicKey::P521(k), "sha256" | "sha384" | "sha512") => {
+                ossl_ecdsa(Nid::SECP521R1, &k.point, digest, sig) == Some(true)
             }
             (PublicKey::Rsa(k), "sha256") => k
                 .verify(rsa::Pkcs1v15Sign::new::<Sha256>(), digest, sig)

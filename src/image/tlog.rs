@@ -380,6 +380,19 @@ pub fn verify_entry(
     root: &TrustRoot,
     policy: TlogRequirement,
 ) -> Result<VerifiedEntry, TlogError> {
+    verify_entry_at(entry, root, policy, None)
+}
+
+/// [`verify_entry`], with the time at which the log key must be valid when the entry has no
+/// SET (a Rekor v2 entry: `integratedTime` is 0, and only an inclusion proof): the trusted
+/// time of an RFC 3161 timestamp. With no SET and no such time, the key's validity window is
+/// not checked (as sigstore-go does); such an entry yields no signing time anyway.
+pub fn verify_entry_at(
+    entry: &TlogEntry,
+    root: &TrustRoot,
+    policy: TlogRequirement,
+    unsigned_entry_time: Option<i64>,
+) -> Result<VerifiedEntry, TlogError> {
     if entry.canonicalized_body.is_empty() || entry.canonicalized_body.len() > MAX_BODY {
         return Err(malformed("entry body is empty or too large"));
     }
@@ -397,11 +410,14 @@ pub fn verify_entry(
     // Normally one key per log id; should a trust root list several, any may vouch.
     let mut first_err = None;
     let mut found = None;
-    for key in root
-        .tlogs
-        .iter()
-        .filter(|k| k.log_id.as_slice() == entry.log_id && k.valid_at(entry.integrated_time))
-    {
+    for key in root.tlogs.iter().filter(|k| {
+        k.log_id.as_slice() == entry.log_id
+            && match (&entry.signed_entry_timestamp, unsigned_entry_time) {
+                (Some(_), _) => k.valid_at(entry.integrated_time),
+                (None, Some(t)) => k.valid_at(t),
+                (None, None) => true,
+            }
+    }) {
         match proofs_with_key(entry, key) {
             Ok(result) => {
                 found = Some((key, result));
@@ -638,7 +654,8 @@ fn verify_checkpoint(
 /// What a log entry body must describe.
 #[derive(Debug, Clone, Copy)]
 pub enum Expected<'a> {
-    /// `hashedrekord` v0.0.1 (legacy cosign signatures and bundles' message signatures).
+    /// `hashedrekord` v0.0.1, or 0.0.2 (Rekor v2) with a SHA-256 digest (legacy cosign
+    /// signatures and bundles' message signatures).
     HashedRekord {
         /// SHA-256 of the signed payload.
         payload_sha256: [u8; 32],
@@ -647,10 +664,13 @@ pub enum Expected<'a> {
         /// The verifying key or certificate, PEM or DER.
         verifier_pem_or_der: &'a [u8],
     },
-    /// `dsse` v0.0.1 (sigstore bundles with a DSSE envelope).
+    /// A DSSE envelope (sigstore bundles): `dsse` v0.0.1, or Rekor v2's `hashedrekord` 0.0.2
+    /// over the PAE (and the withdrawn `dsse` 0.0.2).
     Dsse {
         /// SHA-256 of the decoded DSSE payload.
         payload_sha256: [u8; 32],
+        /// The DSSE pre-authentication encoding (what the signature covers).
+        pae: &'a [u8],
         /// The raw (decoded) DSSE signature.
         signature: &'a [u8],
         /// The verifying key or certificate, PEM or DER.
@@ -709,27 +729,45 @@ fn parse_body(body: &[u8]) -> Result<Body, TlogError> {
 ///   `sig` = the signature (Rekor stores it base64 of the base64 text; single encoding is
 ///   accepted too). `spec.content.hash` (envelope hash) is not checked.
 ///
+/// * Rekor v2's `hashedrekord` 0.0.2 (and the withdrawn `dsse` 0.0.2): see
+///   [`check_body_v002`].
+///
 /// Keys and certificates are compared as DER, whatever their PEM formatting; a PEM text
 /// must hold exactly one `PUBLIC KEY` or `CERTIFICATE` block. Any other kind or version is
 /// an error.
 pub fn check_body(entry_body: &[u8], expect: &Expected<'_>) -> Result<(), TlogError> {
     let body = parse_body(entry_body)?;
-    let want_kind = match expect {
-        Expected::HashedRekord { .. } => ("hashedrekord", "0.0.1"),
-        Expected::Dsse { .. } => ("dsse", "0.0.1"),
-        Expected::Intoto { .. } => ("intoto", "0.0.2"),
+    let accepted: &[(&str, &str)] = match expect {
+        Expected::HashedRekord { .. } => &[("hashedrekord", "0.0.1"), ("hashedrekord", "0.0.2")],
+        Expected::Dsse { .. } => &[
+            ("dsse", "0.0.1"),
+            ("hashedrekord", "0.0.2"),
+            ("dsse", "0.0.2"),
+        ],
+        Expected::Intoto { .. } => &[("intoto", "0.0.2")],
     };
-    match body.kind.as_str() {
-        "hashedrekord" | "dsse" | "intoto" if body.kind != want_kind.0 => {
-            return Err(TlogError::BodyMismatch { what: "entry kind" });
-        }
-        "hashedrekord" | "dsse" | "intoto" if body.api_version == want_kind.1 => {}
-        _ => {
-            return Err(TlogError::UnsupportedKind(format!(
-                "{}/{}",
-                body.kind, body.api_version
-            )));
-        }
+    const KNOWN: [(&str, &str); 5] = [
+        ("hashedrekord", "0.0.1"),
+        ("hashedrekord", "0.0.2"),
+        ("dsse", "0.0.1"),
+        ("dsse", "0.0.2"),
+        ("intoto", "0.0.2"),
+    ];
+    let pair = (body.kind.as_str(), body.api_version.as_str());
+    if KNOWN.contains(&pair) && !accepted.contains(&pair) {
+        return Err(TlogError::BodyMismatch { what: "entry kind" });
+    }
+    if !accepted
+        .iter()
+        .any(|(k, v)| *k == body.kind && *v == body.api_version)
+    {
+        return Err(TlogError::UnsupportedKind(format!(
+            "{}/{}",
+            body.kind, body.api_version
+        )));
+    }
+    if body.api_version == "0.0.2" && body.kind != "intoto" {
+        return check_body_v002(&body, expect);
     }
     let spec = &body.spec;
     match *expect {
@@ -757,6 +795,7 @@ pub fn check_body(entry_body: &[u8], expect: &Expected<'_>) -> Result<(), TlogEr
             payload_sha256,
             signature,
             verifier,
+            ..
         } => {
             check_hash(spec.get("payloadHash"), &payload_sha256, "payload hash")?;
             let sigs = signature_list(spec.get("signatures"))?;
@@ -794,6 +833,112 @@ pub fn check_body(entry_body: &[u8], expect: &Expected<'_>) -> Result<(), TlogEr
         }
     }
     Ok(())
+}
+
+/// Rekor v2 bodies (protobuf JSON, JCS-canonical; bytes are standard base64):
+///
+/// * `hashedrekord` 0.0.2: `spec.hashedRekordV002.data` is `{algorithm: SHA2_256|SHA2_384|
+///   SHA2_512, digest}` of the signed bytes (the payload; for a DSSE envelope, its PAE),
+///   `signature.content` is the signature and `signature.verifier` holds
+///   `x509Certificate.rawBytes` or `publicKey.rawBytes` (DER) equal to the verifier.
+/// * `dsse` 0.0.2 (withdrawn, still in 2025 staging logs): `spec.dsseV002.payloadHash` is the
+///   SHA-256 of the payload, and `signatures` holds exactly one `{content, verifier}`, this
+///   signature and verifier.
+fn check_body_v002(body: &Body, expect: &Expected<'_>) -> Result<(), TlogError> {
+    let (payload_sha256, signed, signature, verifier) = match *expect {
+        Expected::HashedRekord {
+            payload_sha256,
+            signature,
+            verifier_pem_or_der,
+        } => (payload_sha256, None, signature, verifier_pem_or_der),
+        Expected::Dsse {
+            payload_sha256,
+            pae,
+            signature,
+            verifier,
+        } => (payload_sha256, Some(pae), signature, verifier),
+        Expected::Intoto { .. } => {
+            return Err(TlogError::UnsupportedKind("intoto/0.0.2 as v2".into()));
+        }
+    };
+    let check_signature = |s: Option<&Value>| -> Result<(), TlogError> {
+        let s = s.ok_or_else(|| malformed("entry body has no signature"))?;
+        if b64_bytes(s.get("content"), "signature.content")? != signature {
+            return Err(TlogError::BodyMismatch { what: "signature" });
+        }
+        let v = s.get("verifier");
+        let logged = match (
+            v.and_then(|v| v.pointer("/x509Certificate/rawBytes")),
+            v.and_then(|v| v.pointer("/publicKey/rawBytes")),
+        ) {
+            (Some(c), None) => b64_bytes(Some(c), "verifier.x509Certificate.rawBytes")?,
+            (None, Some(k)) => b64_bytes(Some(k), "verifier.publicKey.rawBytes")?,
+            _ => {
+                return Err(malformed(
+                    "the signature's verifier is not one certificate or key",
+                ));
+            }
+        };
+        if !same_verifier(&logged, verifier)? {
+            return Err(TlogError::BodyMismatch {
+                what: "public key or certificate",
+            });
+        }
+        Ok(())
+    };
+    if body.kind == "hashedrekord" {
+        let spec = body
+            .spec
+            .get("hashedRekordV002")
+            .ok_or_else(|| malformed("entry body has no hashedRekordV002"))?;
+        let data = spec
+            .get("data")
+            .ok_or_else(|| malformed("entry body has no data"))?;
+        let logged = b64_bytes(data.get("digest"), "data.digest")?;
+        let expected = match (data.get("algorithm").and_then(Value::as_str), signed) {
+            (Some("SHA2_256"), None) => payload_sha256.to_vec(),
+            (Some("SHA2_256"), Some(pae)) => Sha256::digest(pae).to_vec(),
+            (Some("SHA2_384"), Some(pae)) => sha2::Sha384::digest(pae).to_vec(),
+            (Some("SHA2_512"), Some(pae)) => sha2::Sha512::digest(pae).to_vec(),
+            _ => {
+                return Err(TlogError::BodyMismatch {
+                    what: "hash algorithm",
+                });
+            }
+        };
+        if logged != expected {
+            return Err(TlogError::BodyMismatch {
+                what: "signed digest",
+            });
+        }
+        return check_signature(spec.get("signature"));
+    }
+    // dsse 0.0.2
+    let spec = body
+        .spec
+        .get("dsseV002")
+        .ok_or_else(|| malformed("entry body has no dsseV002"))?;
+    let hash = spec.get("payloadHash");
+    if hash
+        .and_then(|h| h.get("algorithm"))
+        .and_then(Value::as_str)
+        != Some("SHA2_256")
+    {
+        return Err(TlogError::BodyMismatch {
+            what: "hash algorithm",
+        });
+    }
+    if b64_bytes(hash.and_then(|h| h.get("digest")), "payloadHash.digest")? != payload_sha256 {
+        return Err(TlogError::BodyMismatch {
+            what: "payload hash",
+        });
+    }
+    match signature_list(spec.get("signatures"))? {
+        [only] => check_signature(Some(only)),
+        _ => Err(TlogError::BodyMismatch {
+            what: "signature count",
+        }),
+    }
 }
 
 /// Some logged signature must be `signature` (per `is_signature`) with `verifier` as its key or
@@ -1158,6 +1303,7 @@ mod tests {
         // The right entry, asked about as another kind.
         let dsse = Expected::Dsse {
             payload_sha256: sha256(&donor.payload),
+            pae: &[],
             signature: &donor.signature,
             verifier: &cosign2,
         };
@@ -1279,6 +1425,7 @@ mod tests {
         fn expect(&self) -> Expected<'_> {
             Expected::Dsse {
                 payload_sha256: sha256(&self.payload),
+                pae: &[],
                 signature: &self.signature,
                 verifier: &self.cert,
             }
@@ -1477,6 +1624,7 @@ mod tests {
                 body,
                 &Expected::Dsse {
                     payload_sha256: sha256(payload),
+                    pae: &[],
                     signature,
                     verifier,
                 },
@@ -1511,8 +1659,13 @@ mod tests {
             tampered(r#""kind":"dsse""#, r#""kind":"hashedrekord""#),
             Err(TlogError::BodyMismatch { what: "entry kind" })
         );
+        // Relabelled as the v2 form, it lacks that form's fields.
         assert!(matches!(
             tampered(r#""apiVersion":"0.0.1""#, r#""apiVersion":"0.0.2""#),
+            Err(TlogError::Malformed(_))
+        ));
+        assert!(matches!(
+            tampered(r#""apiVersion":"0.0.1""#, r#""apiVersion":"0.0.3""#),
             Err(TlogError::UnsupportedKind(_))
         ));
         assert!(matches!(
@@ -1699,6 +1852,94 @@ mod tests {
             Err(TlogError::BodyMismatch {
                 what: "payload hash"
             })
+        );
+    }
+
+    #[test]
+    fn rekor_v2_bodies() {
+        let cert = b"certificate DER".to_vec();
+        let sig = b"raw signature".to_vec();
+        let payload = b"{\"_type\":\"statement\"}".to_vec();
+        let pae = b"DSSEv1 28 application/vnd.in-toto+json 23 {...}".to_vec();
+        let payload_sha256 = sha256(&payload);
+        let sig_json = |content: &[u8], verifier: &[u8]| {
+            serde_json::json!({"content": B64.encode(content), "verifier": {
+                "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                "x509Certificate": {"rawBytes": B64.encode(verifier)}}})
+        };
+        let hashed = |alg: &str, digest: &[u8], s: Value| {
+            serde_json::to_vec(&serde_json::json!({"apiVersion": "0.0.2", "kind": "hashedrekord",
+                "spec": {"hashedRekordV002": {"data": {"algorithm": alg, "digest": B64.encode(digest)}, "signature": s}}}))
+            .unwrap()
+        };
+        let dsse = Expected::Dsse {
+            payload_sha256,
+            pae: &pae,
+            signature: &sig,
+            verifier: &cert,
+        };
+        let message = Expected::HashedRekord {
+            payload_sha256,
+            signature: &sig,
+            verifier_pem_or_der: &cert,
+        };
+        // DSSE as hashedrekord 0.0.2: the digest of the PAE, with the algorithm named.
+        let ok = hashed("SHA2_256", &sha256(&pae), sig_json(&sig, &cert));
+        assert_eq!(check_body(&ok, &dsse), Ok(()));
+        let ok384 = hashed(
+            "SHA2_384",
+            &sha2::Sha384::digest(&pae),
+            sig_json(&sig, &cert),
+        );
+        assert_eq!(check_body(&ok384, &dsse), Ok(()));
+        let of_payload = hashed("SHA2_256", &payload_sha256, sig_json(&sig, &cert));
+        assert_eq!(
+            check_body(&of_payload, &dsse),
+            Err(TlogError::BodyMismatch {
+                what: "signed digest"
+            })
+        );
+        // A message signature: the payload's SHA-256.
+        assert_eq!(check_body(&of_payload, &message), Ok(()));
+        assert_eq!(
+            check_body(
+                &hashed("SHA2_256", &payload_sha256, sig_json(b"other", &cert)),
+                &message
+            ),
+            Err(TlogError::BodyMismatch { what: "signature" })
+        );
+        assert_eq!(
+            check_body(
+                &hashed("SHA2_256", &payload_sha256, sig_json(&sig, b"other")),
+                &message
+            ),
+            Err(TlogError::BodyMismatch {
+                what: "public key or certificate"
+            })
+        );
+        // The withdrawn dsse 0.0.2: payload hash, exactly one signature.
+        let dsse_v2 = |sigs: Vec<Value>| {
+            serde_json::to_vec(&serde_json::json!({"apiVersion": "0.0.2", "kind": "dsse",
+                "spec": {"dsseV002": {"payloadHash": {"algorithm": "SHA2_256", "digest": B64.encode(payload_sha256)}, "signatures": sigs}}}))
+            .unwrap()
+        };
+        assert_eq!(
+            check_body(&dsse_v2(vec![sig_json(&sig, &cert)]), &dsse),
+            Ok(())
+        );
+        assert_eq!(
+            check_body(
+                &dsse_v2(vec![sig_json(&sig, &cert), sig_json(b"x", &cert)]),
+                &dsse
+            ),
+            Err(TlogError::BodyMismatch {
+                what: "signature count"
+            })
+        );
+        // A dsse body where a message signature is expected.
+        assert_eq!(
+            check_body(&dsse_v2(vec![sig_json(&sig, &cert)]), &message),
+            Err(TlogError::BodyMismatch { what: "entry kind" })
         );
     }
 }

@@ -575,7 +575,7 @@ fn check_one(m: &Material<'_>, a: &Authority) -> Result<Passed, Failure> {
             })?;
             (m.claims)()?;
             let signed_at = match tlog {
-                Some(root) => check_tlog(m, root, &key.to_spki_der(), false)?,
+                Some(root) => check_tlog(m, root, &key.to_spki_der(), false, None)?,
                 None => None,
             };
             Ok(Passed {
@@ -604,7 +604,7 @@ fn check_one(m: &Material<'_>, a: &Authority) -> Result<Passed, Failure> {
             (m.claims)()?;
             let stamped = check_timestamps(m, &k.root)?;
             let at = if k.require_tlog {
-                match check_tlog(m, &k.root, leaf.der(), true)? {
+                match check_tlog(m, &k.root, leaf.der(), true, stamped.first().copied())? {
                     Some(t) => t,
                     None => stamped.first().copied().ok_or_else(|| {
                         fail("tlog-missing", "the Rekor entry has no signed entry timestamp and there is no trusted RFC 3161 timestamp, so there is no trusted signing time")
@@ -699,11 +699,15 @@ fn check_timestamps(m: &Material<'_>, root: &TrustRoot) -> Result<Vec<i64>, Fail
 }
 
 /// A verified Rekor entry bound to this signature; returns its integrated time if a SET vouches for it.
+///
+/// `stamped_at`, a time from a verified RFC 3161 timestamp, is when the log key must be valid
+/// for an entry without a SET (whose integrated time is only a claim).
 fn check_tlog(
     m: &Material<'_>,
     root: &TrustRoot,
     verifier_der: &[u8],
     is_cert: bool,
+    stamped_at: Option<i64>,
 ) -> Result<Option<i64>, Failure> {
     if m.tlog.is_empty() {
         return Err(fail(
@@ -717,7 +721,12 @@ fn check_tlog(
     );
     let mut last = None;
     for entry in &m.tlog {
-        let verified = match tlog::verify_entry(entry, root, tlog::TlogRequirement::default()) {
+        let verified = match tlog::verify_entry_at(
+            entry,
+            root,
+            tlog::TlogRequirement::default(),
+            stamped_at,
+        ) {
             Ok(v) => v,
             Err(e) => {
                 last = Some(fail("tlog-mismatch", format!("Rekor entry: {e}")));
@@ -727,6 +736,7 @@ fn check_tlog(
         let expected = if m.dsse {
             tlog::Expected::Dsse {
                 payload_sha256: m.payload_sha256,
+                pae: &m.signed,
                 signature: &m.signature,
                 verifier: verifier_pem.as_bytes(),
             }
