@@ -337,4 +337,45 @@ mod tests {
                 .is_err()
         );
     }
+
+    #[test]
+    fn p521_keys_verify_through_openssl() {
+        use openssl::ec::{EcGroup, EcKey};
+        use openssl::ecdsa::EcdsaSig;
+        let group = EcGroup::from_curve_name(Nid::SECP521R1).unwrap();
+        let private = EcKey::generate(&group).unwrap();
+        let public_der = EcKey::from_public_key(&group, private.public_key())
+            .unwrap()
+            .public_key_to_der()
+            .unwrap();
+        let key = PublicKey::from_spki_der(&public_der).unwrap();
+        assert_eq!(key.kind(), "ecdsa-p521");
+        assert_eq!(key.to_spki_der(), public_der);
+        assert_eq!(
+            PublicKey::from_pem(&key.to_pem()).unwrap().to_spki_der(),
+            public_der
+        );
+        let msg = b"cosign payload";
+        for digest in [Sha512::digest(msg).to_vec(), Sha256::digest(msg).to_vec()] {
+            let sig = EcdsaSig::sign(&digest, &private).unwrap().to_der().unwrap();
+            assert_eq!(key.verify(msg, &sig), Ok(()));
+            assert_eq!(
+                key.verify(b"other payload", &sig),
+                Err(KeyError::BadSignature)
+            );
+        }
+        let sig = EcdsaSig::sign(&Sha384::digest(msg), &private)
+            .unwrap()
+            .to_der()
+            .unwrap();
+        assert_eq!(
+            key.verify_digest("sha384", &Sha384::digest(msg), &sig),
+            Ok(())
+        );
+        // A point off the curve is refused when parsed.
+        let mut bad = public_der.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        assert!(PublicKey::from_spki_der(&bad).is_err());
+    }
 }
