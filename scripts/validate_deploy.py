@@ -64,7 +64,9 @@ GATE_SPEC = {
         "publish": {
             "volume": {"root": None, "link": None, "keepVersions": None, "grace": None,
                        "decryptSecrets": None},
-            "artifact": {"baseUrl": None, "statusFile": None},
+            "artifact": {"baseUrl": None, "statusFile": None,
+                         "externalArtifact": {"namespace": None, "name": None, "apiServer": None,
+                                              "tokenFile": None, "caFile": None}},
         },
     }],
     "notify": [{"type": None, "url": None, "urlFile": None, "secretFile": None}],
@@ -73,6 +75,7 @@ GATE_REQUIRED = {
     "spec": ["stateDir", "sources"], "spec.http": ["bind"],
     "spec.sources[]": ["name", "url", "ref", "policy", "publish"],
     "spec.sources[].publish.volume": ["root"], "spec.sources[].publish.artifact": ["baseUrl"],
+    "spec.sources[].publish.artifact.externalArtifact": ["namespace", "name"],
     "spec.notify[]": ["type"],
 }
 POLICY_SPEC_KEYS = {"signers", "commits", "tags", "images", "secrets"}

@@ -2,6 +2,7 @@
 //! revisions (git-sync-compatible volume, Flux artifact, Argo CD plugin), serve status.
 
 pub mod config;
+pub mod kube;
 pub mod notify;
 pub mod publish;
 pub mod quarantine;

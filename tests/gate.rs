@@ -779,3 +779,233 @@ fn notifications_on_publish_refusal_and_recovery() {
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let _ = child.wait();
 }
+
+/// A stand-in for the Kubernetes API server (no real one runs here): Python's HTTPS server
+/// with a certificate from a test CA, recording each PATCH (path, Authorization, Content-Type,
+/// JSON body) and answering with the status code in `code` (200, or a Status error).
+struct FakeApiServer {
+    child: std::process::Child,
+    port: u16,
+    log: PathBuf,
+    code: PathBuf,
+    ca: PathBuf,
+}
+
+impl FakeApiServer {
+    const SCRIPT: &'static str = r#"
+import http.server, json, ssl, sys
+port_file, log, code_file, cert, key = sys.argv[1:]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_PATCH(self):
+        body = self.rfile.read(int(self.headers.get('Content-Length', '0')))
+        code = int(open(code_file).read().strip() or '200')
+        with open(log, 'a') as f:
+            f.write(json.dumps({'path': self.path, 'auth': self.headers.get('Authorization'),
+                                'type': self.headers.get('Content-Type'), 'body': json.loads(body)}) + '\n')
+        out = json.dumps({'kind': 'Status', 'message': 'denied by the test'} if code != 200 else {'kind': 'ExternalArtifact'}).encode()
+        self.send_response(code)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+    def log_message(self, *a):
+        pass
+srv = http.server.HTTPServer(('127.0.0.1', 0), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+open(port_file + '.tmp', 'w').write(str(srv.server_address[1]))
+import os; os.rename(port_file + '.tmp', port_file)
+srv.serve_forever()
+"#;
+
+    fn start(s: &Scratch) -> FakeApiServer {
+        let dir = s.path("kube");
+        std::fs::create_dir_all(&dir).unwrap();
+        let openssl = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .current_dir(&dir)
+                .args(args)
+                .output()
+                .expect("openssl");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        for ca in ["ca", "other-ca"] {
+            openssl(&[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                &format!("/CN=test {ca}"),
+                "-keyout",
+                &format!("{ca}.key"),
+                "-out",
+                &format!("{ca}.pem"),
+                "-addext",
+                "basicConstraints=critical,CA:true",
+                "-addext",
+                "keyUsage=critical,keyCertSign",
+            ]);
+        }
+        openssl(&[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-subj",
+            "/CN=kube-apiserver",
+            "-keyout",
+            "srv.key",
+            "-out",
+            "srv.csr",
+        ]);
+        std::fs::write(
+            dir.join("srv.ext"),
+            "subjectAltName = IP:127.0.0.1\nextendedKeyUsage = serverAuth\n",
+        )
+        .unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "srv.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "srv.ext",
+            "-out",
+            "srv.pem",
+        ]);
+        let code = dir.join("code");
+        std::fs::write(&code, "200").unwrap();
+        let port_file = dir.join("port");
+        let child = Command::new("python3")
+            .arg("-c")
+            .arg(Self::SCRIPT)
+            .arg(&port_file)
+            .arg(dir.join("patches.jsonl"))
+            .arg(&code)
+            .arg(dir.join("srv.pem"))
+            .arg(dir.join("srv.key"))
+            .spawn()
+            .expect("python3");
+        wait_for("the fake API server", || port_file.exists());
+        let port = std::fs::read_to_string(&port_file)
+            .unwrap()
+            .parse()
+            .unwrap();
+        FakeApiServer {
+            child,
+            port,
+            log: dir.join("patches.jsonl"),
+            code,
+            ca: dir.join("ca.pem"),
+        }
+    }
+
+    fn patches(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for FakeApiServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn flux_external_artifact_status_is_patched_through_the_api() {
+    let lab = Lab::new();
+    lab.write("apps/web/configmap.yaml", CONFIGMAP);
+    let c1 = lab.commit("first", true);
+    let api = FakeApiServer::start(&lab.s);
+    let token = lab.s.write("kube/token", b"test-token-123\n");
+    let with_ca = |ca: &Path| {
+        let config = lab.config("", Some((free_port(), None)));
+        let text = std::fs::read_to_string(&config).unwrap();
+        let ea = format!(
+            ", externalArtifact: {{namespace: flux-system, name: sigil-app, apiServer: \"https://127.0.0.1:{}\", tokenFile: {}, caFile: {}}}}}",
+            api.port,
+            token.display(),
+            ca.display()
+        );
+        // The artifact line ends with `statusFile: …}`: add the externalArtifact inside it.
+        let mut text = text;
+        let at = text.rfind("statusFile: ").unwrap();
+        let close = at + text[at..].find('}').unwrap();
+        text.replace_range(close..close + 1, &ea);
+        std::fs::write(&config, text).unwrap();
+        config
+    };
+
+    // The API refuses: the sync fails (exit 3), nothing is recorded as published, and the
+    // request carried the token, the merge-patch type and the status of this commit.
+    std::fs::write(&api.code, "403").unwrap();
+    let config = with_ca(&api.ca);
+    let (code, out) = lab.once(&config);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("status-update-failed"), "{out}");
+    assert!(out.contains("denied by the test"), "{out}");
+    assert!(!out.contains("test-token-123"), "the token leaked: {out}");
+    let p = api.patches();
+    assert_eq!(p.len(), 1);
+    assert_eq!(
+        p[0]["path"],
+        "/apis/source.toolkit.fluxcd.io/v1/namespaces/flux-system/externalartifacts/sigil-app/status"
+    );
+    assert_eq!(p[0]["auth"], "Bearer test-token-123");
+    assert_eq!(p[0]["type"], "application/merge-patch+json");
+    assert_eq!(
+        p[0]["body"]["status"]["artifact"]["revision"],
+        format!("refs/heads/main@sha1:{c1}").as_str()
+    );
+
+    // Accepted: published, and the patched status is the status document written beside it.
+    std::fs::write(&api.code, "200").unwrap();
+    let (code, out) = lab.once(&config);
+    assert_eq!(code, 0, "{out}");
+    let p = api.patches();
+    assert_eq!(p.len(), 2);
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(lab.s.path("state/ea.json")).unwrap()).unwrap();
+    assert_eq!(p[1]["body"]["status"], written);
+    assert_eq!(written["conditions"][0]["type"], "Ready");
+
+    // An API server whose certificate does not chain to the configured CA is never sent the
+    // token.
+    let other = with_ca(&api.ca.with_file_name("other-ca.pem"));
+    let (code, out) = lab.once(&other);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("status-update-failed"), "{out}");
+    assert_eq!(api.patches().len(), 2);
+    // A restarted gate patches the status again on its first sync (the object may have been
+    // recreated meanwhile), though the commit is already published.
+    let config = with_ca(&api.ca);
+    let (code, out) = lab.once(&config);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(api.patches().len(), 3);
+}

@@ -213,15 +213,24 @@ fn sync_and_record(
     shared: &Shared,
     notifier: Option<&Notifier>,
 ) -> &'static str {
-    let served = shared.lock().ok().and_then(|s| {
-        s.sources
-            .iter()
-            .find(|x| x.name == src.name)
-            .and_then(|x| x.published.clone())
-    });
+    let (served, first_sync) = shared
+        .lock()
+        .ok()
+        .and_then(|s| {
+            s.sources
+                .iter()
+                .find(|x| x.name == src.name)
+                .map(|x| (x.published.clone(), x.last_attempt.is_none()))
+        })
+        .unwrap_or((None, true));
     // After a restart the recorded publication anchors the ratchet, and the tip is verified
-    // and published again (volumes and artifacts may have been lost with the pod).
-    let republish = served.is_none();
+    // and published again (volumes and artifacts may have been lost with the pod). The
+    // ExternalArtifact's status lives in the cluster, so its first sync always patches it.
+    let patches_status = src
+        .artifact
+        .as_ref()
+        .is_some_and(|a| a.external_artifact.is_some());
+    let republish = served.is_none() || (first_sync && patches_status);
     let published = served.or_else(|| SourceFiles::new(state_dir, &src.name).load_published());
     let r = sync(src, state_dir, published.as_ref(), republish);
     log_attempt(&src.name, &r.attempt);

@@ -427,6 +427,12 @@ fn run(
             crate::cli::io::write_atomic(f, &bytes, crate::cli::io::Mode::Public)
                 .map_err(|e| error("publish", "publish-failed", e.to_string()))?;
         }
+        // Before the publication is recorded: a failed patch is retried at the next sync,
+        // and Flux keeps the previous artifact meanwhile.
+        if let Some(target) = &a.external_artifact {
+            crate::gate::kube::patch_status(target, &doc)
+                .map_err(|e| error("publish", "status-update-failed", e))?;
+        }
         artifact = Some(ArtifactInfo {
             url,
             digest,
