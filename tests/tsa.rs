@@ -12,7 +12,7 @@ use sigil::image::cert::Certificate;
 use sigil::image::trust_root::CertificateAuthority;
 use sigil::image::tsa::{self, TsaError};
 
-const TSA_CONFIG: &str = "[tsa]\ndefault_tsa = tsa_config\n[tsa_config]\ndir = .\nserial = ./tsaserial\ncrypto_device = builtin\nsigner_cert = ./tsa.pem\ncerts = ./tsa-root.pem\nsigner_key = ./tsa.key\nsigner_digest = sha256\ndefault_policy = 1.2.3.4.1\ndigests = sha256, sha384, sha512\naccuracy = secs:1\nordering = no\ntsa_name = yes\ness_cert_id_chain = no\ness_cert_id_alg = ESS_ALG\n";
+const TSA_CONFIG: &str = "[tsa]\ndefault_tsa = tsa_config\n[tsa_config]\ndir = .\nserial = ./tsaserial\ncrypto_device = builtin\nsigner_cert = ./tsa.pem\ncerts = ./tsa-root.pem\nsigner_key = ./tsa.key\nsigner_digest = sha256\ndefault_policy = 1.2.3.4.1\ndigests = sha256, sha384, sha512\naccuracy = secs:1\nordering = no\ntsa_name = yes\ness_cert_id_chain = no\ness_cert_id_alg = ESS_ALG\nEXTRA\n";
 
 fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
     let out = Command::new("openssl")
@@ -122,8 +122,26 @@ fn authority(dir: &Path, name: &str, from: Option<i64>, to: Option<i64>) -> Cert
 /// A timestamp response from the `tsa` TSA over `data`: `query` adds `openssl ts -query`
 /// flags (digest, `-cert`), `reply` adds `openssl ts -reply` flags.
 fn stamp(dir: &Path, data: &[u8], query: &[&str], ess_alg: &str, reply: &[&str]) -> Vec<u8> {
+    stamp_with(dir, data, query, ess_alg, reply, "")
+}
+
+/// [`stamp`] with extra `[tsa_config]` lines (another signer, clock precision).
+fn stamp_with(
+    dir: &Path,
+    data: &[u8],
+    query: &[&str],
+    ess_alg: &str,
+    reply: &[&str],
+    extra: &str,
+) -> Vec<u8> {
     std::fs::write(dir.join("data"), data).unwrap();
-    std::fs::write(dir.join("tsa.cnf"), TSA_CONFIG.replace("ESS_ALG", ess_alg)).unwrap();
+    std::fs::write(
+        dir.join("tsa.cnf"),
+        TSA_CONFIG
+            .replace("ESS_ALG", ess_alg)
+            .replace("EXTRA", extra),
+    )
+    .unwrap();
     if !dir.join("tsaserial").exists() {
         std::fs::write(dir.join("tsaserial"), "01\n").unwrap();
     }
@@ -295,4 +313,102 @@ fn a_substituted_signing_certificate_is_refused() {
     // Trusted with the right leaf, it passes.
     let good = [authority(&dir, "tsa", None, None)];
     tsa::verify(&resp, signature, &good).unwrap();
+}
+
+#[test]
+fn the_tsa_certificate_is_pinned_and_fractions_of_seconds_are_read() {
+    let s = Scratch::new();
+    let dir = s.path("tsa");
+    std::fs::create_dir_all(&dir).unwrap();
+    make_tsa(&dir, "tsa", LEAF_EXT);
+    // A second timestamping certificate issued by the same root.
+    std::fs::write(dir.join("sibling.ext"), LEAF_EXT).unwrap();
+    openssl(
+        &dir,
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-subj",
+            "/CN=sibling tsa",
+            "-keyout",
+            "sibling.key",
+            "-out",
+            "sibling.csr",
+        ],
+    );
+    openssl(
+        &dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "sibling.csr",
+            "-CA",
+            "tsa-root.pem",
+            "-CAkey",
+            "tsa-root.key",
+            "-CAcreateserial",
+            "-days",
+            "10",
+            "-extfile",
+            "sibling.ext",
+            "-out",
+            "sibling.pem",
+        ],
+    );
+    let signature = b"signature bytes";
+    let by_sibling = stamp_with(
+        &dir,
+        signature,
+        &["-sha256", "-cert"],
+        "sha256",
+        &[],
+        "signer_cert = ./sibling.pem\nsigner_key = ./sibling.key",
+    );
+    // Trusted: the TSA certificate and its root. The sibling is not that TSA.
+    let pinned = [authority(&dir, "tsa", None, None)];
+    assert!(matches!(
+        tsa::verify(&by_sibling, signature, &pinned),
+        Err(TsaError::Untrusted(_))
+    ));
+    // Trusted: the root alone, as a CA: any timestamping certificate it issued may sign.
+    let root_only = [CertificateAuthority {
+        chain: vec![der(&dir, "tsa-root.pem")],
+        valid_from: None,
+        valid_to: None,
+    }];
+    tsa::verify(&by_sibling, signature, &root_only).expect("root-only authority");
+    // Trusted: the TSA certificate alone (pinned, no chain).
+    let leaf_only = [CertificateAuthority {
+        chain: vec![der(&dir, "tsa.pem")],
+        valid_from: None,
+        valid_to: None,
+    }];
+    let by_tsa = stamp(&dir, signature, &["-sha256"], "sha256", &[]);
+    tsa::verify(&by_tsa, signature, &leaf_only).expect("leaf-only authority");
+    assert!(tsa::verify(&by_sibling, signature, &leaf_only).is_err());
+
+    // genTime with milliseconds (RFC 3161 allows fractions): read, fractions dropped.
+    let precise = stamp_with(
+        &dir,
+        signature,
+        &["-sha256"],
+        "sha256",
+        &[],
+        "clock_precision_digits = 6",
+    );
+    let text = String::from_utf8_lossy(&openssl(&dir, &["ts", "-reply", "-in", "r.tsr", "-text"]))
+        .into_owned();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("Time stamp:") && l.contains('.')),
+        "{text}"
+    );
+    let t = tsa::verify(&precise, signature, &pinned).expect("fractional genTime");
+    assert!((t - now()).abs() < 300, "{t}: {text}");
 }

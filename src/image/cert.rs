@@ -101,6 +101,8 @@ const OID_ECDSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840
 const OID_ECDSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
 const OID_RSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
 const OID_RSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12");
+const OID_ECDSA_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.4");
+const OID_RSA_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
 
 /// Critical extensions this module implements (nameConstraints is "understood" only in that a
 /// path containing it is refused, see [`CertError::NameConstraints`]).
@@ -445,6 +447,8 @@ fn signature_scheme(
         OID_ECDSA_SHA384 => ("sha384", KeyFamily::Ecdsa),
         OID_RSA_SHA256 => ("sha256", KeyFamily::Rsa),
         OID_RSA_SHA384 => ("sha384", KeyFamily::Rsa),
+        OID_ECDSA_SHA512 => ("sha512", KeyFamily::Ecdsa),
+        OID_RSA_SHA512 => ("sha512", KeyFamily::Rsa),
         other => {
             return Err(CertError::UnsupportedAlgorithm(format!(
                 "signature algorithm {other}"
@@ -490,6 +494,7 @@ fn verify_signed_by(child: &Certificate, parent: &Certificate) -> Result<(), Cer
     }
     let digest = match hash {
         "sha384" => Sha384::digest(child.tbs_der()).to_vec(),
+        "sha512" => sha2::Sha512::digest(child.tbs_der()).to_vec(),
         _ => Sha256::digest(child.tbs_der()).to_vec(),
     };
     let sig = child

@@ -214,7 +214,10 @@ fn run_helper(name: &str, server: &str) -> Result<Option<Credential>, String> {
     }
     let mut stdout = child.stdout.take().ok_or("no stdout")?;
     let mut stderr = child.stderr.take().ok_or("no stderr")?;
-    let reader = std::thread::spawn(move || {
+    // Output is read on a thread, so a helper that leaves a child holding its pipes open
+    // cannot hold sigil past the deadline either.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
         let mut out = Zeroizing::new(Vec::new());
         let _ = (&mut stdout)
             .take(HELPER_OUTPUT_LIMIT)
@@ -223,24 +226,23 @@ fn run_helper(name: &str, server: &str) -> Result<Option<Credential>, String> {
         let _ = (&mut stderr)
             .take(HELPER_OUTPUT_LIMIT)
             .read_to_end(&mut err);
-        (out, err)
+        let _ = tx.send((out, err));
     });
     let started = Instant::now();
+    let timed_out = || format!("did not answer within {}s", HELPER_TIMEOUT.as_secs());
     let status = loop {
         match child.try_wait().map_err(|e| e.to_string())? {
             Some(s) => break s,
             None if started.elapsed() > HELPER_TIMEOUT => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!(
-                    "did not answer within {}s",
-                    HELPER_TIMEOUT.as_secs()
-                ));
+                return Err(timed_out());
             }
             None => std::thread::sleep(Duration::from_millis(5)),
         }
     };
-    let (out, err) = reader.join().map_err(|_| "reader thread failed")?;
+    let left = HELPER_TIMEOUT.saturating_sub(started.elapsed());
+    let (out, err) = rx.recv_timeout(left).map_err(|_| timed_out())?;
     let text = String::from_utf8_lossy(&out);
     if !status.success() {
         let message = format!("{}{}", text.trim(), String::from_utf8_lossy(&err).trim());

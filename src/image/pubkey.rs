@@ -187,9 +187,12 @@ impl PublicKey {
             }
             // SHA-512 (the curve's hash, as sigstore specifies), or SHA-256 (cosign's default
             // for keys).
-            PublicKey::P521(k) => [Sha512::digest(msg).to_vec(), Sha256::digest(msg).to_vec()]
-                .iter()
-                .any(|d| ossl_ecdsa(Nid::SECP521R1, &k.point, d, sig) == Some(true)),
+            PublicKey::P521(k) => {
+                strict_ecdsa_der(sig)?;
+                [Sha512::digest(msg).to_vec(), Sha256::digest(msg).to_vec()]
+                    .iter()
+                    .any(|d| ossl_ecdsa(Nid::SECP521R1, &k.point, d, sig) == Some(true))
+            }
             PublicKey::Ed25519(k) => {
                 let s = ed25519_dalek::Signature::from_slice(sig)
                     .map_err(|_| KeyError::BadSignature)?;
@@ -227,7 +230,8 @@ impl PublicKey {
                     .is_ok_and(|s| k.verify_prehash(digest, &s).is_ok())
             }
             (PublicKey::P521(k), "sha256" | "sha384" | "sha512") => {
-                ossl_ecdsa(Nid::SECP521R1, &k.point, digest, sig) == Some(true)
+                strict_ecdsa_der(sig).is_ok()
+                    && ossl_ecdsa(Nid::SECP521R1, &k.point, digest, sig) == Some(true)
             }
             (PublicKey::Rsa(k), "sha256") => k
                 .verify(rsa::Pkcs1v15Sign::new::<Sha256>(), digest, sig)
@@ -279,6 +283,16 @@ fn ossl_ecdsa(curve: Nid, point: &impl AsRef<[u8]>, digest: &[u8], sig: &[u8]) -
         }
         sig.verify(digest, keys.get(point)?).ok()
     })
+}
+
+/// Refuses ECDSA signatures that are not exactly DER (OpenSSL's parser alone accepts some
+/// other encodings), as the RustCrypto parsers used for P-256/P-384 do.
+fn strict_ecdsa_der(sig: &[u8]) -> Result<(), KeyError> {
+    let parsed = openssl::ecdsa::EcdsaSig::from_der(sig).map_err(|_| KeyError::BadSignature)?;
+    match parsed.to_der() {
+        Ok(again) if again == sig => Ok(()),
+        _ => Err(KeyError::BadSignature),
+    }
 }
 
 /// The first `-----BEGIN ...-----` … `-----END ...-----` block of `text` (or `text`).

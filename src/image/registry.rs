@@ -121,6 +121,7 @@ pub struct Client {
     docker_config: DockerConfig,
     /// Credentials per registry, found once (a helper runs at most once per registry).
     credentials: Mutex<HashMap<String, Option<Credential>>>,
+    credential_lookup: Mutex<()>,
     tokens: Mutex<HashMap<String, String>>,
     /// Registries that answered the referrers API with 404/400/405: only the tag schema is read.
     no_referrers_api: Mutex<std::collections::HashSet<String>>,
@@ -182,6 +183,7 @@ impl Client {
             insecure,
             docker_config,
             credentials: Mutex::new(HashMap::new()),
+            credential_lookup: Mutex::new(()),
             tokens: Mutex::new(HashMap::new()),
             no_referrers_api: Mutex::new(std::collections::HashSet::new()),
         })
@@ -631,12 +633,19 @@ impl Client {
 
     /// The docker config's credentials for `registry`, found once per process.
     fn credential(&self, registry: &str) -> Result<Option<Credential>, RegistryError> {
-        if let Some(c) = self
-            .credentials
-            .lock()
-            .ok()
-            .and_then(|m| m.get(registry).cloned())
-        {
+        let cached = || {
+            self.credentials
+                .lock()
+                .ok()
+                .and_then(|m| m.get(registry).cloned())
+        };
+        if let Some(c) = cached() {
+            return Ok(c);
+        }
+        // One lookup at a time, so parallel checks run a helper once per registry (a helper
+        // may prompt or call a cloud API).
+        let _one = self.credential_lookup.lock();
+        if let Some(c) = cached() {
             return Ok(c);
         }
         let c = self

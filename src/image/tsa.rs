@@ -20,7 +20,7 @@
 //! The result is `genTime`, whole unix seconds (fractions dropped).
 
 use const_oid::ObjectIdentifier;
-use der::asn1::{AnyRef, GeneralizedTime, OctetStringRef};
+use der::asn1::{AnyRef, OctetStringRef};
 use der::{Decode, Encode, Reader, Tagged};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use x509_cert::ext::pkix::ExtendedKeyUsage;
@@ -41,6 +41,7 @@ const OID_SIGNING_CERT_V2: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.47");
 const OID_TIME_STAMPING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
 const OID_EXT_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
+const OID_BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
 const OID_SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
 const OID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
 const OID_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
@@ -170,6 +171,7 @@ pub fn verify(
         )));
     }
     let signer = signers.get(0).ok_or_else(|| malformed("no signer"))?;
+    let signed_attrs = raw_signed_attributes(token)?;
     let token_certs: Vec<Certificate> = signed
         .certificates
         .iter()
@@ -181,41 +183,154 @@ pub fn verify(
             _ => None,
         })
         .collect();
-    // The signing certificate: named by the signer identifier, among the token's certificates
-    // and the leaf-most certificates of the trusted authorities.
-    let authority_leaves: Vec<Certificate> = authorities
-        .iter()
-        .filter_map(|a| a.chain.first())
-        .filter_map(|d| Certificate::from_der(d).ok())
-        .collect();
-    let signing_cert = token_certs
-        .iter()
-        .chain(authority_leaves.iter())
-        .find(|c| names_signer(c, &signer.sid))
-        .ok_or_else(|| TsaError::Untrusted("the signing certificate is not available".into()))?
-        .clone();
 
-    check_signed_attributes(signer, &tst_der, &signing_cert)?;
-    check_signature(signer, &signing_cert)?;
-
-    let intermediates: Vec<Certificate> = token_certs
-        .into_iter()
-        .filter(|c| *c != signing_cert)
-        .collect();
-    cert::verify_path(&signing_cert, &intermediates, authorities, tst.gen_time)
-        .map_err(|e| TsaError::Untrusted(e.to_string()))?;
-    match signing_cert
-        .decode_extension::<ExtendedKeyUsage>(&OID_EXT_KEY_USAGE)
-        .map_err(|e| TsaError::Untrusted(e.to_string()))?
-    {
-        Some(eku) if eku.0.contains(&OID_TIME_STAMPING) => {}
-        _ => {
-            return Err(TsaError::Untrusted(
-                "the signing certificate does not list timeStamping in extendedKeyUsage".into(),
-            ));
+    // The signing certificate is pinned: an authority's chain starts with the TSA's own
+    // certificate (as sigstore's trusted roots list it). Only an authority given as a lone CA
+    // certificate accepts any timestamping certificate it issued (carried in the token).
+    let mut last = TsaError::Untrusted(
+        "no trusted timestamp authority's certificate signed this token".into(),
+    );
+    for authority in authorities {
+        let Some(first) = authority
+            .chain
+            .first()
+            .and_then(|d| Certificate::from_der(d).ok())
+        else {
+            continue;
+        };
+        let lone_ca = authority.chain.len() == 1 && is_ca(&first);
+        let signing_cert = if lone_ca {
+            match token_certs.iter().find(|c| names_signer(c, &signer.sid)) {
+                Some(c) => c.clone(),
+                None => continue,
+            }
+        } else if names_signer(&first, &signer.sid) {
+            first
+        } else {
+            continue;
+        };
+        let checked = check_signed_attributes(signer, &tst_der, &signing_cert)
+            .and_then(|()| check_signature(signer, &signed_attrs, &signing_cert))
+            .and_then(|()| check_tsa_certificate(&signing_cert))
+            .and_then(|()| {
+                let single = std::slice::from_ref(authority);
+                if authority.chain.len() == 1 && !lone_ca {
+                    // A pinned certificate alone: its own validity and the window.
+                    let inside = authority.valid_from.is_none_or(|f| f <= tst.gen_time)
+                        && authority.valid_to.is_none_or(|e| tst.gen_time <= e);
+                    if signing_cert.valid_at(tst.gen_time) && inside {
+                        Ok(())
+                    } else {
+                        Err(TsaError::Untrusted(format!(
+                            "the TSA certificate is not valid at genTime {}",
+                            tst.gen_time
+                        )))
+                    }
+                } else {
+                    let intermediates: Vec<Certificate> = token_certs
+                        .iter()
+                        .filter(|c| **c != signing_cert)
+                        .cloned()
+                        .collect();
+                    cert::verify_path(&signing_cert, &intermediates, single, tst.gen_time)
+                        .map(|_| ())
+                        .map_err(|e| TsaError::Untrusted(e.to_string()))
+                }
+            });
+        match checked {
+            Ok(()) => return Ok(tst.gen_time),
+            Err(e) => last = e,
         }
     }
-    Ok(tst.gen_time)
+    Err(last)
+}
+
+fn is_ca(c: &Certificate) -> bool {
+    c.decode_extension::<x509_cert::ext::pkix::BasicConstraints>(&OID_BASIC_CONSTRAINTS)
+        .ok()
+        .flatten()
+        .is_some_and(|bc| bc.ca)
+}
+
+/// RFC 3161 §2.3: the TSA certificate has exactly one extended key usage, timeStamping, in a
+/// critical extension, and is not a CA.
+fn check_tsa_certificate(c: &Certificate) -> Result<(), TsaError> {
+    let untrusted = |why: &str| TsaError::Untrusted(why.to_string());
+    if is_ca(c) {
+        return Err(untrusted("the TSA certificate is a CA certificate"));
+    }
+    let ext = c
+        .x509()
+        .tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .find(|e| e.extn_id == OID_EXT_KEY_USAGE)
+        .ok_or_else(|| untrusted("the TSA certificate has no extendedKeyUsage"))?;
+    let eku = c
+        .decode_extension::<ExtendedKeyUsage>(&OID_EXT_KEY_USAGE)
+        .map_err(|e| TsaError::Untrusted(e.to_string()))?
+        .unwrap_or(ExtendedKeyUsage(Vec::new()));
+    if !ext.critical || eku.0 != [OID_TIME_STAMPING] {
+        return Err(untrusted(
+            "the TSA certificate's extendedKeyUsage must be critical and timeStamping only",
+        ));
+    }
+    Ok(())
+}
+
+/// The exact bytes the signer signed: its `[0] IMPLICIT` signed attributes as received, with
+/// the SET OF tag (0x31) in place of `[0]` (re-encoding a parsed set could reorder it).
+fn raw_signed_attributes(token: &[u8]) -> Result<Vec<u8>, TsaError> {
+    fn next<'a>(r: &mut der::SliceReader<'a>) -> der::Result<AnyRef<'a>> {
+        r.decode()
+    }
+    AnyRef::from_der(token)
+        .and_then(|ci| {
+            ci.sequence(|r| {
+                let _oid: ObjectIdentifier = r.decode()?;
+                let explicit = next(r)?;
+                let signed_data = AnyRef::from_der(explicit.value())?;
+                let attrs = signed_data.sequence(|sd| {
+                    let mut last = next(sd)?;
+                    while !sd.is_finished() {
+                        last = next(sd)?;
+                    }
+                    // `last` is signerInfos (a SET): its first SignerInfo (exactly one is
+                    // accepted, checked on the parsed form).
+                    let mut infos = der::SliceReader::new(last.value())?;
+                    let info = next(&mut infos)?;
+                    info.sequence(|si| {
+                        let _version = next(si)?;
+                        let _sid = next(si)?;
+                        let _digest_alg = next(si)?;
+                        let attrs = next(si)?;
+                        while !si.is_finished() {
+                            let _ = next(si)?;
+                        }
+                        Ok(attrs)
+                    })
+                })?;
+                while !r.is_finished() {
+                    let _ = next(r)?;
+                }
+                Ok(attrs)
+            })
+        })
+        .map_err(malformed)
+        .and_then(|attrs| {
+            if attrs.tag()
+                != (der::Tag::ContextSpecific {
+                    constructed: true,
+                    number: der::TagNumber::N0,
+                })
+            {
+                return Err(TsaError::BadSignature("no signed attributes".into()));
+            }
+            AnyRef::new(der::Tag::Set, attrs.value())
+                .and_then(|a| a.to_der())
+                .map_err(malformed)
+        })
 }
 
 /// The TimeStampToken inside a TimeStampResp (status checked), or the input itself when it
@@ -273,7 +388,12 @@ fn parse_tst_info(der_bytes: &[u8]) -> Result<TstInfo, TsaError> {
             Ok((alg.oid, digest.as_bytes().to_vec()))
         })?;
         let _serial: der::asn1::IntRef<'_> = r.decode()?;
-        let gen_time: GeneralizedTime = r.decode()?;
+        let gen_time: AnyRef<'_> = r.decode()?;
+        if gen_time.tag() != der::Tag::GeneralizedTime {
+            return Err(der::Tag::GeneralizedTime.value_error());
+        }
+        let gen_time = parse_generalized_time(gen_time.value())
+            .ok_or_else(|| der::Tag::GeneralizedTime.value_error())?;
         while !r.is_finished() {
             let _: AnyRef<'_> = r.decode()?;
         }
@@ -287,14 +407,48 @@ fn parse_tst_info(der_bytes: &[u8]) -> Result<TstInfo, TsaError> {
         let imprint_hash = Hash::from_oid(&alg)
             .filter(|h| !matches!(h, Hash::Sha1))
             .ok_or_else(|| malformed(format!("message imprint hash {alg} is not SHA-2")))?;
-        let gen_time = i64::try_from(gen_time.to_unix_duration().as_secs())
-            .map_err(|_| malformed("genTime out of range"))?;
         Ok(TstInfo {
             imprint_hash,
             imprint,
             gen_time,
         })
     })
+}
+
+/// `YYYYMMDDHHMMSS[.f…]Z` (RFC 3161 allows fractions; DER forbids trailing zeros in them)
+/// to unix seconds, fractions dropped.
+fn parse_generalized_time(bytes: &[u8]) -> Option<i64> {
+    let text = std::str::from_utf8(bytes).ok()?.strip_suffix('Z')?;
+    let (main, fraction) = match text.split_once('.') {
+        Some((m, f)) => (m, Some(f)),
+        None => (text, None),
+    };
+    if main.len() != 14 || !main.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if let Some(f) = fraction
+        && (f.is_empty() || f.ends_with('0') || !f.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
+    }
+    let n = |a: usize, b: usize| main[a..b].parse::<u16>().ok();
+    let date = time::Date::from_calendar_date(
+        i32::from(n(0, 4)?),
+        time::Month::try_from(u8::try_from(n(4, 6)?).ok()?).ok()?,
+        u8::try_from(n(6, 8)?).ok()?,
+    )
+    .ok()?;
+    let clock = time::Time::from_hms(
+        u8::try_from(n(8, 10)?).ok()?,
+        u8::try_from(n(10, 12)?).ok()?,
+        u8::try_from(n(12, 14)?).ok()?,
+    )
+    .ok()?;
+    Some(
+        time::PrimitiveDateTime::new(date, clock)
+            .assume_utc()
+            .unix_timestamp(),
+    )
 }
 
 fn names_signer(c: &Certificate, sid: &cms::signed_data::SignerIdentifier) -> bool {
@@ -408,16 +562,10 @@ fn check_signed_attributes(
 
 fn check_signature(
     signer: &cms::signed_data::SignerInfo,
+    signed_bytes: &[u8],
     signing_cert: &Certificate,
 ) -> Result<(), TsaError> {
     let bad = |why: String| TsaError::BadSignature(why);
-    let attrs = signer
-        .signed_attrs
-        .as_ref()
-        .ok_or_else(|| bad("no signed attributes".into()))?;
-    // The signature covers the DER of the attributes as a SET OF (tag 0x31), not as the
-    // [0] IMPLICIT field they are stored in.
-    let signed_bytes = attrs.to_der().map_err(|e| bad(e.to_string()))?;
     let digest_hash = Hash::from_oid(&signer.digest_alg.oid);
     let hash = match signer.signature_algorithm.oid {
         OID_ECDSA_SHA256 | OID_RSA_SHA256 => Hash::Sha256,
@@ -434,7 +582,7 @@ fn check_signature(
         .map_err(|e| TsaError::Untrusted(format!("signing certificate key: {e}")))?;
     key.verify_digest(
         hash.name(),
-        &hash.digest(&signed_bytes),
+        &hash.digest(signed_bytes),
         signer.signature.as_bytes(),
     )
     .map_err(|_| bad("the signature over the signed attributes does not verify".into()))

@@ -190,11 +190,35 @@ struct Material<'a> {
     dsse: bool,
     /// The key the signature says it was made with (bundle `publicKey.hint`).
     key_hint: Option<String>,
-    /// RFC 3161 timestamp responses over `signature` (DER), as carried; unverified.
-    timestamps: Vec<Vec<u8>>,
+    /// RFC 3161 timestamps over `signature` as carried (DER TimeStampResp, or the legacy
+    /// annotation's JSON text); unverified, read only when a TSA is trusted.
+    timestamps: Vec<Timestamp>,
     /// Claims check for this format, run after the signature verified.
     claims: &'a dyn Fn() -> Result<(), Failure>,
 }
+
+/// A carried RFC 3161 timestamp.
+enum Timestamp {
+    /// A bundle's `signedTimestamp` (base64 text).
+    Bundle(String),
+    /// cosign's `{"SignedRFC3161Timestamp": b64(DER)}` annotation.
+    Annotation(String),
+}
+
+impl Timestamp {
+    fn der(&self) -> Result<Vec<u8>, String> {
+        match self {
+            Timestamp::Bundle(b) => b64(b).ok_or_else(|| "signedTimestamp is not base64".into()),
+            Timestamp::Annotation(text) => serde_json::from_str::<serde_json::Value>(text)
+                .ok()
+                .and_then(|v| v.get("SignedRFC3161Timestamp")?.as_str().and_then(b64))
+                .ok_or_else(|| "the RFC 3161 timestamp annotation is not cosign's JSON".into()),
+        }
+    }
+}
+
+/// Timestamps looked at per signature (a bundle could repeat one many times).
+const MAX_TIMESTAMPS: usize = 8;
 
 fn legacy(
     payload: &[u8],
@@ -252,25 +276,11 @@ fn legacy(
         ],
         None => Vec::new(),
     };
-    // cosign's `{"SignedRFC3161Timestamp": b64(DER TimeStampResp)}`.
-    let timestamps = match ann.get(TIMESTAMP_ANNOTATION) {
-        Some(text) => {
-            let bad = || {
-                fail(
-                    "malformed-signature",
-                    "the RFC 3161 timestamp annotation is not cosign's JSON",
-                )
-            };
-            let v: serde_json::Value = serde_json::from_str(text).map_err(|_| bad())?;
-            let der = v
-                .get("SignedRFC3161Timestamp")
-                .and_then(|t| t.as_str())
-                .and_then(b64)
-                .ok_or_else(bad)?;
-            vec![der]
-        }
-        None => Vec::new(),
-    };
+    let timestamps = ann
+        .get(TIMESTAMP_ANNOTATION)
+        .map(|t| Timestamp::Annotation(t.clone()))
+        .into_iter()
+        .collect();
     let digest = req.image_digest;
     let claims = || legacy_claims(payload, digest, req.annotations);
     let m = Material {
@@ -384,20 +394,21 @@ fn bundle(json: &[u8], req: &Requirements<'_>) -> Result<Passed, Failure> {
                 .map_err(|e| fail("tlog-mismatch", format!("bundle tlog entry: {e}")))?,
         );
     }
-    let mut timestamps = Vec::new();
-    for t in vm
+    let timestamps = vm
         .pointer("/timestampVerificationData/rfc3161Timestamps")
         .and_then(|t| t.as_array())
         .map(Vec::as_slice)
         .unwrap_or(&[])
-    {
-        timestamps.push(
-            t.get("signedTimestamp")
-                .and_then(|s| s.as_str())
-                .and_then(b64)
-                .ok_or_else(|| malformed("rfc3161Timestamps[].signedTimestamp is not base64"))?,
-        );
-    }
+        .iter()
+        .map(|t| {
+            Timestamp::Bundle(
+                t.get("signedTimestamp")
+                    .and_then(|s| s.as_str())
+                    .unwrap_or("")
+                    .to_string(),
+            )
+        })
+        .collect();
     let Some(env) = v.get("dsseEnvelope") else {
         return Err(fail(
             "unsupported-signature-format",
@@ -602,12 +613,16 @@ fn check_one(m: &Material<'_>, a: &Authority) -> Result<Passed, Failure> {
                 )
             })?;
             (m.claims)()?;
-            let stamped = check_timestamps(m, &k.root)?;
+            let (stamped, stamp_error) = check_timestamps(m, &k.root);
             let at = if k.require_tlog {
                 match check_tlog(m, &k.root, leaf.der(), true, stamped.first().copied())? {
                     Some(t) => t,
-                    None => stamped.first().copied().ok_or_else(|| {
-                        fail("tlog-missing", "the Rekor entry has no signed entry timestamp and there is no trusted RFC 3161 timestamp, so there is no trusted signing time")
+                    None => stamped.first().copied().ok_or_else(|| match &stamp_error {
+                        Some(e) => fail(
+                            "tsa-invalid",
+                            format!("the Rekor entry has no signed entry timestamp and no RFC 3161 timestamp verifies: {e}"),
+                        ),
+                        None => fail("tlog-missing", "the Rekor entry has no signed entry timestamp and there is no trusted RFC 3161 timestamp, so there is no trusted signing time"),
                     })?,
                 }
             } else {
@@ -682,20 +697,29 @@ fn check_one(m: &Material<'_>, a: &Authority) -> Result<Passed, Failure> {
     }
 }
 
-/// The times of the signature's RFC 3161 timestamps, each verified over the raw signature
-/// bytes against the trust root's timestamp authorities. With no authority configured,
-/// timestamps are not evidence and are ignored; with one, every timestamp carried must verify.
-fn check_timestamps(m: &Material<'_>, root: &TrustRoot) -> Result<Vec<i64>, Failure> {
+/// The times of the signature's RFC 3161 timestamps that verify over the raw signature bytes
+/// against the trust root's timestamp authorities, and why the first one that did not verify
+/// failed. With no authority configured, timestamps are not evidence and are not read. A
+/// timestamp that does not verify is skipped (a signer may add stamps from TSAs this policy
+/// does not trust), as sigstore-go does; it only matters when a time is needed and none
+/// verified.
+fn check_timestamps(m: &Material<'_>, root: &TrustRoot) -> (Vec<i64>, Option<String>) {
     if root.timestamp_authorities.is_empty() {
-        return Ok(Vec::new());
+        return (Vec::new(), None);
     }
-    m.timestamps
-        .iter()
-        .map(|t| {
-            tsa::verify(t, &m.signature, &root.timestamp_authorities)
-                .map_err(|e| fail("tsa-invalid", e.to_string()))
-        })
-        .collect()
+    let mut times = Vec::new();
+    let mut first_error = None;
+    for t in m.timestamps.iter().take(MAX_TIMESTAMPS) {
+        match t.der().and_then(|der| {
+            tsa::verify(&der, &m.signature, &root.timestamp_authorities).map_err(|e| e.to_string())
+        }) {
+            Ok(at) => times.push(at),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    (times, first_error)
 }
 
 /// A verified Rekor entry bound to this signature; returns its integrated time if a SET vouches for it.
@@ -720,6 +744,7 @@ fn check_tlog(
         verifier_der,
     );
     let mut last = None;
+    let mut proof_only = false;
     for entry in &m.tlog {
         let verified = match tlog::verify_entry_at(
             entry,
@@ -748,7 +773,11 @@ fn check_tlog(
             }
         };
         match tlog::check_body(&entry.canonicalized_body, &expected) {
-            Ok(()) => return Ok(verified.integrated_time()),
+            // An entry whose SET gives a time wins; a proof-only one is kept as a fallback.
+            Ok(()) if verified.integrated_time().is_some() => {
+                return Ok(verified.integrated_time());
+            }
+            Ok(()) => proof_only = true,
             Err(e) => {
                 last = Some(fail(
                     "tlog-mismatch",
@@ -756,6 +785,9 @@ fn check_tlog(
                 ))
             }
         }
+    }
+    if proof_only {
+        return Ok(None);
     }
     Err(last.unwrap_or_else(|| fail("tlog-missing", "no usable transparency-log entry")))
 }
