@@ -541,7 +541,7 @@ fn images_signed_retagged_and_registry_down() {
     assert_eq!(lab.current().as_deref(), Some(c1.as_str()));
 
     // The registry goes away; another signed commit.
-    drop(reg);
+    reg.stop_holding_port();
     lab.write("apps/web/configmap.yaml", &CONFIGMAP.replace("hello", "hi"));
     let c3 = lab.commit("third", Some(&lab.alice));
     let errors = gate.runs("error");

@@ -320,16 +320,8 @@ fn manifests_kustomize_cache_and_unreachable_registry() {
     assert_eq!(v.code, 0, "{}", v.json);
     assert_eq!(v.image(0)["digest"], d.as_str());
     assert_eq!(v.image(0)["cached"], false);
-    // Cached: verified again without the registry. Its port is held by a listener that
-    // closes every connection, so no registry another test starts can take it meanwhile.
-    let host = reg.host.clone();
-    drop(reg);
-    let blocker = std::net::TcpListener::bind(&host).expect("the stopped registry's port");
-    std::thread::spawn(move || {
-        for conn in blocker.incoming() {
-            drop(conn);
-        }
-    });
+    // Cached: verified again without the registry.
+    reg.stop_holding_port();
     let v = verify(&s, &p, &["app"], &["--cache-dir", cache_arg]);
     assert_eq!(
         (v.code, v.image(0)["cached"].as_bool()),

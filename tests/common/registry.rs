@@ -178,6 +178,20 @@ impl Registry {
             .collect()
     }
 
+    /// Stops the registry and keeps its port bound by a listener that closes every
+    /// connection: clients see it unreachable, and no registry another test starts can take
+    /// the port meanwhile.
+    pub fn stop_holding_port(self) {
+        let host = self.host.clone();
+        drop(self);
+        let blocker = std::net::TcpListener::bind(&host).expect("the stopped registry's port");
+        std::thread::spawn(move || {
+            for conn in blocker.incoming() {
+                drop(conn);
+            }
+        });
+    }
+
     /// `host/repo:tag`.
     pub fn image(&self, repo: &str, tag: &str) -> String {
         format!("{}/{repo}:{tag}", self.host)
