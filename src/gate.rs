@@ -6,6 +6,7 @@ pub mod kube;
 pub mod notify;
 pub mod publish;
 pub mod quarantine;
+pub mod reload;
 pub mod render;
 pub mod run;
 pub mod server;

@@ -96,6 +96,8 @@ pub struct TagRule {
 pub struct Policy {
     /// SHA-256 of the policy file and every trust file it reads, in order.
     pub digest: String,
+    /// The policy file and every trust file it read (to notice when they change).
+    pub files: Vec<PathBuf>,
     /// Signers.
     pub signers: Vec<Signer>,
     /// Every signer's OpenPGP certificates, flattened once (with their owner's index).
@@ -145,6 +147,7 @@ struct Loader<'a> {
     dir: &'a Path,
     errors: Vec<String>,
     hasher: Sha256,
+    files: Vec<PathBuf>,
 }
 
 impl Loader<'_> {
@@ -154,6 +157,7 @@ impl Loader<'_> {
         } else {
             self.dir.join(rel)
         };
+        self.files.push(p.clone());
         match std::fs::read(&p) {
             Ok(d) => {
                 self.hasher.update(p.to_string_lossy().as_bytes());
@@ -206,6 +210,7 @@ impl Policy {
             dir,
             errors: Vec::new(),
             hasher: Sha256::new(),
+            files: vec![path.to_path_buf()],
         };
         l.hasher.update(&bytes);
         if file.api_version != "sigil.dev/v1alpha1" {
@@ -429,6 +434,7 @@ impl Policy {
         }
         Ok(Policy {
             digest,
+            files: l.files,
             signers,
             certs,
             cert_owner,

@@ -1103,3 +1103,59 @@ fn a_fetch_killed_mid_ref_update_does_not_wedge_the_gate() {
     assert_eq!(code, 0, "{out}");
     assert_eq!(lab.current().as_deref(), Some(c2.as_str()));
 }
+
+/// The policy (and the trust files it names) is reloaded when it changes, without a restart;
+/// a policy that no longer loads stops syncs with `policy-error` and the last verified
+/// revision stays published.
+#[test]
+fn policy_changes_apply_without_a_restart() {
+    let (lab, gate, c1) = published_gate();
+    let bob = ssh_key(&lab.s, "bob");
+    lab.write(
+        "apps/web/configmap.yaml",
+        &CONFIGMAP.replace("hello", "from bob"),
+    );
+    let c2 = lab.commit("by bob", Some(&bob));
+    let a = gate.sync();
+    assert_eq!(
+        (&a["result"], &a["check"]),
+        (&"refused".into(), &"commits".into()),
+        "{a}"
+    );
+    assert_eq!(lab.current().as_deref(), Some(c1.as_str()));
+
+    // Bob becomes a signer: the next sync publishes his commit.
+    let both = format!(
+        "apiVersion: sigil.dev/v1alpha1\nkind: Policy\nspec:\n  signers:\n    - name: alice\n      emails: [alice@example.com]\n      ssh: [{}]\n    - name: bob\n      emails: [alice@example.com]\n      ssh: [{}]\n  commits:\n    mode: range\n    rules:\n      - {{refs: [\"refs/heads/main\"], paths: [\"**\"], signers: [alice, bob]}}\n",
+        lab.alice.with_extension("pub").display(),
+        bob.with_extension("pub").display()
+    );
+    lab.s.write("policy.yaml", both.as_bytes());
+    let a = gate.sync();
+    assert_eq!(a["result"], "published", "{a}");
+    assert_eq!(lab.current().as_deref(), Some(c2.as_str()));
+    assert!(gate.log().contains("policy reloaded"), "{}", gate.log());
+
+    // A broken policy: an error naming it, nothing synced, the revision stays.
+    lab.s.write(
+        "policy.yaml",
+        b"apiVersion: sigil.dev/v1alpha1\nkind: Policy\nspec: {signers: [{name: x}]\n",
+    );
+    lab.write(
+        "apps/web/configmap.yaml",
+        &CONFIGMAP.replace("hello", "meanwhile"),
+    );
+    lab.commit("meanwhile", Some(&lab.alice));
+    let a = gate.sync();
+    assert_eq!(
+        (&a["result"], &a["check"], &a["reason"]),
+        (&"error".into(), &"policy".into(), &"policy-error".into()),
+        "{a}"
+    );
+    assert_eq!(lab.current().as_deref(), Some(c2.as_str()));
+    assert_eq!(gate.get("/readyz").0, 200);
+    // Fixed again: syncs resume.
+    lab.s.write("policy.yaml", both.as_bytes());
+    let a = gate.sync();
+    assert_eq!(a["result"], "published", "{a}");
+}

@@ -188,6 +188,7 @@ pub struct ArtifactConfig {
 }
 
 /// One source.
+#[derive(Clone)]
 pub struct SourceConfig {
     /// Name (`[a-z0-9-]`).
     pub name: String,
@@ -200,7 +201,7 @@ pub struct SourceConfig {
     /// The policy file.
     pub policy_path: PathBuf,
     /// The loaded policy.
-    pub policy: Policy,
+    pub policy: std::sync::Arc<Policy>,
     /// Credentials.
     pub credentials: Credentials,
     /// Publish a commit that does not descend from the published one.
@@ -519,7 +520,7 @@ impl GateConfig {
                     refname: s.refname.clone(),
                     interval,
                     policy_path,
-                    policy,
+                    policy: policy.into(),
                     credentials,
                     allow_rollback: s.allow_rollback,
                     check_secrets: checks.is_none_or(|c| c.secrets),

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use super::config::{GateConfig, NotifyConfig, SourceConfig};
 use super::notify::{Notifier, Target};
+use super::reload::PolicyWatch;
 use super::server::{ServerConfig, start};
 use super::state::{Attempt, GateState, Shared, SourceState, Triggers};
 use super::sync::{SourceFiles, sync};
@@ -173,12 +174,34 @@ pub fn run(config_path: &Path, once: bool) -> i32 {
             let notifier = notifier.clone();
             let state_dir = config.state_dir.clone();
             scope.spawn(move || {
+                // This thread's own copy: the policy may be reloaded.
+                let mut src = src.clone();
+                let mut watch = PolicyWatch::new(&src.policy);
                 while !STOP.load(Ordering::SeqCst) {
                     let _ = triggers.wait(&src.name, src.interval);
                     if STOP.load(Ordering::SeqCst) {
                         break;
                     }
-                    sync_and_record(src, &state_dir, &shared, Some(&notifier));
+                    match watch.refresh(&src.policy_path, &src.policy) {
+                        Ok(None) => {}
+                        Ok(Some(policy)) => {
+                            log(
+                                "info",
+                                "policy reloaded",
+                                &[
+                                    ("source", &src.name),
+                                    ("from", &src.policy.digest),
+                                    ("to", &policy.digest),
+                                ],
+                            );
+                            src.policy = Arc::new(policy);
+                        }
+                        Err(e) => {
+                            record_policy_error(&src, &e, &shared, &notifier);
+                            continue;
+                        }
+                    }
+                    sync_and_record(&src, &state_dir, &shared, Some(&notifier));
                 }
             });
         }
@@ -205,6 +228,27 @@ pub fn run(config_path: &Path, once: bool) -> i32 {
     }
     log("info", "gate stopped", &[]);
     0
+}
+
+/// A changed policy that no longer loads: an error attempt (nothing is synced until it is
+/// fixed; the published revision stays).
+fn record_policy_error(src: &SourceConfig, why: &str, shared: &Shared, notifier: &Notifier) {
+    let attempt = Attempt {
+        commit: None,
+        at: crate::sops::time::format_unix(crate::sops::time::now_unix()),
+        result: "error",
+        reason: Some("policy-error".into()),
+        check: Some("policy".into()),
+        subject: Some(src.policy_path.display().to_string()),
+        message: format!("the changed policy does not load, so nothing is synced: {why}"),
+        duration_seconds: 0.0,
+    };
+    log_attempt(&src.name, &attempt);
+    notifier.notify(&src.name, &attempt);
+    if let Ok(mut s) = shared.lock() {
+        s.record(&src.name, attempt, None);
+        s.heartbeat = crate::sops::time::now_unix();
+    }
 }
 
 fn sync_and_record(

@@ -77,7 +77,8 @@ pub struct Attempt {
     pub result: &'static str,
     /// Reason code for refused/error.
     pub reason: Option<String>,
-    /// The failing check: `commits`, `tags`, `ancestry`, `secrets`, `images`, `fetch`, `publish`.
+    /// The failing check: `commits`, `tags`, `ancestry`, `secrets`, `images`, `fetch`, `publish`,
+    /// `policy`.
     pub check: Option<String>,
     /// The offending commit, file or image.
     pub subject: Option<String>,
