@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod gate;
 pub mod git;
+pub mod http;
 pub mod image;
 pub mod policy;
 pub mod signature;

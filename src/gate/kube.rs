@@ -77,30 +77,23 @@ impl ExternalArtifactTarget {
 /// Sets `status` on the ExternalArtifact (merge patch of the status subresource).
 pub fn patch_status(t: &ExternalArtifactTarget, status: &serde_json::Value) -> Result<(), String> {
     let token = read_token(&t.token_file)?;
-    let mut tls = ureq::tls::TlsConfig::builder().provider(ureq::tls::TlsProvider::NativeTls);
-    if let Some(ca) = &t.ca_file {
-        let pem = std::fs::read(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
-        let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
-            .filter_map(|item| match item {
-                Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
-                _ => None,
-            })
-            .collect();
-        if certs.is_empty() {
-            return Err(format!("{}: no CERTIFICATE in the CA file", ca.display()));
+    let roots = match &t.ca_file {
+        Some(ca) => {
+            let pem = std::fs::read(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
+            let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                    _ => None,
+                })
+                .collect();
+            if certs.is_empty() {
+                return Err(format!("{}: no CERTIFICATE in the CA file", ca.display()));
+            }
+            ureq::tls::RootCerts::Specific(std::sync::Arc::new(certs))
         }
-        tls = tls.root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(certs)));
-    } else {
-        tls = tls.root_certs(ureq::tls::RootCerts::PlatformVerifier);
-    }
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(15)))
-        .max_redirects(0)
-        .tls_config(tls.build())
-        .user_agent(concat!("sigil/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into();
+        None => ureq::tls::RootCerts::PlatformVerifier,
+    };
+    let agent = crate::http::agent(roots, Duration::from_secs(15), 0);
     let body =
         serde_json::to_vec(&serde_json::json!({ "status": status })).map_err(|e| e.to_string())?;
     let bearer = Zeroizing::new(format!("Bearer {}", token.as_str()));

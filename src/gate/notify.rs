@@ -278,18 +278,11 @@ fn signature(secret: &[u8], body: &[u8]) -> Option<String> {
 }
 
 fn agent() -> ureq::Agent {
-    let tls = ureq::tls::TlsConfig::builder()
-        .provider(ureq::tls::TlsProvider::NativeTls)
-        .root_certs(ureq::tls::RootCerts::PlatformVerifier)
-        .build();
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .max_redirects(0)
-        .tls_config(tls)
-        .user_agent(concat!("sigil/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into()
+    crate::http::agent(
+        ureq::tls::RootCerts::PlatformVerifier,
+        Duration::from_secs(10),
+        0,
+    )
 }
 
 /// A description of a send error that cannot contain the URL.

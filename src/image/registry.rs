@@ -158,17 +158,7 @@ enum Body<'a> {
 impl Client {
     /// A client with these options.
     pub fn new(opts: ClientOptions) -> Result<Client, String> {
-        let tls = ureq::tls::TlsConfig::builder()
-            .provider(ureq::tls::TlsProvider::NativeTls)
-            .root_certs(ureq::tls::RootCerts::PlatformVerifier)
-            .build();
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(opts.timeout))
-            .max_redirects(5)
-            .tls_config(tls)
-            .user_agent(concat!("sigil/", env!("CARGO_PKG_VERSION")))
-            .build();
+        let agent = crate::http::agent(ureq::tls::RootCerts::PlatformVerifier, opts.timeout, 5);
         let insecure = opts
             .insecure
             .iter()
@@ -178,7 +168,7 @@ impl Client {
             .collect::<Result<Vec<_>, _>>()?;
         let docker_config = DockerConfig::load(opts.docker_config_dir.as_deref())?;
         Ok(Client {
-            agent: config.into(),
+            agent,
             opts,
             insecure,
             docker_config,
