@@ -248,6 +248,55 @@ pub struct GateConfig {
     pub notify: Vec<NotifyConfig>,
 }
 
+/// The ExternalArtifact target of a source: in a cluster the API server, token and CA come
+/// from the pod; elsewhere `apiServer` is required.
+fn external_artifact(
+    e: &ExternalArtifactFile,
+    base: &Path,
+    what: &str,
+    errors: &mut Vec<String>,
+) -> Option<crate::gate::kube::ExternalArtifactTarget> {
+    use crate::gate::kube::{ExternalArtifactTarget, SERVICE_ACCOUNT_CA, SERVICE_ACCOUNT_TOKEN};
+    let dns = |v: &str| {
+        !v.is_empty()
+            && v.len() <= 253
+            && v.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+    };
+    if !dns(&e.namespace) || !dns(&e.name) {
+        errors.push(format!(
+            "{what}: publish.artifact.externalArtifact namespace and name must be DNS names"
+        ));
+    }
+    let in_cluster = e.api_server.is_none();
+    let Some(api_server) = e
+        .api_server
+        .clone()
+        .or_else(ExternalArtifactTarget::in_cluster_api_server)
+    else {
+        errors.push(format!("{what}: publish.artifact.externalArtifact needs apiServer outside a cluster (KUBERNETES_SERVICE_HOST is not set)"));
+        return None;
+    };
+    if !ExternalArtifactTarget::api_server_allowed(&api_server) {
+        errors.push(format!("{what}: publish.artifact.externalArtifact.apiServer must be https (plain http only to a loopback host)"));
+    }
+    let ca_file = match &e.ca_file {
+        Some(f) => Some(resolve(base, f)),
+        None if in_cluster => Some(PathBuf::from(SERVICE_ACCOUNT_CA)),
+        None => None,
+    };
+    Some(ExternalArtifactTarget {
+        namespace: e.namespace.clone(),
+        name: e.name.clone(),
+        api_server: api_server.trim_end_matches('/').to_string(),
+        token_file: e.token_file.as_ref().map_or_else(
+            || PathBuf::from(SERVICE_ACCOUNT_TOKEN),
+            |f| resolve(base, f),
+        ),
+        ca_file,
+    })
+}
+
 fn resolve(base: &Path, p: &str) -> PathBuf {
     let p = Path::new(p);
     if p.is_absolute() {
@@ -458,51 +507,10 @@ impl GateConfig {
                         "{what}: publish.artifact needs spec.http (artifacts are served over HTTP)"
                     ));
                 }
-                let external_artifact = a.external_artifact.as_ref().and_then(|e| {
-                    use crate::gate::kube::{
-                        ExternalArtifactTarget, SERVICE_ACCOUNT_CA, SERVICE_ACCOUNT_TOKEN,
-                    };
-                    let dns = |v: &str| {
-                        !v.is_empty()
-                            && v.len() <= 253
-                            && v.bytes().all(|b| {
-                                b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.'
-                            })
-                    };
-                    if !dns(&e.namespace) || !dns(&e.name) {
-                        errors.push(format!(
-                            "{what}: publish.artifact.externalArtifact namespace and name must be DNS names"
-                        ));
-                    }
-                    let in_cluster = e.api_server.is_none();
-                    let api_server = e
-                        .api_server
-                        .clone()
-                        .or_else(ExternalArtifactTarget::in_cluster_api_server);
-                    let Some(api_server) = api_server else {
-                        errors.push(format!("{what}: publish.artifact.externalArtifact needs apiServer outside a cluster (KUBERNETES_SERVICE_HOST is not set)"));
-                        return None;
-                    };
-                    if !ExternalArtifactTarget::api_server_allowed(&api_server) {
-                        errors.push(format!("{what}: publish.artifact.externalArtifact.apiServer must be https (plain http only to a loopback host)"));
-                    }
-                    let ca_file = match &e.ca_file {
-                        Some(f) => Some(resolve(base, f)),
-                        None if in_cluster => Some(PathBuf::from(SERVICE_ACCOUNT_CA)),
-                        None => None,
-                    };
-                    Some(ExternalArtifactTarget {
-                        namespace: e.namespace.clone(),
-                        name: e.name.clone(),
-                        api_server: api_server.trim_end_matches('/').to_string(),
-                        token_file: e
-                            .token_file
-                            .as_ref()
-                            .map(|f| resolve(base, f))
-                            .unwrap_or_else(|| PathBuf::from(SERVICE_ACCOUNT_TOKEN)),
-                        ca_file,
-                    })
-                });
+                let external_artifact = a
+                    .external_artifact
+                    .as_ref()
+                    .and_then(|e| external_artifact(e, base, &what, &mut errors));
                 ArtifactConfig {
                     base_url: a.base_url.trim_end_matches('/').to_string(),
                     status_file: a.status_file.as_ref().map(|f| resolve(base, f)),
