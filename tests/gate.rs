@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::gate::{commit_all, free_port, git, hmac_hex, http, ssh_key, wait_for};
-use common::{Scratch, run, sigil};
+use common::{Scratch, openssl, run, sigil};
 
 struct Lab {
     s: Scratch,
@@ -822,78 +822,18 @@ srv.serve_forever()
     fn start(s: &Scratch) -> FakeApiServer {
         let dir = s.path("kube");
         std::fs::create_dir_all(&dir).unwrap();
-        let openssl = |args: &[&str]| {
-            let out = Command::new("openssl")
-                .current_dir(&dir)
-                .args(args)
-                .output()
-                .expect("openssl");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
         for ca in ["ca", "other-ca"] {
-            openssl(&[
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                &format!("/CN=test {ca}"),
-                "-keyout",
-                &format!("{ca}.key"),
-                "-out",
-                &format!("{ca}.pem"),
-                "-addext",
-                "basicConstraints=critical,CA:true",
-                "-addext",
-                "keyUsage=critical,keyCertSign",
-            ]);
+            openssl::ca(&dir, ca, &format!("test {ca}"));
         }
-        openssl(&[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-subj",
-            "/CN=kube-apiserver",
-            "-keyout",
-            "srv.key",
-            "-out",
-            "srv.csr",
-        ]);
-        std::fs::write(
-            dir.join("srv.ext"),
+        openssl::csr(&dir, "srv", "kube-apiserver");
+        openssl::sign(
+            &dir,
+            "srv",
+            "ca",
             "subjectAltName = IP:127.0.0.1\nextendedKeyUsage = serverAuth\n",
-        )
-        .unwrap();
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            "srv.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "srv.ext",
-            "-out",
-            "srv.pem",
-        ]);
+            "srv",
+            None,
+        );
         let code = dir.join("code");
         std::fs::write(&code, "200").unwrap();
         let port_file = dir.join("port");

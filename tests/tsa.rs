@@ -5,100 +5,20 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
-use common::Scratch;
+use common::{Scratch, openssl};
 use sigil::image::cert::Certificate;
 use sigil::image::trust_root::CertificateAuthority;
 use sigil::image::tsa::{self, TsaError};
 
 const TSA_CONFIG: &str = "[tsa]\ndefault_tsa = tsa_config\n[tsa_config]\ndir = .\nserial = ./tsaserial\ncrypto_device = builtin\nsigner_cert = ./tsa.pem\ncerts = ./tsa-root.pem\nsigner_key = ./tsa.key\nsigner_digest = sha256\ndefault_policy = 1.2.3.4.1\ndigests = sha256, sha384, sha512\naccuracy = secs:1\nordering = no\ntsa_name = yes\ness_cert_id_chain = no\ness_cert_id_alg = ESS_ALG\nEXTRA\n";
 
-fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("openssl (Debian package openssl; scripts/peers.sh installs it)");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
 /// A TSA root and a P-256 TSA leaf issued by it, in `dir`; `name` prefixes the files.
 fn make_tsa(dir: &Path, name: &str, leaf_ext: &str) {
-    std::fs::write(
-        dir.join(format!("{name}-root.ext")),
-        "basicConstraints = critical,CA:true\nkeyUsage = critical,keyCertSign\nsubjectKeyIdentifier = hash\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join(format!("{name}.ext")), leaf_ext).unwrap();
-    let f = |s: &str| format!("{name}{s}");
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-days",
-            "30",
-            "-subj",
-            &format!("/CN={name} tsa root"),
-            "-keyout",
-            &f("-root.key"),
-            "-out",
-            &f("-root.pem"),
-            "-addext",
-            "basicConstraints=critical,CA:true",
-            "-addext",
-            "keyUsage=critical,keyCertSign",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-subj",
-            &format!("/CN={name} tsa"),
-            "-keyout",
-            &f(".key"),
-            "-out",
-            &f(".csr"),
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &f(".csr"),
-            "-CA",
-            &f("-root.pem"),
-            "-CAkey",
-            &f("-root.key"),
-            "-CAcreateserial",
-            "-days",
-            "10",
-            "-extfile",
-            &f(".ext"),
-            "-out",
-            &f(".pem"),
-        ],
-    );
+    let root = format!("{name}-root");
+    openssl::ca(dir, &root, &format!("{name} tsa root"));
+    openssl::csr(dir, name, &format!("{name} tsa"));
+    openssl::sign(dir, name, &root, leaf_ext, name, None);
 }
 
 fn der(dir: &Path, pem: &str) -> Vec<u8> {
@@ -155,7 +75,7 @@ fn stamp_with(
         "q.tsq",
     ];
     q.extend(query);
-    openssl(dir, &q);
+    openssl::openssl(dir, &q);
     let mut r = vec![
         "ts",
         "-reply",
@@ -167,7 +87,7 @@ fn stamp_with(
         "r.tsr",
     ];
     r.extend(reply);
-    openssl(dir, &r);
+    openssl::openssl(dir, &r);
     std::fs::read(dir.join("r.tsr")).unwrap()
 }
 
@@ -266,38 +186,20 @@ fn a_substituted_signing_certificate_is_refused() {
     make_tsa(&dir, "tsa", LEAF_EXT);
     let signature = b"sig";
     let resp = stamp(&dir, signature, &["-sha256"], "sha256", &[]);
-    std::fs::write(
-        dir.join("noeku.ext"),
-        "basicConstraints = critical,CA:false\nkeyUsage = critical,digitalSignature\n",
-    )
-    .unwrap();
     // Same issuer and serial number, so the signer identifier names it too.
-    let serial = String::from_utf8(openssl(
+    let serial = String::from_utf8(openssl::openssl(
         &dir,
         &["x509", "-in", "tsa.pem", "-noout", "-serial"],
     ))
     .unwrap();
     let serial = format!("0x{}", serial.trim().trim_start_matches("serial="));
-    openssl(
+    openssl::sign(
         &dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "tsa.csr",
-            "-CA",
-            "tsa-root.pem",
-            "-CAkey",
-            "tsa-root.key",
-            "-set_serial",
-            &serial,
-            "-days",
-            "10",
-            "-extfile",
-            "noeku.ext",
-            "-out",
-            "noeku.pem",
-        ],
+        "tsa",
+        "tsa-root",
+        "basicConstraints = critical,CA:false\nkeyUsage = critical,digitalSignature\n",
+        "noeku",
+        Some(&serial),
     );
     let no_eku = [CertificateAuthority {
         chain: vec![der(&dir, "noeku.pem"), der(&dir, "tsa-root.pem")],
@@ -322,45 +224,8 @@ fn the_tsa_certificate_is_pinned_and_fractions_of_seconds_are_read() {
     std::fs::create_dir_all(&dir).unwrap();
     make_tsa(&dir, "tsa", LEAF_EXT);
     // A second timestamping certificate issued by the same root.
-    std::fs::write(dir.join("sibling.ext"), LEAF_EXT).unwrap();
-    openssl(
-        &dir,
-        &[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-subj",
-            "/CN=sibling tsa",
-            "-keyout",
-            "sibling.key",
-            "-out",
-            "sibling.csr",
-        ],
-    );
-    openssl(
-        &dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "sibling.csr",
-            "-CA",
-            "tsa-root.pem",
-            "-CAkey",
-            "tsa-root.key",
-            "-CAcreateserial",
-            "-days",
-            "10",
-            "-extfile",
-            "sibling.ext",
-            "-out",
-            "sibling.pem",
-        ],
-    );
+    openssl::csr(&dir, "sibling", "sibling tsa");
+    openssl::sign(&dir, "sibling", "tsa-root", LEAF_EXT, "sibling", None);
     let signature = b"signature bytes";
     let by_sibling = stamp_with(
         &dir,
@@ -402,8 +267,11 @@ fn the_tsa_certificate_is_pinned_and_fractions_of_seconds_are_read() {
         &[],
         "clock_precision_digits = 6",
     );
-    let text = String::from_utf8_lossy(&openssl(&dir, &["ts", "-reply", "-in", "r.tsr", "-text"]))
-        .into_owned();
+    let text = String::from_utf8_lossy(&openssl::openssl(
+        &dir,
+        &["ts", "-reply", "-in", "r.tsr", "-text"],
+    ))
+    .into_owned();
     assert!(
         text.lines()
             .any(|l| l.starts_with("Time stamp:") && l.contains('.')),

@@ -10,7 +10,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -21,6 +20,7 @@ use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
 
 use common::Scratch;
+use common::openssl::openssl;
 use common::registry::{Registry, Verdict, verify};
 use sigil::image::cert::Certificate;
 use sigil::image::registry::{OCI_INDEX, OCI_MANIFEST, sha256_digest};
@@ -201,19 +201,6 @@ fn public_pem(key: &SigningKey) -> String {
 fn log_id(key: &SigningKey) -> [u8; 32] {
     let der = key.verifying_key().to_public_key_der().unwrap();
     Sha256::digest(der.as_bytes()).into()
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("openssl (Debian package openssl; scripts/peers.sh installs it)");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// A P-256 key `<name>.key` and a certificate `<name>.pem` for CN=`cn` with extensions `ext`,
