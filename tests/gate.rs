@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::gate::{commit_all, free_port, git, hmac_hex, http, ssh_key, wait_for};
+use common::gate::{
+    alice_repo, commit_all, free_port, git, hmac_hex, http, memory_dir, ssh_key, wait_for,
+};
 use common::{Scratch, openssl, run, sigil};
 
 struct Lab {
@@ -26,26 +28,10 @@ struct Lab {
 impl Lab {
     fn new() -> Lab {
         let s = Scratch::new();
-        let repo = s.path("gitops");
-        git(
-            s.dir.path(),
-            &["init", "-q", "-b", "main", repo.to_str().unwrap()],
-        );
-        for (k, v) in [
-            ("user.name", "Alice"),
-            ("user.email", "alice@example.com"),
-            ("commit.gpgsign", "false"),
-        ] {
-            git(&repo, &["config", k, v]);
-        }
+        let repo = alice_repo(&s, "gitops", &[]);
         let key = ssh_key(&s, "alice");
         let (age_key, age_recipient) = s.age_key("age.txt");
-        let shm_base = if Path::new("/dev/shm").is_dir() {
-            "/dev/shm"
-        } else {
-            "/tmp"
-        };
-        let shm = tempfile::tempdir_in(shm_base).unwrap();
+        let shm = memory_dir();
         let out = shm.path().join("published");
         let lab = Lab {
             s,

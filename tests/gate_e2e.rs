@@ -13,7 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::gate::{
-    commit_all, free_port, git, hmac_hex, http, ssh_key, wait_for_within as wait_for,
+    alice_repo, commit_all, free_port, git, hmac_hex, http, memory_dir, ssh_key,
+    wait_for_within as wait_for,
 };
 use common::registry::{Registry, cosign_keypair, sign_image};
 use common::{Scratch, run, sigil};
@@ -105,26 +106,9 @@ struct Lab {
 impl Lab {
     fn new() -> Lab {
         let s = Scratch::new();
-        let work = s.path("work");
-        git(
-            s.dir.path(),
-            &["init", "-q", "-b", "main", work.to_str().unwrap()],
-        );
-        for (k, v) in [
-            ("user.name", "Alice"),
-            ("user.email", "alice@example.com"),
-            ("commit.gpgsign", "false"),
-            ("gc.auto", "0"),
-        ] {
-            git(&work, &["config", k, v]);
-        }
+        let work = alice_repo(&s, "work", &[("gc.auto", "0")]);
         let alice = ssh_key(&s, "alice");
-        let shm_base = if Path::new("/dev/shm").is_dir() {
-            "/dev/shm"
-        } else {
-            "/tmp"
-        };
-        let shm = tempfile::tempdir_in(shm_base).unwrap();
+        let shm = memory_dir();
         let out = shm.path().join("published");
         let lab = Lab {
             s,

@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::gate::{commit_all, free_port, git, hmac_hex, http, ssh_key, wait_for};
+use common::gate::{
+    alice_repo, commit_all, free_port, hmac_hex, http, memory_dir, ssh_key, wait_for,
+};
 use common::{Scratch, run, sigil};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -104,18 +106,7 @@ fn status_page_renders_in_headless_chromium() {
     );
     let s = Scratch::new();
     // A repository with one signed commit: a ConfigMap and a SOPS-encrypted Secret.
-    let repo = s.path("gitops");
-    git(
-        s.dir.path(),
-        &["init", "-q", "-b", "main", repo.to_str().unwrap()],
-    );
-    for (k, v) in [
-        ("user.name", "Alice"),
-        ("user.email", "alice@example.com"),
-        ("commit.gpgsign", "false"),
-    ] {
-        git(&repo, &["config", k, v]);
-    }
+    let repo = alice_repo(&s, "gitops", &[]);
     let key = ssh_key(&s, "alice");
     let (age_key, recipient) = s.age_key("age.txt");
     let write = |rel: &str, text: &str| {
@@ -161,12 +152,7 @@ fn status_page_renders_in_headless_chromium() {
         )
         .as_bytes(),
     );
-    let shm_base = if Path::new("/dev/shm").is_dir() {
-        "/dev/shm"
-    } else {
-        "/tmp"
-    };
-    let shm = tempfile::tempdir_in(shm_base).unwrap();
+    let shm = memory_dir();
     let out_dir: PathBuf = shm.path().join("published");
     let port = free_port();
     let secret = s.write("hook.secret", b"s3cret");

@@ -22,6 +22,36 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
+/// A new repository `<scratch>/<name>` on branch `main`, committing as Alice
+/// (alice@example.com, no automatic signing), with the `extra` git config too.
+pub fn alice_repo(s: &Scratch, name: &str, extra: &[(&str, &str)]) -> PathBuf {
+    let repo = s.path(name);
+    git(
+        s.dir.path(),
+        &["init", "-q", "-b", "main", repo.to_str().unwrap()],
+    );
+    let base = [
+        ("user.name", "Alice"),
+        ("user.email", "alice@example.com"),
+        ("commit.gpgsign", "false"),
+    ];
+    for (k, v) in base.iter().chain(extra) {
+        git(&repo, &["config", k, v]);
+    }
+    repo
+}
+
+/// A temporary directory in memory (/dev/shm, else /tmp): where the gate may write
+/// decrypted secrets.
+pub fn memory_dir() -> tempfile::TempDir {
+    let base = if Path::new("/dev/shm").is_dir() {
+        "/dev/shm"
+    } else {
+        "/tmp"
+    };
+    tempfile::tempdir_in(base).unwrap()
+}
+
 /// Commits everything in `repo` (empty commits allowed), SSH-signed with `key` if given;
 /// returns the commit id.
 pub fn commit_all(repo: &Path, key: Option<&Path>, msg: &str) -> String {
