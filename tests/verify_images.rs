@@ -6,7 +6,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::registry::{Registry, cosign_keypair as keypair, sign_image as sign, verify};
+use common::registry::{
+    Registry, cosign_keypair as keypair, sign_image as sign, verdict, verify, verify_cmd,
+};
 use common::{Scratch, run, sigil};
 use sigil::image::registry::OCI_MANIFEST;
 
@@ -434,27 +436,15 @@ fn basic_auth_from_the_docker_config() {
     );
     let p = policy(&s, "", &[&public]);
     let verify_with = |config: Option<&Path>| {
-        let mut c = s.cmd(sigil());
-        c.args([
-            "verify",
-            "images",
-            "--format",
-            "json",
-            "--timeout",
-            "5",
-            "--policy",
-        ])
-        .arg(&p)
-        .arg(&image);
+        let mut c = verify_cmd(&s, &p, &[&image], &[]);
         match config {
             Some(d) => c.env("DOCKER_CONFIG", d),
             None => c.env_remove("DOCKER_CONFIG"),
         };
-        let out = run(c);
-        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let v = verdict(c);
         (
-            out.status.code(),
-            json["images"][0]["reason"].as_str().map(str::to_string),
+            Some(v.code),
+            v.image(0)["reason"].as_str().map(str::to_string),
         )
     };
     assert_eq!(verify_with(Some(&docker_config)), (Some(0), None));

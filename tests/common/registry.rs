@@ -222,6 +222,11 @@ impl Verdict {
 
 /// `sigil verify images --format json --timeout 5 --policy <policy> <extra…> <targets…>`.
 pub fn verify(s: &Scratch, policy: &Path, targets: &[&str], extra: &[&str]) -> Verdict {
+    verdict(verify_cmd(s, policy, targets, extra))
+}
+
+/// The command [`verify`] runs, to adjust (its environment, say) before [`verdict`].
+pub fn verify_cmd(s: &Scratch, policy: &Path, targets: &[&str], extra: &[&str]) -> Command {
     let mut c = s.cmd(sigil());
     c.args([
         "verify",
@@ -235,6 +240,11 @@ pub fn verify(s: &Scratch, policy: &Path, targets: &[&str], extra: &[&str]) -> V
     .arg(policy)
     .args(extra)
     .args(targets);
+    c
+}
+
+/// Runs a `verify images --format json` command; its exit code and report.
+pub fn verdict(c: Command) -> Verdict {
     let out = run(c);
     let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
