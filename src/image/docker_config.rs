@@ -140,10 +140,7 @@ fn registry_key(server: &str) -> String {
         .trim_start_matches("https://")
         .trim_start_matches("http://");
     let host = host.split('/').next().unwrap_or(host);
-    match host {
-        "index.docker.io" | "registry-1.docker.io" => "docker.io".to_string(),
-        h => h.to_string(),
-    }
+    super::reference::canonical_registry(host).to_string()
 }
 
 /// A helper name becomes part of a program name: no path separators, nothing odd.

@@ -144,11 +144,7 @@ impl Reference {
                 "the registry must be a host name or IP address with an optional :port",
             ));
         }
-        let registry = if registry == "index.docker.io" || registry == "registry-1.docker.io" {
-            "docker.io".to_string()
-        } else {
-            registry
-        };
+        let registry = canonical_registry(&registry).to_string();
         let path = if registry == "docker.io" && !path.contains('/') {
             format!("library/{path}")
         } else {
@@ -183,6 +179,15 @@ impl fmt::Display for Reference {
             write!(f, "@{d}")?;
         }
         Ok(())
+    }
+}
+
+/// Docker Hub's other host names (`index.docker.io`, `registry-1.docker.io`) as `docker.io`;
+/// any other host as it is.
+pub fn canonical_registry(host: &str) -> &str {
+    match host {
+        "index.docker.io" | "registry-1.docker.io" => "docker.io",
+        h => h,
     }
 }
 

@@ -99,6 +99,11 @@ impl Hash {
         }
     }
 
+    /// SHA-256/384/512 only (SHA-1 is accepted only to name an ESS v1 certificate).
+    fn sha2_from_oid(oid: &ObjectIdentifier) -> Option<Hash> {
+        Hash::from_oid(oid).filter(|h| !matches!(h, Hash::Sha1))
+    }
+
     fn digest(self, bytes: &[u8]) -> Vec<u8> {
         match self {
             Hash::Sha1 => {
@@ -404,8 +409,7 @@ fn parse_tst_info(der_bytes: &[u8]) -> Result<TstInfo, TsaError> {
         if version != 1 {
             return Err(malformed(format!("TSTInfo version {version}")));
         }
-        let imprint_hash = Hash::from_oid(&alg)
-            .filter(|h| !matches!(h, Hash::Sha1))
+        let imprint_hash = Hash::sha2_from_oid(&alg)
             .ok_or_else(|| malformed(format!("message imprint hash {alg} is not SHA-2")))?;
         Ok(TstInfo {
             imprint_hash,
@@ -499,8 +503,7 @@ fn check_signed_attributes(
     if content_type.decode_as::<ObjectIdentifier>().ok() != Some(OID_TST_INFO) {
         return Err(bad("the content-type attribute is not id-ct-TSTInfo"));
     }
-    let hash = Hash::from_oid(&signer.digest_alg.oid)
-        .filter(|h| !matches!(h, Hash::Sha1))
+    let hash = Hash::sha2_from_oid(&signer.digest_alg.oid)
         .ok_or_else(|| bad("the signer's digest algorithm is not SHA-2"))?;
     let digest =
         attribute(attrs, OID_MESSAGE_DIGEST)?.ok_or_else(|| bad("no message-digest attribute"))?;
@@ -566,15 +569,15 @@ fn check_signature(
     signing_cert: &Certificate,
 ) -> Result<(), TsaError> {
     let bad = |why: String| TsaError::BadSignature(why);
-    let digest_hash = Hash::from_oid(&signer.digest_alg.oid);
+    let digest_hash = Hash::sha2_from_oid(&signer.digest_alg.oid);
     let hash = match signer.signature_algorithm.oid {
         OID_ECDSA_SHA256 | OID_RSA_SHA256 => Hash::Sha256,
         OID_ECDSA_SHA384 | OID_RSA_SHA384 => Hash::Sha384,
         OID_ECDSA_SHA512 | OID_RSA_SHA512 => Hash::Sha512,
         // Key-only identifiers: the signer's digest algorithm says which hash.
-        OID_RSA | OID_EC_PUBLIC_KEY => digest_hash
-            .filter(|h| !matches!(h, Hash::Sha1))
-            .ok_or_else(|| bad("no SHA-2 digest algorithm for the signature".into()))?,
+        OID_RSA | OID_EC_PUBLIC_KEY => {
+            digest_hash.ok_or_else(|| bad("no SHA-2 digest algorithm for the signature".into()))?
+        }
         ref other => return Err(bad(format!("signature algorithm {other} is not supported"))),
     };
     let key = signing_cert
