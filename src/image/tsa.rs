@@ -25,7 +25,11 @@ use der::{Decode, Encode, Reader, Tagged};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use x509_cert::ext::pkix::ExtendedKeyUsage;
 
-use super::cert::{self, Certificate};
+use super::cert::{
+    self, Certificate, OID_BASIC_CONSTRAINTS, OID_ECDSA_SHA256, OID_ECDSA_SHA384, OID_ECDSA_SHA512,
+    OID_EXT_KEY_USAGE, OID_RSA_SHA256, OID_RSA_SHA384, OID_RSA_SHA512,
+};
+use super::pubkey::{OID_EC, OID_RSA};
 use super::trust_root::CertificateAuthority;
 
 /// Largest timestamp response accepted.
@@ -40,20 +44,10 @@ const OID_SIGNING_CERT: ObjectIdentifier =
 const OID_SIGNING_CERT_V2: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.47");
 const OID_TIME_STAMPING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8");
-const OID_EXT_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
-const OID_BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
 const OID_SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
 const OID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
 const OID_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
 const OID_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3");
-const OID_ECDSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
-const OID_ECDSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
-const OID_ECDSA_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.4");
-const OID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
-const OID_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
-const OID_RSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
-const OID_RSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.12");
-const OID_RSA_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.13");
 
 /// Why a timestamp was not accepted.
 #[derive(Debug, thiserror::Error)]
@@ -575,7 +569,7 @@ fn check_signature(
         OID_ECDSA_SHA384 | OID_RSA_SHA384 => Hash::Sha384,
         OID_ECDSA_SHA512 | OID_RSA_SHA512 => Hash::Sha512,
         // Key-only identifiers: the signer's digest algorithm says which hash.
-        OID_RSA | OID_EC_PUBLIC_KEY => {
+        OID_RSA | OID_EC => {
             digest_hash.ok_or_else(|| bad("no SHA-2 digest algorithm for the signature".into()))?
         }
         ref other => return Err(bad(format!("signature algorithm {other} is not supported"))),
