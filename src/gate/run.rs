@@ -12,7 +12,7 @@ use super::config::{GateConfig, NotifyConfig, SourceConfig};
 use super::notify::{Notifier, Target};
 use super::reload::PolicyWatch;
 use super::server::{ServerConfig, start};
-use super::state::{Attempt, GateState, Shared, SourceState, Triggers};
+use super::state::{Attempt, GateState, Published, Shared, SourceState, Triggers};
 use super::sync::{SourceFiles, sync};
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -243,12 +243,29 @@ fn record_policy_error(src: &SourceConfig, why: &str, shared: &Shared, notifier:
         message: format!("the changed policy does not load, so nothing is synced: {why}"),
         duration_seconds: 0.0,
     };
-    log_attempt(&src.name, &attempt);
-    notifier.notify(&src.name, &attempt);
+    report(&src.name, attempt, None, shared, Some(notifier));
+}
+
+/// An attempt's outcome: logged, notified (unless unchanged), recorded in the shared state.
+fn report(
+    source: &str,
+    attempt: Attempt,
+    published: Option<Published>,
+    shared: &Shared,
+    notifier: Option<&Notifier>,
+) -> &'static str {
+    log_attempt(source, &attempt);
+    let result = attempt.result;
+    if let Some(n) = notifier
+        && result != "unchanged"
+    {
+        n.notify(source, &attempt);
+    }
     if let Ok(mut s) = shared.lock() {
-        s.record(&src.name, attempt, None);
+        s.record(source, attempt, published);
         s.heartbeat = crate::sops::time::now_unix();
     }
+    result
 }
 
 fn sync_and_record(
@@ -277,18 +294,7 @@ fn sync_and_record(
     let republish = served.is_none() || (first_sync && patches_status);
     let published = served.or_else(|| SourceFiles::new(state_dir, &src.name).load_published());
     let r = sync(src, state_dir, published.as_ref(), republish);
-    log_attempt(&src.name, &r.attempt);
-    let result = r.attempt.result;
-    if let Some(n) = notifier
-        && result != "unchanged"
-    {
-        n.notify(&src.name, &r.attempt);
-    }
-    if let Ok(mut s) = shared.lock() {
-        s.record(&src.name, r.attempt, r.published);
-        s.heartbeat = crate::sops::time::now_unix();
-    }
-    result
+    report(&src.name, r.attempt, r.published, shared, notifier)
 }
 
 fn run_once(config: &GateConfig, shared: &Shared) -> i32 {
