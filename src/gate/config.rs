@@ -150,6 +150,19 @@ struct NotifyFile {
     secret_file: Option<String>,
 }
 
+/// A bearer token from a file (read at each use: projected tokens rotate), trimmed; refused if
+/// empty or holding spaces or control characters (it goes into an HTTP header).
+pub fn read_bearer_token(path: &Path) -> Result<zeroize::Zeroizing<String>, String> {
+    let raw = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?,
+    );
+    let token = zeroize::Zeroizing::new(raw.trim().to_string());
+    if token.is_empty() || token.chars().any(|c| c.is_ascii_control() || c == ' ') {
+        return Err(format!("{}: not a bearer token", path.display()));
+    }
+    Ok(token)
+}
+
 /// Git credentials of a source (files, read at each fetch).
 #[derive(Debug, Clone, Default)]
 pub struct Credentials {

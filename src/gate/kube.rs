@@ -4,7 +4,7 @@
 //! pod's service-account token (re-read on every call, as projected tokens rotate) over TLS
 //! checked against the cluster CA.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use zeroize::Zeroizing;
@@ -76,7 +76,7 @@ impl ExternalArtifactTarget {
 
 /// Sets `status` on the ExternalArtifact (merge patch of the status subresource).
 pub fn patch_status(t: &ExternalArtifactTarget, status: &serde_json::Value) -> Result<(), String> {
-    let token = read_token(&t.token_file)?;
+    let token = super::config::read_bearer_token(&t.token_file)?;
     let roots = match &t.ca_file {
         Some(ca) => {
             let pem = std::fs::read(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
@@ -127,17 +127,6 @@ pub fn patch_status(t: &ExternalArtifactTarget, status: &serde_json::Value) -> R
         "patching ExternalArtifact {}/{} status: HTTP {code}: {why}",
         t.namespace, t.name
     ))
-}
-
-fn read_token(path: &Path) -> Result<Zeroizing<String>, String> {
-    let raw = Zeroizing::new(
-        std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?,
-    );
-    let token = Zeroizing::new(raw.trim().to_string());
-    if token.is_empty() || token.chars().any(|c| c.is_ascii_control() || c == ' ') {
-        return Err(format!("{}: not a bearer token", path.display()));
-    }
-    Ok(token)
 }
 
 #[cfg(test)]

@@ -211,13 +211,13 @@ impl Quarantine {
             "transfer.fsckObjects=true",
         ]);
         if let Some(token) = &creds.token_file {
-            let t = std::fs::read_to_string(token)
+            let t = super::config::read_bearer_token(token)
                 .map_err(|e| FetchError::Git(format!("token file: {e}")))?;
             c.env("GIT_CONFIG_COUNT", "1")
                 .env("GIT_CONFIG_KEY_0", "http.extraHeader")
                 .env(
                     "GIT_CONFIG_VALUE_0",
-                    format!("Authorization: Bearer {}", t.trim()),
+                    format!("Authorization: Bearer {}", t.as_str()),
                 );
         }
         if let Some(key) = &creds.ssh_key_file {
