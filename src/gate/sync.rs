@@ -50,6 +50,19 @@ pub(crate) struct Stop {
     pub(crate) message: String,
 }
 
+/// The first verdict that did not verify, as a refusal of `check`.
+fn first_refusal(check: &'static str, verdicts: &[Verdict]) -> Result<(), Stop> {
+    match verdicts.iter().find(|v| !v.verified()) {
+        Some(bad) => Err(refuse(
+            check,
+            bad.reason.unwrap_or("refused"),
+            Some(bad.id.clone()),
+            bad.detail.clone().unwrap_or_default(),
+        )),
+        None => Ok(()),
+    }
+}
+
 fn refuse(
     check: &'static str,
     reason: impl Into<String>,
@@ -331,19 +344,10 @@ fn run(
         now: t,
         tag_signers: tag_rule.map(|r| (format!("tags[{}]", r.pattern), r.signers.clone())),
     };
-    let mut tag_verdicts: Vec<Verdict> = Vec::new();
     if let Some(name) = resolved_ref.strip_prefix("refs/tags/") {
-        let (v, _) = verify_tag(&mut repo, name, &ctx).map_err(git_err)?;
-        tag_verdicts = v;
+        let (tag_verdicts, _) = verify_tag(&mut repo, name, &ctx).map_err(git_err)?;
         verdict["tags"] = serde_json::to_value(&tag_verdicts).unwrap_or_default();
-        if let Some(bad) = tag_verdicts.iter().find(|v| !v.verified()) {
-            return Err(refuse(
-                "tags",
-                bad.reason.unwrap_or("refused"),
-                Some(bad.id.clone()),
-                bad.detail.clone().unwrap_or_default(),
-            ));
-        }
+        first_refusal("tags", &tag_verdicts)?;
     }
     // Commits: every commit new since the published one (range mode), or the head.
     let ids = match (src.policy.commits.mode, published) {
@@ -361,14 +365,7 @@ fn run(
         let _ = c.save();
     }
     verdict["commits"] = serde_json::to_value(&commit_verdicts).unwrap_or_default();
-    if let Some(bad) = commit_verdicts.iter().find(|v| !v.verified()) {
-        return Err(refuse(
-            "commits",
-            bad.reason.unwrap_or("refused"),
-            Some(bad.id.clone()),
-            bad.detail.clone().unwrap_or_default(),
-        ));
-    }
+    first_refusal("commits", &commit_verdicts)?;
     let head = commit_verdicts
         .iter()
         .find(|v| v.id == commit)
@@ -480,7 +477,6 @@ fn run(
     let record = serde_json::to_vec_pretty(&p).unwrap_or_default();
     crate::cli::io::write_atomic(&files.published, &record, crate::cli::io::Mode::Public)
         .map_err(|e| error("publish", "publish-failed", e.to_string()))?;
-    let _ = tag_verdicts;
     Ok(Some(p))
 }
 
