@@ -63,6 +63,21 @@ pub struct SignRequest<'a> {
     pub annotations: &'a BTreeMap<String, String>,
 }
 
+/// The `field` list (`layers`, `manifests`) of the manifest already at `tag` in the signature
+/// repository, to extend rather than replace; empty if there is none or it is unreadable.
+fn existing_entries(
+    client: &Client,
+    req: &SignRequest<'_>,
+    tag: &str,
+    field: &str,
+) -> Result<Vec<serde_json::Value>, RegistryError> {
+    Ok(client
+        .manifest(req.sig_registry, req.sig_repository, tag)?
+        .and_then(|m| serde_json::from_slice::<serde_json::Value>(&m.bytes).ok())
+        .and_then(|v| v.get(field).and_then(|l| l.as_array()).cloned())
+        .unwrap_or_default())
+}
+
 /// Appends a legacy signature layer to the image's `.sig` manifest (created if absent).
 pub fn push_legacy(
     client: &Client,
@@ -77,14 +92,7 @@ pub fn push_legacy(
     let signature = key.sign(&payload);
     let payload_digest = client.push_blob(req.sig_registry, req.sig_repository, &payload)?;
     let tag = format!("{}.sig", req.digest.replacen(':', "-", 1));
-    let mut layers: Vec<serde_json::Value> =
-        match client.manifest(req.sig_registry, req.sig_repository, &tag)? {
-            Some(m) => serde_json::from_slice::<serde_json::Value>(&m.bytes)
-                .ok()
-                .and_then(|v| v.get("layers").and_then(|l| l.as_array()).cloned())
-                .unwrap_or_default(),
-            None => Vec::new(),
-        };
+    let mut layers = existing_entries(client, req, &tag, "layers")?;
     let sig_b64 = b64(&signature);
     let already = layers.iter().any(|l| {
         l.get("digest").and_then(|d| d.as_str()) == Some(payload_digest.as_str())
@@ -199,14 +207,7 @@ pub fn push_bundle(
     )?;
     if !client.has_referrers_api(req.sig_registry, req.sig_repository, req.digest)? {
         let tag = format!("sha256-{hex}");
-        let mut entries: Vec<serde_json::Value> =
-            match client.manifest(req.sig_registry, req.sig_repository, &tag)? {
-                Some(m) => serde_json::from_slice::<serde_json::Value>(&m.bytes)
-                    .ok()
-                    .and_then(|v| v.get("manifests").and_then(|l| l.as_array()).cloned())
-                    .unwrap_or_default(),
-                None => Vec::new(),
-            };
+        let mut entries = existing_entries(client, req, &tag, "manifests")?;
         entries
             .retain(|e| e.get("digest").and_then(|d| d.as_str()) != Some(referrer_digest.as_str()));
         entries.push(serde_json::json!({
