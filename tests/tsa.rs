@@ -54,7 +54,6 @@ fn stamp_with(
     reply: &[&str],
     extra: &str,
 ) -> Vec<u8> {
-    std::fs::write(dir.join("data"), data).unwrap();
     std::fs::write(
         dir.join("tsa.cnf"),
         TSA_CONFIG
@@ -65,30 +64,9 @@ fn stamp_with(
     if !dir.join("tsaserial").exists() {
         std::fs::write(dir.join("tsaserial"), "01\n").unwrap();
     }
-    let mut q = vec![
-        "ts",
-        "-query",
-        "-data",
-        "data",
-        "-no_nonce",
-        "-out",
-        "q.tsq",
-    ];
+    let mut q = vec!["-no_nonce"];
     q.extend(query);
-    openssl::openssl(dir, &q);
-    let mut r = vec![
-        "ts",
-        "-reply",
-        "-config",
-        "tsa.cnf",
-        "-queryfile",
-        "q.tsq",
-        "-out",
-        "r.tsr",
-    ];
-    r.extend(reply);
-    openssl::openssl(dir, &r);
-    std::fs::read(dir.join("r.tsr")).unwrap()
+    openssl::timestamp(dir, data, &q, reply)
 }
 
 fn now() -> i64 {

@@ -20,7 +20,7 @@ use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
 
 use common::Scratch;
-use common::openssl::openssl;
+use common::openssl::{self, openssl};
 use common::registry::{Registry, Verdict, verify};
 use sigil::image::cert::Certificate;
 use sigil::image::registry::{OCI_INDEX, OCI_MANIFEST, sha256_digest};
@@ -987,27 +987,7 @@ impl Pki {
 
     /// A DER TimeStampResp over `data`, from the TSA made by [`Pki::tsa`].
     fn timestamp(&self, data: &[u8]) -> Vec<u8> {
-        std::fs::write(self.dir.join("stamped"), data).unwrap();
-        openssl(
-            &self.dir,
-            &[
-                "ts", "-query", "-data", "stamped", "-sha256", "-cert", "-out", "q.tsq",
-            ],
-        );
-        openssl(
-            &self.dir,
-            &[
-                "ts",
-                "-reply",
-                "-config",
-                "tsa.cnf",
-                "-queryfile",
-                "q.tsq",
-                "-out",
-                "r.tsr",
-            ],
-        );
-        std::fs::read(self.dir.join("r.tsr")).unwrap()
+        openssl::timestamp(&self.dir, data, &["-sha256", "-cert"], &[])
     }
 }
 

@@ -91,3 +91,26 @@ pub fn sign(dir: &Path, request: &str, ca: &str, ext: &str, out: &str, serial: O
     }
     openssl(dir, &args);
 }
+
+/// A DER TimeStampResp over `data` from the TSA that `dir/tsa.cnf` configures: `openssl ts
+/// -query` with the `query` flags (digest, `-cert`, `-no_nonce`), then `-reply` with the
+/// `reply` flags (`-token_out`).
+pub fn timestamp(dir: &Path, data: &[u8], query: &[&str], reply: &[&str]) -> Vec<u8> {
+    std::fs::write(dir.join("stamped"), data).unwrap();
+    let mut q = vec!["ts", "-query", "-data", "stamped", "-out", "q.tsq"];
+    q.extend(query);
+    openssl(dir, &q);
+    let mut r = vec![
+        "ts",
+        "-reply",
+        "-config",
+        "tsa.cnf",
+        "-queryfile",
+        "q.tsq",
+        "-out",
+        "r.tsr",
+    ];
+    r.extend(reply);
+    openssl(dir, &r);
+    std::fs::read(dir.join("r.tsr")).unwrap()
+}
