@@ -1328,3 +1328,93 @@ fn cache_state_file_and_rollback() {
     let (code, reason, _) = lab.sigil(&p, &["commits", "main", "--since-last-verified", st]);
     assert_eq!((code, reason.as_deref()), (1, Some("not-descendant")));
 }
+
+/// Path rules cannot be bypassed by a file named after another commit of the range: the
+/// changed paths come from the tree objects, not from parsing interleaved `git diff-tree`
+/// output where such a name looked like the start of that commit's record.
+#[test]
+fn path_rules_hold_when_a_file_is_named_after_a_commit_id() {
+    let lab = Lab::new("sha1");
+    let alice = lab.ssh_key("alice", "ed25519");
+    let mallory = lab.ssh_key("mallory", "ed25519");
+    lab.write(
+        "alice_signers",
+        &format!("alice@example.com {}\n", lab.pub_line(&alice)),
+    );
+    lab.write(
+        "mallory_signers",
+        &format!("mallory@example.com {}\n", lab.pub_line(&mallory)),
+    );
+    let policy = lab.write(
+        "policy.yaml",
+        "apiVersion: sigil.dev/v1alpha1\nkind: Policy\nspec:\n  signers:\n    - name: alice\n      allowedSigners: alice_signers\n      emails: [alice@example.com]\n    - name: mallory\n      allowedSigners: mallory_signers\n      emails: [mallory@example.com]\n  commits:\n    rules:\n      - refs: [\"refs/heads/*\"]\n        signers: [alice, mallory]\n      - refs: [\"refs/heads/*\"]\n        paths: [\"clusters/prod/**\"]\n        signers: [alice]\n",
+    );
+    let a = alice.to_str().unwrap();
+    let m = mallory.to_str().unwrap();
+    let base = lab.commit(
+        "apps/readme.yaml",
+        Some(("ssh", a)),
+        "alice@example.com",
+        &[],
+    );
+    // Alice's commit (allowed anywhere), then Mallory's: it adds a file named after Alice's
+    // commit id *and* changes clusters/prod, which only Alice may touch.
+    let first = lab.commit("apps/one.yaml", Some(("ssh", a)), "alice@example.com", &[]);
+    std::fs::create_dir_all(lab.repo.join("notes")).unwrap();
+    std::fs::write(lab.repo.join("notes").join(&first), "x").unwrap();
+    std::fs::create_dir_all(lab.repo.join("clusters/prod")).unwrap();
+    std::fs::write(lab.repo.join("clusters/prod/app.yaml"), "image: evil").unwrap();
+    git(&lab.repo, &["add", "-A"]);
+    let out = Command::new("git")
+        .current_dir(&lab.repo)
+        .args([
+            "-c",
+            "user.email=mallory@example.com",
+            "-c",
+            "gpg.format=ssh",
+            "-c",
+            &format!("user.signingkey={m}"),
+            "commit",
+            "-q",
+            "-S",
+            "-m",
+            "innocent",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let bad = git(&lab.repo, &["rev-parse", "HEAD"]);
+    let (code, reason, v) = lab.sigil(
+        &policy,
+        &[
+            "commits",
+            &format!("{base}..{bad}"),
+            "--ref",
+            "refs/heads/main",
+        ],
+    );
+    assert_eq!(
+        (code, reason.as_deref()),
+        (1, Some("signer-not-allowed")),
+        "{v}"
+    );
+    let verdicts = v["commits"].as_array().unwrap();
+    let mallorys = verdicts.iter().find(|c| c["id"] == bad.as_str()).unwrap();
+    assert_eq!(mallorys["result"], "refused", "{v}");
+    assert!(
+        mallorys["rule"]
+            .as_str()
+            .unwrap()
+            .contains("clusters/prod/**"),
+        "{v}"
+    );
+    assert!(
+        mallorys["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with("allows only alice"),
+        "{v}"
+    );
+    let alices = verdicts.iter().find(|c| c["id"] == first.as_str()).unwrap();
+    assert_eq!(alices["result"], "verified", "{v}");
+}

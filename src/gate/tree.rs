@@ -16,7 +16,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::process::{Child, ChildStdout, Stdio};
 
-use crate::git::object::HashAlgo;
+use crate::git::object::{HashAlgo, MODE_GITLINK, MODE_TREE, TreeItem, parse_tree};
 use crate::git::repo::Repo;
 
 /// Most entries (files, symlinks and directories) in one tree.
@@ -30,17 +30,10 @@ const MAX_TARGET: usize = 4096;
 /// Most symlinks followed while resolving one symlink target inside the tree.
 const MAX_HOPS: usize = 40;
 
-/// A regular file.
-pub const MODE_FILE: u32 = 0o100644;
-/// An executable file.
-pub const MODE_EXEC: u32 = 0o100755;
-/// A symbolic link.
-pub const MODE_SYMLINK: u32 = 0o120000;
+pub use crate::git::object::{MODE_EXEC, MODE_FILE, MODE_SYMLINK};
 /// A private file (mode 0600): never read from git; the gate uses it for secrets it decrypted
 /// into a published tree.
 pub const MODE_PRIVATE: u32 = 0o100600;
-const MODE_TREE: u32 = 0o040000;
-const MODE_GITLINK: u32 = 0o160000;
 
 /// One file or symlink of a tree (directories are implied by paths).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,7 +97,7 @@ pub fn read_tree(repo_dir: &Path, commit: &str) -> Result<Vec<Entry>, TreeError>
             "{commit} is a {kind}, not a commit"
         )));
     }
-    let root = commit_tree(&body, algo)
+    let root = crate::git::object::commit_tree_id(&body, algo)
         .ok_or_else(|| TreeError::Corrupt(format!("commit {commit} has no tree header")))?;
     let listing = ls_tree(&repo, &root, algo)?;
 
@@ -203,13 +196,6 @@ pub fn read_tree(repo_dir: &Path, commit: &str) -> Result<Vec<Entry>, TreeError>
 
 fn is_hex_id(s: &str, algo: HashAlgo) -> bool {
     s.len() == algo.hex_len() && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
-
-/// The `tree <id>` header of a commit (always its first line).
-fn commit_tree(body: &[u8], algo: HashAlgo) -> Option<String> {
-    let line = body.split(|&b| b == b'\n').next()?;
-    let id = std::str::from_utf8(line.strip_prefix(b"tree ")?).ok()?;
-    is_hex_id(id, algo).then(|| id.to_string())
 }
 
 /// One `ls-tree` record.
@@ -330,47 +316,6 @@ fn check_path(path: &[u8]) -> Result<String, TreeError> {
         }
     }
     Ok(path.to_string())
-}
-
-/// git's `canon_mode`.
-fn canon_mode(mode: u32) -> u32 {
-    match mode & 0o170000 {
-        0o100000 => {
-            if mode & 0o100 != 0 {
-                MODE_EXEC
-            } else {
-                MODE_FILE
-            }
-        }
-        0o120000 => MODE_SYMLINK,
-        0o040000 => MODE_TREE,
-        _ => MODE_GITLINK,
-    }
-}
-
-/// One entry of a tree object: name, canonical mode, id.
-type TreeItem = (Vec<u8>, u32, String);
-
-/// A raw tree object: `<octal mode> SP <name> NUL <binary id>`*.
-fn parse_tree(mut body: &[u8], algo: HashAlgo) -> Option<Vec<TreeItem>> {
-    let raw_len = algo.hex_len() / 2;
-    let mut out = Vec::new();
-    while !body.is_empty() {
-        let sp = body.iter().position(|&b| b == b' ')?;
-        let mode = std::str::from_utf8(&body[..sp]).ok()?;
-        if mode.is_empty() || mode.len() > 6 || !mode.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
-            return None;
-        }
-        let mode = u32::from_str_radix(mode, 8).ok()?;
-        let rest = &body[sp + 1..];
-        let nul = rest.iter().position(|&b| b == 0)?;
-        let name = rest[..nul].to_vec();
-        let id = rest.get(nul + 1..nul + 1 + raw_len)?;
-        let hex = hex::encode(id);
-        out.push((name, canon_mode(mode), hex));
-        body = &rest[nul + 1 + raw_len..];
-    }
-    Some(out)
 }
 
 /// A streamed `git cat-file --batch`: ids fed by a second thread, replies read in order.

@@ -464,6 +464,65 @@ pub fn parse_tag(raw: &[u8], algo: HashAlgo) -> Result<Tag, ObjectRefusal> {
     })
 }
 
+/// Tree entry mode of a regular file.
+pub const MODE_FILE: u32 = 0o100644;
+/// Tree entry mode of an executable file.
+pub const MODE_EXEC: u32 = 0o100755;
+/// Tree entry mode of a symbolic link.
+pub const MODE_SYMLINK: u32 = 0o120000;
+/// Tree entry mode of a subtree.
+pub const MODE_TREE: u32 = 0o040000;
+/// Tree entry mode of a submodule (a commit id).
+pub const MODE_GITLINK: u32 = 0o160000;
+/// git's `canon_mode`.
+pub fn canon_mode(mode: u32) -> u32 {
+    match mode & 0o170000 {
+        0o100000 => {
+            if mode & 0o100 != 0 {
+                MODE_EXEC
+            } else {
+                MODE_FILE
+            }
+        }
+        0o120000 => MODE_SYMLINK,
+        0o040000 => MODE_TREE,
+        _ => MODE_GITLINK,
+    }
+}
+
+/// The `tree <id>` header of a commit object (always its first line).
+pub fn commit_tree_id(body: &[u8], algo: HashAlgo) -> Option<String> {
+    let line = body.split(|&b| b == b'\n').next()?;
+    let id = std::str::from_utf8(line.strip_prefix(b"tree ")?).ok()?;
+    (id.len() == algo.hex_len() && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        .then(|| id.to_string())
+}
+
+/// One entry of a tree object: name, canonical mode, id.
+pub type TreeItem = (Vec<u8>, u32, String);
+
+/// A raw tree object: `<octal mode> SP <name> NUL <binary id>`*.
+pub fn parse_tree(mut body: &[u8], algo: HashAlgo) -> Option<Vec<TreeItem>> {
+    let raw_len = algo.hex_len() / 2;
+    let mut out = Vec::new();
+    while !body.is_empty() {
+        let sp = body.iter().position(|&b| b == b' ')?;
+        let mode = std::str::from_utf8(&body[..sp]).ok()?;
+        if mode.is_empty() || mode.len() > 6 || !mode.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+            return None;
+        }
+        let mode = u32::from_str_radix(mode, 8).ok()?;
+        let rest = &body[sp + 1..];
+        let nul = rest.iter().position(|&b| b == 0)?;
+        let name = rest[..nul].to_vec();
+        let id = rest.get(nul + 1..nul + 1 + raw_len)?;
+        let hex = hex::encode(id);
+        out.push((name, canon_mode(mode), hex));
+        body = &rest[nul + 1 + raw_len..];
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

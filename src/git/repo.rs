@@ -1,8 +1,7 @@
 //! Reading a repository through `git` plumbing (`cat-file --batch`, `rev-list`), with object
 //! ids recomputed from the bytes read. Replace refs are disabled so no object can be swapped.
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
@@ -172,62 +171,6 @@ impl Repo {
                 String::from_utf8_lossy(&out.stderr).trim().to_string(),
             )),
         }
-    }
-
-    /// Paths changed by each commit against its first parent (all paths for a root commit).
-    pub fn changed_paths(&self, ids: &[String]) -> Result<HashMap<String, Vec<String>>, GitError> {
-        let mut out = HashMap::new();
-        if ids.is_empty() {
-            return Ok(out);
-        }
-        let mut command = git(&self.dir);
-        command.args([
-            "diff-tree",
-            "--stdin",
-            "-r",
-            "--root",
-            "-m",
-            "--first-parent",
-            "--name-only",
-            "--no-renames",
-            "-z",
-        ]);
-        let (mut child, stdin, mut stdout) = spawn_piped(command, "diff-tree")?;
-        let writer = feed_ids(stdin, ids);
-        let mut text = Vec::new();
-        stdout
-            .read_to_end(&mut text)
-            .map_err(|e| GitError::Io(e.to_string()))?;
-        let _ = writer.join();
-        if !child
-            .wait()
-            .map_err(|e| GitError::Io(e.to_string()))?
-            .success()
-        {
-            return Err(GitError::Io("git diff-tree failed".into()));
-        }
-        let mut current: Option<String> = None;
-        for field in text.split(|&b| b == 0) {
-            let s = String::from_utf8_lossy(field);
-            let s = s.trim_start_matches('\n');
-            if s.is_empty() {
-                continue;
-            }
-            if s.len() == self.algo.hex_len()
-                && ids.iter().any(|i| i == s)
-                && current.as_deref() != Some(s)
-            {
-                current = Some(s.to_string());
-                out.entry(s.to_string()).or_insert_with(Vec::new);
-                continue;
-            }
-            if let Some(c) = &current {
-                out.entry(c.clone())
-                    .or_insert_with(Vec::new)
-                    .push(s.to_string());
-            }
-        }
-        Ok(out)
     }
 
     /// Reads many objects in one streamed `cat-file --batch` (ids written by a second thread,

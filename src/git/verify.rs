@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::diff::{CommitTrees, changed_paths};
 use super::object::{HashAlgo, SigFormat, parse_commit, parse_tag};
 use super::repo::{GitError, Repo};
 use crate::policy::{Policy, Rule, Signer};
@@ -284,9 +285,15 @@ fn evaluate(
         let (first, principal) = signed.signers[0].clone();
         v.signer = Some(policy.signers[first].name.clone());
         v.principal = principal;
+        // Signers every applicable rule allows (the commit touched paths of each rule).
         let allowed: Vec<usize> = match (&allowed_override, rules.first()) {
             (Some(a), _) => a.clone(),
-            (None, Some(r)) => r.signers.clone(),
+            (None, Some(r)) => r
+                .signers
+                .iter()
+                .copied()
+                .filter(|i| rules.iter().all(|r| r.signers.contains(i)))
+                .collect(),
             (None, None) => Vec::new(),
         };
         let detail = format!(
@@ -497,11 +504,6 @@ pub fn verify_commits(
         }
     }
     let todo_ids: Vec<String> = todo.iter().map(|&i| ids[i].clone()).collect();
-    let paths = if ctx.policy.commits.path_sensitive() {
-        repo.changed_paths(&todo_ids)?
-    } else {
-        HashMap::new()
-    };
     let mut parsed = Vec::with_capacity(todo.len());
     let objects = repo.read_many(&todo_ids)?;
     for (&i, (kind, raw)) in todo.iter().zip(objects) {
@@ -520,6 +522,19 @@ pub fn verify_commits(
             Err(e) => out[i] = Some(Verdict::refused(id, "commit", e.code, e.detail)),
         }
     }
+    let paths = if ctx.policy.commits.path_sensitive() {
+        let trees: Vec<CommitTrees<'_>> = parsed
+            .iter()
+            .map(|(i, c): &(usize, super::object::Commit)| CommitTrees {
+                id: &ids[*i],
+                tree: &c.tree,
+                parent: c.parents.first().map(String::as_str),
+            })
+            .collect();
+        changed_paths(repo, &trees)?
+    } else {
+        HashMap::new()
+    };
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
