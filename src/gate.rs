@@ -12,4 +12,3 @@ pub mod run;
 pub mod server;
 pub mod state;
 pub mod sync;
-pub mod tree;

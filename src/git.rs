@@ -3,4 +3,5 @@
 pub mod diff;
 pub mod object;
 pub mod repo;
+pub mod tree;
 pub mod verify;

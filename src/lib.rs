@@ -5,6 +5,8 @@ pub mod gate;
 pub mod git;
 pub mod http;
 pub mod image;
+pub mod manifest;
 pub mod policy;
+pub mod process;
 pub mod signature;
 pub mod sops;

@@ -19,8 +19,8 @@ use std::time::{Duration, SystemTime};
 use rand::RngCore;
 use sha2::Digest;
 
-use super::tree::{Entry, MODE_EXEC, MODE_PRIVATE, MODE_SYMLINK, TreeError, write_tree};
 use crate::cli::io::{Mode, write_atomic};
+use crate::git::tree::{Entry, MODE_EXEC, MODE_PRIVATE, MODE_SYMLINK, TreeError, write_tree};
 
 /// Directory of the published trees inside the root.
 pub const VERSIONS: &str = ".versions";
@@ -450,7 +450,7 @@ pub fn flux_status(url: &str, digest: &str, revision: &str, size: u64) -> serde_
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gate::tree::{MODE_EXEC, MODE_FILE, MODE_SYMLINK};
+    use crate::git::tree::{MODE_EXEC, MODE_FILE, MODE_SYMLINK};
 
     fn tree(n: u8) -> Vec<Entry> {
         vec![

@@ -8,8 +8,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::sync::{Stop, check_images, check_secrets};
-use super::tree;
 use crate::git::repo::Repo;
+use crate::git::tree;
 use crate::git::verify::{Context, verify_commits};
 use crate::policy::Policy;
 
