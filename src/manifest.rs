@@ -4,9 +4,14 @@
 //! itself, post-build substitutions), the checks on them that `check secrets`, `verify images`,
 //! `render` and the gate all share, and the pinned output that is published.
 
+pub mod check;
 pub mod directory;
 pub mod documents;
+pub mod inspect;
 pub mod kustomization;
 pub mod kustomize;
+pub mod output;
 pub mod render;
+pub mod secrets;
+pub mod substitute;
 pub mod tree_index;
