@@ -4,6 +4,7 @@ pub mod args;
 pub mod check;
 pub mod io;
 pub mod keygen;
+pub mod rendered;
 pub mod secrets;
 pub mod sign;
 pub mod treepath;
@@ -107,8 +108,18 @@ pub fn run() -> i32 {
         } => return keygen::cosign(output_key_prefix.as_deref()),
         Command::Keygen { output, .. } => secrets::keygen(output.as_deref()).map(|_| 0),
         Command::Check {
-            what: CheckCommand::Secrets { paths },
-        } => check::secrets(config, paths),
+            what:
+                CheckCommand::Secrets {
+                    paths,
+                    age_key_file,
+                    render,
+                },
+        } => check::secrets(
+            config,
+            paths,
+            &render.choice("directory", true),
+            age_key_file.as_deref(),
+        ),
         Command::Verify { what } => return verify::run(what),
         Command::Sign { what } => return sign::run(what),
         Command::Gate { config, once } => return crate::gate::run::run(config, *once),
@@ -120,7 +131,16 @@ pub fn run() -> i32 {
             age_key_file,
             decrypt,
             no_images,
+            recurse,
+            render,
         } => {
+            let substitute = match render.variables() {
+                Ok(v) => v,
+                Err(e) => {
+                    eprintln!("sigil render: {e}");
+                    return 2;
+                }
+            };
             return crate::gate::render::run(&crate::gate::render::RenderArgs {
                 policy,
                 revision: revision.as_deref(),
@@ -129,6 +149,8 @@ pub fn run() -> i32 {
                 age_key_file: age_key_file.as_deref(),
                 decrypt: *decrypt,
                 images: !no_images,
+                choice: render.choice("auto", *recurse),
+                substitute,
             });
         }
         Command::Completion { shell } => {

@@ -10,6 +10,7 @@ pub mod documents;
 pub mod inspect;
 pub mod kustomization;
 pub mod kustomize;
+pub mod local;
 pub mod output;
 pub mod render;
 pub mod secrets;

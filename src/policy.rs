@@ -112,6 +112,8 @@ pub struct Policy {
     pub images: images::ImagePolicy,
     /// Kinds that must be SOPS-encrypted (`spec.secrets.requireSops`; default `Secret`).
     pub require_sops: Vec<String>,
+    /// Reconciler sources a render may contain (`spec.sources.allow`).
+    pub allowed_sources: Vec<crate::manifest::check::AllowedSource>,
 }
 
 fn literal_len(p: &str) -> usize {
@@ -421,6 +423,35 @@ impl Policy {
                 );
             }
         }
+        let mut allowed_sources = Vec::new();
+        for (i, a) in file
+            .spec
+            .sources
+            .iter()
+            .flat_map(|s| s.allow.iter())
+            .enumerate()
+        {
+            let what = format!("sources.allow[{i}] ({})", a.kind);
+            let pattern = |p: &str, l: &mut Loader<'_>| match glob::Pattern::new(p) {
+                Ok(g) => Some(g),
+                Err(e) => {
+                    l.errors.push(format!("{what}: invalid glob '{p}': {e}"));
+                    None
+                }
+            };
+            let name = pattern(&a.name, &mut l);
+            let namespace = a.namespace.as_deref().map(|n| pattern(n, &mut l));
+            if let (Some(name), Some(namespace)) = (
+                name,
+                namespace.unwrap_or(Some(glob::Pattern::new("*").expect("valid"))),
+            ) {
+                allowed_sources.push(crate::manifest::check::AllowedSource {
+                    kind: a.kind.clone(),
+                    namespace: a.namespace.as_ref().map(|_| namespace),
+                    name,
+                });
+            }
+        }
         if !l.errors.is_empty() {
             return Err(l.errors);
         }
@@ -448,6 +479,7 @@ impl Policy {
             tags,
             images,
             require_sops,
+            allowed_sources,
         })
     }
 

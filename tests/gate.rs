@@ -114,7 +114,7 @@ impl Lab {
         self.s.write(
             "gate.yaml",
             format!(
-                "apiVersion: sigil.dev/v1alpha1\nkind: Gate\nspec:\n{http}  stateDir: {state}\n  sources:\n    - name: app\n      url: file://{repo}\n      ref: refs/heads/main\n      interval: 1h\n      policy: {policy}\n      secrets: {{ageKeyFile: {age}}}\n{extra_source}      publish:\n        volume: {{root: {out}, link: current, keepVersions: 1, grace: 0s, decryptSecrets: true}}\n{artifact}",
+                "apiVersion: sigil.dev/v1alpha1\nkind: Gate\nspec:\n{http}  stateDir: {state}\n  sources:\n    - name: app\n      url: file://{repo}\n      ref: refs/heads/main\n      interval: 1h\n      policy: {policy}\n      secrets: {{ageKeyFile: {age}}}\n{extra_source}      render: {{directory: {{paths: [\".\"], recurse: true}}}}\n      publish:\n        volume: {{root: {out}, link: current, keepVersions: 1, grace: 0s, decryptSecrets: true}}\n{artifact}",
                 state = self.s.path("state").display(),
                 repo = self.repo.display(),
                 policy = self.s.path("policy.yaml").display(),

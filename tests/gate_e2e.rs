@@ -155,7 +155,7 @@ impl Lab {
         self.s.write(
             name,
             format!(
-                "apiVersion: sigil.dev/v1alpha1\nkind: Gate\nspec:\n{http}  stateDir: {state}\n  sources:\n    - name: app\n      url: {url}\n      ref: refs/heads/main\n      interval: 1h\n      policy: {policy}\n{extra}      publish:\n        volume: {{root: {out}, link: current, keepVersions: 1, grace: 0s}}\n",
+                "apiVersion: sigil.dev/v1alpha1\nkind: Gate\nspec:\n{http}  stateDir: {state}\n  sources:\n    - name: app\n      url: {url}\n      ref: refs/heads/main\n      interval: 1h\n      policy: {policy}\n{extra}      render: {{directory: {{paths: [\".\"], recurse: true}}}}\n      publish:\n        volume: {{root: {out}, link: current, keepVersions: 1, grace: 0s}}\n",
                 state = self.s.path("state").display(),
                 policy = self.s.path("policy.yaml").display(),
                 out = self.out.display(),

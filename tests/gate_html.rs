@@ -159,7 +159,7 @@ fn status_page_renders_in_headless_chromium() {
     let config = s.write(
         "gate.yaml",
         format!(
-            "apiVersion: sigil.dev/v1alpha1\nkind: Gate\nspec:\n  http: {{bind: \"127.0.0.1:{port}\", webhookSecretFile: {secret}}}\n  stateDir: {state}\n  sources:\n    - name: app\n      url: file://{repo}\n      ref: refs/heads/main\n      interval: 1h\n      policy: {policy}\n      secrets: {{ageKeyFile: {age}}}\n      publish:\n        volume: {{root: {out}, link: current, decryptSecrets: true}}\n        artifact: {{baseUrl: \"http://127.0.0.1:{port}\"}}\n",
+            "apiVersion: sigil.dev/v1alpha1\nkind: Gate\nspec:\n  http: {{bind: \"127.0.0.1:{port}\", webhookSecretFile: {secret}}}\n  stateDir: {state}\n  sources:\n    - name: app\n      url: file://{repo}\n      ref: refs/heads/main\n      interval: 1h\n      policy: {policy}\n      secrets: {{ageKeyFile: {age}}}\n      render: {{directory: {{paths: [\".\"], recurse: true}}}}\n      publish:\n        volume: {{root: {out}, link: current, decryptSecrets: true}}\n        artifact: {{baseUrl: \"http://127.0.0.1:{port}\"}}\n",
             secret = secret.display(),
             state = s.path("state").display(),
             repo = repo.display(),

@@ -311,12 +311,17 @@ pub enum Command {
         /// age identities to verify SOPS MACs (and, with --decrypt, to decrypt).
         #[arg(long, env = "SIGIL_AGE_KEY_FILE", value_name = "FILE")]
         age_key_file: Option<PathBuf>,
-        /// Print SOPS files decrypted (Argo CD caches rendered manifests: see deploy/README.md).
+        /// Print Secrets decrypted (Argo CD caches rendered manifests: see deploy/README.md).
         #[arg(long)]
         decrypt: bool,
         /// Skip image signature verification.
         #[arg(long)]
         no_images: bool,
+        /// Enter subdirectories (directory mode; Argo CD's `directory.recurse`).
+        #[arg(long)]
+        recurse: bool,
+        #[command(flatten)]
+        render: RenderOpts,
     },
     /// Print shell completions.
     Completion {
@@ -325,6 +330,60 @@ pub enum Command {
     },
     /// Print the man page (roff).
     Man,
+}
+
+/// How a path is rendered before it is checked (shared by `render`, `verify images`, `check
+/// secrets`).
+#[derive(Args, Clone, Default)]
+pub struct RenderOpts {
+    /// How the consumer builds the path: `auto` (kustomize where the path has a
+    /// kustomization, else the directory's files), `kustomize` or `directory` [default: auto;
+    /// check secrets: directory].
+    #[arg(long = "render", value_name = "MODE", value_parser = ["auto", "kustomize", "directory"])]
+    pub mode: Option<String>,
+    /// Directory mode: only files matching this Argo CD glob (relative to the path).
+    #[arg(long, value_name = "GLOB")]
+    pub include: Option<String>,
+    /// Directory mode: never files matching this Argo CD glob.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Option<String>,
+    /// The kustomize (or kubectl) program [default: kustomize, else kubectl, on PATH].
+    #[arg(long = "kustomize", value_name = "PROGRAM")]
+    pub kustomize: Option<PathBuf>,
+    /// kustomize's default load restrictor (files only below each kustomization, as Argo
+    /// CD builds) instead of kustomize-controller's (anywhere in the repository).
+    #[arg(long)]
+    pub load_restrictor_root_only: bool,
+    /// A Flux postBuild variable (repeatable): substituted into every object before checks.
+    #[arg(long = "substitute", value_name = "VAR=VALUE")]
+    pub substitute: Vec<String>,
+}
+
+impl RenderOpts {
+    /// The render choice (`default` mode unless `--render`; `recurse` for directory mode).
+    pub fn choice(&self, default: &str, recurse: bool) -> crate::manifest::render::Choice {
+        crate::manifest::render::Choice {
+            mode: self.mode.clone().unwrap_or_else(|| default.to_string()),
+            recurse,
+            include: self.include.clone(),
+            exclude: self.exclude.clone(),
+            binary: self.kustomize.clone(),
+            load_restrictions_none: !self.load_restrictor_root_only,
+        }
+    }
+
+    /// The `--substitute` variables.
+    pub fn variables(&self) -> Result<std::collections::BTreeMap<String, String>, String> {
+        let mut out = std::collections::BTreeMap::new();
+        for s in &self.substitute {
+            let (k, v) = s
+                .split_once('=')
+                .ok_or_else(|| format!("--substitute '{s}' is not VAR=VALUE"))?;
+            out.insert(k.to_string(), v.to_string());
+        }
+        crate::manifest::substitute::check_vars(&out)?;
+        Ok(out)
+    }
 }
 
 /// `sigil sign …`.
@@ -363,10 +422,15 @@ pub enum SignCommand {
 /// `sigil check …`.
 #[derive(Subcommand)]
 pub enum CheckCommand {
-    /// Check files (default: every file under the current directory known to git, or all).
+    /// Check files and what they render to (default: the current directory).
     Secrets {
         /// Files or directories.
         paths: Vec<PathBuf>,
+        /// age identities: also verify the MAC of every SOPS file a Secret comes from.
+        #[arg(long, env = "SIGIL_AGE_KEY_FILE", value_name = "FILE")]
+        age_key_file: Option<PathBuf>,
+        #[command(flatten)]
+        render: RenderOpts,
     },
 }
 
@@ -440,5 +504,7 @@ pub enum VerifyCommand {
         /// Largest image or signature manifest accepted, in bytes.
         #[arg(long, default_value_t = 4 << 20, value_name = "BYTES")]
         max_manifest_bytes: u64,
+        #[command(flatten)]
+        render: RenderOpts,
     },
 }

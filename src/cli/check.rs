@@ -1,27 +1,39 @@
-//! `sigil check secrets`: files that must be encrypted are, and no Secret manifest is plaintext.
+//! `sigil check secrets`: files that `.sops.yaml` rules govern are valid SOPS files with no
+//! plaintext where their rule wants ciphertext, and every Secret the paths render to (the
+//! directory's files by default, or as kustomize builds them with `--render`) carries only
+//! ciphertext from a valid SOPS file of the repository: JSON files, `List`s, every document,
+//! generators and SOPS files whose `encrypted_regex` selects nothing included.
 
 use std::path::{Path, PathBuf};
 
+use super::rendered::check_path;
+use crate::manifest::check::Options;
+use crate::manifest::render::Choice;
 use crate::sops::Error;
 use crate::sops::config::{Config, locate};
 use crate::sops::format::{Format, load_encrypted};
-use crate::sops::store::yaml;
-use crate::sops::tree::{Entry, Value, get};
+use crate::sops::tree::{Entry, Value};
 
-/// Runs the check; returns 0 when clean, 1 when something was found.
-pub fn secrets(config_path: Option<&Path>, paths: &[PathBuf]) -> Result<i32, Error> {
+/// Runs the check; returns 0 when clean, 1 when something was found, 3 when a path could not
+/// be rendered at all (kustomize missing).
+pub fn secrets(
+    config_path: Option<&Path>,
+    paths: &[PathBuf],
+    choice: &Choice,
+    age_key_file: Option<&Path>,
+) -> Result<i32, Error> {
     let config = match locate(config_path)? {
         Some(p) => Some(Config::load(&p)?),
         None => None,
     };
-    let mut files = Vec::new();
     let roots = if paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
         paths.to_vec()
     };
-    for r in roots {
-        collect(&r, &mut files)?;
+    let mut files = Vec::new();
+    for r in &roots {
+        collect(r, &mut files)?;
     }
     let mut problems = 0;
     for f in files {
@@ -30,7 +42,41 @@ pub fn secrets(config_path: Option<&Path>, paths: &[PathBuf]) -> Result<i32, Err
             problems += 1;
         }
     }
+    let opts = Options::default();
+    for r in &roots {
+        let unlocker = match age_key_file {
+            Some(k) => Some(crate::sops::keys::Unlocker::from_age_file(k).map_err(Error::Read)?),
+            None => None,
+        };
+        match check_path(r, choice, &opts, unlocker) {
+            Ok(found) => {
+                for refusal in found.refusals.iter().filter(|x| about_secrets(x.code)) {
+                    println!("{}: {}: {}", refusal.subject, refusal.code, refusal.message);
+                    problems += 1;
+                }
+            }
+            Err((code, msg)) => {
+                eprintln!("sigil check secrets: {msg}");
+                return Ok(if code == 2 { 2 } else { 3 });
+            }
+        }
+    }
     Ok(if problems == 0 { 0 } else { 1 })
+}
+
+/// Refusals of a render that concern secrets.
+fn about_secrets(code: &str) -> bool {
+    matches!(
+        code,
+        "plaintext-secret"
+            | "unverified-secret"
+            | "invalid-sops-file"
+            | "mac-mismatch"
+            | "no-key"
+            | "sops-decrypt-failed"
+            | "render-failed"
+            | "substitution-failed"
+    )
 }
 
 fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), Error> {
@@ -64,65 +110,16 @@ fn check_file(f: &Path, config: Option<&Config>) -> Vec<String> {
     };
     let format = Format::from_path(f);
     let governed = config.is_some_and(|c| c.claims(f));
-    let encrypted = load_encrypted(format, &bytes);
     if governed {
-        match &encrypted {
+        match load_encrypted(format, &bytes) {
             Ok((docs, meta)) => {
                 if let Ok(sel) = meta.selection.clone().with_default().compile() {
-                    plaintext_leaves(docs, &sel, &mut found);
+                    plaintext_leaves(&docs, &sel, &mut found);
                 }
             }
             Err(e) => found.push(format!(
                 "matches a .sops.yaml creation rule but is not a valid sops file: {e}"
             )),
-        }
-    }
-    if format == Format::Yaml && encrypted.is_err() {
-        found.extend(plaintext_secrets(&bytes));
-    }
-    found
-}
-
-/// Kubernetes `Secret` documents of a plain (not SOPS) YAML file that carry `data` or
-/// `stringData` values: one message per value, naming the document and key, never the value.
-pub fn plaintext_secrets(bytes: &[u8]) -> Vec<String> {
-    plaintext_kinds(bytes, &["Secret".to_string()])
-}
-
-/// Documents of a plain (not SOPS) YAML file whose kind must be SOPS-encrypted: a `Secret`
-/// with `data`/`stringData` values, or any document of another listed kind. Messages name the
-/// document and key, never a value.
-pub fn plaintext_kinds(bytes: &[u8], kinds: &[String]) -> Vec<String> {
-    let mut found = Vec::new();
-    if let Ok(docs) = yaml::load(bytes) {
-        for (i, doc) in docs.iter().enumerate() {
-            let Some(Value::Str(kind)) = get(doc, "kind") else {
-                continue;
-            };
-            if !kinds.iter().any(|k| k.as_bytes() == &kind[..]) {
-                continue;
-            }
-            if &kind[..] != b"Secret" {
-                found.push(format!(
-                    "document {}: a {} must be SOPS-encrypted (policy secrets.requireSops)",
-                    i + 1,
-                    String::from_utf8_lossy(&kind[..])
-                ));
-                continue;
-            }
-            for field in ["data", "stringData"] {
-                if let Some(Value::Map(entries)) = get(doc, field) {
-                    for e in entries {
-                        if let Entry::Pair(k, _) = e {
-                            found.push(format!(
-                                "document {}: Secret has plaintext {field}[\"{}\"]: encrypt it with `sigil encrypt -i`",
-                                i + 1,
-                                k.as_str()
-                            ));
-                        }
-                    }
-                }
-            }
         }
     }
     found

@@ -99,6 +99,7 @@ fn run_inner(cmd: &VerifyCommand) -> Result<i32, Failure> {
             jobs,
             timeout,
             max_manifest_bytes,
+            render,
         } => super::verify_images::run(&super::verify_images::Args {
             targets,
             policy,
@@ -107,6 +108,8 @@ fn run_inner(cmd: &VerifyCommand) -> Result<i32, Failure> {
             jobs: *jobs,
             timeout: std::time::Duration::from_secs(*timeout),
             max_manifest: *max_manifest_bytes,
+            choice: render.choice("auto", true),
+            substitute: render.variables().map_err(|e| Failure(2, e))?,
         }),
         VerifyCommand::Commits {
             rev,

@@ -1,16 +1,22 @@
-//! `sigil verify images`: every image of the given manifests (or references) against the
-//! policy's image rules; exit 0 verified, 1 refused, 2 usage/configuration, 3 operational.
+//! `sigil verify images`: every image of the given paths, rendered as their consumer builds
+//! them (kustomize where a path holds a kustomization, else its files), or of references,
+//! against the policy's image rules; exit 0 verified, 1 refused, 2 usage/configuration, 3
+//! operational.
 
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Serialize;
 
+use super::rendered::check_path;
 use super::verify::Failure;
 use crate::image::check::{Checker, ImageVerdict, Outcome, Target, Targets};
-use crate::image::manifests;
 use crate::image::reference::Reference;
 use crate::image::registry::{Client, ClientOptions};
+use crate::manifest::check::Options;
+use crate::manifest::render::Choice;
+use crate::manifest::secrets::Refusal;
 use crate::policy::Policy;
 
 /// Arguments of `verify images`.
@@ -29,6 +35,10 @@ pub struct Args<'a> {
     pub timeout: Duration,
     /// Largest manifest accepted.
     pub max_manifest: u64,
+    /// How paths are rendered.
+    pub choice: Choice,
+    /// Flux postBuild variables.
+    pub substitute: BTreeMap<String, String>,
 }
 
 #[derive(Serialize)]
@@ -37,7 +47,20 @@ struct Report<'a> {
     result: &'static str,
     reason: Option<&'static str>,
     policy_digest: &'a str,
+    refusals: Vec<serde_json::Value>,
     images: &'a [ImageVerdict],
+}
+
+/// Refusals of a render that hide or invalidate images.
+fn about_images(r: &Refusal) -> bool {
+    matches!(
+        r.code,
+        "render-failed"
+            | "unknown-pod-spec"
+            | "unresolved-substitution"
+            | "unverified-source"
+            | "substitution-failed"
+    )
 }
 
 /// Runs the command; returns the exit code.
@@ -52,7 +75,7 @@ pub fn run(args: &Args<'_>) -> Result<i32, Failure> {
             ),
         )
     })?;
-    let targets = collect_targets(args.targets)?;
+    let (targets, refusals) = collect_targets(args, &policy)?;
     let client = Client::new(ClientOptions {
         insecure: policy.images.insecure_registries.clone(),
         timeout: args.timeout,
@@ -68,27 +91,34 @@ pub fn run(args: &Args<'_>) -> Result<i32, Failure> {
         jobs: args.jobs,
     };
     let verdicts = checker.check_all(&targets);
-    Ok(report(args.format, &policy.digest, &verdicts))
+    Ok(report(args.format, &policy.digest, &refusals, &verdicts))
 }
 
-/// Paths become the images their manifests name; anything else must be an image reference.
-fn collect_targets(args: &[String]) -> Result<Vec<Target>, Failure> {
+/// Paths become the images their render names (plus the render's refusals); anything else
+/// must be an image reference.
+fn collect_targets(
+    args: &Args<'_>,
+    policy: &Policy,
+) -> Result<(Vec<Target>, Vec<Refusal>), Failure> {
     let mut targets = Targets::default();
     let mut errors = Vec::new();
-    for arg in args {
+    let mut refusals = Vec::new();
+    let opts = Options {
+        image_fields: &policy.images.fields,
+        allowed_sources: &policy.allowed_sources,
+        require_sops: &[],
+        substitute: (!args.substitute.is_empty()).then_some(&args.substitute),
+    };
+    for arg in args.targets {
         let path = Path::new(arg);
         if path.exists() {
-            for file in manifest_files(path).map_err(|e| Failure(2, e))? {
-                let text = std::fs::read_to_string(&file)
-                    .map_err(|e| Failure(2, format!("cannot read {}: {e}", file.display())))?;
-                let overrides = kustomization_for(&file)?;
-                let name = file.display().to_string();
-                let found = manifests::find(&name, &text, &overrides).map_err(|e| Failure(2, e))?;
-                for (f, r) in found.iter().zip(manifests::normalise(&found)) {
-                    match r {
-                        Ok(reference) => targets.add(&f.raw, reference, f.source()),
-                        Err(e) => errors.push(e),
-                    }
+            let found =
+                check_path(path, &args.choice, &opts, None).map_err(|(c, m)| Failure(c, m))?;
+            refusals.extend(found.refusals.into_iter().filter(about_images));
+            for (raw, location) in found.images {
+                match Reference::parse(&raw) {
+                    Ok(reference) => targets.add(&raw, reference, location),
+                    Err(e) => errors.push(format!("{location}: '{raw}': {e}")),
                 }
             }
         } else {
@@ -101,79 +131,39 @@ fn collect_targets(args: &[String]) -> Result<Vec<Target>, Failure> {
     if !errors.is_empty() {
         return Err(Failure(2, errors.join("\n  ")));
     }
-    Ok(targets.into_vec())
+    Ok((targets.into_vec(), refusals))
 }
 
-/// The manifest files under `path` (a file, or a directory walked recursively; hidden entries skipped).
-fn manifest_files(path: &Path) -> Result<Vec<PathBuf>, String> {
-    if path.is_file() {
-        return Ok(vec![path.to_path_buf()]);
-    }
-    let mut out = Vec::new();
-    let mut stack = vec![path.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let mut entries: Vec<_> = std::fs::read_dir(&dir)
-            .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
-            .filter_map(Result::ok)
-            .collect();
-        entries.sort_by_key(|e| e.file_name());
-        for e in entries {
-            let p = e.path();
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') {
-                continue;
-            }
-            let ft = e
-                .file_type()
-                .map_err(|err| format!("{}: {err}", p.display()))?;
-            if ft.is_dir() {
-                stack.push(p);
-            } else if ft.is_file()
-                && (name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".json"))
-                && !manifests::is_kustomization(&name)
-            {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// The `images:` overrides of the kustomization beside `file`, if any.
-fn kustomization_for(file: &Path) -> Result<Vec<manifests::Override>, Failure> {
-    let Some(dir) = file.parent() else {
-        return Ok(Vec::new());
-    };
-    for name in ["kustomization.yaml", "kustomization.yml", "Kustomization"] {
-        let p = dir.join(name);
-        if p.is_file() {
-            let text = std::fs::read_to_string(&p)
-                .map_err(|e| Failure(2, format!("cannot read {}: {e}", p.display())))?;
-            return manifests::kustomize_overrides(&text)
-                .map_err(|e| Failure(2, format!("{}: {e}", p.display())));
-        }
-    }
-    Ok(Vec::new())
-}
-
-fn report(format: &str, policy_digest: &str, verdicts: &[ImageVerdict]) -> i32 {
+fn report(
+    format: &str,
+    policy_digest: &str,
+    refusals: &[Refusal],
+    verdicts: &[ImageVerdict],
+) -> i32 {
     let refused = verdicts.iter().find(|v| v.result == Outcome::Refused);
     let errored = verdicts.iter().find(|v| v.result == Outcome::Error);
-    let (result, first, code) = match (refused, errored) {
-        (Some(r), _) => ("refused", Some(r), 1),
-        (None, Some(e)) => ("error", Some(e), 3),
-        (None, None) => ("verified", None, 0),
+    let (result, reason, code) = match (refusals.first(), refused, errored) {
+        (Some(r), _, _) => ("refused", Some(r.code), 1),
+        (None, Some(r), _) => ("refused", r.reason, 1),
+        (None, None, Some(e)) => ("error", e.reason, 3),
+        (None, None, None) => ("verified", None, 0),
     };
     if format == "json" {
         let r = Report {
             result,
-            reason: first.and_then(|v| v.reason),
+            reason,
             policy_digest,
+            refusals: refusals
+                .iter()
+                .map(|r| serde_json::json!({"reason": r.code, "subject": r.subject, "detail": r.message}))
+                .collect(),
             images: verdicts,
         };
         println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
     } else {
+        for r in refusals {
+            println!("REFUSED {}: {} — {}", r.subject, r.code, r.message);
+        }
         for v in verdicts {
             let digest = v
                 .digest
@@ -231,6 +221,14 @@ fn report(format: &str, policy_digest: &str, verdicts: &[ImageVerdict]) -> i32 {
         );
     }
     if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
+        for r in refusals {
+            println!(
+                "::error title=sigil {}::{}: {}",
+                r.code,
+                r.subject,
+                r.message.replace('\n', " ")
+            );
+        }
         for v in verdicts.iter().filter(|v| v.result != Outcome::Verified) {
             let file = v
                 .sources

@@ -57,7 +57,54 @@ struct SourceFile {
     checks: Option<ChecksFile>,
     #[serde(default)]
     secrets: Option<SecretsFile>,
+    #[serde(default)]
+    render: Option<RenderFile>,
     publish: PublishFile,
+}
+
+/// `render`: how the consumer builds the source (exactly one of kustomize, directory).
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RenderFile {
+    #[serde(default)]
+    kustomize: Option<KustomizeFile>,
+    #[serde(default)]
+    directory: Option<DirectoryFile>,
+    #[serde(default)]
+    post_build: Option<PostBuildFile>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct KustomizeFile {
+    paths: Vec<String>,
+    #[serde(default)]
+    binary: Option<String>,
+    #[serde(default)]
+    timeout: Option<String>,
+    #[serde(default)]
+    max_output_bytes: Option<usize>,
+    #[serde(default)]
+    load_restrictor: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct DirectoryFile {
+    paths: Vec<String>,
+    #[serde(default)]
+    recurse: bool,
+    #[serde(default)]
+    include: Option<String>,
+    #[serde(default)]
+    exclude: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PostBuildFile {
+    #[serde(default)]
+    substitute: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -94,6 +141,8 @@ struct SecretsFile {
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct PublishFile {
+    #[serde(default)]
+    rendered: Option<bool>,
     #[serde(default)]
     volume: Option<VolumeFile>,
     #[serde(default)]
@@ -229,6 +278,14 @@ pub struct SourceConfig {
     pub volume: Option<VolumeConfig>,
     /// Artifact publisher.
     pub artifact: Option<ArtifactConfig>,
+    /// How the consumer builds the source (kept across syncs: it caches kustomize builds).
+    pub renderer: std::sync::Arc<crate::manifest::render::Renderer>,
+    /// Flux postBuild variables, when the consumer substitutes.
+    pub substitute: Option<std::sync::Arc<std::collections::BTreeMap<String, String>>>,
+    /// The volume receives the verified render (not the repository tree).
+    pub volume_rendered: bool,
+    /// The artifact holds the verified render (not the repository tree).
+    pub artifact_rendered: bool,
 }
 
 /// A notification target.
@@ -308,6 +365,103 @@ fn external_artifact(
         ),
         ca_file,
     })
+}
+
+/// The renderer and substitutions of a source's `render` section.
+#[allow(clippy::type_complexity)]
+fn render_config(
+    r: Option<&RenderFile>,
+    state_dir: &Path,
+    what: &str,
+    errors: &mut Vec<String>,
+) -> Option<(
+    std::sync::Arc<crate::manifest::render::Renderer>,
+    Option<std::sync::Arc<std::collections::BTreeMap<String, String>>>,
+)> {
+    use crate::manifest::render::{DirectorySpec, KustomizeSpec, Mode, Renderer, normalise_path};
+    let Some(r) = r else {
+        errors.push(format!(
+            "{what}: render is required: say how the consumer builds this source, e.g. render: {{kustomize: {{paths: [clusters/prod]}}}} (Flux Kustomization, Argo CD kustomize app) or render: {{directory: {{paths: [apps], recurse: true}}}} (kubectl apply -f, Argo CD directory app)"
+        ));
+        return None;
+    };
+    let paths = |ps: &[String], errors: &mut Vec<String>| -> Vec<String> {
+        if ps.is_empty() {
+            errors.push(format!("{what}: render paths are empty"));
+        }
+        ps.iter()
+            .filter_map(|p| {
+                normalise_path(p)
+                    .map_err(|e| errors.push(format!("{what}: {e}")))
+                    .ok()
+            })
+            .collect()
+    };
+    let mode = match (&r.kustomize, &r.directory) {
+        (Some(k), None) => {
+            let timeout = match k.timeout.as_deref() {
+                None => Duration::from_secs(60),
+                Some(t) => parse_duration(t).unwrap_or_else(|| {
+                    errors.push(format!(
+                        "{what}: render.kustomize.timeout '{t}' is not a duration"
+                    ));
+                    Duration::from_secs(60)
+                }),
+            };
+            let load_restrictions_none = match k.load_restrictor.as_deref() {
+                None | Some("none") => true,
+                Some("rootOnly") => false,
+                Some(other) => {
+                    errors.push(format!(
+                        "{what}: render.kustomize.loadRestrictor must be none (kustomize-controller) or rootOnly (kustomize's default, Argo CD), not '{other}'"
+                    ));
+                    true
+                }
+            };
+            Mode::Kustomize(KustomizeSpec {
+                paths: paths(&k.paths, errors),
+                binary: k.binary.as_ref().map(PathBuf::from),
+                timeout,
+                max_output: k.max_output_bytes.unwrap_or(64 << 20),
+                load_restrictions_none,
+            })
+        }
+        (None, Some(d)) => Mode::Directory(DirectorySpec {
+            paths: paths(&d.paths, errors),
+            recurse: d.recurse,
+            include: d.include.clone(),
+            exclude: d.exclude.clone(),
+        }),
+        _ => {
+            errors.push(format!(
+                "{what}: render needs exactly one of kustomize or directory"
+            ));
+            return None;
+        }
+    };
+    let substitute = match &r.post_build {
+        Some(pb) if !pb.substitute.is_empty() => {
+            if let Err(e) = crate::manifest::substitute::check_vars(&pb.substitute) {
+                errors.push(format!("{what}: render.postBuild.substitute: {e}"));
+            }
+            Some(std::sync::Arc::new(pb.substitute.clone()))
+        }
+        _ => None,
+    };
+    let work = state_dir.join("render");
+    if let Err(e) = std::fs::create_dir_all(&work).and_then(|_| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&work, std::fs::Permissions::from_mode(0o700))
+    }) {
+        errors.push(format!("{what}: {}: {e}", work.display()));
+    }
+    match Renderer::new(mode, work) {
+        Ok(r) => Some((std::sync::Arc::new(r), substitute)),
+        Err(e) => {
+            errors.push(format!("{what}: render: {e}"));
+            None
+        }
+    }
 }
 
 fn resolve(base: &Path, p: &str) -> PathBuf {
@@ -533,8 +687,13 @@ impl GateConfig {
             if volume.is_none() && artifact.is_none() {
                 errors.push(format!("{what}: publish needs volume and/or artifact"));
             }
+            let render = render_config(s.render.as_ref(), &state_dir, &what, &mut errors);
+            let (volume_rendered, artifact_rendered) = match s.publish.rendered {
+                Some(r) => (r, r),
+                None => (false, true),
+            };
             let checks = s.checks.as_ref();
-            if let Some(policy) = policy {
+            if let (Some(policy), Some((renderer, substitute))) = (policy, render) {
                 sources.push(SourceConfig {
                     name: s.name.clone(),
                     url: s.url.clone(),
@@ -549,6 +708,10 @@ impl GateConfig {
                     age_key_file,
                     volume,
                     artifact,
+                    renderer,
+                    substitute,
+                    volume_rendered,
+                    artifact_rendered,
                 });
             }
         }

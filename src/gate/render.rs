@@ -1,16 +1,23 @@
 //! `sigil render`: the Argo CD ConfigManagementPlugin generate command. Verifies the revision
-//! Argo CD asks for (`ARGOCD_APP_REVISION`) with the `.git` shipped to the plugin, then prints
-//! the manifests **of that verified commit** (read from the git objects, not the checkout) to
-//! stdout. A refusal exits non-zero with one clear line on stderr, so Argo CD keeps the live
-//! state. Exit codes: 0 rendered, 1 refused, 2 usage/configuration, 3 operational.
+//! Argo CD asks for (`ARGOCD_APP_REVISION`) with the `.git` shipped to the plugin, renders the
+//! application path **of that verified commit** (read from the git objects, not the checkout)
+//! as Argo CD would (kustomize where the path holds a kustomization, else the directory's
+//! files), runs the shared checks on the render, verifies its images and prints exactly what
+//! was verified, images pinned to their digests. A refusal exits non-zero with one clear line
+//! on stderr, so Argo CD keeps the live state. Exit codes: 0 rendered, 1 refused, 2
+//! usage/configuration, 3 operational.
 
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::sync::{Stop, check_images, check_secrets};
+use super::sync::{Render, Stop, check_render, verify_images};
 use crate::git::repo::Repo;
 use crate::git::tree;
 use crate::git::verify::{Context, verify_commits};
+use crate::manifest::kustomization::KUSTOMIZATION_FILES;
+use crate::manifest::output;
+use crate::manifest::render::{Choice, Renderer};
 use crate::policy::Policy;
 
 /// Arguments of `sigil render`.
@@ -29,6 +36,10 @@ pub struct RenderArgs<'a> {
     pub decrypt: bool,
     /// Verify images.
     pub images: bool,
+    /// How the path is rendered.
+    pub choice: Choice,
+    /// Flux-style post-build variables.
+    pub substitute: BTreeMap<String, String>,
 }
 
 fn fail(code: i32, msg: &str) -> i32 {
@@ -139,7 +150,7 @@ pub fn run(a: &RenderArgs<'_>) -> i32 {
             ),
         );
     }
-    let entries = match tree::read_tree(&top, &commit) {
+    let entries: Vec<tree::Entry> = match tree::read_tree(&top, &commit) {
         Ok(e) => e,
         Err(e) => return fail(1, &format!("refused: {e}")),
     };
@@ -153,10 +164,24 @@ pub fn run(a: &RenderArgs<'_>) -> i32 {
             .unwrap_or_default(),
         None => String::new(),
     };
-    let selected: Vec<tree::Entry> = entries
-        .into_iter()
-        .filter(|e| prefix.is_empty() || e.path.starts_with(&format!("{prefix}/")))
-        .collect();
+    let mode = a.choice.mode(vec![prefix.clone()], |p| {
+        KUSTOMIZATION_FILES.iter().any(|n| {
+            let f = if p.is_empty() {
+                n.to_string()
+            } else {
+                format!("{p}/{n}")
+            };
+            entries.iter().any(|e| e.path == f)
+        })
+    });
+    let work = match tempfile::Builder::new().prefix("sigil-render-").tempdir() {
+        Ok(w) => w,
+        Err(e) => return fail(3, &format!("cannot make a build directory: {e}")),
+    };
+    let renderer = match Renderer::new(mode, work.path().to_path_buf()) {
+        Ok(r) => r,
+        Err(e) => return fail(2, &e),
+    };
     let mut verdict = serde_json::json!({});
     let stop = |s: Stop| {
         let code = if s.result == "refused" { 1 } else { 3 };
@@ -170,46 +195,38 @@ pub fn run(a: &RenderArgs<'_>) -> i32 {
             &format!("{what}: {} {}: {}", s.check, s.reason, s.message),
         )
     };
-    let decrypted = match check_secrets(
-        &policy.require_sops,
-        a.age_key_file,
-        a.decrypt,
-        &selected,
-        &mut verdict,
-    ) {
-        Ok((_, d)) => d,
+    let request = Render {
+        renderer: &renderer,
+        policy: &policy,
+        age_key_file: a.age_key_file,
+        substitute: (!a.substitute.is_empty()).then_some(&a.substitute),
+        check_secrets: true,
+    };
+    let (rendered, checked, mut sops) = match check_render(&request, &entries, &mut verdict) {
+        Ok(x) => x,
         Err(s) => return stop(s),
     };
-    if a.images
-        && let Err(s) = check_images(&policy, &selected, None, &mut verdict)
-    {
-        return stop(s);
-    }
-    let mut out = Vec::new();
-    for e in &selected {
-        let lower = e.path.to_ascii_lowercase();
-        let name = e.path.rsplit('/').next().unwrap_or(&e.path);
-        let manifest =
-            lower.ends_with(".yaml") || lower.ends_with(".yml") || lower.ends_with(".json");
-        if !manifest
-            || e.mode == tree::MODE_SYMLINK
-            || crate::image::manifests::is_kustomization(name)
-            || name == ".sops.yaml"
-        {
-            continue;
+    let pins: HashMap<String, String> = if a.images {
+        match verify_images(&policy, &checked.images, None, &mut verdict) {
+            Ok((_, pins)) => pins,
+            Err(s) => return stop(s),
         }
-        let data: &[u8] = decrypted.get(&e.path).map(|d| &d[..]).unwrap_or(&e.data);
-        out.extend_from_slice(b"---\n");
-        out.extend_from_slice(data);
-        if !data.ends_with(b"\n") {
-            out.push(b'\n');
+    } else {
+        HashMap::new()
+    };
+    let out = match output::stream(&rendered, &checked, &pins, &mut sops, a.decrypt) {
+        Ok(o) => o,
+        Err(r) => {
+            return fail(
+                1,
+                &format!("refused: {}: {}: {}", r.code, r.subject, r.message),
+            );
         }
-    }
+    };
     let mut stdout = std::io::stdout().lock();
     if stdout.write_all(&out).and_then(|_| stdout.flush()).is_err() {
         return 3;
     }
-    zeroize::Zeroize::zeroize(&mut out);
     0
 }
 

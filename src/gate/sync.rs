@@ -2,11 +2,9 @@
 //! every new commit, tag signatures, SOPS files and plaintext Secrets, images), then publish
 //! from the verified objects — or refuse and leave the last good revision in place.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-use serde::Serialize;
 
 use crate::sops::time::{format_unix, now_unix};
 use serde_json::json;
@@ -19,11 +17,13 @@ use crate::git::repo::Repo;
 use crate::git::tree::{self, Entry};
 use crate::git::verify::{Cache, Context, Verdict, verify_commits, verify_tag};
 use crate::image::check::{Checker, ImageVerdict, Outcome, Targets};
-use crate::image::manifests;
 use crate::image::reference::Reference;
 use crate::image::registry::{Client, ClientOptions};
+use crate::manifest::check::{Checked, ImageUse, Options, check};
+use crate::manifest::output;
+use crate::manifest::render::Rendered;
+use crate::manifest::secrets::{Refusal, SopsFiles};
 use crate::policy::Mode;
-use crate::sops::format::{Format, emit_plain, load_encrypted};
 
 /// Git operations time limit.
 pub const GIT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -37,9 +37,6 @@ pub struct SyncResult {
     /// The verdict document (also written beside the published tree).
     pub verdict: serde_json::Value,
 }
-
-/// Decrypted SOPS files by path (only when the volume publishes plaintext).
-pub(crate) type Plaintexts = BTreeMap<String, zeroize::Zeroizing<Vec<u8>>>;
 
 /// A refusal or error on the way.
 pub(crate) struct Stop {
@@ -86,17 +83,6 @@ fn error(check: &'static str, reason: impl Into<String>, message: impl Into<Stri
         subject: None,
         message: message.into(),
     }
-}
-
-/// A checked SOPS or manifest file.
-#[derive(Serialize, Clone)]
-#[serde(rename_all = "camelCase")]
-struct FileVerdict {
-    id: String,
-    result: &'static str,
-    reason: Option<&'static str>,
-    detail: Option<String>,
-    mac_verified: bool,
 }
 
 /// Persistent per-source files under the state directory.
@@ -371,7 +357,7 @@ fn run(
         .find(|v| v.id == commit)
         .or(commit_verdicts.first());
     // The verified tree, from the objects.
-    let mut entries = tree::read_tree(&q.dir, &commit).map_err(|e| match e {
+    let entries = tree::read_tree(&q.dir, &commit).map_err(|e| match e {
         tree::TreeError::Git(_) | tree::TreeError::Io(..) => {
             error("tree", "git-error", e.to_string())
         }
@@ -383,36 +369,32 @@ fn run(
         ),
         _ => refuse("tree", "unsafe-tree", Some(commit.clone()), e.to_string()),
     })?;
-    // Secrets.
-    let want_plain = src.volume.as_ref().is_some_and(|v| v.decrypt_secrets);
-    let (sops_files, decrypted) = if src.check_secrets {
-        check_secrets(
-            &src.policy.require_sops,
-            src.age_key_file.as_deref(),
-            want_plain,
-            &entries,
-            verdict,
-        )?
-    } else {
-        (0, BTreeMap::new())
-    };
+    // Render like the consumer, then check what it will apply.
+    let (rendered, checked, mut sops) = render_and_check(src, &entries, verdict)?;
     // Images.
-    let images = if src.check_images {
-        check_images(
+    let (images, pins) = if src.check_images {
+        verify_images(
             &src.policy,
-            &entries,
+            &checked.images,
             Some(files.image_cache.clone()),
             verdict,
         )?
     } else {
-        Vec::new()
+        (Vec::new(), HashMap::new())
     };
+    let sops_files = sops.used.len();
     // Publish.
     let when = now_unix();
     let mut artifact = None;
     if let Some(a) = &src.artifact {
-        let targz =
-            tree::targz(&entries).map_err(|e| error("publish", "publish-failed", e.to_string()))?;
+        let published: Vec<Entry> = if src.artifact_rendered {
+            output::files(&rendered, &checked, &pins, &mut sops, false)
+                .map_err(|r| refuse("publish", r.code, Some(r.subject), r.message))?
+        } else {
+            entries.clone()
+        };
+        let targz = tree::targz(&published)
+            .map_err(|e| error("publish", "publish-failed", e.to_string()))?;
         let (digest, _) = write_artifact(&files.artifacts, &src.name, &targz)
             .map_err(|e| error("publish", "publish-failed", e.to_string()))?;
         let hex = digest.trim_start_matches("sha256:");
@@ -452,14 +434,31 @@ fn run(
     verdict["result"] = "verified".into();
     verdict["published"] = serde_json::to_value(&p).unwrap_or_default();
     if let Some(v) = &src.volume {
-        if v.decrypt_secrets {
-            for e in &mut entries {
-                if let Some(plain) = decrypted.get(&e.path) {
-                    e.data = plain.to_vec();
-                    e.mode = tree::MODE_PRIVATE;
-                }
+        let mut published: Vec<Entry> = if src.volume_rendered {
+            output::files(&rendered, &checked, &pins, &mut sops, v.decrypt_secrets)
+                .map_err(|r| refuse("publish", r.code, Some(r.subject), r.message))?
+        } else if v.decrypt_secrets {
+            let mut plain = BTreeMap::new();
+            for path in sops.used.keys().cloned().collect::<Vec<_>>() {
+                let bytes = sops
+                    .decrypted_file(&path)
+                    .map_err(|r| refuse("secrets", r.code, Some(r.subject), r.message))?;
+                plain.insert(path, bytes);
             }
-        }
+            entries
+                .iter()
+                .map(|e| match plain.get(&e.path) {
+                    Some(bytes) => Entry {
+                        path: e.path.clone(),
+                        mode: tree::MODE_PRIVATE,
+                        data: bytes.to_vec(),
+                    },
+                    None => e.clone(),
+                })
+                .collect()
+        } else {
+            entries.clone()
+        };
         let vol = Volume {
             root: v.root.clone(),
             link: v.link.clone(),
@@ -467,12 +466,12 @@ fn run(
             grace: v.grace,
         };
         let verdict_bytes = serde_json::to_vec_pretty(verdict).unwrap_or_default();
-        vol.publish(&commit, &entries, &verdict_bytes)
-            .map_err(|e| error("publish", "publish-failed", e.to_string()))?;
+        let result = vol.publish(&commit, &published, &verdict_bytes);
+        for e in &mut published {
+            zeroize::Zeroize::zeroize(&mut e.data);
+        }
+        result.map_err(|e| error("publish", "publish-failed", e.to_string()))?;
         let _ = vol.gc();
-    }
-    for e in &mut entries {
-        zeroize::Zeroize::zeroize(&mut e.data);
     }
     let record = serde_json::to_vec_pretty(&p).unwrap_or_default();
     crate::cli::io::write_atomic(&files.published, &record, crate::cli::io::Mode::Public)
@@ -484,148 +483,146 @@ fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
 
-/// SOPS files: every value decrypts and the MAC matches (with the configured age key; without
-/// one, the structure is checked and `macVerified` is false). Plain YAML `Secret`s with data are
-/// refused. Returns the number of SOPS files and, when decrypting for the volume, their plaintext.
-pub(crate) fn check_secrets(
-    require_sops: &[String],
-    age_key_file: Option<&Path>,
-    want_plain: bool,
-    entries: &[Entry],
+/// The check a refusal code belongs to.
+fn check_of(code: &str) -> &'static str {
+    match code {
+        "unverified-source" => "sources",
+        "unknown-pod-spec" | "unresolved-substitution" | "invalid-reference" => "images",
+        "substitution-failed" | "render-failed" => "render",
+        _ => "secrets",
+    }
+}
+
+/// Renders the verified tree as the source's consumer will, runs the shared checks on the
+/// render (sources, pod specs, substitutions, Secrets), and records them in the verdict.
+fn render_and_check<'a>(
+    src: &SourceConfig,
+    entries: &'a [Entry],
     verdict: &mut serde_json::Value,
-) -> Result<(usize, Plaintexts), Stop> {
-    let mut unlocker = match age_key_file {
+) -> Result<(Rendered, Checked, SopsFiles<'a>), Stop> {
+    check_render(
+        &Render {
+            renderer: &src.renderer,
+            policy: &src.policy,
+            age_key_file: src.age_key_file.as_deref(),
+            substitute: src.substitute.as_deref(),
+            check_secrets: src.check_secrets,
+        },
+        entries,
+        verdict,
+    )
+}
+
+/// What a render and its checks need.
+pub(crate) struct Render<'r> {
+    /// The renderer (mode, kustomize, cache).
+    pub renderer: &'r crate::manifest::render::Renderer,
+    /// The policy (pod spec paths, allowed sources, kinds that must be encrypted).
+    pub policy: &'r crate::policy::Policy,
+    /// age identities verifying (and decrypting) SOPS files.
+    pub age_key_file: Option<&'r Path>,
+    /// Flux postBuild variables.
+    pub substitute: Option<&'r BTreeMap<String, String>>,
+    /// Refuse unencrypted or unverified Secrets.
+    pub check_secrets: bool,
+}
+
+/// Renders `entries` and runs the shared checks, recording both in `verdict`.
+pub(crate) fn check_render<'a>(
+    r: &Render<'_>,
+    entries: &'a [Entry],
+    verdict: &mut serde_json::Value,
+) -> Result<(Rendered, Checked, SopsFiles<'a>), Stop> {
+    let src = r;
+    let mut rendered = src.renderer.render(entries).map_err(|e| {
+        if e.operational {
+            error(
+                "render",
+                "render-error",
+                format!("{}: {}", e.subject, e.message),
+            )
+        } else {
+            refuse(
+                "render",
+                "render-failed",
+                Some(e.subject.clone()),
+                format!("{}: {}", e.subject, e.message),
+            )
+        }
+    })?;
+    let unlocker = match src.age_key_file {
         Some(f) => Some(
             crate::sops::keys::Unlocker::from_age_file(f)
                 .map_err(|e| error("secrets", "key-error", e))?,
         ),
         None => None,
     };
-    let mut count = 0;
-    let mut plain = BTreeMap::new();
-    let mut verdicts = Vec::new();
-    for e in entries.iter().filter(|e| e.mode != tree::MODE_SYMLINK) {
-        let lower = e.path.to_ascii_lowercase();
-        let is_manifest = [".yaml", ".yml", ".json", ".env", ".ini"]
-            .iter()
-            .any(|x| lower.ends_with(x));
-        if !is_manifest {
-            continue;
-        }
-        let format = Format::from_path(Path::new(&e.path));
-        match load_encrypted(format, &e.data) {
-            Ok((mut docs, meta)) => {
-                count += 1;
-                let mut fv = FileVerdict {
-                    id: e.path.clone(),
-                    result: "verified",
-                    reason: None,
-                    detail: None,
-                    mac_verified: false,
-                };
-                if let Some(u) = unlocker.as_mut() {
-                    match crate::sops::ops::decrypt(&mut docs, &meta, u, false, false) {
-                        Ok(_) => {
-                            fv.mac_verified = true;
-                            if want_plain {
-                                let layout = crate::sops::format::Layout::default();
-                                let bytes = emit_plain(format, &docs, &layout).map_err(|err| {
-                                    error("secrets", "sops-error", format!("{}: {err}", e.path))
-                                })?;
-                                plain.insert(e.path.clone(), zeroize::Zeroizing::new(bytes));
-                            }
-                        }
-                        Err(err) => {
-                            let reason = match err {
-                                crate::sops::Error::MacMismatch(_) => "mac-mismatch",
-                                crate::sops::Error::KeyRecovery(_) => "no-key",
-                                _ => "sops-decrypt-failed",
-                            };
-                            verdict["files"] = serde_json::to_value(&verdicts).unwrap_or_default();
-                            return Err(refuse(
-                                "secrets",
-                                reason,
-                                Some(e.path.clone()),
-                                format!("{}: {err}", e.path),
-                            ));
-                        }
-                    }
-                }
-                verdicts.push(fv);
-            }
-            Err(_) if format == Format::Yaml => {
-                let problems = crate::cli::check::plaintext_kinds(&e.data, require_sops);
-                if let Some(first) = problems.first() {
-                    verdicts.push(FileVerdict {
-                        id: e.path.clone(),
-                        result: "refused",
-                        reason: Some("plaintext-secret"),
-                        detail: Some(first.clone()),
-                        mac_verified: false,
-                    });
-                    verdict["files"] = serde_json::to_value(&verdicts).unwrap_or_default();
-                    return Err(refuse(
-                        "secrets",
-                        "plaintext-secret",
-                        Some(e.path.clone()),
-                        format!("{}: {first}", e.path),
-                    ));
-                }
-            }
-            Err(_) => {}
-        }
+    let mut sops = SopsFiles::new(entries, unlocker);
+    let others: Vec<String> = src
+        .policy
+        .require_sops
+        .iter()
+        .filter(|k| *k != "Secret")
+        .cloned()
+        .collect();
+    let opts = Options {
+        image_fields: &src.policy.images.fields,
+        allowed_sources: &src.policy.allowed_sources,
+        require_sops: &others,
+        substitute: src.substitute,
+    };
+    let checked = check(&mut rendered, &mut sops, &opts);
+    verdict["render"] = rendered.summary();
+    verdict["sources"] = serde_json::to_value(&checked.sources).unwrap_or_default();
+    verdict["files"] = sops
+        .used
+        .iter()
+        .map(|(f, mac)| json!({"id": f, "result": "verified", "macVerified": mac}))
+        .collect();
+    let relevant = |r: &&Refusal| src.check_secrets || check_of(r.code) != "secrets";
+    let refusals: Vec<&Refusal> = checked.refusals.iter().filter(relevant).collect();
+    verdict["refusals"] = refusals
+        .iter()
+        .take(50)
+        .map(|r| json!({"reason": r.code, "subject": r.subject, "detail": r.message}))
+        .collect();
+    if let Some(r) = refusals.first() {
+        return Err(refuse(
+            check_of(r.code),
+            r.code,
+            Some(r.subject.clone()),
+            format!("{}: {}", r.subject, r.message),
+        ));
     }
-    verdict["files"] = serde_json::to_value(&verdicts).unwrap_or_default();
-    Ok((count, plain))
+    Ok((rendered, checked, sops))
 }
 
-/// Every image named by the manifests of the tree, against the policy's image rules.
-pub(crate) fn check_images(
+/// Every image of the render, against the policy's image rules. Returns the summaries and,
+/// per reference as written, the digest that was verified.
+pub(crate) fn verify_images(
     policy: &crate::policy::Policy,
-    entries: &[Entry],
+    uses: &[ImageUse],
     cache_dir: Option<PathBuf>,
     verdict: &mut serde_json::Value,
-) -> Result<Vec<ImageSummary>, Stop> {
-    let mut overrides: BTreeMap<String, Vec<manifests::Override>> = BTreeMap::new();
-    for e in entries {
-        let (dir, name) = e.path.rsplit_once('/').unwrap_or(("", e.path.as_str()));
-        if manifests::is_kustomization(name) {
-            let text = String::from_utf8_lossy(&e.data);
-            let o = manifests::kustomize_overrides(&text)
-                .map_err(|err| refuse("images", "invalid-manifest", Some(e.path.clone()), err))?;
-            overrides.insert(dir.to_string(), o);
-        }
-    }
+) -> Result<(Vec<ImageSummary>, HashMap<String, String>), Stop> {
     let mut targets = Targets::default();
-    for e in entries.iter().filter(|e| e.mode != tree::MODE_SYMLINK) {
-        let lower = e.path.to_ascii_lowercase();
-        let (dir, name) = e.path.rsplit_once('/').unwrap_or(("", e.path.as_str()));
-        if !(lower.ends_with(".yaml") || lower.ends_with(".yml"))
-            || manifests::is_kustomization(name)
-        {
-            continue;
-        }
-        let Ok(text) = std::str::from_utf8(&e.data) else {
-            continue;
-        };
-        // SOPS files and non-Kubernetes YAML that does not parse are skipped, not refused.
-        let Ok(found) = manifests::find(
-            &e.path,
-            text,
-            overrides.get(dir).map(Vec::as_slice).unwrap_or(&[]),
-        ) else {
-            continue;
-        };
-        for (f, r) in found.iter().zip(manifests::normalise(&found)) {
-            let reference: Reference =
-                r.map_err(|err| refuse("images", "invalid-reference", Some(e.path.clone()), err))?;
-            targets.add(&f.raw, reference, f.source());
-        }
+    let mut keys: Vec<(String, String)> = Vec::new();
+    for u in uses {
+        let reference = Reference::parse(&u.raw).map_err(|err| {
+            refuse(
+                "images",
+                "invalid-reference",
+                Some(u.location.clone()),
+                format!("{}: '{}': {err}", u.location, u.raw),
+            )
+        })?;
+        keys.push((u.raw.clone(), reference.to_string()));
+        targets.add(&u.raw, reference, u.location.clone());
     }
     let targets = targets.into_vec();
     if targets.is_empty() {
         verdict["images"] = json!([]);
-        return Ok(Vec::new());
+        return Ok((Vec::new(), HashMap::new()));
     }
     let client = Client::new(ClientOptions {
         insecure: policy.images.insecure_registries.clone(),
@@ -656,7 +653,16 @@ pub(crate) fn check_images(
             format!("{}: {}", bad.image, bad.detail.clone().unwrap_or_default()),
         ));
     }
-    Ok(verdicts
+    let by_image: HashMap<String, String> = targets
+        .iter()
+        .zip(&verdicts)
+        .filter_map(|(t, v)| v.digest.clone().map(|d| (t.reference.to_string(), d)))
+        .collect();
+    let pins = keys
+        .into_iter()
+        .filter_map(|(raw, key)| by_image.get(&key).map(|d| (raw, d.clone())))
+        .collect();
+    let summaries = verdicts
         .iter()
         .map(|v| ImageSummary {
             image: v.image.clone(),
@@ -667,5 +673,6 @@ pub(crate) fn check_images(
                 .find(|s| s.result == "verified")
                 .and_then(|s| s.identity.clone()),
         })
-        .collect())
+        .collect();
+    Ok((summaries, pins))
 }

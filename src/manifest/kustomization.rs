@@ -669,7 +669,7 @@ mod tests {
     fn refusal(files: &[(&str, &str)], path: &str) -> String {
         let entries = tree(files);
         let t = TreeIndex::new(&entries);
-        plan(&t, path).err().expect("refused").message
+        plan(&t, path).expect_err("refused").message
     }
 
     #[test]

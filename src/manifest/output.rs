@@ -152,6 +152,48 @@ pub fn files(
     Ok(out)
 }
 
+/// The verified render as one YAML stream (an Argo CD plugin's output): every object in order,
+/// images pinned, Secrets decrypted in place with `decrypt` (else left as rendered).
+pub fn stream(
+    rendered: &Rendered,
+    checked: &Checked,
+    pins: &HashMap<String, String>,
+    sops: &mut SopsFiles<'_>,
+    decrypt: bool,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, Refusal> {
+    let mut objects: Vec<Vec<Value>> = rendered
+        .paths
+        .iter()
+        .map(|p| p.objects.iter().map(|o| o.value.clone()).collect())
+        .collect();
+    for img in &checked.images {
+        if let Some(d) = pins.get(&img.raw)
+            && let Some(slot) = objects[img.path][img.object].pointer_mut(&img.pointer)
+        {
+            *slot = Value::String(pin(&img.raw, d));
+        }
+    }
+    if decrypt {
+        for s in &checked.secrets {
+            let subject = format!(
+                "{} ({})",
+                describe(&objects[s.path][s.object]),
+                rendered.paths[s.path].objects[s.object].origin
+            );
+            let plain = sops.decrypt_object(&objects[s.path][s.object], &s.source, &subject)?;
+            objects[s.path][s.object] = plain;
+        }
+    }
+    let all: Vec<Value> = objects.into_iter().flatten().collect();
+    yaml_docs(&all)
+        .map(zeroize::Zeroizing::new)
+        .map_err(|e| Refusal {
+            code: "publish-failed",
+            subject: "output".into(),
+            message: e,
+        })
+}
+
 fn describe(obj: &Value) -> String {
     let s = |p: &str| obj.pointer(p).and_then(Value::as_str).unwrap_or("");
     format!("{}/{}", s("/kind"), s("/metadata/name"))

@@ -75,6 +75,51 @@ impl Mode {
     }
 }
 
+/// A render mode asked for on the command line: `auto` picks kustomize where the path holds a
+/// kustomization (as Argo CD detects a kustomize app), else the directory's files.
+#[derive(Clone, Debug)]
+pub struct Choice {
+    /// `auto`, `kustomize` or `directory`.
+    pub mode: String,
+    /// Directory mode: enter subdirectories.
+    pub recurse: bool,
+    /// Directory mode: Argo CD include glob.
+    pub include: Option<String>,
+    /// Directory mode: Argo CD exclude glob.
+    pub exclude: Option<String>,
+    /// kustomize or kubectl.
+    pub binary: Option<PathBuf>,
+    /// kustomize-controller's load restrictor (files anywhere in the repository).
+    pub load_restrictions_none: bool,
+}
+
+impl Choice {
+    /// The mode for `paths`; `has_kustomization` tells whether a path holds one.
+    pub fn mode(&self, paths: Vec<String>, has_kustomization: impl Fn(&str) -> bool) -> Mode {
+        let kustomize = match self.mode.as_str() {
+            "kustomize" => true,
+            "directory" => false,
+            _ => paths.iter().all(|p| has_kustomization(p)),
+        };
+        if kustomize {
+            Mode::Kustomize(KustomizeSpec {
+                paths,
+                binary: self.binary.clone(),
+                timeout: Duration::from_secs(60),
+                max_output: 64 << 20,
+                load_restrictions_none: self.load_restrictions_none,
+            })
+        } else {
+            Mode::Directory(DirectorySpec {
+                paths,
+                recurse: self.recurse,
+                include: self.include.clone(),
+                exclude: self.exclude.clone(),
+            })
+        }
+    }
+}
+
 /// One object the consumer will apply, and where it came from.
 #[derive(Clone, Debug)]
 pub struct Object {
@@ -121,6 +166,22 @@ pub struct Rendered {
     pub paths: Vec<RenderedPath>,
 }
 
+impl Rendered {
+    /// The verdict's `render` block: mode, tool, and per path its object count.
+    pub fn summary(&self) -> Value {
+        serde_json::json!({
+            "mode": self.mode,
+            "tool": self.tool,
+            "paths": self.paths.iter().map(|p| serde_json::json!({
+                "path": if p.path.is_empty() { "." } else { p.path.as_str() },
+                "objects": p.objects.len(),
+                "cached": p.cached,
+                "ignored": p.ignored,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
 /// Why a tree cannot be rendered.
 #[derive(Debug, Clone)]
 pub struct RenderError {
@@ -141,6 +202,9 @@ fn refused(subject: impl Into<String>, message: impl Into<String>) -> RenderErro
     }
 }
 
+/// A kustomize output kept for a path: its cache key and the bytes.
+type Cached = (String, Arc<Vec<u8>>);
+
 /// Renders trees with one mode; keeps kustomize outputs between calls.
 pub struct Renderer {
     mode: Mode,
@@ -148,7 +212,7 @@ pub struct Renderer {
     selection: Option<Selection>,
     /// Where private build directories are made.
     work_dir: PathBuf,
-    cache: Mutex<HashMap<String, (String, Arc<Vec<u8>>)>>,
+    cache: Mutex<HashMap<String, Cached>>,
 }
 
 /// Normalises a configured path: relative, `/`-separated, no `.`/`..`; `.` and `./` are the root.

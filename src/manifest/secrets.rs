@@ -578,6 +578,27 @@ impl<'a> SopsFiles<'a> {
         Ok(out)
     }
 
+    /// A used SOPS file decrypted whole, in its own format (for a volume of the repository tree
+    /// with `decryptSecrets`).
+    pub fn decrypted_file(&mut self, path: &str) -> Result<zeroize::Zeroizing<Vec<u8>>, Refusal> {
+        let format = self.parse(path)?.format;
+        let unlocker = self.unlocker.as_mut().ok_or_else(|| {
+            refuse(
+                "no-key",
+                path,
+                "decrypting needs the age key (secrets.ageKeyFile)",
+            )
+        })?;
+        let data = &self.entries[path].data;
+        let (mut docs, meta) = load_encrypted(format, data)
+            .map_err(|e| refuse("invalid-sops-file", path, e.to_string()))?;
+        crate::sops::ops::decrypt(&mut docs, &meta, unlocker, false, false)
+            .map_err(|e| refuse("sops-decrypt-failed", path, e.to_string()))?;
+        emit_plain(format, &docs, &Layout::default())
+            .map(zeroize::Zeroizing::new)
+            .map_err(|e| refuse("sops-decrypt-failed", path, e.to_string()))
+    }
+
     /// The bytes of a tree file (for republishing a SOPS dotenv file).
     pub fn bytes(&self, path: &str) -> Option<&[u8]> {
         self.entries.get(path).map(|e| e.data.as_slice())

@@ -23,6 +23,26 @@ pub struct ImagesSpec {
     /// Rules; the most specific matching pattern wins.
     #[serde(default)]
     pub rules: Vec<ImageRuleSpec>,
+    /// Kinds whose pod specs or image fields sigil does not know (custom resources).
+    #[serde(default)]
+    pub pod_specs: Vec<PodSpecSpec>,
+}
+
+/// `images.podSpecs[]`: where a kind holds a pod spec or an image reference.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PodSpecSpec {
+    /// The kind (`Service`).
+    pub kind: String,
+    /// Its apiVersion (`serving.knative.dev/v1`); any when absent.
+    #[serde(default)]
+    pub api_version: Option<String>,
+    /// Path of a pod spec (`spec.template.spec`; `[]` for every list item).
+    #[serde(default)]
+    pub pod_spec: Option<String>,
+    /// Path of an image reference (`spec.steps[].image`).
+    #[serde(default)]
+    pub image: Option<String>,
 }
 
 /// One rule as written.
@@ -147,6 +167,8 @@ pub struct ImagePolicy {
     pub insecure_registries: Vec<String>,
     /// Rules.
     pub rules: Vec<ImageRule>,
+    /// Pod specs and image fields of kinds sigil does not know.
+    pub fields: Vec<crate::manifest::inspect::ImageField>,
 }
 
 /// What the compiler needs from the policy loader: reading trust files (hashed into the policy
@@ -261,10 +283,33 @@ impl ImagePolicy {
                 authorities,
             });
         }
+        let mut fields = Vec::new();
+        for (i, f) in spec.pod_specs.iter().enumerate() {
+            let what = format!("images.podSpecs[{i}] ({})", f.kind);
+            let path = |p: &Option<String>, files: &mut dyn TrustFiles| {
+                p.as_deref().and_then(|p| {
+                    crate::manifest::inspect::FieldPath::parse(p)
+                        .map_err(|e| files.error(format!("{what}: {e}")))
+                        .ok()
+                })
+            };
+            let pod_spec = path(&f.pod_spec, files);
+            let image = path(&f.image, files);
+            if f.pod_spec.is_none() && f.image.is_none() {
+                files.error(format!("{what}: give podSpec or image"));
+            }
+            fields.push(crate::manifest::inspect::ImageField {
+                kind: f.kind.clone(),
+                api_version: f.api_version.clone(),
+                pod_spec,
+                image,
+            });
+        }
         ImagePolicy {
             allow_unmatched,
             insecure_registries: spec.insecure_registries.clone(),
             rules,
+            fields,
         }
     }
 }

@@ -37,6 +37,34 @@ pub struct Spec {
     /// Secrets rules (checked by the gate).
     #[serde(default)]
     pub secrets: Option<SecretsSpec>,
+    /// Objects that make a reconciler fetch content itself (HelmRelease, Application...).
+    #[serde(default)]
+    pub sources: Option<SourcesSpec>,
+}
+
+/// `spec.sources`: reconciler sources (Flux HelmRelease, HelmChart, OCIRepository,
+/// GitRepository, Bucket, Kustomization; Argo CD Application, ApplicationSet) a render may
+/// contain. Each fetches or renders content the gate never sees, so all are refused unless
+/// allowed here.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SourcesSpec {
+    /// Allowed objects.
+    #[serde(default)]
+    pub allow: Vec<AllowedSourceSpec>,
+}
+
+/// One allowed reconciler source.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AllowedSourceSpec {
+    /// The kind (`HelmRelease`).
+    pub kind: String,
+    /// Namespace glob (any when absent).
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Name glob.
+    pub name: String,
 }
 
 /// A named signer.
