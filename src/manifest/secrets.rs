@@ -422,8 +422,10 @@ impl<'a> SopsFiles<'a> {
                             format!("data[\"{k}\"] is not a string"),
                         )
                     })?;
+                    // Go's base64 decoder (the API server's) skips line breaks.
+                    let compact: String = s.chars().filter(|c| *c != '\n' && *c != '\r').collect();
                     let bytes = base64::engine::general_purpose::STANDARD
-                        .decode(s)
+                        .decode(compact)
                         .map_err(|_| {
                             refuse(
                                 "plaintext-secret",
