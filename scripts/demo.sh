@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Quickstart: sigil's main job on a bundled example. The gate follows an example git repository
-# whose commits are signed with the public keys-example SSH key: the first revision is verified
-# and published (its SOPS secret decrypted into the published tree), then an unsigned commit is
-# refused and the last good revision stays published. Finally the gate runs as a server and
+# whose commits are signed with the public keys-example SSH key: the first revision is verified,
+# rendered with kustomize as Flux would build it, checked, and that render published (its SOPS
+# Secret decrypted into the published volume), then an unsigned commit and a plaintext Secret
+# are refused and the last good revision stays published. Finally the gate runs as a server and
 # answers /readyz and /status.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +33,7 @@ data: {greeting: hello}
 YAML
 "$SIGIL" encrypt --age "$age_recipient" --encrypted-regex '^(data|stringData)$' \
   examples/secret.yaml > "$repo/apps/web/secret.yaml"
+printf 'resources: [configmap.yaml, secret.yaml]\nnamespace: web\n' > "$repo/apps/web/kustomization.yaml"
 git -C "$repo" add -A; git -C "$repo" commit -q -S -m "web: first release"
 git -C "$repo" log --show-signature -1 --format='   %h %s' 2>/dev/null | grep -v '^$' || true
 
@@ -62,17 +64,20 @@ spec:
       interval: 1h
       policy: $work/policy.yaml
       secrets: {ageKeyFile: $keys/age.txt}
+      render: {kustomize: {paths: [apps/web]}}   # as the Flux Kustomization (spec.path) builds it
       publish:
+        rendered: true                            # publish the verified render, not the repository
         volume: {root: $out, link: current, decryptSecrets: true}   # $out is a tmpfs
         artifact: {baseUrl: "http://127.0.0.1:$port", statusFile: $work/state/demo-externalartifact.json}
 YAML
 sed -n '1,40p' "$work/gate.yaml" | sed 's/^/   /'
 
-echo "== 3. sigil gate --once: the signed revision is verified and published"
+echo "== 3. sigil gate --once: the signed revision is verified, rendered, checked and published"
 "$SIGIL" gate --config "$work/gate.yaml" --once
-echo "   $out/current -> $(readlink "$out/current")"
-echo "   the published Secret, decrypted by the gate (file mode $(stat -c %a "$out/current/apps/web/secret.yaml")):"
-sed 's/^/     /' "$out/current/apps/web/secret.yaml"
+echo "   $out/current -> $(readlink "$out/current"): $(ls "$out/current" | tr '\n' ' ')"
+echo "   rendered by: $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["render"]["tool"])' "$out/.sigil-verdict.json")"
+echo "   the published Secret, decrypted by the gate (file mode $(stat -c %a "$out/current/apps-web.secrets.yaml")):"
+sed 's/^/     /' "$out/current/apps-web.secrets.yaml"
 echo "   the Flux artifact: $(python3 -c 'import json,sys; a=json.load(open(sys.argv[1]))["artifact"]; print(a["url"], a["digest"][:19])' "$work/state/demo-externalartifact.json")"
 
 echo "== 4. an unsigned commit is refused; the last good revision stays published"
@@ -81,6 +86,14 @@ echo "data: {greeting: pwned}" >> "$repo/apps/web/configmap.yaml"
 git -C "$repo" -c commit.gpgsign=false commit -q -am "unsigned change"
 set +e; "$SIGIL" gate --config "$work/gate.yaml" --once; code=$?; set -e
 echo "   exit code $code (1 = refused); current -> $(readlink "$out/current") (unchanged: $([ "$(readlink "$out/current")" = "$good" ] && echo yes || echo NO))"
+git -C "$repo" reset -q --hard HEAD~1
+
+echo "== 4b. a signed commit whose kustomization generates a plaintext Secret is refused too"
+printf 'secretGenerator:\n  - {name: leaked, literals: [password=hunter2]}\n' >> "$repo/apps/web/kustomization.yaml"
+git -C "$repo" commit -q -S -am "web: a generated secret"
+set +e; "$SIGIL" gate --config "$work/gate.yaml" --once; code=$?; set -e
+echo "   exit code $code (1 = refused: the render holds a plaintext Secret); current -> $(readlink "$out/current") (unchanged: $([ "$(readlink "$out/current")" = "$good" ] && echo yes || echo NO))"
+git -C "$repo" reset -q --hard HEAD~1
 
 echo "== 5. the gate as a server: /readyz, /status, /metrics"
 "$SIGIL" gate --config "$work/gate.yaml" 2> "$work/gate.log" & gate_pid=$!

