@@ -6,5 +6,6 @@ pub mod git;
 pub mod http;
 pub mod image;
 pub mod policy;
+pub mod redact;
 pub mod signature;
 pub mod sops;

@@ -766,6 +766,77 @@ fn notifications_on_publish_refusal_and_recovery() {
     let _ = child.wait();
 }
 
+/// A source URL's userinfo, query and fragment never show: not in `/status`, `/`, the logs,
+/// notifications or `--once` output, whether the sync publishes or fails.
+#[test]
+fn source_url_secrets_are_never_shown() {
+    let lab = Lab::new();
+    lab.write("apps/web/configmap.yaml", CONFIGMAP);
+    lab.commit("first", true);
+    // git reads a file:// URL's query and fragment as part of the path.
+    let tail = "?private_token=QSECRET#FSECRET";
+    let secret_dir = PathBuf::from(format!("{}{tail}", lab.repo.display()));
+    std::fs::rename(&lab.repo, &secret_dir).unwrap();
+    let url = format!("file://alice:USECRET@localhost{}{tail}", lab.repo.display());
+    let (hook_port, hooks) = receiver();
+    let port = free_port();
+    let config = lab.config("", Some((port, Some("s3cret"))));
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        &format!("url: file://{}\n", lab.repo.display()),
+        &format!("url: \"{url}\"\n"),
+    );
+    assert!(text.contains("USECRET"));
+    std::fs::write(
+        &config,
+        text + &format!(
+            "  notify:\n    - {{type: webhook, url: \"http://127.0.0.1:{hook_port}/sigil\"}}\n"
+        ),
+    )
+    .unwrap();
+    let logs = lab.s.path("gate.log");
+    let mut c = lab.s.cmd(sigil());
+    c.args(["gate", "--config"])
+        .arg(&config)
+        .stdout(std::fs::File::create(lab.s.path("gate.out")).unwrap())
+        .stderr(std::fs::File::create(&logs).unwrap());
+    let mut child = c.spawn().unwrap();
+    wait_for("readyz", || http(port, "GET", "/readyz", &[], b"").0 == 200);
+    let status = |port| -> serde_json::Value {
+        serde_json::from_slice(&http(port, "GET", "/status", &[], b"").1).unwrap()
+    };
+    assert_eq!(
+        status(port)["sources"][0]["url"],
+        format!("file://***@localhost{}?***#***", lab.repo.display()).as_str()
+    );
+    // The source vanishes: the fetch fails and git's error is shown, scrubbed.
+    std::fs::rename(&secret_dir, &lab.repo).unwrap();
+    let body = b"{}";
+    let sig = format!("sha256={}", hmac_hex(b"s3cret", body));
+    http(port, "POST", "/hooks/app", &[("X-Signature", sig)], body);
+    wait_for("the failed fetch", || {
+        status(port)["sources"][0]["lastAttempt"]["result"] == "error"
+    });
+    let mut shown = vec![
+        String::from_utf8_lossy(&http(port, "GET", "/status", &[], b"").1).into_owned(),
+        String::from_utf8_lossy(&http(port, "GET", "/", &[], b"").1).into_owned(),
+    ];
+    for _ in 0..2 {
+        let (_, payload) = hooks
+            .recv_timeout(Duration::from_secs(20))
+            .expect("a notification");
+        shown.push(String::from_utf8_lossy(&payload).into_owned());
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
+    shown.push(std::fs::read_to_string(&logs).unwrap());
+    shown.push(std::fs::read_to_string(lab.s.path("gate.out")).unwrap());
+    shown.push(lab.once(&config).1);
+    assert!(shown[0].contains("fetch-failed"), "{}", shown[0]);
+    for text in &shown {
+        assert!(!text.contains("SECRET"), "a secret is shown:\n{text}");
+    }
+}
+
 /// A stand-in for the Kubernetes API server (no real one runs here): Python's HTTPS server
 /// with a certificate from a test CA, recording each PATCH (path, Authorization, Content-Type,
 /// JSON body) and answering with the status code in `code` (200, or a Status error).

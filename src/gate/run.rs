@@ -99,7 +99,7 @@ pub fn run(config_path: &Path, once: bool) -> i32 {
             .iter()
             .map(|s| SourceState {
                 name: s.name.clone(),
-                url: super::quarantine::redact(&s.url),
+                url: crate::redact::url(&s.url),
                 refname: s.refname.clone(),
                 published: SourceFiles::new(&config.state_dir, &s.name).intact_publication(s),
                 last_attempt: None,
@@ -249,11 +249,14 @@ fn record_policy_error(src: &SourceConfig, why: &str, shared: &Shared, notifier:
 /// An attempt's outcome: logged, notified (unless unchanged), recorded in the shared state.
 fn report(
     source: &str,
-    attempt: Attempt,
+    mut attempt: Attempt,
     published: Option<Published>,
     shared: &Shared,
     notifier: Option<&Notifier>,
 ) -> &'static str {
+    // Whatever a check put in its message, no URL leaves with credentials, query or fragment.
+    attempt.message = crate::redact::text(&attempt.message);
+    attempt.subject = attempt.subject.as_deref().map(crate::redact::text);
     log_attempt(source, &attempt);
     let result = attempt.result;
     if let Some(n) = notifier
