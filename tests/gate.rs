@@ -327,6 +327,35 @@ fn configuration_errors_are_reported_at_once() {
 }
 
 #[test]
+fn probe_bind_must_be_a_valid_other_address() {
+    let s = Scratch::new();
+    for (http, want) in [
+        (
+            "{bind: \"127.0.0.1:8080\", probeBind: nonsense}",
+            "is not host:port",
+        ),
+        (
+            "{bind: \"0.0.0.0:8080\", probeBind: \"127.0.0.1:8080\"}",
+            "must be another address",
+        ),
+    ] {
+        let bad = s.write(
+            "gate.yaml",
+            format!("apiVersion: sigil.dev/v1alpha1\nkind: Gate\nspec:\n  http: {http}\n  stateDir: state\n  sources: []\n").as_bytes(),
+        );
+        let mut c = s.cmd(sigil());
+        c.args(["gate", "--once", "--config"]).arg(&bad);
+        let out = run(c);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("http.probeBind") && err.contains(want),
+            "{err}"
+        );
+    }
+}
+
+#[test]
 fn server_webhook_status_metrics_artifact_and_sigterm() {
     let lab = Lab::new();
     lab.write("apps/web/configmap.yaml", CONFIGMAP);
@@ -472,6 +501,55 @@ fn server_webhook_status_metrics_artifact_and_sigterm() {
         "logs are JSON lines off a terminal:\n{err}"
     );
     assert!(!err.contains("correct-horse"));
+}
+
+/// Idle connections cannot starve the probes: with `http.probeBind`, `/livez` and `/readyz`
+/// answer at once on their own listener while 300 idle connections sit on the main one
+/// (which holds at most 32 of them from one address and answers the rest 503).
+#[test]
+fn probes_answer_while_idle_connections_hold_the_server() {
+    let lab = Lab::new();
+    lab.write("apps/web/configmap.yaml", CONFIGMAP);
+    lab.commit("first", true);
+    let (port, probe_port) = (free_port(), free_port());
+    let config = lab.config("", Some((port, None)));
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        &format!("bind: \"127.0.0.1:{port}\""),
+        &format!("bind: \"127.0.0.1:{port}\", probeBind: \"127.0.0.1:{probe_port}\""),
+    );
+    std::fs::write(&config, text).unwrap();
+    let mut c = lab.s.cmd(sigil());
+    c.args(["gate", "--config"])
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    wait_for("readyz", || {
+        http(probe_port, "GET", "/readyz", &[], b"").0 == 200
+    });
+    let idle: Vec<_> = (0..300)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    // The main listener is taken by this peer: new connections from it are refused at once.
+    wait_for("the per-peer bound", || {
+        http(port, "GET", "/livez", &[], b"").0 == 503
+    });
+    for path in ["/livez", "/readyz"] {
+        let t = Instant::now();
+        assert_eq!(http(probe_port, "GET", path, &[], b"").0, 200, "{path}");
+        assert!(
+            t.elapsed() < Duration::from_millis(100),
+            "{path} took {:?}",
+            t.elapsed()
+        );
+    }
+    assert_eq!(http(probe_port, "GET", "/status", &[], b"").0, 404);
+    drop(idle);
+    wait_for("the main listener again", || {
+        http(port, "GET", "/livez", &[], b"").0 == 200
+    });
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
 }
 
 #[test]

@@ -130,6 +130,7 @@ pub fn run(config_path: &Path, once: bool) -> i32 {
         Some(bind) => match start(
             ServerConfig {
                 bind: bind.clone(),
+                probe_bind: config.probe_bind.clone(),
                 webhook_secret: config.webhook_secret.clone(),
                 artifacts_dir: config.state_dir.join("artifacts"),
             },
@@ -137,7 +138,15 @@ pub fn run(config_path: &Path, once: bool) -> i32 {
             triggers.clone(),
         ) {
             Ok(h) => {
-                log("info", "serving", &[("bind", &h.local_addr().to_string())]);
+                let probes = h.probe_addr().map(|a| a.to_string()).unwrap_or_default();
+                log(
+                    "info",
+                    "serving",
+                    &[
+                        ("bind", &h.local_addr().to_string()),
+                        ("probe_bind", &probes),
+                    ],
+                );
                 Some(h)
             }
             Err(e) => {
