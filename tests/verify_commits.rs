@@ -1329,6 +1329,62 @@ fn cache_state_file_and_rollback() {
     assert_eq!((code, reason.as_deref()), (1, Some("not-descendant")));
 }
 
+/// `--since-last-verified` with a range: the range is verified and its tip must descend from
+/// the recorded commit (neither is ignored); the tip is recorded only when both hold.
+#[test]
+fn since_last_verified_with_a_range_checks_both() {
+    let lab = Lab::new("sha1");
+    let (alice, _, p) = lab.alice_ssh();
+    let a = alice.to_str().unwrap();
+    let signed = Some(("ssh", a));
+    let first = lab.commit("a.txt", signed, "alice@example.com", &[]);
+    let second = lab.commit("b.txt", signed, "alice@example.com", &[]);
+    let state = lab.s.path("state");
+    let st = state.to_str().unwrap();
+    let recorded = || std::fs::read_to_string(&state).unwrap().trim().to_string();
+    let range = |a: &str, b: &str| {
+        lab.sigil(
+            &p,
+            &[
+                "commits",
+                &format!("{a}..{b}"),
+                "--ref",
+                "refs/heads/main",
+                "--since-last-verified",
+                st,
+            ],
+        )
+    };
+    let (code, _, v) = range(&first, &second);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(recorded(), second);
+    // A rewritten branch: the signed range first..third is fine, but third does not descend
+    // from the recorded second.
+    git(&lab.repo, &["reset", "-q", "--hard", &first]);
+    let third = lab.commit("c.txt", signed, "alice@example.com", &[]);
+    let (code, reason, v) = range(&first, &third);
+    assert_eq!(
+        (code, reason.as_deref()),
+        (1, Some("not-descendant")),
+        "{v}"
+    );
+    assert_eq!(recorded(), second);
+    // Descending from the recorded commit, but the range holds an unsigned commit.
+    git(&lab.repo, &["reset", "-q", "--hard", &second]);
+    let unsigned = lab.commit("d.txt", None, "alice@example.com", &[]);
+    let fourth = lab.commit("e.txt", signed, "alice@example.com", &[]);
+    let (code, reason, v) = range(&second, &fourth);
+    assert_eq!((code, reason.as_deref()), (1, Some("unsigned")), "{v}");
+    assert_eq!(v["commits"][0]["id"], unsigned.as_str());
+    assert_eq!(recorded(), second);
+    // Both hold: the tip is recorded.
+    git(&lab.repo, &["reset", "-q", "--hard", &second]);
+    let fifth = lab.commit("f.txt", signed, "alice@example.com", &[]);
+    let (code, _, v) = range(&second, &fifth);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(recorded(), fifth);
+}
+
 /// Path rules cannot be bypassed by a file named after another commit of the range: the
 /// changed paths come from the tree objects, not from parsing interleaved `git diff-tree`
 /// output where such a name looked like the start of that commit's record.

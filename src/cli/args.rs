@@ -403,6 +403,8 @@ pub enum VerifyCommand {
         #[arg(long = "ref", value_name = "REF")]
         refname: Option<String>,
         /// Verify what is new since the commit recorded in this file, then record the new head.
+        /// With a range `A..B`, every commit of the range is verified and B must also descend
+        /// from the recorded commit; B is recorded when both hold.
         #[arg(long, value_name = "STATEFILE")]
         since_last_verified: Option<PathBuf>,
         #[command(flatten)]

@@ -156,17 +156,19 @@ fn run_inner(cmd: &VerifyCommand) -> Result<i32, Failure> {
             {
                 start = Some(tip.clone());
             }
+            // With a range too, both hold: the tip must descend from the recorded commit
+            // (no rollback), and every commit of the range is verified.
+            let rolled_back = match &last {
+                Some(l) if !repo.is_ancestor(l, &target)? => {
+                    refusals_before.push(rollback_verdict(&target, l));
+                    true
+                }
+                _ => false,
+            };
             let ids = match (&start, &last) {
                 (Some(a), _) => repo.range(a, &target)?,
-                (None, Some(l)) => {
-                    if !repo.is_ancestor(l, &target)? {
-                        let v = rollback_verdict(&target, l);
-                        refusals_before.push(v);
-                        Vec::new()
-                    } else {
-                        repo.range(l, &target)?
-                    }
-                }
+                (None, Some(_)) if rolled_back => Vec::new(),
+                (None, Some(l)) => repo.range(l, &target)?,
                 (None, None)
                     if policy.commits.mode == Mode::Range && since_last_verified.is_some() =>
                 {
