@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use common::gate::{
     alice_repo, commit_all, free_port, git, hmac_hex, http, memory_dir, ssh_key, wait_for,
 };
+use common::registry::{Registry, cosign_keypair};
 use common::{Scratch, openssl, run, sigil};
 
 struct Lab {
@@ -912,6 +913,120 @@ fn source_url_secrets_are_never_shown() {
     assert!(shown[0].contains("fetch-failed"), "{}", shown[0]);
     for text in &shown {
         assert!(!text.contains("SECRET"), "a secret is shown:\n{text}");
+    }
+}
+
+/// Forged "verified" lines (no MAC, or a wrong one) in the gate's commit verdict cache
+/// (`<stateDir>/<source>.verdicts.jsonl`) are misses: the unsigned history is still refused.
+#[test]
+fn forged_gate_commit_cache_entries_are_ignored() {
+    let lab = Lab::new();
+    lab.write("apps/web/configmap.yaml", CONFIGMAP);
+    lab.commit("first", true);
+    // More than 64 new commits: only then is the cache consulted commit by commit.
+    for i in 0..65 {
+        lab.commit(&format!("unsigned {i}"), false);
+    }
+    let config = lab.config("", None);
+    let (code, out) = lab.once(&config);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("unsigned"), "{out}");
+    // What a forger can compute: the cache key of each commit for this ref, policy, first-seen
+    // time (from the ledger) and version.
+    let head = git(&lab.repo, &["rev-parse", "HEAD"]);
+    let ledger: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(lab.s.path("state/app.first-seen.json")).unwrap())
+            .unwrap();
+    let first_seen = format!("Some({})", ledger[&head]);
+    let mut c = sigil();
+    c.args(["verify", "commits", "--format", "json", "--policy"])
+        .arg(lab.s.path("policy.yaml"))
+        .arg("--repo")
+        .arg(&lab.repo);
+    let report: serde_json::Value = serde_json::from_slice(&run(c).stdout).unwrap();
+    let digest = report["policyDigest"].as_str().unwrap();
+    let mut forged = String::new();
+    for id in git(&lab.repo, &["rev-list", "HEAD"]).lines() {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        let version = env!("CARGO_PKG_VERSION");
+        for part in [id, "refs/heads/main", digest, &first_seen, version, "None"] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        let line = serde_json::json!([hex::encode(h.finalize()), {"signer": "forged"}]).to_string();
+        forged.push_str(&format!("{line}\n{}\t{line}\n", "0".repeat(64)));
+    }
+    std::fs::write(lab.s.path("state/app.verdicts.jsonl"), forged).unwrap();
+    let (code, out) = lab.once(&config);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("unsigned"), "{out}");
+    assert_eq!(lab.current(), None, "nothing published");
+    // The key authenticating the caches, made by the gate in its state directory.
+    let key = lab.s.path("state/cache.key");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
+
+/// A forged entry in the gate's image verdict cache (`<stateDir>/image-verdicts`) is a miss:
+/// the unsigned image is still refused.
+#[test]
+fn forged_gate_image_cache_entries_are_ignored() {
+    let reg = Registry::start();
+    let lab = Lab::new();
+    let (_, public) = cosign_keypair(&lab.s, "cosign");
+    lab.write_policy(&format!(
+        "  images:\n    insecureRegistries: [\"127.0.0.1:*\"]\n    rules:\n      - match: \"127.0.0.1:*/**\"\n        authorities:\n          - key: {}\n",
+        public.display()
+    ));
+    let digest = reg.push_image("team/web", "v1", "web, unsigned");
+    lab.write(
+        "apps/web/deploy.yaml",
+        &format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  template:\n    spec:\n      containers: [{{name: web, image: \"{}/team/web@{digest}\"}}]\n",
+            reg.host
+        ),
+    );
+    lab.commit("first", true);
+    let config = lab.config("", None);
+    let (code, out) = lab.once(&config);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("images"), "{out}");
+    let mut c = lab.s.cmd(sigil());
+    c.args(["verify", "images", "--format", "json", "--policy"])
+        .arg(lab.s.path("policy.yaml"))
+        .arg(format!("{}/team/web@{digest}", reg.host));
+    let report: serde_json::Value = serde_json::from_slice(&run(c).stdout).unwrap();
+    assert_eq!(report["images"][0]["reason"], "unsigned");
+    let policy_digest = report["policyDigest"].as_str().unwrap();
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    let name = format!("{}/team/web", reg.host);
+    for part in [
+        name.as_str(),
+        &digest,
+        "127.0.0.1:*/**",
+        policy_digest,
+        env!("CARGO_PKG_VERSION"),
+    ] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    let entry = lab
+        .s
+        .path("state/image-verdicts")
+        .join(hex::encode(h.finalize()));
+    let forged = r#"{"signatures":[{"source":"forged","format":"legacy"}]}"#;
+    for text in [forged.to_string(), format!("{}\t{forged}", "0".repeat(64))] {
+        std::fs::create_dir_all(entry.parent().unwrap()).unwrap();
+        std::fs::write(&entry, text).unwrap();
+        let (code, out) = lab.once(&config);
+        assert_eq!(code, 1, "{out}");
+        assert!(out.contains("images") && out.contains("unsigned"), "{out}");
+        assert_eq!(lab.current(), None, "nothing published");
     }
 }
 

@@ -390,6 +390,11 @@ pub struct VerifyOpts {
     /// trust digest, first-seen time, sigil version) and not verified again.
     #[arg(long, env = "SIGIL_CACHE", value_name = "FILE")]
     pub cache: Option<PathBuf>,
+    /// The key authenticating the verdict cache (created 0600 on first use; default
+    /// `$XDG_STATE_HOME/sigil/cache.key`, else `~/.local/state/sigil/cache.key`). Keep it out
+    /// of any directory CI restores with the cache.
+    #[arg(long, env = "SIGIL_CACHE_KEY", value_name = "FILE")]
+    pub cache_key: Option<PathBuf>,
 }
 
 /// `sigil verify …`.
@@ -433,6 +438,9 @@ pub enum VerifyCommand {
         /// Verdict cache directory: images verified under the same policy digest are not fetched again.
         #[arg(long, env = "SIGIL_IMAGE_CACHE", value_name = "DIR")]
         cache_dir: Option<PathBuf>,
+        /// The key authenticating the verdict cache (as for `verify commits --cache-key`).
+        #[arg(long, env = "SIGIL_CACHE_KEY", value_name = "FILE")]
+        cache_key: Option<PathBuf>,
         /// Images checked in parallel.
         #[arg(long, default_value_t = 4, value_name = "N")]
         jobs: usize,

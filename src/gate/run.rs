@@ -13,7 +13,8 @@ use super::notify::{Notifier, Target};
 use super::reload::PolicyWatch;
 use super::server::{ServerConfig, start};
 use super::state::{Attempt, GateState, Published, Shared, SourceState, Triggers};
-use super::sync::{SourceFiles, sync};
+use super::sync::{CACHE_KEY_FILE, SourceFiles, sync};
+use crate::cache_key::CacheKey;
 
 static STOP: AtomicBool = AtomicBool::new(false);
 static HUP: AtomicBool = AtomicBool::new(false);
@@ -118,8 +119,21 @@ pub fn run(config_path: &Path, once: bool) -> i32 {
         heartbeat: crate::sops::time::now_unix(),
         ..GateState::default()
     }));
+    // Opened once: a key that cannot be used turns the verdict caches off, with one warning.
+    let cache_key = match CacheKey::open(&config.state_dir.join(CACHE_KEY_FILE)) {
+        Ok(k) => Some(k),
+        Err(e) => {
+            log(
+                "warn",
+                "the verdict caches are off: their key cannot be used",
+                &[("error", &e)],
+            );
+            None
+        }
+    };
+    let cache_key = cache_key.as_ref();
     if once {
-        return run_once(&config, &shared);
+        return run_once(&config, &shared, cache_key);
     }
     install_signals();
     let triggers = Arc::new(Triggers::default());
@@ -210,7 +224,7 @@ pub fn run(config_path: &Path, once: bool) -> i32 {
                             continue;
                         }
                     }
-                    sync_and_record(&src, &state_dir, &shared, Some(&notifier));
+                    sync_and_record(&src, &state_dir, &shared, Some(&notifier), cache_key);
                 }
             });
         }
@@ -285,6 +299,7 @@ fn sync_and_record(
     state_dir: &Path,
     shared: &Shared,
     notifier: Option<&Notifier>,
+    cache_key: Option<&CacheKey>,
 ) -> &'static str {
     let (served, first_sync) = shared
         .lock()
@@ -305,14 +320,14 @@ fn sync_and_record(
         .is_some_and(|a| a.external_artifact.is_some());
     let republish = served.is_none() || (first_sync && patches_status);
     let published = served.or_else(|| SourceFiles::new(state_dir, &src.name).load_published());
-    let r = sync(src, state_dir, published.as_ref(), republish);
+    let r = sync(src, state_dir, published.as_ref(), republish, cache_key);
     report(&src.name, r.attempt, r.published, shared, notifier)
 }
 
-fn run_once(config: &GateConfig, shared: &Shared) -> i32 {
+fn run_once(config: &GateConfig, shared: &Shared, cache_key: Option<&CacheKey>) -> i32 {
     let mut code = 0;
     for src in &config.sources {
-        match sync_and_record(src, &config.state_dir, shared, None) {
+        match sync_and_record(src, &config.state_dir, shared, None, cache_key) {
             "refused" => code = code.max(1),
             "error" => code = 3,
             _ => {}
