@@ -53,7 +53,7 @@ KUSTOMIZE = {
 # Field names accepted by `sigil gate --config` (src/gate/config.rs). None = leaf value.
 # A dict value describes a mapping; a 1-element list describes a sequence of that.
 GATE_SPEC = {
-    "http": {"bind": None, "webhookSecretFile": None},
+    "http": {"bind": None, "probeBind": None, "webhookSecretFile": None},
     "stateDir": None,
     "sources": [{
         "name": None, "url": None, "ref": None, "interval": None, "policy": None,

@@ -1,5 +1,6 @@
 //! sigil: SOPS-compatible secrets, signature verification and a GitOps gate.
 
+pub mod cache_key;
 pub mod cli;
 pub mod gate;
 pub mod git;
@@ -8,5 +9,6 @@ pub mod image;
 pub mod manifest;
 pub mod policy;
 pub mod process;
+pub mod redact;
 pub mod signature;
 pub mod sops;

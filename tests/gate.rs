@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use common::gate::{
     alice_repo, commit_all, free_port, git, hmac_hex, http, memory_dir, ssh_key, wait_for,
 };
+use common::registry::{Registry, cosign_keypair};
 use common::{Scratch, openssl, run, sigil};
 
 struct Lab {
@@ -327,6 +328,35 @@ fn configuration_errors_are_reported_at_once() {
 }
 
 #[test]
+fn probe_bind_must_be_a_valid_other_address() {
+    let s = Scratch::new();
+    for (http, want) in [
+        (
+            "{bind: \"127.0.0.1:8080\", probeBind: nonsense}",
+            "is not host:port",
+        ),
+        (
+            "{bind: \"0.0.0.0:8080\", probeBind: \"127.0.0.1:8080\"}",
+            "must be another address",
+        ),
+    ] {
+        let bad = s.write(
+            "gate.yaml",
+            format!("apiVersion: sigil.dev/v1alpha1\nkind: Gate\nspec:\n  http: {http}\n  stateDir: state\n  sources: []\n").as_bytes(),
+        );
+        let mut c = s.cmd(sigil());
+        c.args(["gate", "--once", "--config"]).arg(&bad);
+        let out = run(c);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("http.probeBind") && err.contains(want),
+            "{err}"
+        );
+    }
+}
+
+#[test]
 fn server_webhook_status_metrics_artifact_and_sigterm() {
     let lab = Lab::new();
     lab.write("apps/web/configmap.yaml", CONFIGMAP);
@@ -472,6 +502,55 @@ fn server_webhook_status_metrics_artifact_and_sigterm() {
         "logs are JSON lines off a terminal:\n{err}"
     );
     assert!(!err.contains("correct-horse"));
+}
+
+/// Idle connections cannot starve the probes: with `http.probeBind`, `/livez` and `/readyz`
+/// answer at once on their own listener while 300 idle connections sit on the main one
+/// (which holds at most 32 of them from one address and answers the rest 503).
+#[test]
+fn probes_answer_while_idle_connections_hold_the_server() {
+    let lab = Lab::new();
+    lab.write("apps/web/configmap.yaml", CONFIGMAP);
+    lab.commit("first", true);
+    let (port, probe_port) = (free_port(), free_port());
+    let config = lab.config("", Some((port, None)));
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        &format!("bind: \"127.0.0.1:{port}\""),
+        &format!("bind: \"127.0.0.1:{port}\", probeBind: \"127.0.0.1:{probe_port}\""),
+    );
+    std::fs::write(&config, text).unwrap();
+    let mut c = lab.s.cmd(sigil());
+    c.args(["gate", "--config"])
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    wait_for("readyz", || {
+        http(probe_port, "GET", "/readyz", &[], b"").0 == 200
+    });
+    let idle: Vec<_> = (0..300)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    // The main listener is taken by this peer: new connections from it are refused at once.
+    wait_for("the per-peer bound", || {
+        http(port, "GET", "/livez", &[], b"").0 == 503
+    });
+    for path in ["/livez", "/readyz"] {
+        let t = Instant::now();
+        assert_eq!(http(probe_port, "GET", path, &[], b"").0, 200, "{path}");
+        assert!(
+            t.elapsed() < Duration::from_millis(100),
+            "{path} took {:?}",
+            t.elapsed()
+        );
+    }
+    assert_eq!(http(probe_port, "GET", "/status", &[], b"").0, 404);
+    drop(idle);
+    wait_for("the main listener again", || {
+        http(port, "GET", "/livez", &[], b"").0 == 200
+    });
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
 }
 
 #[test]
@@ -764,6 +843,191 @@ fn notifications_on_publish_refusal_and_recovery() {
     );
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let _ = child.wait();
+}
+
+/// A source URL's userinfo, query and fragment never show: not in `/status`, `/`, the logs,
+/// notifications or `--once` output, whether the sync publishes or fails.
+#[test]
+fn source_url_secrets_are_never_shown() {
+    let lab = Lab::new();
+    lab.write("apps/web/configmap.yaml", CONFIGMAP);
+    lab.commit("first", true);
+    // git reads a file:// URL's query and fragment as part of the path.
+    let tail = "?private_token=QSECRET#FSECRET";
+    let secret_dir = PathBuf::from(format!("{}{tail}", lab.repo.display()));
+    std::fs::rename(&lab.repo, &secret_dir).unwrap();
+    let url = format!("file://alice:USECRET@localhost{}{tail}", lab.repo.display());
+    let (hook_port, hooks) = receiver();
+    let port = free_port();
+    let config = lab.config("", Some((port, Some("s3cret"))));
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        &format!("url: file://{}\n", lab.repo.display()),
+        &format!("url: \"{url}\"\n"),
+    );
+    assert!(text.contains("USECRET"));
+    std::fs::write(
+        &config,
+        text + &format!(
+            "  notify:\n    - {{type: webhook, url: \"http://127.0.0.1:{hook_port}/sigil\"}}\n"
+        ),
+    )
+    .unwrap();
+    let logs = lab.s.path("gate.log");
+    let mut c = lab.s.cmd(sigil());
+    c.args(["gate", "--config"])
+        .arg(&config)
+        .stdout(std::fs::File::create(lab.s.path("gate.out")).unwrap())
+        .stderr(std::fs::File::create(&logs).unwrap());
+    let mut child = c.spawn().unwrap();
+    wait_for("readyz", || http(port, "GET", "/readyz", &[], b"").0 == 200);
+    let status = |port| -> serde_json::Value {
+        serde_json::from_slice(&http(port, "GET", "/status", &[], b"").1).unwrap()
+    };
+    assert_eq!(
+        status(port)["sources"][0]["url"],
+        format!("file://***@localhost{}?***#***", lab.repo.display()).as_str()
+    );
+    // The source vanishes: the fetch fails and git's error is shown, scrubbed.
+    std::fs::rename(&secret_dir, &lab.repo).unwrap();
+    let body = b"{}";
+    let sig = format!("sha256={}", hmac_hex(b"s3cret", body));
+    http(port, "POST", "/hooks/app", &[("X-Signature", sig)], body);
+    wait_for("the failed fetch", || {
+        status(port)["sources"][0]["lastAttempt"]["result"] == "error"
+    });
+    let mut shown = vec![
+        String::from_utf8_lossy(&http(port, "GET", "/status", &[], b"").1).into_owned(),
+        String::from_utf8_lossy(&http(port, "GET", "/", &[], b"").1).into_owned(),
+    ];
+    for _ in 0..2 {
+        let (_, payload) = hooks
+            .recv_timeout(Duration::from_secs(20))
+            .expect("a notification");
+        shown.push(String::from_utf8_lossy(&payload).into_owned());
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
+    shown.push(std::fs::read_to_string(&logs).unwrap());
+    shown.push(std::fs::read_to_string(lab.s.path("gate.out")).unwrap());
+    shown.push(lab.once(&config).1);
+    assert!(shown[0].contains("fetch-failed"), "{}", shown[0]);
+    for text in &shown {
+        assert!(!text.contains("SECRET"), "a secret is shown:\n{text}");
+    }
+}
+
+/// Forged "verified" lines (no MAC, or a wrong one) in the gate's commit verdict cache
+/// (`<stateDir>/<source>.verdicts.jsonl`) are misses: the unsigned history is still refused.
+#[test]
+fn forged_gate_commit_cache_entries_are_ignored() {
+    let lab = Lab::new();
+    lab.write("apps/web/configmap.yaml", CONFIGMAP);
+    lab.commit("first", true);
+    // More than 64 new commits: only then is the cache consulted commit by commit.
+    for i in 0..65 {
+        lab.commit(&format!("unsigned {i}"), false);
+    }
+    let config = lab.config("", None);
+    let (code, out) = lab.once(&config);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("unsigned"), "{out}");
+    // What a forger can compute: the cache key of each commit for this ref, policy, first-seen
+    // time (from the ledger) and version.
+    let head = git(&lab.repo, &["rev-parse", "HEAD"]);
+    let ledger: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(lab.s.path("state/app.first-seen.json")).unwrap())
+            .unwrap();
+    let first_seen = format!("Some({})", ledger[&head]);
+    let mut c = sigil();
+    c.args(["verify", "commits", "--format", "json", "--policy"])
+        .arg(lab.s.path("policy.yaml"))
+        .arg("--repo")
+        .arg(&lab.repo);
+    let report: serde_json::Value = serde_json::from_slice(&run(c).stdout).unwrap();
+    let digest = report["policyDigest"].as_str().unwrap();
+    let mut forged = String::new();
+    for id in git(&lab.repo, &["rev-list", "HEAD"]).lines() {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        let version = env!("CARGO_PKG_VERSION");
+        for part in [id, "refs/heads/main", digest, &first_seen, version, "None"] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        let line = serde_json::json!([hex::encode(h.finalize()), {"signer": "forged"}]).to_string();
+        forged.push_str(&format!("{line}\n{}\t{line}\n", "0".repeat(64)));
+    }
+    std::fs::write(lab.s.path("state/app.verdicts.jsonl"), forged).unwrap();
+    let (code, out) = lab.once(&config);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("unsigned"), "{out}");
+    assert_eq!(lab.current(), None, "nothing published");
+    // The key authenticating the caches, made by the gate in its state directory.
+    let key = lab.s.path("state/cache.key");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
+
+/// A forged entry in the gate's image verdict cache (`<stateDir>/image-verdicts`) is a miss:
+/// the unsigned image is still refused.
+#[test]
+fn forged_gate_image_cache_entries_are_ignored() {
+    let reg = Registry::start();
+    let lab = Lab::new();
+    let (_, public) = cosign_keypair(&lab.s, "cosign");
+    lab.write_policy(&format!(
+        "  images:\n    insecureRegistries: [\"127.0.0.1:*\"]\n    rules:\n      - match: \"127.0.0.1:*/**\"\n        authorities:\n          - key: {}\n",
+        public.display()
+    ));
+    let digest = reg.push_image("team/web", "v1", "web, unsigned");
+    lab.write(
+        "apps/web/deploy.yaml",
+        &format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  template:\n    spec:\n      containers: [{{name: web, image: \"{}/team/web@{digest}\"}}]\n",
+            reg.host
+        ),
+    );
+    lab.commit("first", true);
+    let config = lab.config("", None);
+    let (code, out) = lab.once(&config);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("images"), "{out}");
+    let mut c = lab.s.cmd(sigil());
+    c.args(["verify", "images", "--format", "json", "--policy"])
+        .arg(lab.s.path("policy.yaml"))
+        .arg(format!("{}/team/web@{digest}", reg.host));
+    let report: serde_json::Value = serde_json::from_slice(&run(c).stdout).unwrap();
+    assert_eq!(report["images"][0]["reason"], "unsigned");
+    let policy_digest = report["policyDigest"].as_str().unwrap();
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    let name = format!("{}/team/web", reg.host);
+    for part in [
+        name.as_str(),
+        &digest,
+        "127.0.0.1:*/**",
+        policy_digest,
+        env!("CARGO_PKG_VERSION"),
+    ] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    let entry = lab
+        .s
+        .path("state/image-verdicts")
+        .join(hex::encode(h.finalize()));
+    let forged = r#"{"signatures":[{"source":"forged","format":"legacy"}]}"#;
+    for text in [forged.to_string(), format!("{}\t{forged}", "0".repeat(64))] {
+        std::fs::create_dir_all(entry.parent().unwrap()).unwrap();
+        std::fs::write(&entry, text).unwrap();
+        let (code, out) = lab.once(&config);
+        assert_eq!(code, 1, "{out}");
+        assert!(out.contains("images") && out.contains("unsigned"), "{out}");
+        assert_eq!(lab.current(), None, "nothing published");
+    }
 }
 
 /// A stand-in for the Kubernetes API server (no real one runs here): Python's HTTPS server

@@ -186,6 +186,8 @@ impl Lab {
     /// Runs sigil; returns (exit code, first commit/tag reason, full JSON).
     fn sigil(&self, policy: &Path, args: &[&str]) -> (i32, Option<String>, serde_json::Value) {
         let mut c = sigil();
+        // The verdict cache key's default place, in the scratch directory.
+        c.env("XDG_STATE_HOME", self.s.path("state-home"));
         c.args(["verify"])
             .args(args)
             .arg("--policy")
@@ -1327,6 +1329,159 @@ fn cache_state_file_and_rollback() {
     let _ = third;
     let (code, reason, _) = lab.sigil(&p, &["commits", "main", "--since-last-verified", st]);
     assert_eq!((code, reason.as_deref()), (1, Some("not-descendant")));
+}
+
+/// `--since-last-verified` with a range: the range is verified and its tip must descend from
+/// the recorded commit (neither is ignored); the tip is recorded only when both hold.
+#[test]
+fn since_last_verified_with_a_range_checks_both() {
+    let lab = Lab::new("sha1");
+    let (alice, _, p) = lab.alice_ssh();
+    let a = alice.to_str().unwrap();
+    let signed = Some(("ssh", a));
+    let first = lab.commit("a.txt", signed, "alice@example.com", &[]);
+    let second = lab.commit("b.txt", signed, "alice@example.com", &[]);
+    let state = lab.s.path("state");
+    let st = state.to_str().unwrap();
+    let recorded = || std::fs::read_to_string(&state).unwrap().trim().to_string();
+    let range = |a: &str, b: &str| {
+        lab.sigil(
+            &p,
+            &[
+                "commits",
+                &format!("{a}..{b}"),
+                "--ref",
+                "refs/heads/main",
+                "--since-last-verified",
+                st,
+            ],
+        )
+    };
+    let (code, _, v) = range(&first, &second);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(recorded(), second);
+    // A rewritten branch: the signed range first..third is fine, but third does not descend
+    // from the recorded second.
+    git(&lab.repo, &["reset", "-q", "--hard", &first]);
+    let third = lab.commit("c.txt", signed, "alice@example.com", &[]);
+    let (code, reason, v) = range(&first, &third);
+    assert_eq!(
+        (code, reason.as_deref()),
+        (1, Some("not-descendant")),
+        "{v}"
+    );
+    assert_eq!(recorded(), second);
+    // Descending from the recorded commit, but the range holds an unsigned commit.
+    git(&lab.repo, &["reset", "-q", "--hard", &second]);
+    let unsigned = lab.commit("d.txt", None, "alice@example.com", &[]);
+    let fourth = lab.commit("e.txt", signed, "alice@example.com", &[]);
+    let (code, reason, v) = range(&second, &fourth);
+    assert_eq!((code, reason.as_deref()), (1, Some("unsigned")), "{v}");
+    assert_eq!(v["commits"][0]["id"], unsigned.as_str());
+    assert_eq!(recorded(), second);
+    // Both hold: the tip is recorded.
+    git(&lab.repo, &["reset", "-q", "--hard", &second]);
+    let fifth = lab.commit("f.txt", signed, "alice@example.com", &[]);
+    let (code, _, v) = range(&second, &fifth);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(recorded(), fifth);
+}
+
+/// The cache key of a commit verdict, computed as `git::verify::Cache` does (no first-seen
+/// time, no tag signers): what anyone who can write the cache file can compute too.
+fn commit_cache_key(id: &str, refname: &str, policy_digest: &str) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for part in [
+        id,
+        refname,
+        policy_digest,
+        "None",
+        env!("CARGO_PKG_VERSION"),
+        "None",
+    ] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(h.finalize())
+}
+
+/// Verdict cache entries and range tips must authenticate under the local cache key: forged
+/// ones (valid JSON, no MAC or a wrong one) are misses, so unsigned commits are still refused
+/// and signed ones verified from scratch.
+#[test]
+fn forged_commit_cache_entries_and_tips_are_ignored() {
+    let lab = Lab::new("sha1");
+    let (alice, _, p) = lab.alice_ssh();
+    let a = alice.to_str().unwrap();
+    let base = lab.commit("a.txt", Some(("ssh", a)), "alice@example.com", &[]);
+    let signed = lab.commit("b.txt", Some(("ssh", a)), "alice@example.com", &[]);
+    // More than 64 commits: only then is the cache consulted commit by commit.
+    let unsigned: Vec<String> = (0..65)
+        .map(|i| lab.commit(&format!("u{i}.txt"), None, "alice@example.com", &[]))
+        .collect();
+    let head = unsigned.last().unwrap().clone();
+    let cache = lab.s.path("cache.jsonl");
+    let range = format!("{base}..{head}");
+    let args = [
+        "commits",
+        &range,
+        "--ref",
+        "refs/heads/main",
+        "--cache",
+        cache.to_str().unwrap(),
+    ];
+    let (code, reason, v) = lab.sigil(&p, &args);
+    assert_eq!((code, reason.as_deref()), (1, Some("unsigned")), "{v}");
+    let digest = v["policyDigest"].as_str().unwrap().to_string();
+    let genuine = std::fs::read_to_string(&cache).unwrap();
+    assert_eq!(genuine.lines().count(), 1, "the signed commit is cached");
+    // Every commit marked verified by a forger, unauthenticated and with a wrong MAC.
+    let mut forged = genuine.clone();
+    for id in std::iter::once(&signed).chain(&unsigned) {
+        let line = serde_json::json!([
+            commit_cache_key(id, "refs/heads/main", &digest),
+            {"signature_type": "ssh", "signer": "forged", "fingerprint": "forged",
+             "principal": null, "rule": null, "committer": null}
+        ])
+        .to_string();
+        forged.push_str(&format!("{line}\n{}\t{line}\n", "0".repeat(64)));
+    }
+    std::fs::write(&cache, forged).unwrap();
+    let (code, reason, v) = lab.sigil(&p, &args);
+    assert_eq!((code, reason.as_deref()), (1, Some("unsigned")), "{v}");
+    let commits = v["commits"].as_array().unwrap();
+    assert_eq!(commits.len(), 66);
+    assert_eq!(commits[0]["id"], signed.as_str());
+    assert_eq!(
+        commits[0]["signer"], "alice",
+        "verified, not read from a forgery"
+    );
+    assert!(
+        commits[1..].iter().all(|c| c["reason"] == "unsigned"),
+        "{v}"
+    );
+    // A forged tip saying the whole range was verified.
+    let tip_key = commit_cache_key(&format!("range-from:{base}"), "refs/heads/main", &digest);
+    let tips = serde_json::json!({ tip_key: head }).to_string();
+    for text in [tips.clone(), format!("{}\t{tips}", "0".repeat(64))] {
+        std::fs::write(lab.s.path("cache.jsonl.tips"), text).unwrap();
+        let (code, reason, v) = lab.sigil(&p, &args);
+        assert_eq!((code, reason.as_deref()), (1, Some("unsigned")), "{v}");
+    }
+    // The key was made on first use, 0600; a key file others can read is not used: same
+    // verdicts, and no cache written.
+    let key_file = lab.s.path("state-home/sigil/cache.key");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::remove_file(&cache).unwrap();
+    let (code, reason, _) = lab.sigil(&p, &args);
+    assert_eq!((code, reason.as_deref()), (1, Some("unsigned")));
+    assert!(!cache.exists(), "no cache without a usable key");
 }
 
 /// Path rules cannot be bypassed by a file named after another commit of the range: the

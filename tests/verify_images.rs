@@ -336,6 +336,96 @@ fn manifests_kustomize_cache_and_unreachable_registry() {
     assert_eq!((v.code, v.reason(0)), (3, "unreachable"), "{}", v.json);
 }
 
+/// The cache key of an image verdict, computed as `image::check` does: what anyone who can
+/// write the cache directory can compute too.
+fn image_cache_key(name: &str, digest: &str, rule: &str, policy_digest: &str) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for part in [name, digest, rule, policy_digest, env!("CARGO_PKG_VERSION")] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// Image cache entries must authenticate under the local cache key (its file name bound in):
+/// a forged entry (valid JSON, no MAC or a wrong one) is a miss, so an unsigned image is still
+/// refused and a signed one verified from scratch.
+#[test]
+fn forged_image_cache_entries_are_misses() {
+    let reg = Registry::start();
+    let s = Scratch::new();
+    let (key, public) = keypair(&s, "cosign");
+    let unsigned = reg.push_image("team/unsigned", "v1", "unsigned");
+    let signed = reg.push_image("team/signed", "v1", "signed");
+    sign(&s, &reg.image("team/signed", "v1"), &key, &[]);
+    let p = policy(&s, "", &[&public]);
+    let cache = s.path("cache");
+    let cache_args = ["--cache-dir", cache.to_str().unwrap()];
+    let image = |repo: &str, d: &str| format!("{}/{repo}@{d}", reg.host);
+    let (unsigned_ref, signed_ref) = (
+        image("team/unsigned", &unsigned),
+        image("team/signed", &signed),
+    );
+    let v = verify(&s, &p, &[&unsigned_ref], &cache_args);
+    assert_eq!((v.code, v.reason(0)), (1, "unsigned"), "{}", v.json);
+    let policy_digest = v.json["policyDigest"].as_str().unwrap().to_string();
+    let entry = |repo: &str, d: &str| {
+        let name = format!("{}/{repo}", reg.host);
+        cache.join(image_cache_key(&name, d, "127.0.0.1:*/**", &policy_digest))
+    };
+    let forged = r#"{"signatures":[{"source":"forged","format":"legacy","identity":"forged"}]}"#;
+    std::fs::create_dir_all(&cache).unwrap();
+    for text in [forged.to_string(), format!("{}\t{forged}", "0".repeat(64))] {
+        std::fs::write(entry("team/unsigned", &unsigned), &text).unwrap();
+        let v = verify(&s, &p, &[&unsigned_ref], &cache_args);
+        assert_eq!((v.code, v.reason(0)), (1, "unsigned"), "{}", v.json);
+        std::fs::write(entry("team/signed", &signed), &text).unwrap();
+        let v = verify(&s, &p, &[&signed_ref], &cache_args);
+        assert_eq!(
+            (v.code, v.image(0)["cached"].as_bool()),
+            (0, Some(false)),
+            "{}",
+            v.json
+        );
+        assert_ne!(v.image(0)["signatures"][0]["source"], "forged");
+    }
+    // The genuine entry just written is used; moved to the unsigned image's name it is not.
+    let v = verify(&s, &p, &[&signed_ref], &cache_args);
+    assert_eq!(
+        (v.code, v.image(0)["cached"].as_bool()),
+        (0, Some(true)),
+        "{}",
+        v.json
+    );
+    std::fs::copy(
+        entry("team/signed", &signed),
+        entry("team/unsigned", &unsigned),
+    )
+    .unwrap();
+    let v = verify(&s, &p, &[&unsigned_ref], &cache_args);
+    assert_eq!((v.code, v.reason(0)), (1, "unsigned"), "{}", v.json);
+    // A key file others can read is not used: a warning, and every image verified afresh.
+    let key_file = s.path("home/.local/state/sigil/cache.key");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let out = run(verify_cmd(&s, &p, &[&signed_ref], &cache_args));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("running without the verdict cache"),
+        "{stderr}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (out.status.code(), v["images"][0]["cached"].as_bool()),
+        (Some(0), Some(false))
+    );
+}
+
 #[test]
 fn oversized_manifest_is_refused() {
     let reg = Registry::start();

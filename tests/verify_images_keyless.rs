@@ -754,6 +754,52 @@ fn a_leaf_without_code_signing_is_cert_untrusted() {
     );
 }
 
+/// As Go's `x509.Verify` (which sigstore-go relies on): an intermediate whose
+/// extendedKeyUsage lacks codeSigning (and anyExtendedKeyUsage) breaks the chain of a
+/// codeSigning leaf; an intermediate without extendedKeyUsage (every other test) does not.
+#[test]
+fn an_intermediate_whose_eku_lacks_code_signing_is_cert_untrusted() {
+    let b = Bench::new();
+    let img = b.image("team/app");
+    let t = now();
+    let p = b.policy("policy.yaml", &[]);
+    let email = format!("email:{EMAIL}");
+    for (name, eku, allowed) in [
+        ("server-inter", "serverAuth", false),
+        ("code-inter", "serverAuth,codeSigning", true),
+        ("any-inter", "anyExtendedKeyUsage", true),
+    ] {
+        let inter = issue(
+            &b.pki.dir,
+            name,
+            &format!("sigil test {name}"),
+            Some("root"),
+            &format!("{INTER_EXT}extendedKeyUsage = {eku}\n"),
+            t - DAY,
+            t + DAY,
+        );
+        let leaf = b.pki.leaf(
+            &format!("{name}-leaf"),
+            name,
+            &leaf_ext(Some("codeSigning"), &email),
+            t - 60,
+            t + DAY,
+        );
+        let layer = b
+            .pki
+            .layer(&leaf, &img.payload, t)
+            .with(CHAIN, format!("{inter}{}", b.pki.root));
+        let v = b.check(&img, &[&layer], &p);
+        if allowed {
+            passed(&v, &email_identity(), t);
+        } else {
+            refused(&v, "cert-untrusted");
+            let detail = v.image(0)["detail"].as_str().unwrap_or("");
+            assert!(detail.contains("issuing certificate"), "{detail}");
+        }
+    }
+}
+
 #[test]
 fn the_chain_annotation_supplies_intermediates_never_roots() {
     let b = Bench::new();

@@ -454,6 +454,11 @@ pub struct VerifyOpts {
     /// trust digest, first-seen time, sigil version) and not verified again.
     #[arg(long, env = "SIGIL_CACHE", value_name = "FILE")]
     pub cache: Option<PathBuf>,
+    /// The key authenticating the verdict cache (created 0600 on first use; default
+    /// `$XDG_STATE_HOME/sigil/cache.key`, else `~/.local/state/sigil/cache.key`). Keep it out
+    /// of any directory CI restores with the cache.
+    #[arg(long, env = "SIGIL_CACHE_KEY", value_name = "FILE")]
+    pub cache_key: Option<PathBuf>,
 }
 
 /// `sigil verify …`.
@@ -467,6 +472,8 @@ pub enum VerifyCommand {
         #[arg(long = "ref", value_name = "REF")]
         refname: Option<String>,
         /// Verify what is new since the commit recorded in this file, then record the new head.
+        /// With a range `A..B`, every commit of the range is verified and B must also descend
+        /// from the recorded commit; B is recorded when both hold.
         #[arg(long, value_name = "STATEFILE")]
         since_last_verified: Option<PathBuf>,
         #[command(flatten)]
@@ -495,6 +502,9 @@ pub enum VerifyCommand {
         /// Verdict cache directory: images verified under the same policy digest are not fetched again.
         #[arg(long, env = "SIGIL_IMAGE_CACHE", value_name = "DIR")]
         cache_dir: Option<PathBuf>,
+        /// The key authenticating the verdict cache (as for `verify commits --cache-key`).
+        #[arg(long, env = "SIGIL_CACHE_KEY", value_name = "FILE")]
+        cache_key: Option<PathBuf>,
         /// Images checked in parallel.
         #[arg(long, default_value_t = 4, value_name = "N")]
         jobs: usize,

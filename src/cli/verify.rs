@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::args::{VerifyCommand, VerifyOpts};
+use crate::cache_key::CacheKey;
 use crate::git::repo::{GitError, Repo};
 use crate::git::verify::{Cache, Context, Verdict, verify_commits, verify_tag};
 use crate::policy::{Mode, Policy};
@@ -96,6 +97,7 @@ fn run_inner(cmd: &VerifyCommand) -> Result<i32, Failure> {
             policy,
             format,
             cache_dir,
+            cache_key,
             jobs,
             timeout,
             max_manifest_bytes,
@@ -105,6 +107,7 @@ fn run_inner(cmd: &VerifyCommand) -> Result<i32, Failure> {
             policy,
             format,
             cache_dir: cache_dir.as_deref(),
+            cache_key: cache_key.as_deref(),
             jobs: *jobs,
             timeout: std::time::Duration::from_secs(*timeout),
             max_manifest: *max_manifest_bytes,
@@ -146,7 +149,14 @@ fn run_inner(cmd: &VerifyCommand) -> Result<i32, Failure> {
                 now: crate::sops::time::now_unix(),
                 tag_signers: None,
             };
-            let mut cache = opts.cache.as_deref().map(Cache::load);
+            let key = opts
+                .cache
+                .as_ref()
+                .and_then(|_| open_cache_key(opts.cache_key.as_deref()));
+            let mut cache = match (&opts.cache, &key) {
+                (Some(path), Some(key)) => Some(Cache::load(path, key)),
+                _ => None,
+            };
             let from_id = from
                 .as_ref()
                 .map(|a| repo.resolve(&format!("{a}^{{commit}}")))
@@ -159,17 +169,19 @@ fn run_inner(cmd: &VerifyCommand) -> Result<i32, Failure> {
             {
                 start = Some(tip.clone());
             }
+            // With a range too, both hold: the tip must descend from the recorded commit
+            // (no rollback), and every commit of the range is verified.
+            let rolled_back = match &last {
+                Some(l) if !repo.is_ancestor(l, &target)? => {
+                    refusals_before.push(rollback_verdict(&target, l));
+                    true
+                }
+                _ => false,
+            };
             let ids = match (&start, &last) {
                 (Some(a), _) => repo.range(a, &target)?,
-                (None, Some(l)) => {
-                    if !repo.is_ancestor(l, &target)? {
-                        let v = rollback_verdict(&target, l);
-                        refusals_before.push(v);
-                        Vec::new()
-                    } else {
-                        repo.range(l, &target)?
-                    }
-                }
+                (None, Some(_)) if rolled_back => Vec::new(),
+                (None, Some(l)) => repo.range(l, &target)?,
                 (None, None)
                     if policy.commits.mode == Mode::Range && since_last_verified.is_some() =>
                 {
@@ -226,6 +238,23 @@ fn run_inner(cmd: &VerifyCommand) -> Result<i32, Failure> {
             Ok(report(&opts.format, &policy, &ctx.refname, &commits, &tags))
         }
     }
+}
+
+/// The key of a verdict cache: `explicit`, else the default path. `None`, with a warning,
+/// when it cannot be used: the command then runs without its cache (never trusting one).
+pub(crate) fn open_cache_key(explicit: Option<&Path>) -> Option<CacheKey> {
+    let Some(path) = explicit
+        .map(Path::to_path_buf)
+        .or_else(crate::cache_key::default_path)
+    else {
+        eprintln!(
+            "sigil: warning: no place for the verdict cache key (pass --cache-key, or set XDG_STATE_HOME or HOME); running without the cache"
+        );
+        return None;
+    };
+    CacheKey::open(&path)
+        .map_err(|e| eprintln!("sigil: warning: cache key {e}; running without the verdict cache"))
+        .ok()
 }
 
 fn rollback_verdict(target: &str, last: &str) -> Verdict {

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::rendered::check_path;
 use super::verify::Failure;
-use crate::image::check::{Checker, ImageVerdict, Outcome, Target, Targets};
+use crate::image::check::{Checker, ImageVerdict, Outcome, Target, Targets, VerdictCache};
 use crate::image::reference::Reference;
 use crate::image::registry::{Client, ClientOptions};
 use crate::manifest::check::Options;
@@ -29,6 +29,8 @@ pub struct Args<'a> {
     pub format: &'a str,
     /// Verdict cache directory.
     pub cache_dir: Option<&'a Path>,
+    /// The key authenticating it (default: see [`super::verify::open_cache_key`]).
+    pub cache_key: Option<&'a Path>,
     /// Parallelism.
     pub jobs: usize,
     /// Request timeout.
@@ -83,11 +85,20 @@ pub fn run(args: &Args<'_>) -> Result<i32, Failure> {
         ..ClientOptions::default()
     })
     .map_err(|e| Failure(2, e))?;
+    let key = args
+        .cache_dir
+        .and_then(|_| super::verify::open_cache_key(args.cache_key));
     let checker = Checker {
         client: &client,
         policy: &policy.images,
         policy_digest: &policy.digest,
-        cache_dir: args.cache_dir.map(Path::to_path_buf),
+        cache: args
+            .cache_dir
+            .zip(key.as_ref())
+            .map(|(dir, key)| VerdictCache {
+                dir: dir.to_path_buf(),
+                key,
+            }),
         jobs: args.jobs,
     };
     let verdicts = checker.check_all(&targets);

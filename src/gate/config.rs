@@ -36,6 +36,8 @@ struct SpecFile {
 struct HttpFile {
     bind: String,
     #[serde(default)]
+    probe_bind: Option<String>,
+    #[serde(default)]
     webhook_secret_file: Option<String>,
 }
 
@@ -308,6 +310,9 @@ pub enum NotifyConfig {
 pub struct GateConfig {
     /// HTTP bind address (None: no server).
     pub bind: Option<String>,
+    /// Address of the listener serving only `/livez` and `/readyz`, so that no other client
+    /// can starve the probes (see [`crate::gate::server`]).
+    pub probe_bind: Option<String>,
     /// Webhook HMAC secret.
     pub webhook_secret: Option<Zeroizing<Vec<u8>>>,
     /// State directory.
@@ -504,6 +509,13 @@ pub fn is_tmpfs(path: &Path) -> bool {
     }
 }
 
+/// Whether two listeners would want the same socket.
+fn clash(a: std::net::SocketAddr, b: std::net::SocketAddr) -> bool {
+    a.port() != 0
+        && a.port() == b.port()
+        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+}
+
 impl GateConfig {
     /// Loads and checks the configuration; returns every problem found.
     pub fn load(path: &Path) -> Result<GateConfig, Vec<String>> {
@@ -531,20 +543,32 @@ impl GateConfig {
         if let Err(e) = std::fs::create_dir_all(&state_dir) {
             errors.push(format!("stateDir {}: {e}", state_dir.display()));
         }
-        let (bind, webhook_secret) = match &spec.http {
+        let (bind, probe_bind, webhook_secret) = match &spec.http {
             Some(h) => {
-                if h.bind.parse::<std::net::SocketAddr>().is_err() {
+                let main = h.bind.parse::<std::net::SocketAddr>();
+                if main.is_err() {
                     errors.push(format!(
                         "http.bind '{}' is not host:port (e.g. 0.0.0.0:8080)",
                         h.bind
                     ));
                 }
+                if let Some(p) = &h.probe_bind {
+                    match p.parse::<std::net::SocketAddr>() {
+                        Err(_) => errors.push(format!(
+                            "http.probeBind '{p}' is not host:port (e.g. 0.0.0.0:8081)"
+                        )),
+                        Ok(a) if main.is_ok_and(|m| clash(m, a)) => errors.push(format!(
+                            "http.probeBind '{p}' must be another address than http.bind"
+                        )),
+                        Ok(_) => {}
+                    }
+                }
                 let secret = h.webhook_secret_file.as_ref().and_then(|f| {
                     read_secret(&resolve(base, f), "http.webhookSecretFile", &mut errors)
                 });
-                (Some(h.bind.clone()), secret)
+                (Some(h.bind.clone()), h.probe_bind.clone(), secret)
             }
-            None => (None, None),
+            None => (None, None, None),
         };
         if spec.sources.is_empty() {
             errors.push("spec.sources is empty".into());
@@ -755,6 +779,7 @@ impl GateConfig {
         }
         Ok(GateConfig {
             bind,
+            probe_bind,
             webhook_secret,
             state_dir,
             sources,

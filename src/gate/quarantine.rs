@@ -88,27 +88,8 @@ pub fn run_with_timeout(
             .find(|l| l.starts_with("fatal:") || l.starts_with("error:"))
             .or_else(|| text.lines().last())
             .unwrap_or("git failed");
-        Err(format!("{what}: {}", redact(line)))
+        Err(format!("{what}: {}", crate::redact::text(line)))
     }
-}
-
-/// Removes credentials from URLs in a message (`https://user:token@host` → `https://***@host`).
-pub fn redact(s: &str) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(i) = rest.find("://") {
-        out.push_str(&rest[..i + 3]);
-        rest = &rest[i + 3..];
-        let end = rest
-            .find(|c: char| c.is_whitespace() || c == '/' || c == '\'')
-            .unwrap_or(rest.len());
-        if let Some(at) = rest[..end].rfind('@') {
-            out.push_str("***");
-            rest = &rest[at..];
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 impl Quarantine {
@@ -249,7 +230,10 @@ impl Quarantine {
             url,
             &refspec,
         ]);
-        run_with_timeout(c, timeout, "git fetch").map_err(FetchError::Git)?;
+        // git may name the source by its bare path (file:// and local sources), which only
+        // the configured URL tells apart from a path.
+        run_with_timeout(c, timeout, "git fetch")
+            .map_err(|e| FetchError::Git(crate::redact::scrub(&e, url)))?;
         let chosen = if is_glob {
             let pattern = glob::Pattern::new(refname)
                 .map_err(|e| FetchError::NoSuchRef(format!("{refname}: {e}")))?;
@@ -289,19 +273,5 @@ impl Quarantine {
             )));
         }
         Ok((chosen, id))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redacts_credentials() {
-        assert_eq!(
-            redact("fatal: unable to access 'https://user:tok@github.com/x.git/': 403"),
-            "fatal: unable to access 'https://***@github.com/x.git/': 403"
-        );
-        assert_eq!(redact("no url here"), "no url here");
     }
 }

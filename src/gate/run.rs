@@ -13,7 +13,8 @@ use super::notify::{Notifier, Target};
 use super::reload::PolicyWatch;
 use super::server::{ServerConfig, start};
 use super::state::{Attempt, GateState, Published, Shared, SourceState, Triggers};
-use super::sync::{SourceFiles, sync};
+use super::sync::{CACHE_KEY_FILE, SourceFiles, sync};
+use crate::cache_key::CacheKey;
 
 static STOP: AtomicBool = AtomicBool::new(false);
 static HUP: AtomicBool = AtomicBool::new(false);
@@ -99,7 +100,7 @@ pub fn run(config_path: &Path, once: bool) -> i32 {
             .iter()
             .map(|s| SourceState {
                 name: s.name.clone(),
-                url: super::quarantine::redact(&s.url),
+                url: crate::redact::url(&s.url),
                 refname: s.refname.clone(),
                 published: SourceFiles::new(&config.state_dir, &s.name).intact_publication(s),
                 last_attempt: None,
@@ -118,8 +119,21 @@ pub fn run(config_path: &Path, once: bool) -> i32 {
         heartbeat: crate::sops::time::now_unix(),
         ..GateState::default()
     }));
+    // Opened once: a key that cannot be used turns the verdict caches off, with one warning.
+    let cache_key = match CacheKey::open(&config.state_dir.join(CACHE_KEY_FILE)) {
+        Ok(k) => Some(k),
+        Err(e) => {
+            log(
+                "warn",
+                "the verdict caches are off: their key cannot be used",
+                &[("error", &e)],
+            );
+            None
+        }
+    };
+    let cache_key = cache_key.as_ref();
     if once {
-        return run_once(&config, &shared);
+        return run_once(&config, &shared, cache_key);
     }
     install_signals();
     let triggers = Arc::new(Triggers::default());
@@ -130,6 +144,7 @@ pub fn run(config_path: &Path, once: bool) -> i32 {
         Some(bind) => match start(
             ServerConfig {
                 bind: bind.clone(),
+                probe_bind: config.probe_bind.clone(),
                 webhook_secret: config.webhook_secret.clone(),
                 artifacts_dir: config.state_dir.join("artifacts"),
             },
@@ -137,7 +152,15 @@ pub fn run(config_path: &Path, once: bool) -> i32 {
             triggers.clone(),
         ) {
             Ok(h) => {
-                log("info", "serving", &[("bind", &h.local_addr().to_string())]);
+                let probes = h.probe_addr().map(|a| a.to_string()).unwrap_or_default();
+                log(
+                    "info",
+                    "serving",
+                    &[
+                        ("bind", &h.local_addr().to_string()),
+                        ("probe_bind", &probes),
+                    ],
+                );
                 Some(h)
             }
             Err(e) => {
@@ -201,7 +224,7 @@ pub fn run(config_path: &Path, once: bool) -> i32 {
                             continue;
                         }
                     }
-                    sync_and_record(&src, &state_dir, &shared, Some(&notifier));
+                    sync_and_record(&src, &state_dir, &shared, Some(&notifier), cache_key);
                 }
             });
         }
@@ -249,11 +272,14 @@ fn record_policy_error(src: &SourceConfig, why: &str, shared: &Shared, notifier:
 /// An attempt's outcome: logged, notified (unless unchanged), recorded in the shared state.
 fn report(
     source: &str,
-    attempt: Attempt,
+    mut attempt: Attempt,
     published: Option<Published>,
     shared: &Shared,
     notifier: Option<&Notifier>,
 ) -> &'static str {
+    // Whatever a check put in its message, no URL leaves with credentials, query or fragment.
+    attempt.message = crate::redact::text(&attempt.message);
+    attempt.subject = attempt.subject.as_deref().map(crate::redact::text);
     log_attempt(source, &attempt);
     let result = attempt.result;
     if let Some(n) = notifier
@@ -273,6 +299,7 @@ fn sync_and_record(
     state_dir: &Path,
     shared: &Shared,
     notifier: Option<&Notifier>,
+    cache_key: Option<&CacheKey>,
 ) -> &'static str {
     let (served, first_sync) = shared
         .lock()
@@ -293,14 +320,14 @@ fn sync_and_record(
         .is_some_and(|a| a.external_artifact.is_some());
     let republish = served.is_none() || (first_sync && patches_status);
     let published = served.or_else(|| SourceFiles::new(state_dir, &src.name).load_published());
-    let r = sync(src, state_dir, published.as_ref(), republish);
+    let r = sync(src, state_dir, published.as_ref(), republish, cache_key);
     report(&src.name, r.attempt, r.published, shared, notifier)
 }
 
-fn run_once(config: &GateConfig, shared: &Shared) -> i32 {
+fn run_once(config: &GateConfig, shared: &Shared, cache_key: Option<&CacheKey>) -> i32 {
     let mut code = 0;
     for src in &config.sources {
-        match sync_and_record(src, &config.state_dir, shared, None) {
+        match sync_and_record(src, &config.state_dir, shared, None, cache_key) {
             "refused" => code = code.max(1),
             "error" => code = 3,
             _ => {}

@@ -16,8 +16,9 @@
 //! is what probes, scrapers, Flux and webhook senders need:
 //!
 //! - An accept thread hands each connection to a thread of its own, at most
-//!   [`MAX_CONNECTIONS`] at once; beyond that a new connection is answered 503 at once and
-//!   closed. Threads are bounded, and a slow or silent client holds only its own.
+//!   [`MAX_CONNECTIONS`] at once and at most [`MAX_CONNECTIONS_PER_PEER`] from one source IP
+//!   address; beyond either bound a new connection is answered 503 at once and closed.
+//!   Threads are bounded, and a slow or silent client holds only its own.
 //! - Deadlines bound every client: the request head must arrive within 5 s of the accept
 //!   (else 408), a body within 10 s of the head (else 400), and each write of the response
 //!   must make progress within 10 s.
@@ -34,7 +35,17 @@
 //!   than a connection reset; nothing is ever allocated to the size a client declares.
 //! - Paths are matched strictly, without percent-decoding.
 //!
-//! [`ServerHandle::stop`] closes the listener, shuts down the open connections and waits (at
+//! # Probes
+//!
+//! Probes must not be starved by other clients, and a per-peer bound alone cannot promise
+//! that: the kubelet comes from one address (the node's) that other clients may share, and
+//! every loopback client is 127.0.0.1. So `http.probeBind` (like controller-runtime's
+//! health-probe bind address) opens a second listener serving only `/livez` and `/readyz`,
+//! with its own [`MAX_PROBE_CONNECTIONS`] connections and the same deadlines and size
+//! limits: connections to the main listener never take its slots. Without `probeBind` the
+//! probes are answered on the main listener only, as every other route.
+//!
+//! [`ServerHandle::stop`] closes the listeners, shuts down the open connections and waits (at
 //! most 2 s) for their threads to finish.
 
 use std::collections::HashMap;
@@ -61,6 +72,13 @@ pub const MAX_BODY: usize = 1 << 20;
 
 /// Connections served at once (one thread each); beyond, new connections get 503.
 pub const MAX_CONNECTIONS: usize = 256;
+
+/// Connections one source IP address may hold at once on the main listener, so that a
+/// single client cannot take every slot; beyond, its new connections get 503.
+pub const MAX_CONNECTIONS_PER_PEER: usize = 32;
+
+/// Connections the probe listener (`http.probeBind`) serves at once.
+pub const MAX_PROBE_CONNECTIONS: usize = 64;
 
 /// Largest request head (request line and header fields).
 const MAX_HEAD: usize = 16 << 10;
@@ -91,6 +109,8 @@ const THREAD_STACK: usize = 512 << 10;
 pub struct ServerConfig {
     /// Address to bind, e.g. `127.0.0.1:8080` (`:0` picks a free port).
     pub bind: String,
+    /// Address of the listener serving only `/livez` and `/readyz` (see "Probes" above).
+    pub probe_bind: Option<String>,
     /// HMAC key for webhooks; `None` turns webhooks off (403).
     pub webhook_secret: Option<Zeroizing<Vec<u8>>>,
     /// Directory holding `<source>/<hex>.tar.gz` artifacts.
@@ -102,6 +122,7 @@ pub struct ServerHandle {
     addr: SocketAddr,
     inner: Arc<Inner>,
     accept: Option<JoinHandle<()>>,
+    probes: Option<Box<ServerHandle>>,
 }
 
 impl ServerHandle {
@@ -110,8 +131,16 @@ impl ServerHandle {
         self.addr
     }
 
-    /// Closes the listener, shuts down open connections and waits for their threads.
+    /// The address of the probe listener, when `probe_bind` was given.
+    pub fn probe_addr(&self) -> Option<SocketAddr> {
+        self.probes.as_ref().map(|p| p.addr)
+    }
+
+    /// Closes the listeners, shuts down open connections and waits for their threads.
     pub fn stop(mut self) {
+        if let Some(probes) = self.probes.take() {
+            probes.stop();
+        }
         self.inner.stop.store(true, Ordering::SeqCst);
         if let Some(accept) = self.accept.take() {
             // Unblock `accept`; the accept thread sees the flag and drops the listener.
@@ -125,7 +154,7 @@ impl ServerHandle {
             }
         }
         let conns = lock_conns(&self.inner);
-        for stream in conns.open.values().flatten() {
+        for stream in conns.open.values().filter_map(|(_, s)| s.as_ref()) {
             let _ = stream.shutdown(Shutdown::Both);
         }
         let _ = self
@@ -150,13 +179,30 @@ struct Ctx {
     triggers: Arc<Triggers>,
     secret: Option<Zeroizing<Vec<u8>>>,
     artifacts_dir: PathBuf,
+    /// The probe listener: every route but `/livez` and `/readyz` is 404.
+    probes_only: bool,
 }
 
 /// Transport limits (tests lower them).
 #[derive(Clone, Copy)]
 struct Limits {
     max_connections: usize,
+    max_per_peer: usize,
     head_timeout: Duration,
+}
+
+impl Limits {
+    const MAIN: Limits = Limits {
+        max_connections: MAX_CONNECTIONS,
+        max_per_peer: MAX_CONNECTIONS_PER_PEER,
+        head_timeout: HEAD_TIMEOUT,
+    };
+    /// The probe listener's: its own pool, no per-peer bound (the kubelet is one peer).
+    const PROBES: Limits = Limits {
+        max_connections: MAX_PROBE_CONNECTIONS,
+        max_per_peer: MAX_PROBE_CONNECTIONS,
+        head_timeout: HEAD_TIMEOUT,
+    };
 }
 
 struct Inner {
@@ -168,29 +214,26 @@ struct Inner {
     idle: Condvar,
 }
 
-/// Open connections: a clone of each stream (if one could be made), so `stop` can shut
-/// them down.
+/// Open connections: the peer's address and a clone of each stream (if one could be made),
+/// so `stop` can shut them down; and how many each peer holds.
 #[derive(Default)]
 struct Conns {
     next_id: u64,
-    open: HashMap<u64, Option<TcpStream>>,
+    open: HashMap<u64, (IpAddr, Option<TcpStream>)>,
+    per_peer: HashMap<IpAddr, usize>,
 }
 
 fn lock_conns(inner: &Inner) -> MutexGuard<'_, Conns> {
     inner.conns.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Binds `cfg.bind` and serves on background threads.
+/// Binds `cfg.bind` (and `cfg.probe_bind`) and serves on background threads.
 pub fn start(
     cfg: ServerConfig,
     shared: Shared,
     triggers: Arc<Triggers>,
 ) -> Result<ServerHandle, String> {
-    let limits = Limits {
-        max_connections: MAX_CONNECTIONS,
-        head_timeout: HEAD_TIMEOUT,
-    };
-    start_with(cfg, shared, triggers, limits)
+    start_with(cfg, shared, triggers, Limits::MAIN)
 }
 
 fn start_with(
@@ -199,18 +242,47 @@ fn start_with(
     triggers: Arc<Triggers>,
     limits: Limits,
 ) -> Result<ServerHandle, String> {
-    let listener = TcpListener::bind(cfg.bind.as_str())
-        .map_err(|e| format!("cannot listen on {}: {e}", cfg.bind))?;
+    let probes = match &cfg.probe_bind {
+        Some(bind) => {
+            let ctx = Ctx {
+                shared: Arc::clone(&shared),
+                triggers: Arc::clone(&triggers),
+                secret: None,
+                artifacts_dir: PathBuf::new(),
+                probes_only: true,
+            };
+            Some(Box::new(listen(bind, ctx, Limits::PROBES)?))
+        }
+        None => None,
+    };
+    let ctx = Ctx {
+        shared,
+        triggers,
+        secret: cfg.webhook_secret,
+        artifacts_dir: cfg.artifacts_dir,
+        probes_only: false,
+    };
+    let mut main = match listen(&cfg.bind, ctx, limits) {
+        Ok(h) => h,
+        Err(e) => {
+            if let Some(p) = probes {
+                p.stop();
+            }
+            return Err(e);
+        }
+    };
+    main.probes = probes;
+    Ok(main)
+}
+
+/// One listener and its accept thread.
+fn listen(bind: &str, ctx: Ctx, limits: Limits) -> Result<ServerHandle, String> {
+    let listener = TcpListener::bind(bind).map_err(|e| format!("cannot listen on {bind}: {e}"))?;
     let addr = listener
         .local_addr()
-        .map_err(|e| format!("cannot listen on {}: {e}", cfg.bind))?;
+        .map_err(|e| format!("cannot listen on {bind}: {e}"))?;
     let inner = Arc::new(Inner {
-        ctx: Ctx {
-            shared,
-            triggers,
-            secret: cfg.webhook_secret,
-            artifacts_dir: cfg.artifacts_dir,
-        },
+        ctx,
         limits,
         stop: AtomicBool::new(false),
         conns: Mutex::new(Conns::default()),
@@ -225,6 +297,7 @@ fn start_with(
         addr,
         inner,
         accept: Some(accept),
+        probes: None,
     })
 }
 
@@ -235,7 +308,7 @@ fn accept_loop(listener: &TcpListener, inner: &Arc<Inner>) {
             return;
         }
         match accepted {
-            Ok((stream, _)) => spawn_connection(inner, stream),
+            Ok((stream, peer)) => spawn_connection(inner, stream, peer.ip().to_canonical()),
             Err(e)
                 if matches!(
                     e.kind(),
@@ -256,23 +329,32 @@ struct ConnGuard {
 impl Drop for ConnGuard {
     fn drop(&mut self) {
         let mut conns = lock_conns(&self.inner);
-        conns.open.remove(&self.id);
+        if let Some((peer, _)) = conns.open.remove(&self.id)
+            && let Some(n) = conns.per_peer.get_mut(&peer)
+        {
+            *n -= 1;
+            if *n == 0 {
+                conns.per_peer.remove(&peer);
+            }
+        }
         if conns.open.is_empty() {
             self.inner.idle.notify_all();
         }
     }
 }
 
-fn spawn_connection(inner: &Arc<Inner>, stream: TcpStream) {
+fn spawn_connection(inner: &Arc<Inner>, stream: TcpStream, peer: IpAddr) {
     let id = {
         let mut conns = lock_conns(inner);
-        if conns.open.len() >= inner.limits.max_connections {
+        let held = conns.per_peer.get(&peer).copied().unwrap_or(0);
+        if conns.open.len() >= inner.limits.max_connections || held >= inner.limits.max_per_peer {
             drop(conns);
             return busy(&stream);
         }
         let id = conns.next_id;
         conns.next_id += 1;
-        conns.open.insert(id, stream.try_clone().ok());
+        conns.open.insert(id, (peer, stream.try_clone().ok()));
+        *conns.per_peer.entry(peer).or_default() += 1;
         id
     };
     let guard = ConnGuard {
@@ -883,7 +965,11 @@ fn handle(ctx: &Ctx, req: &mut Request) -> Reply {
         .next()
         .unwrap_or_default()
         .to_string();
-    let handler = route_name(&path);
+    let handler = match route_name(&path) {
+        h @ ("livez" | "readyz") => h,
+        _ if ctx.probes_only => "not_found",
+        h => h,
+    };
     if matches!(req.framing, Framing::Length(n) if n > MAX_BODY as u64) {
         // Answered without reading the body (see the module documentation).
         count(ctx, handler, 413);
@@ -1550,14 +1636,19 @@ mod tests {
     }
 
     fn fixture(secret: Option<&[u8]>) -> Fixture {
-        let limits = Limits {
-            max_connections: MAX_CONNECTIONS,
-            head_timeout: HEAD_TIMEOUT,
-        };
-        fixture_with(secret, limits)
+        fixture_with(secret, Limits::MAIN)
     }
 
     fn fixture_with(secret: Option<&[u8]>, limits: Limits) -> Fixture {
+        fixture_at("127.0.0.1:0", None, secret, limits)
+    }
+
+    fn fixture_at(
+        bind: &str,
+        probe_bind: Option<&str>,
+        secret: Option<&[u8]>,
+        limits: Limits,
+    ) -> Fixture {
         let mut st = GateState {
             sources: vec![source("prod"), source("stage"), source("..")],
             liveness_seconds: 60,
@@ -1573,7 +1664,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let handle = start_with(
             ServerConfig {
-                bind: "127.0.0.1:0".to_string(),
+                bind: bind.to_string(),
+                probe_bind: probe_bind.map(String::from),
                 webhook_secret: secret.map(|s| Zeroizing::new(s.to_vec())),
                 artifacts_dir: dir.path().join("artifacts"),
             },
@@ -2287,8 +2379,8 @@ mod tests {
     #[test]
     fn half_a_head_does_not_block_the_probes_and_times_out() {
         let limits = Limits {
-            max_connections: MAX_CONNECTIONS,
             head_timeout: Duration::from_secs(1),
+            ..Limits::MAIN
         };
         let f = fixture_with(None, limits);
         f.shared.lock().unwrap().heartbeat = now_unix();
@@ -2317,8 +2409,13 @@ mod tests {
 
     #[test]
     fn many_concurrent_connections_are_all_answered() {
-        // 200 < MAX_CONNECTIONS: every one is served (beyond the bound new ones get 503).
-        let f = fixture(None);
+        // 200 < MAX_CONNECTIONS: every one is served (beyond the bound new ones get 503). All
+        // come from 127.0.0.1: the per-peer bound is lifted here and tested on its own.
+        let limits = Limits {
+            max_per_peer: MAX_CONNECTIONS,
+            ..Limits::MAIN
+        };
+        let f = fixture_with(None, limits);
         f.shared.lock().unwrap().heartbeat = now_unix();
         let barrier = Arc::new(std::sync::Barrier::new(200));
         let clients: Vec<_> = (0..200)
@@ -2347,7 +2444,7 @@ mod tests {
     fn connections_beyond_the_bound_get_503_and_stop_is_prompt() {
         let limits = Limits {
             max_connections: 4,
-            head_timeout: HEAD_TIMEOUT,
+            ..Limits::MAIN
         };
         let mut f = fixture_with(None, limits);
         f.shared.lock().unwrap().heartbeat = now_unix();
@@ -2385,6 +2482,103 @@ mod tests {
             assert!(s.read_to_end(&mut out).is_ok(), "closed by stop");
         }
         assert!(TcpStream::connect(f.addr).is_err(), "listener closed");
+    }
+
+    /// Waits until the main listener holds `n` connections.
+    fn wait_open(f: &Fixture, n: usize) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while lock_conns(&f.handle.as_ref().unwrap().inner).open.len() < n {
+            assert!(std::time::Instant::now() < deadline, "{n} connections");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn one_peer_cannot_take_every_slot() {
+        // Dual stack where possible: ::1 is then another peer than 127.0.0.1 (which arrives
+        // as ::ffff:127.0.0.1 and is counted as 127.0.0.1).
+        let limits = Limits {
+            max_connections: 8,
+            max_per_peer: 3,
+            ..Limits::MAIN
+        };
+        let dual = TcpListener::bind("[::]:0").is_ok();
+        let f = fixture_at(
+            if dual { "[::]:0" } else { "127.0.0.1:0" },
+            None,
+            None,
+            limits,
+        );
+        f.shared.lock().unwrap().heartbeat = now_unix();
+        let v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), f.addr.port());
+        let silent: Vec<_> = (0..3)
+            .map(|_| {
+                let mut s = TcpStream::connect(v4).unwrap();
+                s.write_all(b"GET /livez HTTP/1.1\r\n").unwrap();
+                s
+            })
+            .collect();
+        wait_open(&f, 3);
+        let r = get(v4, "/livez");
+        assert_eq!((r.code, r.text().as_str()), (503, "too many connections\n"));
+        assert_eq!(
+            lock_conns(&f.handle.as_ref().unwrap().inner)
+                .per_peer
+                .get(&v4.ip()),
+            Some(&3)
+        );
+        if dual {
+            let v6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), f.addr.port());
+            assert_eq!(get(v6, "/livez").code, 200, "another peer is served");
+        }
+        // The peer's count goes down as its connections end.
+        drop(silent);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while get(v4, "/livez").code != 200 {
+            assert!(std::time::Instant::now() < deadline);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn the_probe_listener_serves_only_probes_and_is_not_starved() {
+        // Even with the main listener full (the per-peer bound lifted so that loopback can
+        // fill it), probes on the probe listener answer at once.
+        let limits = Limits {
+            max_per_peer: MAX_CONNECTIONS,
+            ..Limits::MAIN
+        };
+        let f = fixture_at("127.0.0.1:0", Some("127.0.0.1:0"), Some(b"k"), limits);
+        {
+            let mut st = f.shared.lock().unwrap();
+            st.heartbeat = now_unix();
+            for s in &mut st.sources {
+                s.published = Some(published("c0ffee"));
+            }
+        }
+        let probes = f.handle.as_ref().unwrap().probe_addr().unwrap();
+        let idle: Vec<_> = (0..300)
+            .map(|_| TcpStream::connect(f.addr).unwrap())
+            .collect();
+        wait_open(&f, MAX_CONNECTIONS);
+        assert_eq!(get(f.addr, "/livez").code, 503, "the main listener is full");
+        for path in ["/livez", "/readyz"] {
+            let t = std::time::Instant::now();
+            assert_eq!(get(probes, path).code, 200, "{path}");
+            assert!(
+                t.elapsed() < Duration::from_millis(100),
+                "{path}: {:?}",
+                t.elapsed()
+            );
+        }
+        for path in ["/status", "/metrics", "/", "/artifacts/prod/x.tar.gz"] {
+            assert_eq!(get(probes, path).code, 404, "{path}");
+        }
+        let sig = sign(b"k", b"{}");
+        let hook = post(probes, "/hooks/prod", &[("X-Signature", &sig)], b"{}");
+        assert_eq!(hook.code, 404);
+        assert!(!f.triggers.wait("prod", Duration::ZERO));
+        drop(idle);
     }
 
     #[test]
@@ -2531,6 +2725,7 @@ mod tests {
         let clash = start(
             ServerConfig {
                 bind: f.addr.to_string(),
+                probe_bind: None,
                 webhook_secret: None,
                 artifacts_dir: PathBuf::from("/nonexistent"),
             },
@@ -2543,6 +2738,7 @@ mod tests {
         // `stop` joins the accept thread, which drops the listener: the port is free at once.
         let cfg = ServerConfig {
             bind: addr.to_string(),
+            probe_bind: None,
             webhook_secret: None,
             artifacts_dir: PathBuf::from("/nonexistent"),
         };

@@ -94,7 +94,7 @@ pub struct Attempt {
 pub struct SourceState {
     /// Source name.
     pub name: String,
-    /// Git URL or path (credentials never included).
+    /// Git URL or path, as [`crate::redact::url`] shows it (no userinfo, query or fragment).
     pub url: String,
     /// Ref followed.
     #[serde(rename = "ref")]

@@ -13,10 +13,11 @@ use super::config::SourceConfig;
 use super::publish::{Volume, flux_status, write_artifact};
 use super::quarantine::{FetchError, Quarantine};
 use super::state::{ArtifactInfo, Attempt, ImageSummary, Published};
+use crate::cache_key::CacheKey;
 use crate::git::repo::Repo;
 use crate::git::tree::{self, Entry};
 use crate::git::verify::{Cache, Context, Verdict, verify_commits, verify_tag};
-use crate::image::check::{Checker, ImageVerdict, Outcome, Targets};
+use crate::image::check::{Checker, ImageVerdict, Outcome, Targets, VerdictCache};
 use crate::image::reference::Reference;
 use crate::image::registry::{Client, ClientOptions};
 use crate::manifest::check::{Checked, ImageUse, Options, check};
@@ -85,15 +86,21 @@ fn error(check: &'static str, reason: impl Into<String>, message: impl Into<Stri
     }
 }
 
+/// The key authenticating the verdict caches, in the state directory (see
+/// [`crate::cache_key`]).
+pub const CACHE_KEY_FILE: &str = "cache.key";
+
 /// Persistent per-source files under the state directory.
 pub struct SourceFiles {
+    /// The state directory.
+    pub state_dir: PathBuf,
     /// The last published revision (ratchet), JSON of [`Published`].
     pub published: PathBuf,
     /// Commit → first time the gate saw it (unix seconds).
     pub ledger: PathBuf,
-    /// Commit verdict cache.
+    /// Commit verdict cache (authenticated with the key in [`CACHE_KEY_FILE`]).
     pub cache: PathBuf,
-    /// Image verdict cache directory.
+    /// Image verdict cache directory (likewise).
     pub image_cache: PathBuf,
     /// Artifacts directory (shared by all sources; one subdirectory each).
     pub artifacts: PathBuf,
@@ -103,6 +110,7 @@ impl SourceFiles {
     /// The files of `name` under `state_dir`.
     pub fn new(state_dir: &Path, name: &str) -> SourceFiles {
         SourceFiles {
+            state_dir: state_dir.to_path_buf(),
             published: state_dir.join(format!("{name}.published.json")),
             ledger: state_dir.join(format!("{name}.first-seen.json")),
             cache: state_dir.join(format!("{name}.verdicts.jsonl")),
@@ -177,12 +185,14 @@ impl SourceFiles {
 
 /// Runs one sync. `published` is the revision currently served (the ratchet); with
 /// `republish` (the first sync after a restart) an unchanged tip is verified and published
-/// again, so the volume and the artifact are rebuilt if they were lost.
+/// again, so the volume and the artifact are rebuilt if they were lost. Verdict caches are
+/// used only with a `cache_key`.
 pub fn sync(
     src: &SourceConfig,
     state_dir: &Path,
     published: Option<&Published>,
     republish: bool,
+    cache_key: Option<&CacheKey>,
 ) -> SyncResult {
     let started = Instant::now();
     let files = SourceFiles::new(state_dir, &src.name);
@@ -196,10 +206,10 @@ pub fn sync(
     let mut commit = None;
     let outcome = run(
         src,
-        state_dir,
         &files,
         published,
         republish,
+        cache_key,
         &mut verdict,
         &mut commit,
     );
@@ -273,15 +283,15 @@ pub fn sync(
 
 fn run(
     src: &SourceConfig,
-    state_dir: &Path,
     files: &SourceFiles,
     published: Option<&Published>,
     republish: bool,
+    cache_key: Option<&CacheKey>,
     verdict: &mut serde_json::Value,
     commit_out: &mut Option<String>,
 ) -> Result<Option<Published>, Stop> {
-    let q =
-        Quarantine::open(state_dir, &src.name).map_err(|e| error("fetch", "fetch-failed", e))?;
+    let q = Quarantine::open(&files.state_dir, &src.name)
+        .map_err(|e| error("fetch", "fetch-failed", e))?;
     let (resolved_ref, commit) =
         match q.fetch(&src.url, &src.refname, &src.credentials, GIT_TIMEOUT) {
             Ok(x) => x,
@@ -345,7 +355,7 @@ fn run(
         }
         (Mode::Range, _) => repo.range_all(&commit).map_err(git_err)?,
     };
-    let mut cache = Some(Cache::load(&files.cache));
+    let mut cache = cache_key.map(|k| Cache::load(&files.cache, k));
     let commit_verdicts = verify_commits(&mut repo, &ids, &ctx, cache.as_mut()).map_err(git_err)?;
     if let Some(c) = cache.as_mut() {
         let _ = c.save();
@@ -376,7 +386,10 @@ fn run(
         verify_images(
             &src.policy,
             &checked.images,
-            Some(files.image_cache.clone()),
+            cache_key.map(|key| VerdictCache {
+                dir: files.image_cache.clone(),
+                key,
+            }),
             verdict,
         )?
     } else {
@@ -602,7 +615,7 @@ pub(crate) fn check_render<'a>(
 pub(crate) fn verify_images(
     policy: &crate::policy::Policy,
     uses: &[ImageUse],
-    cache_dir: Option<PathBuf>,
+    cache: Option<VerdictCache<'_>>,
     verdict: &mut serde_json::Value,
 ) -> Result<(Vec<ImageSummary>, HashMap<String, String>), Stop> {
     let mut targets = Targets::default();
@@ -633,7 +646,7 @@ pub(crate) fn verify_images(
         client: &client,
         policy: &policy.images,
         policy_digest: &policy.digest,
-        cache_dir,
+        cache,
         jobs: 4,
     };
     let verdicts: Vec<ImageVerdict> = checker.check_all(&targets);

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::diff::{CommitTrees, changed_paths};
 use super::object::{HashAlgo, SigFormat, parse_commit, parse_tag};
 use super::repo::{GitError, Repo};
+use crate::cache_key::CacheKey;
 use crate::policy::{Policy, Rule, Signer};
 use crate::signature::{Refusal, openpgp, ssh};
 
@@ -329,10 +330,11 @@ fn evaluate(
 /// A store of verified verdicts keyed by (object id, ref, policy digest, first-seen time, sigil
 /// version): re-verifying a long history costs only the new commits. Verdicts are appended to
 /// the cache file and read only when needed; the tips of fully verified ranges live beside it
-/// in `<file>.tips`.
-#[derive(Default)]
-pub struct Cache {
+/// in `<file>.tips`. Each line, and the tips, carry an HMAC under the local [`CacheKey`]: what
+/// does not authenticate is ignored, so writing the files cannot mark anything verified.
+pub struct Cache<'k> {
     path: std::path::PathBuf,
+    key: &'k CacheKey,
     entries: Option<HashMap<String, Cached>>,
     added: Vec<(String, Cached)>,
     /// For ranges `A..B` verified completely: A's key → B.
@@ -380,27 +382,41 @@ impl Cached {
     }
 }
 
-impl Cache {
-    /// Opens a cache file (missing or unreadable files start empty).
-    pub fn load(path: &std::path::Path) -> Cache {
-        let tips = std::fs::read_to_string(tips_path(path))
+/// MAC domains of the cache's records.
+const ENTRY_DOMAIN: &str = "sigil commit verdict v1";
+const TIPS_DOMAIN: &str = "sigil commit range tips v1";
+
+impl<'k> Cache<'k> {
+    /// Opens a cache file authenticated with `key` (missing or unreadable files start empty;
+    /// tips that do not authenticate are dropped).
+    pub fn load(path: &std::path::Path, key: &'k CacheKey) -> Cache<'k> {
+        let tips = std::fs::read(tips_path(path))
             .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
+            .and_then(|t| {
+                let body = key.open_sealed(TIPS_DOMAIN, b"", &t)?;
+                serde_json::from_slice(body).ok()
+            })
             .unwrap_or_default();
         Cache {
             path: path.to_path_buf(),
+            key,
+            entries: None,
+            added: Vec::new(),
             tips,
-            ..Cache::default()
+            tips_dirty: false,
         }
     }
 
     fn get(&mut self, key: &str) -> Option<&Cached> {
-        let path = &self.path;
+        let (path, mac_key) = (&self.path, self.key);
         let entries = self.entries.get_or_insert_with(|| {
             let mut map = HashMap::new();
-            if let Ok(text) = std::fs::read_to_string(path) {
-                for line in text.lines() {
-                    if let Ok((k, v)) = serde_json::from_str::<(String, Cached)>(line) {
+            if let Ok(text) = std::fs::read(path) {
+                for line in text.split(|&b| b == b'\n') {
+                    let Some(body) = mac_key.open_sealed(ENTRY_DOMAIN, b"", line) else {
+                        continue;
+                    };
+                    if let Ok((k, v)) = serde_json::from_slice::<(String, Cached)>(body) {
                         map.insert(k, v);
                     }
                 }
@@ -424,23 +440,22 @@ impl Cache {
             std::fs::create_dir_all(dir)?;
         }
         if !self.added.is_empty() {
-            let mut text = String::new();
+            let mut text = Vec::new();
             for (k, v) in &self.added {
-                text.push_str(&serde_json::to_string(&(k, v)).map_err(std::io::Error::other)?);
-                text.push('\n');
+                let entry = serde_json::to_vec(&(k, v)).map_err(std::io::Error::other)?;
+                text.extend(self.key.seal(ENTRY_DOMAIN, b"", &entry));
+                text.push(b'\n');
             }
             std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(&self.path)?
-                .write_all(text.as_bytes())?;
+                .write_all(&text)?;
         }
         if self.tips_dirty {
             let tmp = tips_path(&self.path).with_extension("tmp");
-            std::fs::write(
-                &tmp,
-                serde_json::to_string(&self.tips).map_err(std::io::Error::other)?,
-            )?;
+            let tips = serde_json::to_vec(&self.tips).map_err(std::io::Error::other)?;
+            std::fs::write(&tmp, self.key.seal(TIPS_DOMAIN, b"", &tips))?;
             std::fs::rename(tmp, tips_path(&self.path))?;
         }
         Ok(())
@@ -491,7 +506,7 @@ pub fn verify_commits(
     repo: &mut Repo,
     ids: &[String],
     ctx: &Context<'_>,
-    mut cache: Option<&mut Cache>,
+    mut cache: Option<&mut Cache<'_>>,
 ) -> Result<Vec<Verdict>, GitError> {
     let mut out: Vec<Option<Verdict>> = vec![None; ids.len()];
     let mut todo = Vec::new();

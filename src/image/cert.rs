@@ -3,7 +3,8 @@
 //! * [`verify_path`] builds a certification path from a leaf through intermediates to a trust
 //!   anchor taken from the trust root (never from the signature), and checks every link and every
 //!   certificate at the *signing time*.
-//! * [`check_code_signing`] checks the leaf's extended key usage.
+//! * [`check_code_signing`] checks the leaf's extended key usage, and
+//!   [`check_issuers_allow_code_signing`] that of the certificates above it.
 //! * [`verify_embedded_scts`] verifies the RFC 6962 precertificate SCTs embedded in a leaf.
 //! * [`identity`] reads the OIDC issuer (Fulcio extensions) and the subject alternative names.
 //!
@@ -55,6 +56,11 @@ pub enum CertError {
     /// The leaf's extended key usage does not allow code signing.
     #[error("certificate is not valid for code signing")]
     NoCodeSigning,
+    /// An issuing certificate's extended key usage does not allow code signing.
+    #[error(
+        "issuing certificate is not valid for code signing (extendedKeyUsage without codeSigning): {0}"
+    )]
+    IssuerNoCodeSigning(String),
     /// A critical extension this verifier does not implement.
     #[error("unhandled critical extension {0}")]
     UnhandledCriticalExtension(String),
@@ -762,6 +768,22 @@ pub fn check_code_signing_or_unrestricted(leaf: &Certificate) -> Result<(), Cert
     }
 }
 
+/// The chain rule of Go's `x509.Verify` with codeSigning requested (sigstore-go relies on
+/// it), for the certificates above the leaf (`issuers`: intermediates and anchor): one that
+/// carries extendedKeyUsage must list codeSigning or anyExtendedKeyUsage; one without the
+/// extension does not restrict the chain.
+pub fn check_issuers_allow_code_signing(issuers: &[Certificate]) -> Result<(), CertError> {
+    for c in issuers {
+        if let Some(eku) = c.decode_extension::<ExtendedKeyUsage>(&OID_EXT_KEY_USAGE)?
+            && !eku.0.contains(&OID_CODE_SIGNING)
+            && !eku.0.contains(&OID_ANY_EKU)
+        {
+            return Err(CertError::IssuerNoCodeSigning(c.describe()));
+        }
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Signed certificate timestamps (RFC 6962 §3.2, precertificate entries).
 
@@ -1323,6 +1345,46 @@ mod tests {
         assert_eq!(check_code_signing(&leaf), Ok(()));
         assert_eq!(check_code_signing(&chain[1]), Err(CertError::NoCodeSigning));
         assert_eq!(identity(&chain[1]).unwrap(), Identity::default());
+    }
+
+    #[test]
+    fn issuers_with_an_eku_must_allow_code_signing() {
+        // Fulcio's intermediate lists codeSigning; its root has no extendedKeyUsage.
+        let (_, chain) = signature_certs("dir-img-cosign-fulcio-rekor-valid");
+        assert!(chain[0].extension(&OID_EXT_KEY_USAGE).is_some());
+        assert!(chain[1].extension(&OID_EXT_KEY_USAGE).is_none());
+        assert_eq!(check_issuers_allow_code_signing(&chain), Ok(()));
+        let with_eku = |oids: &[&str]| {
+            let oids: Vec<u8> = oids
+                .iter()
+                .flat_map(|o| der_element(0x06, ObjectIdentifier::new_unwrap(o).as_bytes()))
+                .collect();
+            let value = der_element(0x30, &oids);
+            let eku = OID_EXT_KEY_USAGE.as_bytes();
+            with_extensions(&chain[0], |exts| {
+                exts.into_iter()
+                    .map(|e| {
+                        if extension_oid(e).unwrap() == eku {
+                            extension(&OID_EXT_KEY_USAGE, false, &value)
+                        } else {
+                            e.to_vec()
+                        }
+                    })
+                    .collect()
+            })
+        };
+        let server_auth = with_eku(&["1.3.6.1.5.5.7.3.1"]);
+        assert!(matches!(
+            check_issuers_allow_code_signing(&[server_auth, chain[1].clone()]),
+            Err(CertError::IssuerNoCodeSigning(_))
+        ));
+        for ok in [
+            vec!["1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.3"],
+            vec!["2.5.29.37.0"],
+        ] {
+            let inter = with_eku(&ok);
+            assert_eq!(check_issuers_allow_code_signing(&[inter]), Ok(()), "{ok:?}");
+        }
     }
 
     #[test]

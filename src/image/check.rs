@@ -1,7 +1,7 @@
 //! Verifying a set of images against the policy's image rules: rule selection, digest pinning,
 //! tag resolution (by hashing the manifest bytes), signature discovery, per-signature checks,
-//! threshold, and a verdict cache keyed by (image, digest, rule, policy digest). Images are
-//! checked in parallel with a bound.
+//! threshold, and a verdict cache keyed by (image, digest, rule, policy digest) whose entries
+//! are authenticated with the local [`CacheKey`]. Images are checked in parallel with a bound.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -16,6 +16,7 @@ use super::registry::{Client, RegistryError};
 use super::sign::simple_signing_payload;
 use super::signature::{self, Location};
 use super::verify::{self, Requirements, SignatureReport};
+use crate::cache_key::CacheKey;
 use crate::policy::images::{ImagePolicy, ImageRule};
 
 /// The outcome of one image.
@@ -119,6 +120,18 @@ impl Targets {
     }
 }
 
+/// A directory of verified image verdicts, one file per cache key, each authenticated with
+/// `key` (bound to its file name): a file that does not authenticate is a miss.
+pub struct VerdictCache<'a> {
+    /// The directory.
+    pub dir: PathBuf,
+    /// The key authenticating its entries.
+    pub key: &'a CacheKey,
+}
+
+/// MAC domain of image cache entries.
+const CACHE_DOMAIN: &str = "sigil image verdict v1";
+
 /// Options of a run.
 pub struct Checker<'a> {
     /// Registry client.
@@ -127,8 +140,8 @@ pub struct Checker<'a> {
     pub policy: &'a ImagePolicy,
     /// Digest of the policy and its trust files.
     pub policy_digest: &'a str,
-    /// Verdict cache directory.
-    pub cache_dir: Option<PathBuf>,
+    /// The verdict cache.
+    pub cache: Option<VerdictCache<'a>>,
     /// Parallel image checks.
     pub jobs: usize,
 }
@@ -276,9 +289,12 @@ impl Checker<'_> {
     }
 
     fn cache_get(&self, key: &str) -> Option<Vec<SignatureVerdict>> {
-        let dir = self.cache_dir.as_ref()?;
-        let bytes = std::fs::read(dir.join(key)).ok()?;
-        let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        let cache = self.cache.as_ref()?;
+        let bytes = std::fs::read(cache.dir.join(key)).ok()?;
+        let body = cache
+            .key
+            .open_sealed(CACHE_DOMAIN, key.as_bytes(), &bytes)?;
+        let v: serde_json::Value = serde_json::from_slice(body).ok()?;
         let list = v.get("signatures")?.as_array()?;
         Some(
             list.iter()
@@ -304,14 +320,17 @@ impl Checker<'_> {
     }
 
     fn cache_put(&self, key: &str, sigs: &[SignatureVerdict]) {
-        let Some(dir) = &self.cache_dir else { return };
+        let Some(cache) = &self.cache else { return };
         let passed: Vec<&SignatureVerdict> =
             sigs.iter().filter(|s| s.result == "verified").collect();
         let doc = serde_json::json!({ "signatures": passed });
-        if std::fs::create_dir_all(dir).is_ok() {
+        let record = cache
+            .key
+            .seal(CACHE_DOMAIN, key.as_bytes(), doc.to_string().as_bytes());
+        if std::fs::create_dir_all(&cache.dir).is_ok() {
             let _ = crate::cli::io::write_atomic(
-                &dir.join(key),
-                doc.to_string().as_bytes(),
+                &cache.dir.join(key),
+                &record,
                 crate::cli::io::Mode::Public,
             );
         }

@@ -107,6 +107,7 @@ impl DockerConfig {
     /// `credHelpers`, `credsStore`, `auths`. `Ok(None)` is anonymous access (also when a
     /// helper reports "credentials not found"); a helper that fails otherwise is an error.
     pub fn credential(&self, registry: &str) -> Result<Option<Credential>, String> {
+        let registry = &super::reference::canonical_registry(registry);
         let helper = self
             .cred_helpers
             .get(registry)
@@ -140,7 +141,7 @@ fn registry_key(server: &str) -> String {
         .trim_start_matches("https://")
         .trim_start_matches("http://");
     let host = host.split('/').next().unwrap_or(host);
-    super::reference::canonical_registry(host).to_string()
+    super::reference::canonical_registry(host)
 }
 
 /// A helper name becomes part of a program name: no path separators, nothing odd.
@@ -298,6 +299,23 @@ mod tests {
         ));
         assert!(c.credential("empty.io").unwrap().is_none());
         assert!(c.credential("other.io").unwrap().is_none());
+    }
+
+    #[test]
+    fn registry_hosts_are_looked_up_canonically() {
+        let c = DockerConfig::parse(
+            br#"{"auths":{"https://GHCR.IO:443/":{"username":"u","password":"p"}},"credHelpers":{"Quay.IO":"x"}}"#,
+        )
+        .unwrap();
+        for host in ["ghcr.io", "GHCR.io", "ghcr.io:443"] {
+            assert_eq!(
+                basic(c.credential(host).unwrap()),
+                ("u".into(), "p".into()),
+                "{host}"
+            );
+        }
+        assert!(c.credential("ghcr.io:5000").unwrap().is_none());
+        assert_eq!(c.cred_helpers.get("quay.io").map(String::as_str), Some("x"));
     }
 
     #[test]

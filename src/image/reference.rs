@@ -6,7 +6,8 @@ use std::fmt;
 /// A parsed, normalised image reference.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reference {
-    /// Registry host (and port), e.g. `docker.io`, `ghcr.io`, `127.0.0.1:5000`.
+    /// Registry host (and port) in canonical form (see [`canonical_registry`]), e.g.
+    /// `docker.io`, `ghcr.io`, `127.0.0.1:5000`: the identity rules match and requests use.
     pub registry: String,
     /// Repository path, e.g. `library/nginx`.
     pub repository: String,
@@ -133,7 +134,9 @@ impl Reference {
         }
         let (registry, path) = match name.split_once('/') {
             Some((first, path))
-                if first.contains('.') || first.contains(':') || first == "localhost" =>
+                if first.contains('.')
+                    || first.contains(':')
+                    || first.eq_ignore_ascii_case("localhost") =>
             {
                 (first.to_string(), path.to_string())
             }
@@ -144,7 +147,7 @@ impl Reference {
                 "the registry must be a host name or IP address with an optional :port",
             ));
         }
-        let registry = canonical_registry(&registry).to_string();
+        let registry = canonical_registry(&registry);
         let path = if registry == "docker.io" && !path.contains('/') {
             format!("library/{path}")
         } else {
@@ -182,12 +185,26 @@ impl fmt::Display for Reference {
     }
 }
 
-/// Docker Hub's other host names (`index.docker.io`, `registry-1.docker.io`) as `docker.io`;
-/// any other host as it is.
-pub fn canonical_registry(host: &str) -> &str {
+/// A registry host in the one form rules, signature repositories, credentials and requests
+/// use: lower case (DNS names are case-insensitive; repository paths are not and stay as they
+/// are), without the HTTPS default port `:443`, and Docker Hub's other host names
+/// (`index.docker.io`, `registry-1.docker.io`) as `docker.io`. A registry reached over plain
+/// HTTP on port 443 is therefore not expressible (it would become port 80).
+pub fn canonical_registry(host: &str) -> String {
+    let host = host.to_ascii_lowercase();
+    let host = host.strip_suffix(":443").unwrap_or(&host);
     match host {
-        "index.docker.io" | "registry-1.docker.io" => "docker.io",
-        h => h,
+        "index.docker.io" | "registry-1.docker.io" => "docker.io".to_string(),
+        h => h.to_string(),
+    }
+}
+
+/// `registry/repository` (a name or a glob over names) with its registry part in canonical
+/// form; the repository part is left as it is.
+pub fn canonical_name(name: &str) -> String {
+    match name.split_once('/') {
+        Some((host, path)) => format!("{}/{path}", canonical_registry(host)),
+        None => name.to_string(),
     }
 }
 
@@ -208,7 +225,7 @@ mod tests {
             ("localhost/app", "localhost/app"),
             ("127.0.0.1:5000/a/b:t", "127.0.0.1:5000/a/b:t"),
             ("[::1]:5000/a", "[::1]:5000/a"),
-            ("My-Registry.example.com/a", "My-Registry.example.com/a"),
+            ("My-Registry.example.com/a", "my-registry.example.com/a"),
         ] {
             assert_eq!(
                 Reference::parse(input).unwrap().to_string(),
@@ -241,5 +258,34 @@ mod tests {
         ] {
             assert!(Reference::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn registry_hosts_are_canonical() {
+        for input in [
+            "GHCR.IO/org/app",
+            "ghcr.io:443/org/app",
+            "Ghcr.Io:443/org/app",
+            "ghcr.io/org/app",
+        ] {
+            let r = Reference::parse(input).unwrap();
+            assert_eq!(
+                (r.registry.as_str(), r.name()),
+                ("ghcr.io", "ghcr.io/org/app".into())
+            );
+        }
+        for (input, want) in [
+            ("LOCALHOST/app", "localhost/app"),
+            ("DOCKER.IO/nginx", "docker.io/library/nginx"),
+            ("index.docker.io:443/x/y", "docker.io/x/y"),
+            ("[::1]:443/a", "[::1]/a"),
+            ("ghcr.io:4430/a", "ghcr.io:4430/a"),
+            ("ghcr.io:5000/a", "ghcr.io:5000/a"),
+        ] {
+            assert_eq!(Reference::parse(input).unwrap().name(), want, "{input}");
+        }
+        // Only the host is case-insensitive: repository paths keep the grammar's lower case.
+        assert!(Reference::parse("ghcr.io/Org/app").is_err());
+        assert_eq!(canonical_name("GHCR.io:443/org/**"), "ghcr.io/org/**");
     }
 }

@@ -179,9 +179,13 @@ impl Client {
         })
     }
 
-    /// Whether `registry` is reached over plain HTTP.
+    /// Whether `registry` is reached over plain HTTP (host names match case-insensitively).
     pub fn is_insecure(&self, registry: &str) -> bool {
-        self.insecure.iter().any(|p| p.matches(registry))
+        let opts = glob::MatchOptions {
+            case_sensitive: false,
+            ..Default::default()
+        };
+        self.insecure.iter().any(|p| p.matches_with(registry, opts))
     }
 
     fn base(&self, registry: &str) -> String {

@@ -659,6 +659,8 @@ fn check_one(m: &Material<'_>, a: &Authority) -> Result<Passed, Failure> {
                 cert::check_code_signing_or_unrestricted(leaf)
             };
             eku.map_err(|e| fail("cert-untrusted", e.to_string()))?;
+            cert::check_issuers_allow_code_signing(&path[1..])
+                .map_err(|e| fail("cert-untrusted", e.to_string()))?;
             if k.require_sct {
                 let issuer = path
                     .get(1)

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::image::pubkey::PublicKey;
+use crate::image::reference::canonical_name;
 use crate::image::trust_root::TrustRoot;
 use crate::image::verify::{Authority, Keyless, Matcher, Trust};
 
@@ -49,7 +50,8 @@ pub struct PodSpecSpec {
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ImageRuleSpec {
-    /// Glob over `registry/repository` (`ghcr.io/org/**`).
+    /// Glob over `registry/repository` (`ghcr.io/org/**`); its registry part is compared in
+    /// canonical form (lower case, no `:443`).
     #[serde(rename = "match")]
     pub pattern: String,
     /// Refuse references without a digest.
@@ -187,8 +189,10 @@ fn literal_len(p: &str) -> usize {
 }
 
 impl ImagePolicy {
-    /// The rule for `registry/repository`: the most specific matching pattern.
+    /// The rule for `registry/repository`: the most specific matching pattern. The registry
+    /// host is compared in canonical form (lower case, no `:443`), on both sides.
     pub fn rule_for(&self, name: &str) -> Option<&ImageRule> {
+        let name = &canonical_name(name);
         let opts = glob::MatchOptions {
             case_sensitive: true,
             require_literal_separator: true,
@@ -199,7 +203,7 @@ impl ImagePolicy {
             .filter(|r| r.glob.matches_with(name, opts))
             .max_by_key(|r| {
                 (
-                    literal_len(&r.pattern),
+                    literal_len(r.glob.as_str()),
                     std::cmp::Reverse(r as *const _ as usize),
                 )
             })
@@ -231,14 +235,17 @@ impl ImagePolicy {
         let mut rules = Vec::new();
         for (i, r) in spec.rules.iter().enumerate() {
             let what = format!("images.rules[{i}] ({})", r.pattern);
-            let glob = match glob::Pattern::new(&r.pattern) {
+            let glob = match glob::Pattern::new(&canonical_name(&r.pattern)) {
                 Ok(g) => g,
                 Err(e) => {
                     files.error(format!("{what}: invalid glob: {e}"));
                     continue;
                 }
             };
-            if spec.rules[..i].iter().any(|o| o.pattern == r.pattern) {
+            if spec.rules[..i]
+                .iter()
+                .any(|o| canonical_name(&o.pattern) == glob.as_str())
+            {
                 files.error(format!("{what}: duplicate pattern (ambiguous)"));
             }
             let mut authorities = Vec::new();
@@ -526,4 +533,43 @@ fn load_root(
         }
     }
     Some(root)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::reference::Reference;
+
+    struct NoFiles;
+    impl TrustFiles for NoFiles {
+        fn read_file(&mut self, _: &str, _: &str) -> Option<Vec<u8>> {
+            None
+        }
+        fn error(&mut self, _: String) {}
+    }
+
+    #[test]
+    fn registry_hosts_are_matched_in_canonical_form() {
+        let spec: ImagesSpec = yaml_serde::from_str(
+            "rules:\n\
+             - {match: 'ghcr.io/org/**', signatureRepository: 'GHCR.IO:443/org/sigs'}\n\
+             - {match: 'Quay.IO:443/team/*'}\n\
+             - {match: 'docker.io/**'}\n",
+        )
+        .unwrap();
+        let p = ImagePolicy::compile(&spec, &mut NoFiles, &|_| None);
+        let rule = |image: &str| p.rule_for(image).map(|r| r.pattern.as_str());
+        for image in ["GHCR.IO/org/app", "ghcr.io:443/org/app", "Ghcr.io/org/a/b"] {
+            let name = Reference::parse(image).unwrap().name();
+            assert_eq!(rule(&name), Some("ghcr.io/org/**"), "{image}");
+            assert_eq!(rule(image), Some("ghcr.io/org/**"), "{image} as written");
+        }
+        assert_eq!(rule("quay.io/team/app"), Some("Quay.IO:443/team/*"));
+        assert_eq!(rule("ghcr.io:5000/org/app"), None);
+        assert_eq!(rule("ghcr.io/Org/app"), None, "paths stay case-sensitive");
+        assert_eq!(
+            p.rules[0].signature_repository,
+            Some(("ghcr.io".into(), "org/sigs".into()))
+        );
+    }
 }

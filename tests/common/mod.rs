@@ -85,6 +85,7 @@ impl Scratch {
     pub fn cmd(&self, mut c: Command) -> Command {
         c.env("HOME", self.path("home"));
         c.env_remove("XDG_CONFIG_HOME");
+        c.env_remove("XDG_STATE_HOME");
         c.env("GNUPGHOME", self.path("gnupg"));
         // Docker config from $HOME/.docker only; programs in the scratch `bin/` come first
         // on PATH (test doubles of docker credential helpers).
