@@ -61,7 +61,14 @@ GATE_SPEC = {
         "allowRollback": None,
         "checks": {"secrets": None, "images": None},
         "secrets": {"ageKeyFile": None},
+        "render": {
+            "kustomize": {"paths": None, "binary": None, "timeout": None,
+                          "maxOutputBytes": None, "loadRestrictor": None},
+            "directory": {"paths": None, "recurse": None, "include": None, "exclude": None},
+            "postBuild": {"substitute": None},
+        },
         "publish": {
+            "rendered": None,
             "volume": {"root": None, "link": None, "keepVersions": None, "grace": None,
                        "decryptSecrets": None},
             "artifact": {"baseUrl": None, "statusFile": None,
@@ -73,12 +80,12 @@ GATE_SPEC = {
 }
 GATE_REQUIRED = {
     "spec": ["stateDir", "sources"], "spec.http": ["bind"],
-    "spec.sources[]": ["name", "url", "ref", "policy", "publish"],
+    "spec.sources[]": ["name", "url", "ref", "policy", "render", "publish"],
     "spec.sources[].publish.volume": ["root"], "spec.sources[].publish.artifact": ["baseUrl"],
     "spec.sources[].publish.artifact.externalArtifact": ["namespace", "name"],
     "spec.notify[]": ["type"],
 }
-POLICY_SPEC_KEYS = {"signers", "commits", "tags", "images", "secrets"}
+POLICY_SPEC_KEYS = {"signers", "commits", "tags", "images", "secrets", "sources"}
 
 errors = []
 notes = {"schema": 0, "crd": 0, "kustomize": 0, "embedded": 0, "built": 0}
