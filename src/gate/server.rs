@@ -1603,6 +1603,7 @@ mod tests {
                 signer: Some("release-bot".to_string()),
             }],
             artifact: None,
+            render: None,
         }
     }
 

@@ -63,6 +63,9 @@ pub struct Published {
     pub images: Vec<ImageSummary>,
     /// The Flux artifact, when the artifact publisher is on.
     pub artifact: Option<ArtifactInfo>,
+    /// How the revision was rendered (mode, kustomize version, paths and object counts).
+    #[serde(default)]
+    pub render: Option<serde_json::Value>,
 }
 
 /// One sync attempt.

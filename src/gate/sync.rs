@@ -443,6 +443,7 @@ fn run(
         sops_files,
         images,
         artifact,
+        render: Some(rendered.summary()),
     };
     verdict["result"] = "verified".into();
     verdict["published"] = serde_json::to_value(&p).unwrap_or_default();
