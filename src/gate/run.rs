@@ -321,7 +321,18 @@ fn sync_and_record(
     let republish = served.is_none() || (first_sync && patches_status);
     let published = served.or_else(|| SourceFiles::new(state_dir, &src.name).load_published());
     let r = sync(src, state_dir, published.as_ref(), republish, cache_key);
+    release_freed_memory();
     report(&src.name, r.attempt, r.published, shared, notifier)
+}
+
+/// Hands memory freed by a sync (a render's objects, tree contents) back to the system, so an
+/// idle gate's RSS stays that of its state (glibc keeps freed heap otherwise).
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free heap pages; it touches no live allocation.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 fn run_once(config: &GateConfig, shared: &Shared, cache_key: Option<&CacheKey>) -> i32 {
