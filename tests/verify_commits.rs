@@ -1573,3 +1573,185 @@ fn path_rules_hold_when_a_file_is_named_after_a_commit_id() {
     let alices = verdicts.iter().find(|c| c["id"] == first.as_str()).unwrap();
     assert_eq!(alices["result"], "verified", "{v}");
 }
+
+/// GitHub's web-flow signatures come from Go's OpenPGP encoder, which writes the RSA signature
+/// MPI with a bit count of 8 × its length (and sometimes a leading zero byte). gpg accepts them;
+/// sigil re-encodes the MPI minimally (the integer unchanged) and verifies. Encodings that
+/// change the integer, bytes after the MPI and unknown algorithms stay refused.
+#[test]
+fn go_style_openpgp_signatures_verify_like_gpg() {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    for algo in ["rsa2048", "rsa4096"] {
+        let lab = Lab::new("sha1");
+        let (fpr, cert) = lab.pgp_key("alice@example.com", algo);
+        let p = policy(
+            &lab,
+            &format!(
+                "    - name: alice\n      openpgp: [{}]\n    - name: bob\n      openpgp: [{}]\n",
+                cert.display(),
+                cert.display()
+            ),
+            "",
+        );
+        // A commit whose signature MPI has a top byte below 0x80 (about half of them).
+        let (raw, sig_at, body, mpi_at) = (0..40)
+            .find_map(|i| {
+                let id = lab.commit(
+                    &format!("f{i}.txt"),
+                    Some(("openpgp", &fpr)),
+                    "alice@example.com",
+                    &[],
+                );
+                let raw = git(&lab.repo, &["cat-file", "commit", &id]) + "\n";
+                let (sig_at, body) = signature_packet(&raw, &b64);
+                let mpi_at = mpi_offset(&body);
+                (body[mpi_at + 2] < 0x80).then_some((raw, sig_at, body, mpi_at))
+            })
+            .expect("a signature with a small top byte");
+        let bits = u16::from_be_bytes([body[mpi_at], body[mpi_at + 1]]) as usize;
+        let value = body[mpi_at + 2..].to_vec();
+        assert_eq!(value.len(), bits.div_ceil(8));
+        let variant = |mpi_bits: usize, mpi: &[u8], trailing: &[u8], algo_byte: Option<u8>| {
+            let mut b = body[..mpi_at].to_vec();
+            if let Some(a) = algo_byte {
+                b[2] = a;
+            }
+            b.extend_from_slice(&(mpi_bits as u16).to_be_bytes());
+            b.extend_from_slice(mpi);
+            b.extend_from_slice(trailing);
+            let mut packet = vec![0xc2, 0xff];
+            packet.extend_from_slice(&(b.len() as u32).to_be_bytes());
+            packet.extend(b);
+            let id = write_object(
+                &lab.repo,
+                "commit",
+                with_signature(&raw, sig_at, &packet, &b64).as_bytes(),
+            );
+            (
+                id.clone(),
+                run2(lab.sigil(&p, &["commits", &id, "--ref", "refs/heads/main"])),
+                lab.git_verify("verify-commit", &id, None, &[&cert]),
+            )
+        };
+        // Go: 8 × length bits.
+        let (_, sigil, git_rc) = variant(value.len() * 8, &value, &[], None);
+        assert_eq!((sigil, git_rc), ((0, None), 0), "{algo}: Go's bit count");
+        // Go: a leading zero byte.
+        let mut zero = vec![0u8];
+        zero.extend_from_slice(&value);
+        let (_, sigil, git_rc) = variant(zero.len() * 8, &zero, &[], None);
+        assert_eq!((sigil, git_rc), ((0, None), 0), "{algo}: leading zero byte");
+        // The integer changed: truncated, or padded at the end.
+        let (_, sigil, _) = variant((value.len() - 1) * 8, &value[..value.len() - 1], &[], None);
+        assert_eq!(
+            sigil,
+            (1, Some("bad-signature".into())),
+            "{algo}: truncated"
+        );
+        let mut padded = value.clone();
+        padded.push(0);
+        let (_, sigil, _) = variant(padded.len() * 8, &padded, &[], None);
+        assert_eq!(sigil, (1, Some("bad-signature".into())), "{algo}: padded");
+        // A byte after the MPI, and an unknown algorithm: refused with the parser's error.
+        let (id, sigil, _) = variant(value.len() * 8, &value, &[0], None);
+        assert_eq!(
+            sigil,
+            (1, Some("bad-signature".into())),
+            "{algo}: trailing byte"
+        );
+        let (_, _, v) = lab.sigil(&p, &["commits", &id, "--ref", "refs/heads/main"]);
+        assert!(
+            v["commits"][0]["detail"]
+                .as_str()
+                .unwrap()
+                .contains("unreadable"),
+            "{v}"
+        );
+        let (_, sigil, _) = variant(value.len() * 8, &value, &[], Some(99));
+        assert_eq!(sigil.0, 1, "{algo}: unknown algorithm");
+    }
+}
+
+/// The gpgsig header's position in a raw commit and its signature packet's body.
+fn signature_packet(raw: &str, b64: &base64::engine::GeneralPurpose) -> (usize, Vec<u8>) {
+    use base64::Engine;
+    let at = raw.find("\ngpgsig ").unwrap() + 1;
+    let block: String = raw[at..]
+        .lines()
+        .take_while(|l| !l.contains("-----END PGP SIGNATURE-----"))
+        .map(|l| l.trim_start_matches("gpgsig ").trim())
+        .skip_while(|l| !l.is_empty())
+        .filter(|l| !l.is_empty() && !l.starts_with('='))
+        .collect();
+    let bin = b64.decode(block).unwrap();
+    // One signature packet: old (gpg) or new format header.
+    let (hdr, len) = if bin[0] & 0x40 != 0 {
+        match bin[1] {
+            0..=191 => (2, bin[1] as usize),
+            192..=223 => (3, ((bin[1] as usize - 192) << 8) + bin[2] as usize + 192),
+            _ => (
+                6,
+                u32::from_be_bytes(bin[2..6].try_into().unwrap()) as usize,
+            ),
+        }
+    } else {
+        match bin[0] & 3 {
+            0 => (2, bin[1] as usize),
+            1 => (3, u16::from_be_bytes([bin[1], bin[2]]) as usize),
+            _ => (
+                5,
+                u32::from_be_bytes(bin[1..5].try_into().unwrap()) as usize,
+            ),
+        }
+    };
+    assert_eq!(hdr + len, bin.len(), "one packet");
+    (at, bin[hdr..].to_vec())
+}
+
+/// Where the first MPI of a v4 signature body starts.
+fn mpi_offset(body: &[u8]) -> usize {
+    assert_eq!(body[0], 4);
+    let hashed = u16::from_be_bytes([body[4], body[5]]) as usize;
+    let unhashed = u16::from_be_bytes([body[6 + hashed], body[7 + hashed]]) as usize;
+    6 + hashed + 2 + unhashed + 2
+}
+
+/// The raw commit with its gpgsig header replaced by `packet`, armored as git writes it.
+fn with_signature(
+    raw: &str,
+    at: usize,
+    packet: &[u8],
+    b64: &base64::engine::GeneralPurpose,
+) -> String {
+    use base64::Engine;
+    let end = raw[at..].find("-----END PGP SIGNATURE-----").unwrap() + at;
+    let end = end + raw[end..].find('\n').unwrap() + 1;
+    let crc = crc24(packet);
+    let text = b64.encode(packet);
+    let mut armor = String::from("gpgsig -----BEGIN PGP SIGNATURE-----\n \n");
+    for chunk in text.as_bytes().chunks(64) {
+        armor.push(' ');
+        armor.push_str(std::str::from_utf8(chunk).unwrap());
+        armor.push('\n');
+    }
+    armor.push_str(&format!(
+        " ={}\n -----END PGP SIGNATURE-----\n",
+        b64.encode(&crc.to_be_bytes()[1..])
+    ));
+    format!("{}{armor}{}", &raw[..at], &raw[end..])
+}
+
+fn crc24(data: &[u8]) -> u32 {
+    let mut crc: u32 = 0xB704CE;
+    for &b in data {
+        crc ^= (b as u32) << 16;
+        for _ in 0..8 {
+            crc <<= 1;
+            if crc & 0x1000000 != 0 {
+                crc ^= 0x1864CFB;
+            }
+        }
+    }
+    crc & 0xFFFFFF
+}

@@ -66,16 +66,19 @@ pub fn verify(
     clock: &Clock,
     allow_sha1: bool,
 ) -> Result<Good, Refusal> {
-    let pile = openpgp::PacketPile::from_bytes(armored).map_err(|e| {
-        refuse(
-            "bad-signature",
-            format!("unreadable OpenPGP signature: {e}"),
-        )
-    })?;
+    let pile = parse_signature(armored)?;
     let sigs: Vec<&Signature> = pile
         .children()
         .map(|p| match p {
             openpgp::Packet::Signature(s) => Ok(s),
+            openpgp::Packet::Unknown(u) => Err(refuse(
+                "bad-signature",
+                format!(
+                    "unreadable {} packet in the signature: {}",
+                    u.tag(),
+                    u.error()
+                ),
+            )),
             other => Err(refuse(
                 "bad-signature",
                 format!("unexpected {} packet in the signature", other.tag()),
@@ -225,6 +228,37 @@ pub fn verify(
         key: key_fpr,
         created,
     })
+}
+
+/// Parses a signature. When sequoia cannot read a packet (it keeps it as `Unknown`), the
+/// signature MPIs are re-encoded minimally, as gpg and Go read them (see [`super::openpgp_mpi`]),
+/// and parsed again; the caller refuses whatever still does not parse, with the parser's error.
+fn parse_signature(armored: &[u8]) -> Result<openpgp::PacketPile, Refusal> {
+    use std::io::Read;
+    let pile = openpgp::PacketPile::from_bytes(armored).map_err(|e| {
+        refuse(
+            "bad-signature",
+            format!("unreadable OpenPGP signature: {e}"),
+        )
+    })?;
+    if !pile
+        .children()
+        .any(|p| matches!(p, openpgp::Packet::Unknown(_)))
+    {
+        return Ok(pile);
+    }
+    let mut binary = Vec::new();
+    let mode = openpgp::armor::ReaderMode::Tolerant(Some(openpgp::armor::Kind::Signature));
+    if openpgp::armor::Reader::from_bytes(armored, mode)
+        .read_to_end(&mut binary)
+        .is_err()
+    {
+        return Ok(pile);
+    }
+    match super::openpgp_mpi::normalise(&binary) {
+        Some(fixed) => Ok(openpgp::PacketPile::from_bytes(&fixed).unwrap_or(pile)),
+        None => Ok(pile),
+    }
 }
 
 /// Verifies an Ed25519 data signature directly: the digest is computed as sequoia does
