@@ -47,6 +47,7 @@ pub fn parse(bytes: &[u8], syntax: Syntax) -> Result<Vec<Document>, String> {
             let stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
             for (i, v) in stream.enumerate() {
                 let v = v.map_err(|e| format!("document {}: {e}", i + 1))?;
+                no_merge_key(&v).map_err(|e| format!("document {}: {e}", i + 1))?;
                 if !v.is_null() {
                     out.push(Document {
                         index: i + 1,
@@ -59,8 +60,7 @@ pub fn parse(bytes: &[u8], syntax: Syntax) -> Result<Vec<Document>, String> {
             for (i, doc) in yaml_serde::Deserializer::from_str(text).enumerate() {
                 let mut y = <Yaml as serde::Deserialize>::deserialize(doc)
                     .map_err(|e| format!("document {}: {e}", i + 1))?;
-                y.apply_merge()
-                    .map_err(|e| format!("document {}: merge key: {e}", i + 1))?;
+                merge_keys(&mut y).map_err(|e| format!("document {}: merge key: {e}", i + 1))?;
                 let v = to_json(&y).map_err(|e| format!("document {}: {e}", i + 1))?;
                 if !v.is_null() {
                     out.push(Document {
@@ -72,6 +72,61 @@ pub fn parse(bytes: &[u8], syntax: Syntax) -> Result<Vec<Document>, String> {
         }
     }
     Ok(out)
+}
+
+/// Resolves the merge keys (`<<`) of `y` as go-yaml does: a merged mapping's own merge keys
+/// first (anchors that each merge the previous one), then explicit keys win over merged ones and
+/// earlier merged mappings over later ones. No `<<` key is left anywhere.
+fn merge_keys(y: &mut Yaml) -> Result<(), String> {
+    match y {
+        Yaml::Mapping(m) => {
+            for v in m.values_mut() {
+                merge_keys(v)?;
+            }
+            let sources = match m.shift_remove("<<") {
+                None => Vec::new(),
+                Some(Yaml::Mapping(one)) => vec![one],
+                Some(Yaml::Sequence(items)) => items
+                    .into_iter()
+                    .map(|i| match i {
+                        Yaml::Mapping(one) => Ok(one),
+                        _ => Err("a merged list holds something other than mappings".to_string()),
+                    })
+                    .collect::<Result<_, _>>()?,
+                Some(_) => return Err("the value is not a mapping or a list of mappings".into()),
+            };
+            for source in sources {
+                for (k, v) in source {
+                    m.entry(k).or_insert(v);
+                }
+            }
+        }
+        Yaml::Sequence(items) => {
+            for v in items {
+                merge_keys(v)?;
+            }
+        }
+        Yaml::Tagged(t) => merge_keys(&mut t.value)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Refuses a `<<` key in a JSON document: the published render is YAML, where consumers would
+/// read it as a merge key and apply fields the gate never saw as such.
+fn no_merge_key(v: &Value) -> Result<(), String> {
+    match v {
+        Value::Object(m) => {
+            if m.contains_key("<<") {
+                return Err(
+                    "the key '<<' would be a YAML merge key in the published render".into(),
+                );
+            }
+            m.values().try_for_each(no_merge_key)
+        }
+        Value::Array(items) => items.iter().try_for_each(no_merge_key),
+        _ => Ok(()),
+    }
 }
 
 /// A YAML value as the JSON the API server receives (sigs.k8s.io/yaml's conversion): scalar
@@ -146,6 +201,32 @@ mod tests {
         assert_eq!(v["list"][0]["name"], "app");
         assert_eq!(v["list"][1]["image"], "evil");
         assert_eq!(v["list"][1]["x"], 1);
+    }
+
+    #[test]
+    fn chained_merge_keys_resolve_and_no_merge_key_survives() {
+        // An anchor that merges another, merged again (the fuzzer's find): every field of the
+        // chain is visible, and nothing re-emits as a `<<` key that would merge on reading.
+        let docs = parse(
+            b"x-base: &base {pullPolicy: Always, limits: {cpu: 1}}\nx-app: &app\n  <<: *base\n  image: app:v1\nc:\n  <<: *app\n  name: web\n  image: ok\n",
+            Syntax::Yaml,
+        )
+        .unwrap();
+        let c = &docs[0].value["c"];
+        assert_eq!(
+            c,
+            &serde_json::json!({"name": "web", "image": "ok", "pullPolicy": "Always", "limits": {"cpu": 1}})
+        );
+        let docs = parse(b"x: &b {}\n-: &a\n <<: *b\n<<: *a\n", Syntax::Yaml).unwrap();
+        assert_eq!(docs[0].value, serde_json::json!({"x": {}, "-": {}}));
+        assert!(parse(b"a: {<<: [{x: 1}, 2]}\n", Syntax::Yaml).is_err());
+        let e = parse(
+            b"{\"kind\": \"Secret\", \"<<\": {\"stringData\": {\"a\": \"b\"}}}",
+            Syntax::Json,
+        )
+        .err()
+        .unwrap();
+        assert!(e.contains("merge key"), "{e}");
     }
 
     #[test]
