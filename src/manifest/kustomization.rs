@@ -179,10 +179,15 @@ enum Want {
     FileOrDir,
 }
 
+/// Most kustomizations nested in one another (resources, bases, components): the walk recurses
+/// per level, on threads with a default-size stack.
+const MAX_NESTING: usize = 64;
+
 struct Walker<'t, 'a> {
     tree: &'t TreeIndex<'a>,
     plan: Plan,
     visited: BTreeSet<String>,
+    depth: usize,
 }
 
 /// Plans the build of `path` (a directory of the tree): walks every kustomization it reaches,
@@ -195,6 +200,7 @@ pub fn plan(tree: &TreeIndex<'_>, path: &str) -> Result<Plan, Refusal> {
             ..Plan::default()
         },
         visited: BTreeSet::new(),
+        depth: 0,
     };
     if tree.kind(path) != Kind::Dir {
         return Err(Refusal {
@@ -310,6 +316,20 @@ impl Walker<'_, '_> {
         if !self.visited.insert(dir.to_string()) {
             return Ok(());
         }
+        if self.depth >= MAX_NESTING {
+            return Err(self.refuse(
+                dir,
+                format!("kustomizations nested more than {MAX_NESTING} deep (resources, bases, components): flatten the chain"),
+            ));
+        }
+        self.depth += 1;
+        let walked = self.walk(dir);
+        self.depth -= 1;
+        walked
+    }
+
+    /// The body of [`Walker::kustomization`].
+    fn walk(&mut self, dir: &str) -> Result<(), Refusal> {
         let Some(file) = kustomization_file(self.tree, dir)? else {
             return Err(self.refuse(
                 dir,
@@ -757,6 +777,31 @@ mod tests {
         );
         assert!(p.cacheable);
         assert!(p.generated.is_empty());
+    }
+
+    #[test]
+    fn long_chains_of_bases_are_refused_not_a_stack_overflow() {
+        let chain = |n: usize| -> Vec<Entry> {
+            (0..n)
+                .map(|i| Entry {
+                    path: format!("d{i}/kustomization.yaml"),
+                    mode: MODE_FILE,
+                    data: format!("resources: [../d{}]\n", i + 1).into_bytes(),
+                })
+                .collect()
+        };
+        let entries = chain(MAX_NESTING);
+        let t = TreeIndex::new(&entries);
+        assert!(plan(&t, "d0").is_ok());
+        // On the default stack of a spawned thread (the gate's sources run on such threads).
+        let m = std::thread::spawn(move || {
+            let entries = chain(5_000);
+            let t = TreeIndex::new(&entries);
+            plan(&t, "d0").expect_err("refused").message
+        })
+        .join()
+        .unwrap();
+        assert!(m.contains("nested more than"), "{m}");
     }
 
     #[test]

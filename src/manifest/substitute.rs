@@ -13,6 +13,10 @@ use super::documents::{Syntax, parse};
 
 const DISABLED: &str = "kustomize.toolkit.fluxcd.io/substitute";
 
+/// Most defaults nested in one another (`${A:-${B:-…}}`): the expansion recurses per level, and
+/// a render is checked on threads with a default-size stack.
+const MAX_NESTING: usize = 64;
+
 fn name_ok(n: &str) -> bool {
     let mut c = n.chars();
     c.next().is_some_and(|f| f == '_' || f.is_alphabetic())
@@ -34,19 +38,25 @@ pub fn check_vars(vars: &BTreeMap<String, String>) -> Result<(), String> {
 /// Expands `text`.
 pub fn expand(text: &str, vars: &BTreeMap<String, String>) -> Result<String, String> {
     let chars: Vec<char> = text.chars().collect();
-    let (out, end) = expand_until(&chars, 0, vars, false)?;
+    let (out, end) = expand_until(&chars, 0, vars, 0)?;
     debug_assert_eq!(end, chars.len());
     Ok(out)
 }
 
-/// Expands from `i` to the end (or, `nested`, to the `}` closing a default), returning the
-/// text and the position after it.
+/// Expands from `i` to the end (or, `depth` defaults deep, to the `}` closing a default),
+/// returning the text and the position after it.
 fn expand_until(
     c: &[char],
     mut i: usize,
     vars: &BTreeMap<String, String>,
-    nested: bool,
+    depth: usize,
 ) -> Result<(String, usize), String> {
+    if depth > MAX_NESTING {
+        return Err(format!(
+            "variable substitution failed: defaults nested more than {MAX_NESTING} deep"
+        ));
+    }
+    let nested = depth > 0;
     let mut out = String::new();
     while i < c.len() {
         match c[i] {
@@ -56,7 +66,7 @@ fn expand_until(
                 i += 2;
             }
             '$' if c.get(i + 1) == Some(&'{') => {
-                let (v, next) = expression(c, i + 2, vars)?;
+                let (v, next) = expression(c, i + 2, vars, depth)?;
                 out.push_str(&v);
                 i = next;
             }
@@ -77,6 +87,7 @@ fn expression(
     c: &[char],
     start: usize,
     vars: &BTreeMap<String, String>,
+    depth: usize,
 ) -> Result<(String, usize), String> {
     let mut i = start;
     while i < c.len() && (c[i] == '_' || c[i].is_alphanumeric()) {
@@ -99,7 +110,7 @@ fn expression(
                     "substitution ${{{name}:…}} (substring) is not supported by the gate"
                 ));
             }
-            let (default, end) = expand_until(c, i + op_len, vars, true)?;
+            let (default, end) = expand_until(c, i + op_len, vars, depth + 1)?;
             Ok((value.cloned().unwrap_or(default), end + 1))
         }
         Some(other) => Err(format!(
@@ -174,6 +185,22 @@ mod tests {
         assert!(expand("${TAG:1:2}", &v).is_err());
         assert!(expand("${TAG/a/b}", &v).is_err());
         assert!(check_vars(&vars(&[("1X", "")])).is_err());
+    }
+
+    #[test]
+    fn deeply_nested_defaults_are_refused_not_a_stack_overflow() {
+        let nested = |n: usize| format!("{}x{}", "${A:-".repeat(n), "}".repeat(n));
+        let v = vars(&[]);
+        assert_eq!(expand(&nested(MAX_NESTING), &v).unwrap(), "x");
+        // On a small stack, as the gate's threads have: refused, the process survives.
+        let deep = nested(100_000);
+        let r = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || expand(&deep, &vars(&[])))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(r.unwrap_err().contains("nested"));
     }
 
     #[test]
