@@ -1580,7 +1580,6 @@ fn path_rules_hold_when_a_file_is_named_after_a_commit_id() {
 /// change the integer, bytes after the MPI and unknown algorithms stay refused.
 #[test]
 fn go_style_openpgp_signatures_verify_like_gpg() {
-    use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD;
     for algo in ["rsa2048", "rsa4096"] {
         let lab = Lab::new("sha1");
