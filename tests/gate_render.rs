@@ -692,8 +692,12 @@ fn overlays_components_and_patches_publish_a_pinned_render_kubectl_accepts() {
     }
     let verdict = lab.verdict();
     let recorded: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(lab.s.path("state/app.published.json")).unwrap()).unwrap();
-    assert_eq!(recorded["render"]["tool"], verdict["render"]["tool"], "shown in /status too");
+        serde_json::from_slice(&std::fs::read(lab.s.path("state/app.published.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        recorded["render"]["tool"], verdict["render"]["tool"],
+        "shown in /status too"
+    );
     assert_eq!(verdict["render"]["mode"], "kustomize");
     assert!(
         verdict["render"]["tool"]

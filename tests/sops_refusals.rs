@@ -406,6 +406,58 @@ fn check_secrets_finds_plaintext() {
     assert_eq!(run(c).status.code(), Some(0));
 }
 
+/// `check secrets` on a repository like the real home-ops ones: a catch-all `path_regex` that
+/// also matches `.sops.yaml`, and rules with cloud KMS keys sigil cannot use. Checking needs no
+/// key, so neither stops it; the plaintext Secret is still reported.
+#[test]
+fn check_secrets_ignores_its_config_and_unusable_key_types() {
+    let s = Scratch::new();
+    let (_id, recipient) = s.age_key("key.txt");
+    s.write(
+        ".sops.yaml",
+        format!(
+            "creation_rules:\n  - path_regex: gcp/.*\n    gcp_kms: projects/p/locations/global/keyRings/r/cryptoKeys/k\n  - path_regex: azure/.*\n    azure_keyvault: https://v.vault.azure.net/keys/k/1\n  - path_regex: .*\\.ya?ml\n    encrypted_regex: ^(data|stringData)$\n    age: {recipient}\n"
+        )
+        .as_bytes(),
+    );
+    let good = s.write(
+        "apps/secret.yaml",
+        b"apiVersion: v1\nkind: Secret\nmetadata: {name: a}\nstringData: {password: one}\n",
+    );
+    let mut c = s.cmd(sigil());
+    c.args(["encrypt", "-i"]).arg(&good);
+    ok(c);
+    s.write(
+        "apps/plain.yaml",
+        b"apiVersion: v1\nkind: Secret\nmetadata: {name: b}\nstringData: {password: two}\n",
+    );
+    let mut c = s.cmd(sigil());
+    c.args(["check", "secrets", "."]);
+    let out = run(c);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("apps/plain.yaml"), "{text}");
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("./.sops.yaml") || l.starts_with(".sops.yaml")),
+        "{text}"
+    );
+    assert!(!text.contains("apps/secret.yaml"), "{text}");
+    // Encrypting with the gcp rule still says which key type is missing (exit 5).
+    let f = s.write("gcp/x.yaml", b"a: b\n");
+    let mut c = s.cmd(sigil());
+    c.args(["encrypt"]).arg(&f);
+    let out = run(c);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("gcp_kms"));
+}
+
 #[test]
 fn updatekeys_and_extract() {
     let s = Scratch::new();

@@ -28,6 +28,19 @@ pub struct Found {
 /// A path that could not be rendered at all: (exit code, message).
 pub type Trouble = (i32, String);
 
+/// How to show paths of the tree rooted at `root`: relative to the current directory (`""`
+/// for the current directory itself), else absolute; with a trailing `/`.
+fn shown_root(root: &Path) -> String {
+    let cwd = std::env::current_dir()
+        .ok()
+        .and_then(|d| std::fs::canonicalize(d).ok());
+    match cwd.as_deref().and_then(|c| root.strip_prefix(c).ok()) {
+        Some(rel) if rel.as_os_str().is_empty() => String::new(),
+        Some(rel) => format!("{}/", rel.display()),
+        None => format!("{}/", root.display()),
+    }
+}
+
 /// Renders `path` with `choice` and runs the shared checks.
 pub fn check_path(
     path: &Path,
@@ -84,7 +97,8 @@ pub fn check_path(
         };
         (entries, Ok(rendered))
     } else {
-        let (entries, prefix) = crate::manifest::local::read(path).map_err(|e| (2, e))?;
+        let (entries, prefix, root) = crate::manifest::local::read(path).map_err(|e| (2, e))?;
+        let shown = shown_root(&root);
         let mode = choice.mode(vec![prefix], |p| {
             KUSTOMIZATION_FILES.iter().any(|n| {
                 let f = if p.is_empty() {
@@ -100,7 +114,19 @@ pub fn check_path(
             .tempdir()
             .map_err(|e| (3, format!("cannot make a build directory: {e}")))?;
         let renderer = Renderer::new(mode, work.path().to_path_buf()).map_err(|e| (3, e))?;
-        let r = renderer.render(&entries);
+        let r = renderer.render(&entries).map(|mut r| {
+            // Origins as the user names the files: relative to the current directory.
+            for p in &mut r.paths {
+                for o in &mut p.objects {
+                    o.origin = format!("{shown}{}", o.origin);
+                }
+            }
+            r
+        });
+        let r = r.map_err(|mut e| {
+            e.subject = format!("{shown}{}", e.subject);
+            e
+        });
         (entries, r.map_err(|e| (e, work)))
     };
     let mut rendered = match rendered {

@@ -138,6 +138,9 @@ fn encrypt_params(
             r.map(|r| r.selection.clone()).unwrap_or_default(),
             r.is_some_and(|r| r.mac_only_encrypted),
         ),
+        (true, Some(r)) if r.unsupported.is_some() => {
+            return Err(Error::Config(r.unsupported.clone().unwrap_or_default()));
+        }
         (true, Some(r)) => (
             r.groups.clone(),
             r.threshold,
@@ -483,7 +486,7 @@ pub fn updatekeys(
         Error::Generic("updatekeys needs a .sops.yaml with creation rules".into())
     })?;
     let t = target(Some(file), read, Some(&config), false)?;
-    let rule = config.rule_for(file)?;
+    let rule = config.keys_for(file)?;
     let input = read_input(Some(file))?;
     let (mut docs, meta) = load_encrypted(t.input, &input)?;
     let mut u = unlocker(read);

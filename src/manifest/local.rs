@@ -21,8 +21,9 @@ fn root_of(dir: &Path) -> PathBuf {
     dir.to_path_buf()
 }
 
-/// Reads the tree holding directory `dir`; returns the entries and `dir`'s path inside it.
-pub fn read(dir: &Path) -> Result<(Vec<Entry>, String), String> {
+/// Reads the tree holding directory `dir`; returns the entries, `dir`'s path inside it, and
+/// the tree's root directory.
+pub fn read(dir: &Path) -> Result<(Vec<Entry>, String, PathBuf), String> {
     let dir = std::fs::canonicalize(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let root = root_of(&dir);
     let prefix = dir
@@ -76,5 +77,5 @@ pub fn read(dir: &Path) -> Result<(Vec<Entry>, String), String> {
     }
     out.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
     check_entries(&out).map_err(|e| format!("{}: {e}", root.display()))?;
-    Ok((out, prefix))
+    Ok((out, prefix, root))
 }

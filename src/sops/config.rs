@@ -26,6 +26,9 @@ pub struct CreationRule {
     pub selection: Selection,
     /// `mac_only_encrypted`.
     pub mac_only_encrypted: bool,
+    /// Why the rule's keys cannot be used by sigil (a cloud KMS key type), if so. Only
+    /// encryption needs the keys: matching paths (`check secrets`) works regardless.
+    pub unsupported: Option<String>,
 }
 
 /// A loaded `.sops.yaml`.
@@ -84,7 +87,8 @@ fn strs(v: &Y, what: &str) -> Result<Vec<String>, Error> {
     }
 }
 
-fn unsupported(map: &yaml_serde::Mapping, ctx: &str) -> Result<(), Error> {
+/// The first key type of `map` sigil cannot use, described.
+fn unsupported(map: &yaml_serde::Mapping, ctx: &str) -> Option<String> {
     for k in [
         "kms",
         "gcp_kms",
@@ -97,16 +101,22 @@ fn unsupported(map: &yaml_serde::Mapping, ctx: &str) -> Result<(), Error> {
             && !matches!(v, Y::Null)
             && !strs(v, k).map(|l| l.is_empty()).unwrap_or(false)
         {
-            return Err(Error::Config(format!(
+            return Some(format!(
                 "{ctx}: '{k}' keys are not supported by sigil (only age and pgp); use sops for cloud KMS"
-            )));
+            ));
         }
     }
-    Ok(())
+    None
 }
 
-fn group(map: &yaml_serde::Mapping, ctx: &str) -> Result<Vec<KeySpec>, Error> {
-    unsupported(map, ctx)?;
+fn group(
+    map: &yaml_serde::Mapping,
+    ctx: &str,
+    unusable: &mut Option<String>,
+) -> Result<Vec<KeySpec>, Error> {
+    if unusable.is_none() {
+        *unusable = unsupported(map, ctx);
+    }
     let mut keys = Vec::new();
     for r in strs(map.get("age").unwrap_or(&Y::Null), "age")? {
         keys.push(KeySpec::Age(r));
@@ -117,7 +127,7 @@ fn group(map: &yaml_serde::Mapping, ctx: &str) -> Result<Vec<KeySpec>, Error> {
     if let Some(Y::Sequence(merged)) = map.get("merge") {
         for m in merged {
             if let Y::Mapping(mm) = m {
-                keys.extend(group(mm, ctx)?);
+                keys.extend(group(mm, ctx, unusable)?);
             }
         }
     }
@@ -162,19 +172,20 @@ fn rule(i: usize, v: &Y) -> Result<CreationRule, Error> {
             "{ctx}: at most one of the *_suffix/*_regex options may be set"
         )));
     }
+    let mut unusable = None;
     let groups = match map.get("key_groups") {
         Some(Y::Sequence(gs)) if !gs.is_empty() => gs
             .iter()
             .enumerate()
             .map(|(gi, g)| match g {
-                Y::Mapping(gm) => group(gm, &format!("{ctx}.key_groups[{gi}]")),
+                Y::Mapping(gm) => group(gm, &format!("{ctx}.key_groups[{gi}]"), &mut unusable),
                 _ => Err(Error::Config(format!(
                     "{ctx}.key_groups[{gi}] must be a mapping"
                 ))),
             })
             .collect::<Result<Vec<_>, _>>()?,
         _ => {
-            let g = group(map, &ctx)?;
+            let g = group(map, &ctx, &mut unusable)?;
             if g.is_empty() { Vec::new() } else { vec![g] }
         }
     };
@@ -196,6 +207,7 @@ fn rule(i: usize, v: &Y) -> Result<CreationRule, Error> {
         threshold,
         selection,
         mac_only_encrypted,
+        unsupported: unusable,
     })
 }
 
@@ -252,6 +264,16 @@ impl Config {
         })
     }
 
+    /// The first creation rule matching `file`, for encrypting with its keys: a rule whose keys
+    /// sigil cannot use is an error here (exit 5), naming the key type.
+    pub fn keys_for(&self, file: &Path) -> Result<&CreationRule, Error> {
+        let rule = self.rule_for(file)?;
+        match &rule.unsupported {
+            Some(why) => Err(Error::Config(format!("{}: {why}", self.path.display()))),
+            None => Ok(rule),
+        }
+    }
+
     /// The first creation rule matching `file` (path made relative to the config's directory).
     pub fn rule_for(&self, file: &Path) -> Result<&CreationRule, Error> {
         let rel = self.relative(file);
@@ -266,8 +288,15 @@ impl Config {
             })
     }
 
-    /// Whether a rule with a `path_regex` claims `file` (used by `check secrets`).
+    /// Whether a rule with a `path_regex` claims `file` (used by `check secrets`). The config
+    /// file itself is never claimed, though a catch-all `path_regex` matches its name.
     pub fn claims(&self, file: &Path) -> bool {
+        if file
+            .file_name()
+            .is_some_and(|n| n == ".sops.yaml" || n == ".sops.yml")
+        {
+            return false;
+        }
         let rel = self.relative(file);
         self.rules
             .iter()
