@@ -2,6 +2,7 @@
 
 pub mod allowed_signers;
 pub mod openpgp;
+pub mod openpgp_mpi;
 pub mod ssh;
 pub mod sshsig;
 
