@@ -58,7 +58,7 @@ GATE_SPEC = {
     "sources": [{
         "name": None, "url": None, "ref": None, "interval": None, "policy": None,
         "credentials": {"sshKeyFile": None, "knownHostsFile": None, "tokenFile": None},
-        "allowRollback": None,
+        "allowRollback": None, "trustAnchors": None,
         "checks": {"secrets": None, "images": None},
         "secrets": {"ageKeyFile": None},
         "render": {

@@ -1754,3 +1754,147 @@ fn crc24(data: &[u8]) -> u32 {
     }
     crc & 0xFFFFFF
 }
+
+/// GitHub's previous web-flow key expired on 2024-01-16. A history it signed while valid
+/// verifies by signature time; judged again at today's first look it is `expired-key`, which is
+/// what defeats backdating. A trust anchor (history already accepted) exempts what it reaches
+/// from the first-seen judgement, and only that.
+#[test]
+fn keys_that_expired_after_signing_and_trust_anchors() {
+    use std::os::unix::fs::PermissionsExt;
+    let lab = Lab::new("sha1");
+    // gpg at a faked time, for key creation and for signing (git calls it as gpg.program).
+    let at = lab.write(
+        "gpg-at",
+        "#!/bin/sh\nexec gpg --faked-system-time \"$FAKE_TIME!\" \"$@\"\n",
+    );
+    std::fs::set_permissions(&at, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let gen_key = |name: &str, created: &str, expires: &str| -> (String, PathBuf) {
+        lab.gpg(&[
+            "--faked-system-time",
+            &format!("{created}!"),
+            "--quick-gen-key",
+            &format!("{name} <noreply@github.com>"),
+            "rsa2048",
+            "sign,cert",
+            expires,
+        ]);
+        let listing = String::from_utf8(lab.gpg(&["--with-colons", "--list-keys", name])).unwrap();
+        let fpr = listing
+            .lines()
+            .find_map(|l| l.strip_prefix("fpr:::::::::"))
+            .unwrap()
+            .trim_end_matches(':')
+            .to_string();
+        let cert = lab.s.write(
+            &format!("{name}.asc"),
+            &lab.gpg(&["--armor", "--export", &fpr]),
+        );
+        (fpr, cert)
+    };
+    let (old, old_cert) = gen_key("web-flow-2017", "20230101T000000", "2024-01-16");
+    let (new, new_cert) = gen_key("web-flow-2024", "20240110T000000", "never");
+    let p = lab.write(
+        "policy.yaml",
+        &format!(
+            "apiVersion: sigil.dev/v1alpha1\nkind: Policy\nspec:\n  signers:\n    - name: github\n      bot: true\n      openpgp: [{}, {}]\n  commits:\n    rules:\n      - refs: [\"refs/heads/*\"]\n        signers: [github]\n",
+            old_cert.display(),
+            new_cert.display()
+        ),
+    );
+    // Signed as GitHub does for merges, with the key and the date of the day.
+    let signed = |file: &str, fpr: &str, date: &str| -> String {
+        let iso = format!(
+            "{}-{}-{}T{}:{}:{}Z",
+            &date[..4],
+            &date[4..6],
+            &date[6..8],
+            &date[9..11],
+            &date[11..13],
+            &date[13..15]
+        );
+        lab.commit(
+            file,
+            Some(("openpgp", fpr)),
+            "noreply@github.com",
+            &[
+                ("FAKE_TIME", date),
+                ("GIT_COMMITTER_DATE", &iso),
+                ("GIT_AUTHOR_DATE", &iso),
+                ("GIT_CONFIG_COUNT", "1"),
+                ("GIT_CONFIG_KEY_0", "gpg.program"),
+                ("GIT_CONFIG_VALUE_0", at.to_str().unwrap()),
+            ],
+        )
+    };
+    let first = signed("f0.txt", &old, "20230201T100000");
+    for (i, d) in [
+        "20230401T100000",
+        "20230701T100000",
+        "20231001T100000",
+        "20231215T100000",
+    ]
+    .iter()
+    .enumerate()
+    {
+        signed(&format!("old{i}.txt"), &old, d);
+    }
+    let last_old = git(&lab.repo, &["rev-parse", "HEAD"]);
+    for (i, d) in ["20240201T100000", "20240601T100000"].iter().enumerate() {
+        signed(&format!("new{i}.txt"), &new, d);
+    }
+    let range = format!("{first}..HEAD");
+    let verify = |extra: &[&str]| {
+        let mut args = vec!["commits", range.as_str(), "--ref", "refs/heads/main"];
+        args.extend_from_slice(extra);
+        run2(lab.sigil(&p, &args))
+    };
+    // By signature time: the whole history verifies. (`git verify-commit` refuses every
+    // commit of an expired key, whenever it was signed: exit 1.)
+    assert_eq!(verify(&[]), (0, None));
+    assert_eq!(
+        lab.git_verify("verify-commit", &last_old, None, &[&old_cert]),
+        1
+    );
+    // First seen today: the old key's commits are refused...
+    let today = time_now();
+    assert_eq!(
+        verify(&["--first-seen", &today]),
+        (1, Some("expired-key".into()))
+    );
+    // ...unless they are history already accepted (a trust anchor), and then only those.
+    assert_eq!(
+        verify(&["--first-seen", &today, "--trust-anchor", &last_old]),
+        (0, None)
+    );
+    // The old key's commits first seen before its expiry: fine.
+    let (code, _, v) = lab.sigil(
+        &p,
+        &[
+            "commits",
+            &format!("{first}..{last_old}"),
+            "--ref",
+            "refs/heads/main",
+            "--first-seen",
+            "2023-12-31T00:00:00Z",
+        ],
+    );
+    assert_eq!(code, 0, "{v}");
+    // A commit backdated into the old key's validity after it expired, on top of the anchor:
+    // not anchored, so first-seen today refuses it.
+    let backdated = signed("backdated.txt", &old, "20231220T100000");
+    let (code, reason, _) = lab.sigil(
+        &p,
+        &[
+            "commits",
+            &format!("{last_old}..{backdated}"),
+            "--ref",
+            "refs/heads/main",
+            "--first-seen",
+            &today,
+            "--trust-anchor",
+            &last_old,
+        ],
+    );
+    assert_eq!((code, reason.as_deref()), (1, Some("expired-key")));
+}

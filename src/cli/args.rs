@@ -450,6 +450,11 @@ pub struct VerifyOpts {
     /// valid then, which defeats backdated commits.
     #[arg(long, value_name = "TIME")]
     pub first_seen: Option<String>,
+    /// A commit (or tag) whose history was already accepted (repeatable): commits it reaches
+    /// are judged by their signature time only, not again by --first-seen, so a key that
+    /// expired after signing them does not refuse them.
+    #[arg(long = "trust-anchor", value_name = "REV")]
+    pub trust_anchors: Vec<String>,
     /// A verdict cache file: verified commits are remembered per (commit, ref, policy and
     /// trust digest, first-seen time, sigil version) and not verified again.
     #[arg(long, env = "SIGIL_CACHE", value_name = "FILE")]

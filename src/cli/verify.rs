@@ -65,6 +65,22 @@ fn load_policy(opts: &VerifyOpts, repo_root: &Path) -> Result<Policy, Failure> {
     })
 }
 
+/// The history of every `--trust-anchor`.
+fn anchored(
+    repo: &Repo,
+    opts: &VerifyOpts,
+) -> Result<Option<std::sync::Arc<std::collections::HashSet<String>>>, Failure> {
+    if opts.trust_anchors.is_empty() {
+        return Ok(None);
+    }
+    let mut all = std::collections::HashSet::new();
+    for a in &opts.trust_anchors {
+        let id = repo.resolve(&format!("{a}^{{commit}}"))?;
+        all.extend(repo.ancestors(&id)?);
+    }
+    Ok(Some(std::sync::Arc::new(all)))
+}
+
 fn first_seen(opts: &VerifyOpts) -> Result<Option<i64>, Failure> {
     opts.first_seen
         .as_deref()
@@ -148,6 +164,7 @@ fn run_inner(cmd: &VerifyCommand) -> Result<i32, Failure> {
                 first_seen: first_seen(opts)?,
                 now: crate::sops::time::now_unix(),
                 tag_signers: None,
+                anchored: anchored(&repo, opts)?,
             };
             let key = opts
                 .cache
@@ -225,6 +242,7 @@ fn run_inner(cmd: &VerifyCommand) -> Result<i32, Failure> {
                 first_seen: first_seen(opts)?,
                 now: crate::sops::time::now_unix(),
                 tag_signers: rule.map(|r| (format!("tags[{}]", r.pattern), r.signers.clone())),
+                anchored: anchored(&repo, opts)?,
             };
             let (tags, commit) = verify_tag(&mut repo, tag, &ctx)?;
             let mut commits = Vec::new();

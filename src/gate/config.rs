@@ -56,6 +56,8 @@ struct SourceFile {
     #[serde(default)]
     allow_rollback: bool,
     #[serde(default)]
+    trust_anchors: Vec<String>,
+    #[serde(default)]
     checks: Option<ChecksFile>,
     #[serde(default)]
     secrets: Option<SecretsFile>,
@@ -270,6 +272,9 @@ pub struct SourceConfig {
     pub credentials: Credentials,
     /// Publish a commit that does not descend from the published one.
     pub allow_rollback: bool,
+    /// Commits whose history was already accepted: judged by signature time only, not by the
+    /// time the gate first saw them.
+    pub trust_anchors: Vec<String>,
     /// Verify SOPS files and refuse plaintext Secrets.
     pub check_secrets: bool,
     /// Verify images.
@@ -711,6 +716,11 @@ impl GateConfig {
             if volume.is_none() && artifact.is_none() {
                 errors.push(format!("{what}: publish needs volume and/or artifact"));
             }
+            for a in &s.trust_anchors {
+                if a.is_empty() || a.starts_with('-') || a.contains(char::is_whitespace) {
+                    errors.push(format!("{what}: trustAnchors: '{a}' is not a revision"));
+                }
+            }
             let render = render_config(s.render.as_ref(), &state_dir, &what, &mut errors);
             let (volume_rendered, artifact_rendered) = match s.publish.rendered {
                 Some(r) => (r, r),
@@ -727,6 +737,7 @@ impl GateConfig {
                     policy: policy.into(),
                     credentials,
                     allow_rollback: s.allow_rollback,
+                    trust_anchors: s.trust_anchors.clone(),
                     check_secrets: checks.is_none_or(|c| c.secrets),
                     check_images: checks.is_none_or(|c| c.images),
                     age_key_file,

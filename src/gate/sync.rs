@@ -333,12 +333,24 @@ fn run(
     let tag_rule = resolved_ref
         .strip_prefix("refs/tags/")
         .and_then(|name| src.policy.tag_rule(name).ok().flatten());
+    let mut anchored = std::collections::HashSet::new();
+    for a in &src.trust_anchors {
+        let id = repo.resolve(&format!("{a}^{{commit}}")).map_err(|e| {
+            error(
+                "commits",
+                "config-error",
+                format!("trust anchor {a} is not a commit of this repository: {e}"),
+            )
+        })?;
+        anchored.extend(repo.ancestors(&id).map_err(git_err)?);
+    }
     let ctx = Context {
         policy: &src.policy,
         refname: resolved_ref.clone(),
         first_seen: Some(first_seen),
         now: t,
         tag_signers: tag_rule.map(|r| (format!("tags[{}]", r.pattern), r.signers.clone())),
+        anchored: (!anchored.is_empty()).then(|| std::sync::Arc::new(anchored)),
     };
     if let Some(name) = resolved_ref.strip_prefix("refs/tags/") {
         let (tag_verdicts, _) = verify_tag(&mut repo, name, &ctx).map_err(git_err)?;

@@ -157,6 +157,19 @@ impl Repo {
             .collect())
     }
 
+    /// Every commit reachable from `rev` (itself included).
+    pub fn ancestors(&self, rev: &str) -> Result<std::collections::HashSet<String>, GitError> {
+        if rev.starts_with('-') {
+            return Err(GitError::Usage(format!("invalid revision '{rev}'")));
+        }
+        let mut c = git(&self.dir);
+        c.args(["rev-list", "--end-of-options", rev]);
+        Ok(run(c, &format!("cannot list the history of {rev}"))?
+            .lines()
+            .map(String::from)
+            .collect())
+    }
+
     /// Is `ancestor` an ancestor of (or equal to) `descendant`?
     pub fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Result<bool, GitError> {
         let out = git(&self.dir)

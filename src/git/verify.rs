@@ -94,6 +94,20 @@ pub struct Context<'a> {
     /// For the commit a tag points at: the tag rule's signers, used when no commit rule covers
     /// the tag's ref.
     pub tag_signers: Option<(String, Vec<usize>)>,
+    /// Commits of history already accepted (ancestors of a trust anchor): judged by their
+    /// signature time only, not again by the time sigil first saw them.
+    pub anchored: Option<std::sync::Arc<std::collections::HashSet<String>>>,
+}
+
+impl Context<'_> {
+    /// The first-seen time `id` is judged at: none for anchored history.
+    fn first_seen_of(&self, id: &str) -> Option<i64> {
+        if self.anchored.as_ref().is_some_and(|a| a.contains(id)) {
+            None
+        } else {
+            self.first_seen
+        }
+    }
 }
 
 struct Signed {
@@ -104,11 +118,13 @@ struct Signed {
 }
 
 /// Checks one signature over `payload` against every signer of the policy.
+#[allow(clippy::too_many_arguments)]
 fn check_signature(
     policy: &Policy,
     sig: &[u8],
     payload: &[u8],
     object_time: i64,
+    first_seen: Option<i64>,
     ctx: &Context<'_>,
     max_skew: Duration,
     allow_sha1: bool,
@@ -119,7 +135,7 @@ fn check_signature(
             let clock = openpgp::Clock {
                 object_time,
                 max_skew,
-                first_seen: ctx.first_seen,
+                first_seen,
                 now: ctx.now,
             };
             let good = openpgp::verify(sig, payload, &policy.certs, &clock, allow_sha1)?;
@@ -154,7 +170,7 @@ fn check_signature(
                 })
                 .collect();
             let mut times = vec![object_time];
-            if let Some(f) = ctx.first_seen {
+            if let Some(f) = first_seen {
                 times.push(f);
             }
             let good = ssh::verify(sig, payload, &trust, &times)?;
@@ -265,6 +281,7 @@ fn evaluate(
         sig,
         &commit.payload,
         commit.committer.time,
+        ctx.first_seen_of(id),
         ctx,
         cp.max_skew,
         cp.allow_sha1,
@@ -483,7 +500,8 @@ impl<'k> Cache<'k> {
             id,
             &ctx.refname,
             &ctx.policy.digest,
-            &format!("{:?}", ctx.first_seen),
+            &format!("{:?}", ctx.first_seen_of(id)),
+            &anchors_digest(ctx),
             env!("CARGO_PKG_VERSION"),
             &format!("{:?}", ctx.tag_signers),
         ] {
@@ -492,6 +510,21 @@ impl<'k> Cache<'k> {
         }
         hex::encode(h.finalize())
     }
+}
+
+/// A digest of the trust anchors' history (empty without anchors), part of every cache key.
+fn anchors_digest(ctx: &Context<'_>) -> String {
+    use sha2::Digest;
+    let Some(a) = &ctx.anchored else {
+        return String::new();
+    };
+    let mut ids: Vec<&String> = a.iter().collect();
+    ids.sort();
+    let mut h = sha2::Sha256::new();
+    for id in ids {
+        h.update(id.as_bytes());
+    }
+    hex::encode(h.finalize())
 }
 
 fn tips_path(path: &std::path::Path) -> std::path::PathBuf {
@@ -721,6 +754,7 @@ pub fn verify_tag(
             sig,
             &tag.payload,
             time,
+            ctx.first_seen,
             ctx,
             policy.commits.max_skew,
             policy.commits.allow_sha1,
