@@ -134,6 +134,7 @@ pub fn run(a: &RenderArgs<'_>) -> i32 {
         first_seen: None,
         now,
         tag_signers: None,
+        anchored: None,
     };
     let verdicts = match verify_commits(&mut repo, std::slice::from_ref(&commit), &ctx, None) {
         Ok(v) => v,
