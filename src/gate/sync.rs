@@ -464,8 +464,10 @@ fn run(
             output::files(&rendered, &checked, &pins, &mut sops, v.decrypt_secrets)
                 .map_err(|r| refuse("publish", r.code, Some(r.subject), r.message))?
         } else if v.decrypt_secrets {
+            // Every SOPS file of the tree, as before renders existed: a reader of the volume
+            // may use files no manifest names.
             let mut plain = BTreeMap::new();
-            for path in sops.used.keys().cloned().collect::<Vec<_>>() {
+            for path in sops.sops_paths() {
                 let bytes = sops
                     .decrypted_file(&path)
                     .map_err(|r| refuse("secrets", r.code, Some(r.subject), r.message))?;

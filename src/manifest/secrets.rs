@@ -580,8 +580,26 @@ impl<'a> SopsFiles<'a> {
         Ok(out)
     }
 
-    /// A used SOPS file decrypted whole, in its own format (for a volume of the repository tree
-    /// with `decryptSecrets`).
+    /// Every SOPS file of the tree (`.yaml`, `.yml`, `.json`, `.env`, `.ini` files that load as
+    /// SOPS files of their store), in path order.
+    pub fn sops_paths(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|(p, e)| {
+                let f = Format::from_path(Path::new(p));
+                f != Format::Binary
+                    && marker_format(&e.data).is_some()
+                    && load_encrypted(f, &e.data).is_ok()
+            })
+            .map(|(p, _)| p.to_string())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// A SOPS file decrypted whole (MAC verified), in its own format (for a volume of the
+    /// repository tree with `decryptSecrets`).
     pub fn decrypted_file(&mut self, path: &str) -> Result<zeroize::Zeroizing<Vec<u8>>, Refusal> {
         let format = self.parse(path)?.format;
         let unlocker = self.unlocker.as_mut().ok_or_else(|| {
