@@ -397,18 +397,29 @@ impl<'a> SopsFiles<'a> {
 
     /// A Secret without SOPS metadata: empty, or made by `secretGenerator` from SOPS files.
     fn generated(&mut self, obj: &Value, subject: &str) -> Result<Source, Refusal> {
-        if let Some(Value::Object(sd)) = obj.get("stringData")
-            && let Some((k, _)) = sd
-                .iter()
-                .find(|(_, v)| !v.is_null() && v.as_str() != Some(""))
-        {
-            return Err(refuse(
-                "plaintext-secret",
-                subject,
-                format!(
-                    "stringData[\"{k}\"] is plaintext: encrypt the Secret with sigil encrypt (SOPS)"
-                ),
-            ));
+        match obj.get("stringData") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(sd)) => {
+                if let Some((k, _)) = sd
+                    .iter()
+                    .find(|(_, v)| !v.is_null() && v.as_str() != Some(""))
+                {
+                    return Err(refuse(
+                        "plaintext-secret",
+                        subject,
+                        format!(
+                            "stringData[\"{k}\"] is plaintext: encrypt the Secret with sigil encrypt (SOPS)"
+                        ),
+                    ));
+                }
+            }
+            Some(_) => {
+                return Err(refuse(
+                    "plaintext-secret",
+                    subject,
+                    "stringData is not a mapping",
+                ));
+            }
         }
         let data: Vec<(String, Vec<u8>)> = match obj.get("data") {
             None | Some(Value::Null) => Vec::new(),
@@ -647,5 +658,31 @@ fn json_to_sops_doc(v: &Value) -> Vec<SopsEntry> {
     match conv(v) {
         SopsValue::Map(entries) => entries,
         _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_a_secret_without_values_is_empty() {
+        let mut sops = SopsFiles::new(&[], None);
+        let empty =
+            json!({"kind": "Secret", "data": {"a": "", "b": "\n"}, "stringData": {"c": null}});
+        assert_eq!(sops.check(&empty, "s", &[]), Ok(Some(Source::Empty)));
+        // Not a mapping, as `data` that is not one: refused, never taken for no data (the
+        // rendered_secret fuzz target's invariant).
+        for sd in [json!("hunter2"), json!(["hunter2"]), json!(7), json!([])] {
+            let obj = json!({"kind": "Secret", "stringData": sd});
+            let r = sops.check(&obj, "s", &[]).unwrap_err();
+            assert_eq!(r.code, "plaintext-secret", "{obj}");
+        }
+        let obj = json!({"kind": "Secret", "stringData": {"password": "hunter2"}});
+        assert_eq!(
+            sops.check(&obj, "s", &[]).unwrap_err().code,
+            "plaintext-secret"
+        );
     }
 }
