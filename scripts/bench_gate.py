@@ -376,6 +376,26 @@ def main():
         cache_dir = f"{work}/state/image-verdicts"
         verify_cmd = [SIGIL, "verify", "images", "--policy", f"{work}/policy.yaml", "--cache-dir", cache_dir, repo]
         vi_med, vi_min = timed(verify_cmd, runs=5, env=env)
+        # The floor a kustomize render puts under webhook-to-published: the real kustomize
+        # alone on the work tree, one overlay, and the three in parallel (as the gate runs them).
+        kz = None
+        if a.layout == "kustomize":
+            kbin = shutil.which("kustomize")
+            kcmd = [kbin, "build"] if kbin else ["kubectl", "kustomize"]
+            kcmd += ["--load-restrictor", "LoadRestrictionsNone"]
+            one = []
+            for _ in range(3):
+                t = time.perf_counter()
+                run(kcmd + [f"{repo}/overlays/prod"])
+                one.append(time.perf_counter() - t)
+            par = []
+            for _ in range(3):
+                t = time.perf_counter()
+                ps = [subprocess.Popen(kcmd + [f"{repo}/overlays/{o}"], stdout=subprocess.DEVNULL) for o in overlays]
+                for p_ in ps:
+                    p_.wait()
+                par.append(time.perf_counter() - t)
+            kz = (statistics.median(one), statistics.median(par))
 
         # SIGTERM, then `sigil gate --once` in new processes against the same state.
         gate.send_signal(signal.SIGTERM)
@@ -436,6 +456,9 @@ def main():
               f"{ms(statistics.median(new_fetch))} (min {ms(min(new_fetch))})")
         print(f"  git rev-parse alone:             median {ms(rp_med)} (min {ms(rp_min)})")
         print(f"  sigil verify images (warm cache, the work tree): median {ms(vi_med)} (min {ms(vi_min)})")
+        if kz:
+            print(f"  kustomize alone ({' '.join(kcmd[:2])}), one overlay: median {ms(kz[0])}; "
+                  f"the three overlays in parallel: median {ms(kz[1])}")
         if a.keep:
             print(f"kept: {work} {shm}")
     finally:
