@@ -448,6 +448,22 @@ fn a_sops_file_whose_regex_selects_nothing_is_refused() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+
+    // The same kind of file through a secretGenerator (`files:`): kustomize-controller would
+    // decrypt it whole into the Secret, plaintext included.
+    lab.encrypt(
+        "apps/conf.yaml",
+        "password: hunter2\n",
+        &["--encrypted-regex", "^nothing$"],
+    );
+    lab.write(
+        "apps/kustomization.yaml",
+        "secretGenerator:\n  - name: conf\n    files: [conf.yaml]\n",
+    );
+    lab.commit("generated from a file whose regex selects nothing");
+    let (code, reason, text) = lab.gate("{kustomize: {paths: [apps]}}");
+    assert_eq!((code, reason.as_str()), (1, "plaintext-secret"), "{text}");
+    assert!(text.contains("apps/conf.yaml"), "{text}");
 }
 
 #[test]

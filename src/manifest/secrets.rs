@@ -395,6 +395,39 @@ impl<'a> SopsFiles<'a> {
         ))
     }
 
+    /// A SOPS file a generated Secret is made from holds only ciphertext, whatever its own
+    /// selection rule says: consumers decrypt it whole into the Secret.
+    fn all_encrypted(&mut self, file: &str, subject: &str) -> Result<(), Refusal> {
+        let parsed = self.parse(file)?;
+        let mut leaves_ = Vec::new();
+        for d in &parsed.docs {
+            leaves(d, &mut String::new(), &mut leaves_);
+        }
+        let plain = leaves_
+            .iter()
+            .find(|(_, v)| !(v.is_null() || v.as_str() == Some("") || is_enc(v)))
+            .map(|(p, _)| p.clone())
+            .or_else(|| {
+                parsed
+                    .env
+                    .iter()
+                    .find(|(k, v)| {
+                        !k.starts_with("sops_") && !v.is_empty() && !v.starts_with("ENC[")
+                    })
+                    .map(|(k, _)| k.clone())
+            });
+        match plain {
+            Some(p) => Err(refuse(
+                "plaintext-secret",
+                subject,
+                format!(
+                    "is generated from {file}, whose value {p} is not encrypted (every value must be ciphertext, whatever the file's encrypted_regex says)"
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// A Secret without SOPS metadata: empty, or made by `secretGenerator` from SOPS files.
     fn generated(&mut self, obj: &Value, subject: &str) -> Result<Source, Refusal> {
         match obj.get("stringData") {
@@ -476,6 +509,7 @@ impl<'a> SopsFiles<'a> {
                         ));
                     }
                     self.verify(file)?;
+                    self.all_encrypted(file, subject)?;
                     return Ok(Source::Env {
                         file: file.to_string(),
                     });
@@ -510,6 +544,7 @@ impl<'a> SopsFiles<'a> {
                 ));
             };
             self.verify(file)?;
+            self.all_encrypted(file, subject)?;
             files.insert(k.clone(), file.to_string());
         }
         Ok(Source::Files(files))
