@@ -60,6 +60,43 @@ case $target in
       done
       openssl ts -query -data data -sha1 -out q3 && openssl ts -reply -config c.cnf -queryfile q3 -out rejected.tsr) >/dev/null 2>&1 || true
     cp "$t"/*.tsr "$t"/*.tok "$corpus"/ 2>/dev/null || true; rm -rf "$t" ;;
+  manifest_documents) # Multi-document YAML (anchors, merge keys, Lists), JSON streams, fixtures.
+    cp tests/fixtures/*.yaml "$corpus"/ 2>/dev/null || true
+    printf 'apiVersion: apps/v1\nkind: Deployment\nmetadata: &m {name: web, labels: {app: web}}\nspec:\n  template:\n    metadata: *m\n    spec:\n      containers:\n        - &c {name: app, image: "ghcr.io/org/app:v1", env: [{name: A, value: "yes"}]}\n        - <<: *c\n          name: sidecar\n        - <<: [*c, {args: ["--x"]}]\n          image: busybox\n---\n---\napiVersion: v1\nkind: List\nitems:\n  - {apiVersion: v1, kind: ConfigMap, metadata: {name: a}, data: {"1": "0777", k: "~", t: "true"}}\n  - kind: ConfigMapList\n    items: [{kind: Pod, spec: {containers: [{image: alpine}]}}]\n...\n' > "$corpus/anchors-merge-lists.yaml"
+    printf 'x-defaults: &base {imagePullPolicy: Always, resources: {limits: {cpu: 1}}}\nx-app: &app\n  <<: *base\n  image: ghcr.io/org/app:v1\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - <<: *app\n      name: web\n' > "$corpus/chained-merge.yaml"
+    printf '{"apiVersion":"v1","kind":"Secret","metadata":{"name":"s"},"data":{"a":"aGk="}}\n{"kind":"List","items":[{"apiVersion":"argoproj.io/v1alpha1","kind":"Application"}]} null [1,2.5e3,"x"]' > "$corpus/stream.json"
+    printf 'apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: r}\nspec:\n  values: |\n    multi\n    line: text\n  n: 1.5\n  big: 18446744073709551615\n  keys: {null: a, true: b, 2: c, "": d}\n' > "$corpus/release.yaml" ;;
+  kustomization) # A root kustomization (first record) and path\0content files, separated by =====.
+    s=$'\n=====\n'
+    printf 'resources: [base, app.yaml]\ncomponents: [components/sidecar]\npatches:\n  - path: patch.yaml\n  - target: {kind: Deployment}\n    patch: "- {op: add, path: /x, value: 1}"\nsecretGenerator:\n  - {name: creds, envs: [creds.env]}\n  - {name: conf, files: [config.yaml=conf/app.yaml, conf]}\nconfigMapGenerator: [{name: c, env: c.env, literals: [a=b]}]\npatchesStrategicMerge: [sm.yaml]\nopenapi: {path: schema.json}\ngenerators: [gen.yaml]\ntransformers: ["apiVersion: builtin\\nkind: PatchTransformer\\nmetadata: {name: p}\\npath: patch.yaml\\n"]\n%sbase/kustomization.yaml\0resources: [deploy.yaml, ../shared]\n%sbase/deploy.yaml\0apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n%sshared/kustomization.yml\0crds: [crd.yaml]\nconfigurations: [conf.yaml]\n%scomponents/sidecar/kustomization.yaml\0apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\npatchesJson6902: [{target: {kind: Deployment}, path: p.json}]\n%sgen.yaml\0apiVersion: builtin\nkind: SecretGenerator\nmetadata: {name: g}\nfiles: [conf/app.yaml]\n%sconf/app.yaml\0a: 1\n%s@link\0base\n%screds.env\0A=b\n' "$s" "$s" "$s" "$s" "$s" "$s" "$s" "$s" > "$corpus/overlay"
+    printf 'resources: [apps/nested]\n%sapps/a.yaml\0apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n%sapps/sub/b.yml\0kind: List\nitems: []\n%sapps/nested/Kustomization\0resources: [c.yaml, ../../link/x.yaml]\n%sapps/.sops.yaml\0creation_rules: []\n%s@apps/l.yaml\0a.yaml\n%s@link\0apps/nested' "$s" "$s" "$s" "$s" "$s" "$s" > "$corpus/generated"
+    printf 'resources: [https://example.com/x.yaml, ../x, /etc/passwd, git@github.com:o/r.git]\nhelmCharts: [{name: x}]\n' > "$corpus/refused" ;;
+  substitute) printf 'image: app:${TAG}\nreplicas: ${R:=1}\nname: ${NAME:-x}-${MISSING:-${TAG}}\nliteral: $$HOME $${TAG} $TAG\nmulti: ${MULTI}\nsub: ${TAG:1:2}\n' > "$corpus/forms.yaml"
+    printf '{"kind":"ConfigMap","metadata":{"name":"x","annotations":{"kustomize.toolkit.fluxcd.io/substitute":"disabled"}},"data":{"a":"${TAG}"}}' > "$corpus/disabled.json"
+    printf '${_x1} ${\xc3\x89T\xc3\x89} ${EMPTY:+set}${EMPTY?} ${TAG/a/b} ${' > "$corpus/edges" ;;
+  directory_glob) i=0; for g in '*.yaml' '{config.json,env-usw2/*}' '[!s]*.yaml' 'a.b+c(d).yaml' 'sub/\*.y?ml' '[a-c]{x,y}' '{a,{b,c}}'; do printf '%s\0sub/a.yaml' "$g" > "$corpus/glob-$i"; i=$((i+1)); done ;;
+  rendered_secret) # A Secret (first record) against SOPS files of the tree, encrypted at seed time.
+    s=$'\n=====\n'; t=$(mktemp -d)
+    if [ -x target/debug/sigil ] && command -v age-keygen >/dev/null; then
+      age-keygen -o "$t/key" 2>/dev/null; r=$(age-keygen -y "$t/key")
+      printf 'apiVersion: v1\nkind: Secret\nmetadata: {name: db}\ntype: Opaque\nstringData:\n  password: hunter2\n  user: ""\ndata:\n  token: aGk=\n' > "$t/secret.yaml"
+      printf 'USER=app\nPASSWORD=hunter2\n' > "$t/creds.env"
+      printf 'a: 1\nb: [x, y]\n' > "$t/conf.yaml"
+      (cd "$t" && for f in secret.yaml creds.env conf.yaml; do "$OLDPWD"/target/debug/sigil encrypt --age "$r" "$f" > "enc-$f" 2>/dev/null || true; done
+       [ -s enc-secret.yaml ] && { cat enc-secret.yaml; printf '%ssecrets/db.yaml\0' "$s"; cat enc-secret.yaml; } > manifest
+       [ -s enc-conf.yaml ] && { printf 'apiVersion: v1\nkind: Secret\nmetadata: {name: conf}\ndata:\n  config.yaml: %s\n%sconf.yaml\0' "$(base64 -w0 enc-conf.yaml)" "$s"; cat enc-conf.yaml; } > files
+       if [ -s enc-creds.env ]; then
+         { printf 'apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\ndata:\n'
+           while IFS='=' read -r k v; do printf '  %s: %s\n' "$k" "$(printf '%s' "$v" | base64 -w0)"; done < enc-creds.env
+           printf '%screds.env\0' "$s"; cat enc-creds.env; } > env
+       fi)
+      cp "$t"/manifest "$t"/files "$t"/env "$corpus"/ 2>/dev/null || true
+    fi
+    rm -rf "$t"
+    cp $v/sops/example.yaml "$corpus"/sops-example.yaml 2>/dev/null || true
+    printf '{"apiVersion":"v1","kind":"Secret","metadata":{"name":"e"},"data":{"a":"","b":"\\n"},"stringData":{"c":null}}' > "$corpus/empty.json"
+    printf 'apiVersion: v1\nkind: Secret\nmetadata: {name: plain}\nstringData: {password: hunter2}\ndata: {token: aGk=}\n' > "$corpus/plaintext.yaml"
+    printf 'kind: Secret\nsops: {mac: "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]"}\ndata: {a: "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]"}\n' > "$corpus/foreign" ;;
 esac
 [ -d "fuzz/regressions/$target" ] && cp fuzz/regressions/"$target"/* "$corpus"/ 2>/dev/null || true
 cd fuzz

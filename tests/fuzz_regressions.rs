@@ -153,3 +153,43 @@ fn image_fuzz_regression_inputs_hold() {
     }
     assert!(seen > 0, "no image regression inputs found");
 }
+
+#[path = "../fuzz/fuzz_targets/manifest_harness.rs"]
+mod manifest_harness;
+
+/// The manifest targets' regression inputs, each through its fuzz target's own body.
+#[test]
+fn manifest_fuzz_regression_inputs_hold() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+    type Run = fn(&[u8]);
+    let targets: [(&str, Run); 5] = [
+        (
+            "manifest_documents",
+            manifest_harness::manifest_documents::run,
+        ),
+        ("kustomization", manifest_harness::kustomization::run),
+        ("substitute", manifest_harness::substitute::run),
+        ("directory_glob", manifest_harness::directory_glob::run),
+        ("rendered_secret", manifest_harness::rendered_secret::run),
+    ];
+    let mut seen = 0;
+    for (dir, run) in targets {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+            continue;
+        };
+        for e in entries {
+            let path = e.unwrap().path();
+            let data = std::fs::read(&path).unwrap();
+            // On a spawned thread's default stack, as the gate checks each source: a regression
+            // that recurses without bound again aborts the suite.
+            let result = std::thread::Builder::new()
+                .stack_size(2 << 20)
+                .spawn(move || run(&data))
+                .unwrap()
+                .join();
+            assert!(result.is_ok(), "{}: the target panicked", path.display());
+            seen += 1;
+        }
+    }
+    assert!(seen > 0, "no manifest regression inputs found");
+}
