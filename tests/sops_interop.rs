@@ -338,3 +338,58 @@ fn yaml_comment_sops_cannot_read_back_is_decrypted_by_sigil() {
     let out = String::from_utf8(ok(c)).unwrap();
     assert!(out.contains("# mid end") && !out.contains("ENC["), "{out}");
 }
+
+/// sops functional test `extract_string`: `--extract` prints a string leaf's bytes as they
+/// are, no line feed added; and a block scalar ending the file without a line break is
+/// chomped as YAML 1.2 (and go-yaml) says, whichever tool encrypted the file.
+#[test]
+fn extract_block_scalars_at_end_of_file_like_sops() {
+    let s = Scratch::new();
+    let (id, recipient) = s.age_key("key.txt");
+    for header in ["|", "|-", "|+", ">", ">+", "|2"] {
+        for tail in ["", "\n", "\n\n", "\n  \n", "\nnext: 1\n"] {
+            let text = format!("multiline: {header}\n  multi\n  line{tail}");
+            let f = s.write("t.yaml", text.as_bytes());
+            let mut encrypted = Vec::new();
+            for enc_tool in ["sops", "sigil"] {
+                let mut c = s.cmd(if enc_tool == "sops" { sops() } else { sigil() });
+                c.args(["encrypt", "--age", &recipient]).arg(&f);
+                encrypted.push((enc_tool, s.write(&format!("t.{enc_tool}.yaml"), &ok(c))));
+            }
+            // For --extract and for the whole file: what sops prints of the file sops
+            // encrypted, and what every other pairing prints, byte for byte.
+            for extract in [true, false] {
+                let mut outputs = Vec::new();
+                for (enc_tool, enc) in &encrypted {
+                    for dec_tool in ["sops", "sigil"] {
+                        let mut c = s.cmd(if dec_tool == "sops" { sops() } else { sigil() });
+                        c.env("SOPS_AGE_KEY_FILE", &id).arg("decrypt");
+                        if extract {
+                            c.args(["--extract", r#"["multiline"]"#]);
+                        }
+                        c.arg(enc);
+                        outputs.push((format!("{enc_tool} → {dec_tool}"), ok(c)));
+                    }
+                }
+                let want = &outputs[0].1;
+                for (what, got) in &outputs[1..] {
+                    assert_eq!(
+                        String::from_utf8_lossy(got),
+                        String::from_utf8_lossy(want),
+                        "{text:?} extract={extract}: {what} differs from sops → sops"
+                    );
+                }
+            }
+        }
+    }
+    // The functional test's exact bytes.
+    let f = s.write("ml.yaml", b"multiline: |\n  multi\n  line");
+    let mut c = s.cmd(sigil());
+    c.args(["encrypt", "-i", "--age", &recipient]).arg(&f);
+    ok(c);
+    let mut c = s.cmd(sops());
+    c.env("SOPS_AGE_KEY_FILE", &id)
+        .args(["decrypt", "--extract", r#"["multiline"]"#])
+        .arg(&f);
+    assert_eq!(ok(c), b"multi\nline");
+}
