@@ -393,3 +393,58 @@ fn extract_block_scalars_at_end_of_file_like_sops() {
         .arg(&f);
     assert_eq!(ok(c), b"multi\nline");
 }
+
+/// sops functional tests `test_no_keygroups`, `test_zero_keygroups`, `test_empty_keygroup`:
+/// a creation rule without keys, with `key_groups: []` or with an empty key group fails with
+/// sops's exit code (1, "empty key group provided"), and sigil's message names the rule and
+/// the group; nothing is written.
+#[test]
+fn creation_rules_without_keys_fail_like_sops_and_name_the_rule() {
+    let s = Scratch::new();
+    let (_, recipient) = s.age_key("key.txt");
+    s.write(
+        ".sops.yaml",
+        format!(
+            "creation_rules:\n    - path_regex: none\\.yaml$\n    - path_regex: zero\\.yaml$\n      key_groups: []\n    - path_regex: empty\\.yaml$\n      key_groups:\n        - {{}}\n    - path_regex: second\\.yaml$\n      key_groups:\n        - age: [{recipient}]\n        - {{}}\n    - age: {recipient}\n"
+        )
+        .as_bytes(),
+    );
+    for (name, says) in [
+        (
+            "none",
+            "creation_rules[0] (the rule for path_regex none\\.yaml$) has no keys",
+        ),
+        (
+            "zero",
+            "creation_rules[1] (the rule for path_regex zero\\.yaml$) has no keys",
+        ),
+        (
+            "empty",
+            "creation_rules[2].key_groups[0] (the rule for path_regex empty\\.yaml$) is empty",
+        ),
+        (
+            "second",
+            "creation_rules[3].key_groups[1] (the rule for path_regex second\\.yaml$) is empty",
+        ),
+    ] {
+        let plain = b"a: secret\n";
+        let f = s.write(&format!("{name}.yaml"), plain);
+        let mut c = s.cmd(sops());
+        c.args(["encrypt", "-i"]).arg(&f);
+        let by_sops = run(c);
+        assert_eq!(std::fs::read(&f).unwrap(), plain, "sops wrote {name}");
+        let mut c = s.cmd(sigil());
+        c.args(["encrypt", "-i"]).arg(&f);
+        let by_sigil = run(c);
+        let stderr = String::from_utf8_lossy(&by_sigil.stderr);
+        assert_eq!(
+            by_sigil.status.code(),
+            by_sops.status.code(),
+            "{name}: {stderr}"
+        );
+        assert_eq!(by_sigil.status.code(), Some(1), "{name}");
+        assert!(stderr.contains(says), "{name}: {stderr}");
+        assert!(by_sigil.stdout.is_empty() && by_sops.stdout.is_empty());
+        assert_eq!(std::fs::read(&f).unwrap(), plain, "sigil wrote {name}");
+    }
+}

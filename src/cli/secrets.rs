@@ -128,25 +128,27 @@ fn encrypt_params(
         .chain(split_list(&keys.pgp).into_iter().map(KeySpec::Pgp))
         .collect();
     let rule = match config {
-        Some(c) if !c.rules.is_empty() => Some(c.rule_for(name.unwrap_or(Path::new("stdin")))?),
+        Some(c) if !c.rules.is_empty() => {
+            Some((c, c.rule_for(name.unwrap_or(Path::new("stdin")))?))
+        }
         _ => None,
     };
     let (groups, mut threshold, mut selection, mut mac_only) = match (cli_groups.is_empty(), rule) {
         (false, r) => (
             vec![cli_groups],
-            r.map(|r| r.threshold).unwrap_or(0),
-            r.map(|r| r.selection.clone()).unwrap_or_default(),
-            r.is_some_and(|r| r.mac_only_encrypted),
+            r.map(|(_, r)| r.threshold).unwrap_or(0),
+            r.map(|(_, r)| r.selection.clone()).unwrap_or_default(),
+            r.is_some_and(|(_, r)| r.mac_only_encrypted),
         ),
-        (true, Some(r)) if r.unsupported.is_some() => {
-            return Err(Error::Config(r.unsupported.clone().unwrap_or_default()));
+        (true, Some((c, r))) => {
+            c.check_keys(r)?;
+            (
+                r.groups.clone(),
+                r.threshold,
+                r.selection.clone(),
+                r.mac_only_encrypted,
+            )
         }
-        (true, Some(r)) => (
-            r.groups.clone(),
-            r.threshold,
-            r.selection.clone(),
-            r.mac_only_encrypted,
-        ),
         (true, None) => {
             return Err(Error::Generic(
                 "config file not found, or has no creation rules, and no keys provided through command line options (--age/--pgp)".into(),
