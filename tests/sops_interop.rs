@@ -448,3 +448,85 @@ fn creation_rules_without_keys_fail_like_sops_and_name_the_rule() {
         assert_eq!(std::fs::read(&f).unwrap(), plain, "sigil wrote {name}");
     }
 }
+
+/// sops functional test `roundtrip_shamir` encrypts to an RSA-1024 key: sops (through gpg)
+/// accepts it, and so does sigil, with a warning naming the key and its size; the files
+/// decrypt with either tool. `--strict-keys` (or SIGIL_STRICT_KEYS) refuses such keys.
+#[test]
+fn weak_openpgp_recipients_encrypt_with_a_warning_like_sops() {
+    let s = Scratch::new();
+    let (weak_fp, _, weak_pub) = s.pgp_key("weak@example.com", "rsa1024");
+    let (strong_fp, _, _) = s.pgp_key("strong@example.com", "rsa2048");
+    let listing = String::from_utf8(s.gpg(&["--with-colons", "--list-keys", &weak_fp])).unwrap();
+    let weak_sub = listing
+        .lines()
+        .skip_while(|l| !l.starts_with("sub:"))
+        .find_map(|l| l.strip_prefix("fpr:::::::::"))
+        .unwrap()
+        .trim_end_matches(':')
+        .to_string();
+    let plain = b"a: secret\n";
+    let f = s.write("w.yaml", plain);
+    let mut c = s.cmd(sops());
+    c.args(["encrypt", "--pgp", &format!("{weak_fp},{strong_fp}")])
+        .arg(&f);
+    let out = run(c);
+    assert_eq!(out.status.code(), Some(0), "sops accepts RSA-1024");
+    let by_sops = s.write("w.sops.yaml", &out.stdout);
+    // sigil, through gpg's keyring and from a key file.
+    for key_file in [false, true] {
+        let mut c = s.cmd(sigil());
+        c.args(["encrypt", "--pgp", &format!("{weak_fp},{strong_fp}")]);
+        if key_file {
+            c.env("GNUPGHOME", s.path("no-gnupg")).env(
+                "SIGIL_PGP_KEY_FILES",
+                format!(
+                    "{}:{}",
+                    weak_pub.display(),
+                    s.path("strong@example.com.pub.asc").display()
+                ),
+            );
+        }
+        c.arg(&f);
+        let out = run(c);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "key file {key_file}: {stderr}");
+        let warnings: Vec<&str> = stderr.lines().filter(|l| l.contains("warning")).collect();
+        assert_eq!(
+            warnings.len(),
+            1,
+            "one warning, for the weak key only: {stderr}"
+        );
+        assert!(
+            warnings[0].contains(&weak_fp)
+                && warnings[0].contains(&format!("RSA-1024 subkey {weak_sub}")),
+            "{stderr}"
+        );
+        let by_sigil = s.write("w.sigil.yaml", &out.stdout);
+        for (file, reader) in [
+            (&by_sigil, "sops"),
+            (&by_sigil, "sigil"),
+            (&by_sops, "sigil"),
+        ] {
+            let mut c = s.cmd(if reader == "sops" { sops() } else { sigil() });
+            c.arg("decrypt").arg(file);
+            assert_eq!(ok(c), plain, "{reader} decrypts {}", file.display());
+        }
+    }
+    // Strictness on request: exit 50, nothing printed.
+    for strict in [&["--strict-keys"][..], &[]] {
+        let mut c = s.cmd(sigil());
+        if strict.is_empty() {
+            c.env("SIGIL_STRICT_KEYS", "1");
+        }
+        c.args(["encrypt", "--pgp", &weak_fp]).args(strict).arg(&f);
+        let out = run(c);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(50), "{stderr}");
+        assert!(out.stdout.is_empty());
+        assert!(
+            stderr.contains(&weak_fp) && stderr.contains("RSA-1024"),
+            "{stderr}"
+        );
+    }
+}

@@ -49,6 +49,15 @@ pub struct ReadOpts {
     /// Output indentation (overrides .sops.yaml stores settings).
     #[arg(long)]
     pub indent: Option<i32>,
+    /// Refuse OpenPGP recipients weaker than 2048 bits (RSA, DSA, ElGamal) when wrapping the
+    /// data key (encrypt, edit, rotate, updatekeys); without it they are used with a warning,
+    /// as gpg and sops use them.
+    #[arg(
+        long,
+        env = "SIGIL_STRICT_KEYS",
+        value_parser = clap::builder::FalseyValueParser::new()
+    )]
+    pub strict_keys: bool,
 }
 
 /// Options choosing keys and what is encrypted.

@@ -76,7 +76,9 @@ fn load_config(explicit: Option<&Path>) -> Result<Option<Config>, Error> {
 }
 
 fn unlocker(read: &ReadOpts) -> Unlocker {
-    Unlocker::new(&read.pgp_key_files, read.decryption_order.clone())
+    let mut u = Unlocker::new(&read.pgp_key_files, read.decryption_order.clone());
+    u.pgp_ring.strict_keys = read.strict_keys;
+    u
 }
 
 fn warn_ignore_mac() {
