@@ -70,14 +70,16 @@ pub fn run() -> i32 {
             ignore_mac,
         } => secrets::set(
             config,
-            file,
-            path,
-            value.as_deref(),
-            value_file.as_deref(),
-            *value_stdin,
-            *idempotent,
+            &secrets::SetArgs {
+                file: file.as_deref(),
+                path: path.as_deref(),
+                value: value.as_deref(),
+                value_file: *value_file,
+                value_stdin: *value_stdin,
+                idempotent: *idempotent,
+                ignore_mac: *ignore_mac,
+            },
             read,
-            *ignore_mac,
         )
         .map(|_| 0),
         Command::Unset {
@@ -86,7 +88,15 @@ pub fn run() -> i32 {
             idempotent,
             read,
             ignore_mac,
-        } => secrets::unset(config, file, path, *idempotent, read, *ignore_mac).map(|_| 0),
+        } => secrets::unset(
+            config,
+            file.as_deref(),
+            path.as_deref(),
+            *idempotent,
+            read,
+            *ignore_mac,
+        )
+        .map(|_| 0),
         Command::ExecEnv {
             file,
             command,

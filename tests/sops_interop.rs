@@ -530,3 +530,133 @@ fn weak_openpgp_recipients_encrypt_with_a_warning_like_sops() {
         );
     }
 }
+
+/// One `set`/`unset` command line (`FILE` stands for the encrypted file) and its stdin.
+struct Update<'a> {
+    args: &'a [&'a str],
+    stdin: &'a [u8],
+}
+
+/// What one tool did to its copy of the file.
+#[derive(Debug, PartialEq)]
+struct Outcome {
+    code: Option<i32>,
+    stdout: Vec<u8>,
+    /// The file was written (its modification time, set to 2001 before, moved).
+    written: bool,
+    /// The file decrypted afterwards by sops (`--input-type yaml` when `yaml`).
+    plaintext: Vec<u8>,
+}
+
+/// Runs `u` with sops and with sigil, each on its own copy of `encrypted` (named `name`), and
+/// returns both outcomes.
+fn update_both(
+    s: &Scratch,
+    id: &std::path::Path,
+    name: &str,
+    encrypted: &[u8],
+    u: &Update,
+    yaml: bool,
+) -> [Outcome; 2] {
+    ["sops", "sigil"].map(|tool| {
+        let f = s.write(&format!("{tool}/{name}"), encrypted);
+        let old = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+        std::fs::File::options()
+            .write(true)
+            .open(&f)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let mut c = s.cmd(if tool == "sops" { sops() } else { sigil() });
+        c.env("SOPS_AGE_KEY_FILE", id);
+        for a in u.args {
+            if *a == "FILE" {
+                c.arg(&f);
+            } else {
+                c.arg(a);
+            }
+        }
+        c.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), u.stdin).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let written = std::fs::metadata(&f).unwrap().modified().unwrap() != old;
+        let mut c = s.cmd(sops());
+        c.env("SOPS_AGE_KEY_FILE", id).arg("decrypt");
+        if yaml {
+            c.args(["--input-type", "yaml", "--output-type", "yaml"]);
+        }
+        c.arg(&f);
+        let plaintext = run(c).stdout;
+        Outcome {
+            code: out.status.code(),
+            stdout: out.stdout,
+            written,
+            plaintext,
+        }
+    })
+}
+
+fn sops_encrypted_json(s: &Scratch, recipient: &str, plain: &str) -> Vec<u8> {
+    let f = s.write("plain.json", plain.as_bytes());
+    let mut c = s.cmd(sops());
+    c.args(["encrypt", "--age", recipient]).arg(&f);
+    ok(c)
+}
+
+/// sops functional tests `set_json_file_insert_with_value_file` and
+/// `..._with_value_stdin`: `--value-file` and `--value-stdin` are switches (VALUE names the
+/// file; with --value-stdin only FILE and PATH are given), and every wrong use fails with
+/// sops's exit code, the file untouched.
+#[test]
+fn set_value_file_and_value_stdin_like_sops() {
+    let s = Scratch::new();
+    let (id, recipient) = s.age_key("key.txt");
+    let enc = sops_encrypted_json(&s, &recipient, r#"{"a": 2, "b": "ba"}"#);
+    let v = s.write("v.json", br#"{"cc": "ccc"}"#);
+    let v = v.to_str().unwrap();
+    let cases: &[(&[&str], &[u8], i32)] = &[
+        (&["set", "--value-file", "FILE", r#"["c"]"#, v], b"", 0),
+        (
+            &["set", "--value-stdin", "FILE", r#"["c"]"#],
+            br#"{"cc": "ccc"}"#,
+            0,
+        ),
+        (&["set", "--value-stdin", "FILE", r#"["c"]"#], b"", 7),
+        (&["set", "--value-stdin", "FILE", r#"["c"]"#, v], b"1", 100),
+        (
+            &[
+                "set",
+                "--value-file",
+                "--value-stdin",
+                "FILE",
+                r#"["c"]"#,
+                v,
+            ],
+            b"1",
+            1,
+        ),
+        (&["set", "FILE", r#"["c"]"#], b"", 100),
+        (&["set", "FILE"], b"", 100),
+        (&["set", "FILE", "bad", "1"], b"", 7),
+        (&["set", "FILE", r#"["c"]"#, "bad"], b"", 7),
+        (
+            &["set", "--value-file", "FILE", r#"["c"]"#, "missing.json"],
+            b"",
+            1,
+        ),
+        (&["set", "missing.json", r#"["c"]"#, "1"], b"", 2),
+        (&["set", "FILE", r#"["c"]"#, "-5"], b"", 0),
+        (&["unset", "FILE"], b"", 100),
+        (&["unset", "FILE", "bad"], b"", 7),
+        (&["unset", "missing.json", r#"["a"]"#], b"", 2),
+    ];
+    for (args, stdin, code) in cases {
+        let [by_sops, by_sigil] =
+            update_both(&s, &id, "f.json", &enc, &Update { args, stdin }, false);
+        assert_eq!(by_sops.code, Some(*code), "sops {args:?}");
+        assert_eq!(by_sigil, by_sops, "{args:?}");
+    }
+}

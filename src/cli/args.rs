@@ -183,21 +183,26 @@ pub enum Command {
         #[arg(short = 'y', long)]
         yes: bool,
     },
-    /// Set a value: sigil set FILE '["key"]["sub"]' '"json value"'.
+    /// Set a value: sigil set FILE '["key"]["sub"]' '"json value"' (the file is written even
+    /// when the value is unchanged, unless --idempotent).
     Set {
         /// The file.
-        file: PathBuf,
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
         /// The path, e.g. '["data"][0]'.
-        path: String,
-        /// The JSON value (or use --value-file / --value-stdin).
+        #[arg(value_name = "PATH")]
+        path: Option<String>,
+        /// The JSON value; with --value-file, a file holding it; omitted with --value-stdin.
+        #[arg(value_name = "VALUE", allow_hyphen_values = true)]
         value: Option<String>,
-        /// Read the value from this file.
+        /// VALUE names a file to read the JSON value from (keeps secrets out of process
+        /// listings), as sops's --value-file.
         #[arg(long)]
-        value_file: Option<PathBuf>,
-        /// Read the value from stdin.
+        value_file: bool,
+        /// Read the JSON value from stdin (give only FILE and PATH), as sops's --value-stdin.
         #[arg(long)]
         value_stdin: bool,
-        /// Do nothing (exit 0) when the value is already set.
+        /// Do not write the file (exit 0) when the value is already set.
         #[arg(long)]
         idempotent: bool,
         #[command(flatten)]
@@ -206,13 +211,16 @@ pub enum Command {
         #[arg(long)]
         ignore_mac: bool,
     },
-    /// Remove a key or list item.
+    /// Remove a key or list item (the file is written unless --idempotent finds nothing to
+    /// remove).
     Unset {
         /// The file.
-        file: PathBuf,
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
         /// The path.
-        path: String,
-        /// A missing key is not an error.
+        #[arg(value_name = "PATH")]
+        path: Option<String>,
+        /// A missing key is not an error (and the file is not written).
         #[arg(long)]
         idempotent: bool,
         #[command(flatten)]

@@ -314,39 +314,82 @@ fn reseal(
     emit_encrypted(t.input, &mut docs, &meta, &t.layout)
 }
 
-/// `sigil set`.
-#[allow(clippy::too_many_arguments)]
-pub fn set(
-    config_path: Option<&Path>,
+/// What `sigil set` was asked (positional arguments as given: sops counts them).
+pub struct SetArgs<'a> {
+    /// The file.
+    pub file: Option<&'a Path>,
+    /// The tree path.
+    pub path: Option<&'a str>,
+    /// The JSON value, or with `value_file` the file holding it.
+    pub value: Option<&'a str>,
+    /// `--value-file`: `value` names a file.
+    pub value_file: bool,
+    /// `--value-stdin`: the value comes from stdin and `value` must be absent.
+    pub value_stdin: bool,
+    /// `--idempotent`: do not write when nothing changes.
+    pub idempotent: bool,
+    /// `--ignore-mac`.
+    pub ignore_mac: bool,
+}
+
+/// A set/unset path that does not parse is sops's "Invalid set index format" (exit 7).
+fn set_path(path: &str) -> Result<Vec<treepath::Step>, Error> {
+    treepath::parse(path).map_err(|e| Error::SetFormat(e.to_string()))
+}
+
+/// set/unset read the file as sops does: a missing file is unreadable input (exit 2).
+fn open_for_update(
     file: &Path,
-    path: &str,
-    value: Option<&str>,
-    value_file: Option<&Path>,
-    value_stdin: bool,
-    idempotent: bool,
+    t: &Target,
     read: &ReadOpts,
     ignore_mac: bool,
-) -> Result<(), Error> {
-    let config = load_config(config_path).ok().flatten();
-    let t = target(Some(file), read, config.as_ref(), false)?;
-    let steps = treepath::parse(path)?;
-    let raw: Zeroizing<Vec<u8>> = match (value, value_file, value_stdin) {
-        (Some(v), None, false) => Zeroizing::new(v.as_bytes().to_vec()),
-        (None, Some(f), false) => read_input(Some(f))?,
-        (None, None, true) => read_input(None)?,
+) -> Result<(Vec<Vec<Entry>>, Metadata, ops::Decrypted), Error> {
+    open(Some(file), t, read, ignore_mac, true).map_err(|e| match e {
+        Error::NoFile(m) => Error::Read(m),
+        other => other,
+    })
+}
+
+/// `sigil set`, with sops's arguments: FILE PATH VALUE, FILE PATH VALUE-FILE with
+/// `--value-file`, FILE PATH with `--value-stdin`.
+pub fn set(config_path: Option<&Path>, a: &SetArgs<'_>, read: &ReadOpts) -> Result<(), Error> {
+    if a.value_file && a.value_stdin {
+        return Err(Error::Generic(
+            "cannot use both --value-file and --value-stdin".into(),
+        ));
+    }
+    let (file, path) = match (a.file, a.path, a.value, a.value_stdin) {
+        (Some(f), Some(p), None, true) => (f, p),
+        (_, _, _, true) => {
+            return Err(Error::NoFile(
+                "with --value-stdin, give exactly FILE and PATH (the value is read from stdin)"
+                    .into(),
+            ));
+        }
+        (Some(f), Some(p), Some(_), false) => (f, p),
         _ => {
-            return Err(Error::Conflict(
-                "give exactly one of VALUE, --value-file or --value-stdin".into(),
+            return Err(Error::NoFile(
+                "give FILE, PATH and VALUE (a JSON value; with --value-file, a file holding it; or FILE and PATH with --value-stdin)".into(),
             ));
         }
     };
+    let config = load_config(config_path).ok().flatten();
+    let t = target(Some(file), read, config.as_ref(), false)?;
+    let steps = set_path(path)?;
+    let raw: Zeroizing<Vec<u8>> = match a.value {
+        None => read_input(None)
+            .map_err(|e| Error::Generic(format!("cannot read the value from stdin: {e}")))?,
+        Some(v) if a.value_file => read_input(Some(Path::new(v)))
+            .map_err(|e| Error::Generic(format!("cannot read the value file: {e}")))?,
+        Some(v) => Zeroizing::new(v.as_bytes().to_vec()),
+    };
     let new = json_to_value(&raw)?;
-    let (mut docs, meta, d) = open(Some(file), &t, read, ignore_mac, true)?;
+    let (mut docs, meta, d) = open_for_update(file, &t, read, a.ignore_mac)?;
     let doc = docs
         .first_mut()
         .ok_or_else(|| Error::TreePath("no document".into()))?;
     let changed = treepath::set(doc, &steps, new)?;
-    if !changed && idempotent {
+    if !changed && a.idempotent {
         return Ok(());
     }
     let bytes = reseal(docs, meta, &d, &t)?;
@@ -356,16 +399,19 @@ pub fn set(
 /// `sigil unset`.
 pub fn unset(
     config_path: Option<&Path>,
-    file: &Path,
-    path: &str,
+    file: Option<&Path>,
+    path: Option<&str>,
     idempotent: bool,
     read: &ReadOpts,
     ignore_mac: bool,
 ) -> Result<(), Error> {
+    let (Some(file), Some(path)) = (file, path) else {
+        return Err(Error::NoFile("give FILE and PATH".into()));
+    };
     let config = load_config(config_path).ok().flatten();
     let t = target(Some(file), read, config.as_ref(), false)?;
-    let steps = treepath::parse(path)?;
-    let (mut docs, meta, d) = open(Some(file), &t, read, ignore_mac, true)?;
+    let steps = set_path(path)?;
+    let (mut docs, meta, d) = open_for_update(file, &t, read, ignore_mac)?;
     let doc = docs
         .first_mut()
         .ok_or_else(|| Error::TreePath("no document".into()))?;
@@ -382,7 +428,7 @@ pub fn unset(
 /// Converts a JSON value (for `set`) into a tree value; integers stay integers.
 fn json_to_value(raw: &[u8]) -> Result<Value, Error> {
     let v: serde_json::Value = serde_json::from_slice(raw).map_err(|e| {
-        Error::Conflict(format!(
+        Error::SetFormat(format!(
             "the value is not valid JSON (strings need quotes: '\"text\"'): {e}"
         ))
     })?;

@@ -15,6 +15,8 @@ pub enum Error {
     Emit(String),
     /// `.sops.yaml` could not be read or is invalid (exit 5).
     Config(String),
+    /// A `set`/`unset` path or value that does not parse (exit 7).
+    SetFormat(String),
     /// Conflicting flags (exit 8).
     Conflict(String),
     /// A value could not be encrypted, e.g. a non-string key (exit 23).
@@ -56,6 +58,7 @@ impl Error {
             Error::Write(_) => 3,
             Error::Emit(_) => 4,
             Error::Config(_) => 5,
+            Error::SetFormat(_) => 7,
             Error::Conflict(_) => 8,
             Error::EncryptTree(_) => 23,
             Error::DecryptValue(_) => 25,
@@ -82,6 +85,7 @@ impl fmt::Display for Error {
             | Error::Write(m)
             | Error::Emit(m)
             | Error::Config(m)
+            | Error::SetFormat(m)
             | Error::Conflict(m)
             | Error::EncryptTree(m)
             | Error::DecryptValue(m)
