@@ -303,15 +303,17 @@ fn extract_bytes(v: &Value, format: Format, layout: &Layout) -> Result<Vec<u8>, 
     })
 }
 
-/// Encrypts edited documents again with the old data key, keeping metadata and unchanged IVs.
+/// Encrypts edited documents again with the old data key, keeping metadata and unchanged IVs,
+/// and emits them in `format`.
 fn reseal(
     mut docs: Vec<Vec<Entry>>,
     mut meta: Metadata,
     d: &ops::Decrypted,
     t: &Target,
+    format: Format,
 ) -> Result<Vec<u8>, Error> {
     ops::seal(&mut docs, &mut meta, &d.cipher)?;
-    emit_encrypted(t.input, &mut docs, &meta, &t.layout)
+    emit_encrypted(format, &mut docs, &meta, &t.layout)
 }
 
 /// What `sigil set` was asked (positional arguments as given: sops counts them).
@@ -392,7 +394,8 @@ pub fn set(config_path: Option<&Path>, a: &SetArgs<'_>, read: &ReadOpts) -> Resu
     if !changed && a.idempotent {
         return Ok(());
     }
-    let bytes = reseal(docs, meta, &d, &t)?;
+    // Written in the output store (--output-type), as sops writes it.
+    let bytes = reseal(docs, meta, &d, &t, t.output)?;
     write_atomic(file, &bytes, Mode::Public)
 }
 
@@ -421,7 +424,8 @@ pub fn unset(
         }
         return Err(Error::Generic(format!("key not found: {path}")));
     }
-    let bytes = reseal(docs, meta, &d, &t)?;
+    // Written in the output store (--output-type), as sops writes it.
+    let bytes = reseal(docs, meta, &d, &t, t.output)?;
     write_atomic(file, &bytes, Mode::Public)
 }
 
@@ -717,7 +721,7 @@ pub fn edit(
     if unchanged {
         return Err(Error::Unchanged);
     }
-    let bytes = reseal(new_docs, meta, &d, &t)?;
+    let bytes = reseal(new_docs, meta, &d, &t, t.input)?;
     write_atomic(file, &bytes, Mode::Public)
 }
 
