@@ -729,3 +729,180 @@ fn set_and_unset_write_unless_idempotent_like_sops() {
     assert!(by_sops.written && !by_sigil.written);
     assert_eq!(by_sigil.plaintext, by_sops.plaintext);
 }
+
+/// The classic spelling as users write it (`sops -e -i`, `-d`, `--extract ... -d`, `--set`,
+/// `-r -i --add-age`, `--output`, edit, and sops's refusals), in one shell script run with
+/// sops and with sigil: the same transcript of plaintext and exit codes.
+#[test]
+fn classic_spelling_script_like_sops() {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/classic_sops.sh");
+    let s = Scratch::new();
+    let (key1, age1) = s.age_key("key1.txt");
+    let (key2, age2) = s.age_key("key2.txt");
+    let transcripts = [sops_bin(), env!("CARGO_BIN_EXE_sigil").to_string()].map(|bin| {
+        let dir = s.path(if bin.ends_with("sigil") {
+            "sigil"
+        } else {
+            "sops"
+        });
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut c = s.cmd(std::process::Command::new("sh"));
+        clean_env(&mut c);
+        c.arg(&script)
+            .current_dir(&dir)
+            .env("SOPS", &bin)
+            .env("SOPS_DISABLE_VERSION_CHECK", "1")
+            .env("AGE1", &age1)
+            .env("AGE2", &age2)
+            .env("KEY1", &key1)
+            .env("KEY2", &key2);
+        let out = run(c);
+        assert!(
+            out.status.success(),
+            "{bin}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    });
+    assert_eq!(transcripts[1], transcripts[0]);
+    assert!(
+        transcripts[0].contains("== refusals\nexit 100\n"),
+        "{}",
+        transcripts[0]
+    );
+}
+
+/// Ciphertext made comparable: values and the `sops` section (random) masked out.
+fn shape(text: &[u8]) -> String {
+    let text = String::from_utf8_lossy(text);
+    let text = text.split("\nsops:").next().unwrap_or_default();
+    let text = text.split("\n\t\"sops\":").next().unwrap_or_default();
+    regex::Regex::new(r"ENC\[[^\]]*\]")
+        .unwrap()
+        .replace_all(text, "ENC[…]")
+        .into_owned()
+}
+
+/// The classic spelling with the flags sops accepts there, each command line run by sops and
+/// by sigil on copies of the same files: same exit code, same output (ciphertext compared by
+/// shape: which values are encrypted), and the same files afterwards (decrypted by sops).
+#[test]
+fn classic_spelling_with_flags_like_sops() {
+    let s = Scratch::new();
+    let (id1, r1) = s.age_key("k1.txt");
+    let (id2, r2) = s.age_key("k2.txt");
+    let both_keys = s.write(
+        "both.txt",
+        format!(
+            "{}{}",
+            std::fs::read_to_string(&id1).unwrap(),
+            std::fs::read_to_string(&id2).unwrap()
+        )
+        .as_bytes(),
+    );
+    let plain = b"a: alpha\nb: bravo\nc_plain: charlie\nn:\n    deep: 1\n";
+    let f = s.write("plain.yaml", plain);
+    let mut c = s.cmd(sops());
+    c.args(["encrypt", "--age", &r1]).arg(&f);
+    let enc = ok(c);
+    // A valid file whose MAC no longer matches (lastmodified is part of it).
+    let tampered = regex::Regex::new(r#"lastmodified: "\d{4}"#)
+        .unwrap()
+        .replace(
+            &String::from_utf8(enc.clone()).unwrap(),
+            r#"lastmodified: "2001"#,
+        )
+        .into_owned();
+    let config = format!("creation_rules:\n    - age: {r1}\n      encrypted_regex: ^(a|n)$\n");
+    #[rustfmt::skip]
+    let cases: &[&[&str]] = &[
+        &["-e", "--age", &r1, "--encrypted-regex", "^b$", "plain.yaml"],
+        &["--encrypt", "--unencrypted-suffix", "_plain", "-a", &r1, "plain.yaml"],
+        &["-e", "--unencrypted-regex", "^c", "--mac-only-encrypted", "--age", &r1, "plain.yaml"],
+        &["-e", "--config", "conf/sops.yaml", "plain.yaml"],
+        &["-e", "-i", "--config", "conf/sops.yaml", "plain.yaml"],
+        &["-e", "--output-type", "json", "--age", &r1, "plain.yaml"],
+        &["-e", "--input-type", "json", "--age", &r1, "plain.yaml"],
+        &["-e", "--indent", "2", "--age", &r1, "plain.yaml"],
+        &["-e", "-i", "plain.yaml"],
+        &["-e", "--output", "out.yaml", "--age", &r1, "plain.yaml"],
+        &["-d", "enc.yaml"],
+        &["-d", "--output-type", "json", "enc.yaml"],
+        &["-d", "--indent", "2", "enc.yaml"],
+        &["-d", "-i", "--output-type", "json", "enc.yaml"],
+        &["--decrypt", "--output", "out.txt", "--extract", r#"["n"]"#, "enc.yaml"],
+        &["-d", "--extract", r#"["n"]["deep"]"#, "enc.yaml"],
+        &["-d", "--extract", "bad", "enc.yaml"],
+        &["-d", "tampered.yaml"],
+        &["-d", "--ignore-mac", "tampered.yaml"],
+        &["-d", "plain.yaml"],
+        &["-r", "-i", "--add-age", &r2, "--rm-age", &r1, "enc.yaml"],
+        &["-r", "--output", "out.yaml", "enc.yaml"],
+        &["-r", "-i", "--ignore-mac", "tampered.yaml"],
+        &["--set", r#"["n"]["x"] {"y": [1, "two"]}"#, "enc.yaml"],
+        &["--set", r#"["a"] "new""#, "--ignore-mac", "tampered.yaml"],
+        &["--set", r#"["a"] "new""#, "tampered.yaml"],
+        &["--set", r#"["a"]"#, "enc.yaml"],
+        &["-d", "--", "enc.yaml"],
+        &["-e", "-i", "--age", &r1, "enc.yaml"],
+        &["-v"],
+    ];
+    for args in cases {
+        let results = ["sops", "sigil"].map(|tool| {
+            let dir = s.path(&format!("{tool}-case"));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(dir.join("conf")).unwrap();
+            std::fs::write(dir.join("plain.yaml"), plain).unwrap();
+            std::fs::write(dir.join("enc.yaml"), &enc).unwrap();
+            std::fs::write(dir.join("tampered.yaml"), &tampered).unwrap();
+            std::fs::write(dir.join("conf/sops.yaml"), &config).unwrap();
+            let mut c = s.cmd(if tool == "sops" { sops() } else { sigil() });
+            c.current_dir(&dir)
+                .env("SOPS_AGE_KEY_FILE", &id1)
+                .env("EDITOR", "true")
+                .args(*args);
+            let out = run(c);
+            let stdout = if out.stdout.windows(4).any(|w| w == b"ENC[") {
+                shape(&out.stdout)
+            } else if args == &["-v"] {
+                // Versions differ; both print one line.
+                assert_eq!(out.stdout.iter().filter(|b| **b == b'\n').count(), 1);
+                "version\n".into()
+            } else {
+                String::from_utf8_lossy(&out.stdout).into_owned()
+            };
+            let mut files = Vec::new();
+            for name in [
+                "plain.yaml",
+                "enc.yaml",
+                "tampered.yaml",
+                "out.yaml",
+                "out.txt",
+            ] {
+                let Ok(bytes) = std::fs::read(dir.join(name)) else {
+                    continue;
+                };
+                let view = if bytes.windows(4).any(|w| w == b"ENC[") {
+                    let mut c = s.cmd(sops());
+                    c.current_dir(&dir)
+                        .env("SOPS_AGE_KEY_FILE", &both_keys)
+                        .args(["decrypt", "--ignore-mac", "--input-type", "yaml"])
+                        .args(["--output-type", "yaml", name]);
+                    let d = run(c);
+                    format!(
+                        "{} → {:?} {}",
+                        shape(&bytes),
+                        d.status.code(),
+                        String::from_utf8_lossy(&d.stdout)
+                    )
+                } else {
+                    String::from_utf8_lossy(&bytes).into_owned()
+                };
+                files.push((name, view));
+            }
+            (out.status.code(), stdout, files)
+        });
+        assert_eq!(results[1], results[0], "{args:?}");
+    }
+}

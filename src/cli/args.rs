@@ -6,7 +6,16 @@ use clap::{Args, Parser, Subcommand};
 
 /// sigil: SOPS-compatible secrets for GitOps, with signature checks to follow.
 #[derive(Parser)]
-#[command(name = "sigil", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "sigil",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = "sops's classic spelling works too: sigil -e -i FILE, sigil -d FILE, \
+        sigil --extract '[\"k\"]' -d FILE, sigil --set '[\"k\"] \"v\"' FILE, sigil -r -i FILE, \
+        sigil FILE (edit)."
+)]
 pub struct Cli {
     /// Path to .sops.yaml (default: $SOPS_CONFIG, else .sops.yaml searched upwards from the
     /// current directory, not from the file's directory).
@@ -172,6 +181,9 @@ pub enum Command {
         /// Remove OpenPGP fingerprints.
         #[arg(long)]
         rm_pgp: Option<String>,
+        /// DANGEROUS: rotate a file whose MAC does not verify.
+        #[arg(long)]
+        ignore_mac: bool,
     },
     /// Re-wrap the data key for the recipients of the matching .sops.yaml rule.
     Updatekeys {

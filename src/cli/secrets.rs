@@ -469,22 +469,37 @@ pub fn filestatus(file: &Path, read: &ReadOpts) -> Result<(), Error> {
     Ok(())
 }
 
+/// `rotate`'s recipient changes (comma-separated lists).
+pub struct KeyChanges<'a> {
+    /// `--add-age`.
+    pub add_age: &'a Option<String>,
+    /// `--rm-age`.
+    pub rm_age: &'a Option<String>,
+    /// `--add-pgp`.
+    pub add_pgp: &'a Option<String>,
+    /// `--rm-pgp`.
+    pub rm_pgp: &'a Option<String>,
+}
+
 /// `sigil rotate`: new data key, same (or adjusted) recipients, every value re-encrypted.
-#[allow(clippy::too_many_arguments)]
 pub fn rotate(
     config_path: Option<&Path>,
     file: &Path,
     read: &ReadOpts,
     out: &OutputOpts,
-    add_age: &Option<String>,
-    rm_age: &Option<String>,
-    add_pgp: &Option<String>,
-    rm_pgp: &Option<String>,
+    changes: &KeyChanges<'_>,
+    ignore_mac: bool,
 ) -> Result<(), Error> {
+    let KeyChanges {
+        add_age,
+        rm_age,
+        add_pgp,
+        rm_pgp,
+    } = *changes;
     check_output_flags(out, Some(file))?;
     let config = load_config(config_path).ok().flatten();
     let t = target(Some(file), read, config.as_ref(), false)?;
-    let (mut docs, meta, _d) = open(Some(file), &t, read, false, false)?;
+    let (mut docs, meta, _d) = open(Some(file), &t, read, ignore_mac, false)?;
     let mut groups: Vec<Vec<KeySpec>> = meta
         .key_groups
         .iter()

@@ -43,6 +43,8 @@ pub enum Error {
     NoEditor(String),
     /// Input already has `sops` metadata (exit 203).
     AlreadyEncrypted(String),
+    /// Keys to add or remove for a file that does not exist (exit 49).
+    KeysOfMissingFile(String),
     /// The file fails one of sigil's checks that are stricter than sops (exit 50).
     Strict(String),
     /// Anything else (exit 1).
@@ -62,6 +64,7 @@ impl Error {
             Error::Conflict(_) => 8,
             Error::EncryptTree(_) => 23,
             Error::DecryptValue(_) => 25,
+            Error::KeysOfMissingFile(_) => 49,
             Error::Strict(_) => 50,
             Error::MacMismatch(_) => 51,
             Error::TreePath(_) => 91,
@@ -98,6 +101,7 @@ impl fmt::Display for Error {
             | Error::KeyRecovery(m)
             | Error::NoEditor(m)
             | Error::AlreadyEncrypted(m)
+            | Error::KeysOfMissingFile(m)
             | Error::Strict(m)
             | Error::Generic(m) => f.write_str(m),
         }
