@@ -2,6 +2,7 @@
 
 pub mod args;
 pub mod check;
+pub mod classic;
 pub mod io;
 pub mod keygen;
 pub mod rendered;
@@ -17,7 +18,22 @@ use args::{CheckCommand, Cli, Command};
 
 /// Runs sigil with the process arguments and returns the exit code.
 pub fn run() -> i32 {
-    let cli = Cli::parse();
+    // sops's classic spelling (`sigil -d FILE`, `sigil -e -i FILE`, ...) becomes a subcommand.
+    let subcommands: Vec<String> = Cli::command()
+        .get_subcommands()
+        .flat_map(|c| {
+            std::iter::once(c.get_name().to_string()).chain(c.get_all_aliases().map(str::to_string))
+        })
+        .chain(std::iter::once("help".to_string()))
+        .collect();
+    let argv = match classic::rewrite(std::env::args_os().collect(), &subcommands) {
+        Ok(argv) => argv,
+        Err(e) => {
+            eprintln!("sigil: error: {e}");
+            return e.exit_code();
+        }
+    };
+    let cli = Cli::parse_from(argv);
     let config = cli.config.as_deref();
     let result = match &cli.command {
         Command::Encrypt {
@@ -55,7 +71,21 @@ pub fn run() -> i32 {
             rm_age,
             add_pgp,
             rm_pgp,
-        } => secrets::rotate(config, file, read, out, add_age, rm_age, add_pgp, rm_pgp).map(|_| 0),
+            ignore_mac,
+        } => secrets::rotate(
+            config,
+            file,
+            read,
+            out,
+            &secrets::KeyChanges {
+                add_age,
+                rm_age,
+                add_pgp,
+                rm_pgp,
+            },
+            *ignore_mac,
+        )
+        .map(|_| 0),
         Command::Updatekeys { file, read, yes } => {
             secrets::updatekeys(config, file, read, *yes).map(|_| 0)
         }
@@ -70,14 +100,16 @@ pub fn run() -> i32 {
             ignore_mac,
         } => secrets::set(
             config,
-            file,
-            path,
-            value.as_deref(),
-            value_file.as_deref(),
-            *value_stdin,
-            *idempotent,
+            &secrets::SetArgs {
+                file: file.as_deref(),
+                path: path.as_deref(),
+                value: value.as_deref(),
+                value_file: *value_file,
+                value_stdin: *value_stdin,
+                idempotent: *idempotent,
+                ignore_mac: *ignore_mac,
+            },
             read,
-            *ignore_mac,
         )
         .map(|_| 0),
         Command::Unset {
@@ -86,7 +118,15 @@ pub fn run() -> i32 {
             idempotent,
             read,
             ignore_mac,
-        } => secrets::unset(config, file, path, *idempotent, read, *ignore_mac).map(|_| 0),
+        } => secrets::unset(
+            config,
+            file.as_deref(),
+            path.as_deref(),
+            *idempotent,
+            read,
+            *ignore_mac,
+        )
+        .map(|_| 0),
         Command::ExecEnv {
             file,
             command,

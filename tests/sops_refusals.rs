@@ -526,3 +526,82 @@ fn updatekeys_and_extract() {
         "missing component: exit 1 like sops"
     );
 }
+
+/// The classic spelling where sops 3.11 only warns and carries on, surprising its user:
+/// sigil refuses (exit 8; 1 for what it cannot do) before touching anything.
+#[test]
+fn classic_spelling_refuses_what_sops_silently_ignores() {
+    let (s, id, text) = sops_file("a: alpha\n");
+    let (_, recipient) = s.age_key("other.txt");
+    // (arguments, sigil's exit code, what sops 3.11 does instead)
+    let cases: &[(&[&str], i32, &str)] = &[
+        (
+            &["-d", "-r", "enc.yaml"],
+            8,
+            "rotates, prints the rotated file",
+        ),
+        (
+            &["-e", "-d", "enc.yaml"],
+            8,
+            "runs both, keeps the last output",
+        ),
+        (
+            &["-d", "enc.yaml", "-i"],
+            8,
+            "ignores -i, prints the plaintext",
+        ),
+        (
+            &["-e", "-i", "--age", &recipient, "a.yaml", "b.yaml"],
+            8,
+            "encrypts a.yaml only",
+        ),
+        (
+            &["--set", r#"["a"] 1"#, "--output", "x.yaml", "enc.yaml"],
+            8,
+            "rewrites enc.yaml",
+        ),
+        (
+            &["--output", "x.yaml", "enc.yaml"],
+            8,
+            "edits enc.yaml in place",
+        ),
+        (
+            &["-e", "--kms", "arn:aws:kms:eu-west-1:1:key/k", "a.yaml"],
+            1,
+            "uses AWS KMS",
+        ),
+        (
+            &["-r", "-i", "--add-gcp-kms", "projects/p/k", "enc.yaml"],
+            1,
+            "uses GCP KMS",
+        ),
+        (
+            &["-d", "--keyservice", "tcp://localhost:5000", "enc.yaml"],
+            1,
+            "asks a key service",
+        ),
+        (
+            &["-s", "enc.yaml"],
+            1,
+            "shows the master keys in the editor",
+        ),
+    ];
+    for (args, code, _sops_instead) in cases {
+        let enc = s.write("enc.yaml", text.as_bytes());
+        let a = s.write("a.yaml", b"a: 1\n");
+        let b = s.write("b.yaml", b"b: 2\n");
+        let mut c = s.cmd(sigil());
+        c.env("SOPS_AGE_KEY_FILE", &id)
+            .env("EDITOR", "true")
+            .args(*args);
+        let out = run(c);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(*code), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert!(stderr.starts_with("sigil: error: "), "{args:?}: {stderr}");
+        assert_eq!(std::fs::read_to_string(&enc).unwrap(), text, "{args:?}");
+        assert_eq!(std::fs::read(&a).unwrap(), b"a: 1\n", "{args:?}");
+        assert_eq!(std::fs::read(&b).unwrap(), b"b: 2\n", "{args:?}");
+        assert!(!s.path("x.yaml").exists(), "{args:?}");
+    }
+}

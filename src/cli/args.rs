@@ -6,7 +6,16 @@ use clap::{Args, Parser, Subcommand};
 
 /// sigil: SOPS-compatible secrets for GitOps, with signature checks to follow.
 #[derive(Parser)]
-#[command(name = "sigil", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "sigil",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = "sops's classic spelling works too: sigil -e -i FILE, sigil -d FILE, \
+        sigil --extract '[\"k\"]' -d FILE, sigil --set '[\"k\"] \"v\"' FILE, sigil -r -i FILE, \
+        sigil FILE (edit)."
+)]
 pub struct Cli {
     /// Path to .sops.yaml (default: $SOPS_CONFIG, else .sops.yaml searched upwards from the
     /// current directory, not from the file's directory).
@@ -49,6 +58,15 @@ pub struct ReadOpts {
     /// Output indentation (overrides .sops.yaml stores settings).
     #[arg(long)]
     pub indent: Option<i32>,
+    /// Refuse OpenPGP recipients weaker than 2048 bits (RSA, DSA, ElGamal) when wrapping the
+    /// data key (encrypt, edit, rotate, updatekeys); without it they are used with a warning,
+    /// as gpg and sops use them.
+    #[arg(
+        long,
+        env = "SIGIL_STRICT_KEYS",
+        value_parser = clap::builder::FalseyValueParser::new()
+    )]
+    pub strict_keys: bool,
 }
 
 /// Options choosing keys and what is encrypted.
@@ -163,6 +181,9 @@ pub enum Command {
         /// Remove OpenPGP fingerprints.
         #[arg(long)]
         rm_pgp: Option<String>,
+        /// DANGEROUS: rotate a file whose MAC does not verify.
+        #[arg(long)]
+        ignore_mac: bool,
     },
     /// Re-wrap the data key for the recipients of the matching .sops.yaml rule.
     Updatekeys {
@@ -174,21 +195,26 @@ pub enum Command {
         #[arg(short = 'y', long)]
         yes: bool,
     },
-    /// Set a value: sigil set FILE '["key"]["sub"]' '"json value"'.
+    /// Set a value: sigil set FILE '["key"]["sub"]' '"json value"' (the file is written even
+    /// when the value is unchanged, unless --idempotent).
     Set {
         /// The file.
-        file: PathBuf,
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
         /// The path, e.g. '["data"][0]'.
-        path: String,
-        /// The JSON value (or use --value-file / --value-stdin).
+        #[arg(value_name = "PATH")]
+        path: Option<String>,
+        /// The JSON value; with --value-file, a file holding it; omitted with --value-stdin.
+        #[arg(value_name = "VALUE", allow_hyphen_values = true)]
         value: Option<String>,
-        /// Read the value from this file.
+        /// VALUE names a file to read the JSON value from (keeps secrets out of process
+        /// listings), as sops's --value-file.
         #[arg(long)]
-        value_file: Option<PathBuf>,
-        /// Read the value from stdin.
+        value_file: bool,
+        /// Read the JSON value from stdin (give only FILE and PATH), as sops's --value-stdin.
         #[arg(long)]
         value_stdin: bool,
-        /// Do nothing (exit 0) when the value is already set.
+        /// Do not write the file (exit 0) when the value is already set.
         #[arg(long)]
         idempotent: bool,
         #[command(flatten)]
@@ -197,13 +223,16 @@ pub enum Command {
         #[arg(long)]
         ignore_mac: bool,
     },
-    /// Remove a key or list item.
+    /// Remove a key or list item (the file is written unless --idempotent finds nothing to
+    /// remove).
     Unset {
         /// The file.
-        file: PathBuf,
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
         /// The path.
-        path: String,
-        /// A missing key is not an error.
+        #[arg(value_name = "PATH")]
+        path: Option<String>,
+        /// A missing key is not an error (and the file is not written).
         #[arg(long)]
         idempotent: bool,
         #[command(flatten)]

@@ -76,7 +76,9 @@ fn load_config(explicit: Option<&Path>) -> Result<Option<Config>, Error> {
 }
 
 fn unlocker(read: &ReadOpts) -> Unlocker {
-    Unlocker::new(&read.pgp_key_files, read.decryption_order.clone())
+    let mut u = Unlocker::new(&read.pgp_key_files, read.decryption_order.clone());
+    u.pgp_ring.strict_keys = read.strict_keys;
+    u
 }
 
 fn warn_ignore_mac() {
@@ -128,25 +130,27 @@ fn encrypt_params(
         .chain(split_list(&keys.pgp).into_iter().map(KeySpec::Pgp))
         .collect();
     let rule = match config {
-        Some(c) if !c.rules.is_empty() => Some(c.rule_for(name.unwrap_or(Path::new("stdin")))?),
+        Some(c) if !c.rules.is_empty() => {
+            Some((c, c.rule_for(name.unwrap_or(Path::new("stdin")))?))
+        }
         _ => None,
     };
     let (groups, mut threshold, mut selection, mut mac_only) = match (cli_groups.is_empty(), rule) {
         (false, r) => (
             vec![cli_groups],
-            r.map(|r| r.threshold).unwrap_or(0),
-            r.map(|r| r.selection.clone()).unwrap_or_default(),
-            r.is_some_and(|r| r.mac_only_encrypted),
+            r.map(|(_, r)| r.threshold).unwrap_or(0),
+            r.map(|(_, r)| r.selection.clone()).unwrap_or_default(),
+            r.is_some_and(|(_, r)| r.mac_only_encrypted),
         ),
-        (true, Some(r)) if r.unsupported.is_some() => {
-            return Err(Error::Config(r.unsupported.clone().unwrap_or_default()));
+        (true, Some((c, r))) => {
+            c.check_keys(r)?;
+            (
+                r.groups.clone(),
+                r.threshold,
+                r.selection.clone(),
+                r.mac_only_encrypted,
+            )
         }
-        (true, Some(r)) => (
-            r.groups.clone(),
-            r.threshold,
-            r.selection.clone(),
-            r.mac_only_encrypted,
-        ),
         (true, None) => {
             return Err(Error::Generic(
                 "config file not found, or has no creation rules, and no keys provided through command line options (--age/--pgp)".into(),
@@ -299,69 +303,118 @@ fn extract_bytes(v: &Value, format: Format, layout: &Layout) -> Result<Vec<u8>, 
     })
 }
 
-/// Encrypts edited documents again with the old data key, keeping metadata and unchanged IVs.
+/// Encrypts edited documents again with the old data key, keeping metadata and unchanged IVs,
+/// and emits them in `format`.
 fn reseal(
     mut docs: Vec<Vec<Entry>>,
     mut meta: Metadata,
     d: &ops::Decrypted,
     t: &Target,
+    format: Format,
 ) -> Result<Vec<u8>, Error> {
     ops::seal(&mut docs, &mut meta, &d.cipher)?;
-    emit_encrypted(t.input, &mut docs, &meta, &t.layout)
+    emit_encrypted(format, &mut docs, &meta, &t.layout)
 }
 
-/// `sigil set`.
-#[allow(clippy::too_many_arguments)]
-pub fn set(
-    config_path: Option<&Path>,
+/// What `sigil set` was asked (positional arguments as given: sops counts them).
+pub struct SetArgs<'a> {
+    /// The file.
+    pub file: Option<&'a Path>,
+    /// The tree path.
+    pub path: Option<&'a str>,
+    /// The JSON value, or with `value_file` the file holding it.
+    pub value: Option<&'a str>,
+    /// `--value-file`: `value` names a file.
+    pub value_file: bool,
+    /// `--value-stdin`: the value comes from stdin and `value` must be absent.
+    pub value_stdin: bool,
+    /// `--idempotent`: do not write when nothing changes.
+    pub idempotent: bool,
+    /// `--ignore-mac`.
+    pub ignore_mac: bool,
+}
+
+/// A set/unset path that does not parse is sops's "Invalid set index format" (exit 7).
+fn set_path(path: &str) -> Result<Vec<treepath::Step>, Error> {
+    treepath::parse(path).map_err(|e| Error::SetFormat(e.to_string()))
+}
+
+/// set/unset read the file as sops does: a missing file is unreadable input (exit 2).
+fn open_for_update(
     file: &Path,
-    path: &str,
-    value: Option<&str>,
-    value_file: Option<&Path>,
-    value_stdin: bool,
-    idempotent: bool,
+    t: &Target,
     read: &ReadOpts,
     ignore_mac: bool,
-) -> Result<(), Error> {
-    let config = load_config(config_path).ok().flatten();
-    let t = target(Some(file), read, config.as_ref(), false)?;
-    let steps = treepath::parse(path)?;
-    let raw: Zeroizing<Vec<u8>> = match (value, value_file, value_stdin) {
-        (Some(v), None, false) => Zeroizing::new(v.as_bytes().to_vec()),
-        (None, Some(f), false) => read_input(Some(f))?,
-        (None, None, true) => read_input(None)?,
+) -> Result<(Vec<Vec<Entry>>, Metadata, ops::Decrypted), Error> {
+    open(Some(file), t, read, ignore_mac, true).map_err(|e| match e {
+        Error::NoFile(m) => Error::Read(m),
+        other => other,
+    })
+}
+
+/// `sigil set`, with sops's arguments: FILE PATH VALUE, FILE PATH VALUE-FILE with
+/// `--value-file`, FILE PATH with `--value-stdin`.
+pub fn set(config_path: Option<&Path>, a: &SetArgs<'_>, read: &ReadOpts) -> Result<(), Error> {
+    if a.value_file && a.value_stdin {
+        return Err(Error::Generic(
+            "cannot use both --value-file and --value-stdin".into(),
+        ));
+    }
+    let (file, path) = match (a.file, a.path, a.value, a.value_stdin) {
+        (Some(f), Some(p), None, true) => (f, p),
+        (_, _, _, true) => {
+            return Err(Error::NoFile(
+                "with --value-stdin, give exactly FILE and PATH (the value is read from stdin)"
+                    .into(),
+            ));
+        }
+        (Some(f), Some(p), Some(_), false) => (f, p),
         _ => {
-            return Err(Error::Conflict(
-                "give exactly one of VALUE, --value-file or --value-stdin".into(),
+            return Err(Error::NoFile(
+                "give FILE, PATH and VALUE (a JSON value; with --value-file, a file holding it; or FILE and PATH with --value-stdin)".into(),
             ));
         }
     };
+    let config = load_config(config_path).ok().flatten();
+    let t = target(Some(file), read, config.as_ref(), false)?;
+    let steps = set_path(path)?;
+    let raw: Zeroizing<Vec<u8>> = match a.value {
+        None => read_input(None)
+            .map_err(|e| Error::Generic(format!("cannot read the value from stdin: {e}")))?,
+        Some(v) if a.value_file => read_input(Some(Path::new(v)))
+            .map_err(|e| Error::Generic(format!("cannot read the value file: {e}")))?,
+        Some(v) => Zeroizing::new(v.as_bytes().to_vec()),
+    };
     let new = json_to_value(&raw)?;
-    let (mut docs, meta, d) = open(Some(file), &t, read, ignore_mac, true)?;
+    let (mut docs, meta, d) = open_for_update(file, &t, read, a.ignore_mac)?;
     let doc = docs
         .first_mut()
         .ok_or_else(|| Error::TreePath("no document".into()))?;
     let changed = treepath::set(doc, &steps, new)?;
-    if !changed && idempotent {
+    if !changed && a.idempotent {
         return Ok(());
     }
-    let bytes = reseal(docs, meta, &d, &t)?;
+    // Written in the output store (--output-type), as sops writes it.
+    let bytes = reseal(docs, meta, &d, &t, t.output)?;
     write_atomic(file, &bytes, Mode::Public)
 }
 
 /// `sigil unset`.
 pub fn unset(
     config_path: Option<&Path>,
-    file: &Path,
-    path: &str,
+    file: Option<&Path>,
+    path: Option<&str>,
     idempotent: bool,
     read: &ReadOpts,
     ignore_mac: bool,
 ) -> Result<(), Error> {
+    let (Some(file), Some(path)) = (file, path) else {
+        return Err(Error::NoFile("give FILE and PATH".into()));
+    };
     let config = load_config(config_path).ok().flatten();
     let t = target(Some(file), read, config.as_ref(), false)?;
-    let steps = treepath::parse(path)?;
-    let (mut docs, meta, d) = open(Some(file), &t, read, ignore_mac, true)?;
+    let steps = set_path(path)?;
+    let (mut docs, meta, d) = open_for_update(file, &t, read, ignore_mac)?;
     let doc = docs
         .first_mut()
         .ok_or_else(|| Error::TreePath("no document".into()))?;
@@ -371,14 +424,15 @@ pub fn unset(
         }
         return Err(Error::Generic(format!("key not found: {path}")));
     }
-    let bytes = reseal(docs, meta, &d, &t)?;
+    // Written in the output store (--output-type), as sops writes it.
+    let bytes = reseal(docs, meta, &d, &t, t.output)?;
     write_atomic(file, &bytes, Mode::Public)
 }
 
 /// Converts a JSON value (for `set`) into a tree value; integers stay integers.
 fn json_to_value(raw: &[u8]) -> Result<Value, Error> {
     let v: serde_json::Value = serde_json::from_slice(raw).map_err(|e| {
-        Error::Conflict(format!(
+        Error::SetFormat(format!(
             "the value is not valid JSON (strings need quotes: '\"text\"'): {e}"
         ))
     })?;
@@ -415,22 +469,37 @@ pub fn filestatus(file: &Path, read: &ReadOpts) -> Result<(), Error> {
     Ok(())
 }
 
+/// `rotate`'s recipient changes (comma-separated lists).
+pub struct KeyChanges<'a> {
+    /// `--add-age`.
+    pub add_age: &'a Option<String>,
+    /// `--rm-age`.
+    pub rm_age: &'a Option<String>,
+    /// `--add-pgp`.
+    pub add_pgp: &'a Option<String>,
+    /// `--rm-pgp`.
+    pub rm_pgp: &'a Option<String>,
+}
+
 /// `sigil rotate`: new data key, same (or adjusted) recipients, every value re-encrypted.
-#[allow(clippy::too_many_arguments)]
 pub fn rotate(
     config_path: Option<&Path>,
     file: &Path,
     read: &ReadOpts,
     out: &OutputOpts,
-    add_age: &Option<String>,
-    rm_age: &Option<String>,
-    add_pgp: &Option<String>,
-    rm_pgp: &Option<String>,
+    changes: &KeyChanges<'_>,
+    ignore_mac: bool,
 ) -> Result<(), Error> {
+    let KeyChanges {
+        add_age,
+        rm_age,
+        add_pgp,
+        rm_pgp,
+    } = *changes;
     check_output_flags(out, Some(file))?;
     let config = load_config(config_path).ok().flatten();
     let t = target(Some(file), read, config.as_ref(), false)?;
-    let (mut docs, meta, _d) = open(Some(file), &t, read, false, false)?;
+    let (mut docs, meta, _d) = open(Some(file), &t, read, ignore_mac, false)?;
     let mut groups: Vec<Vec<KeySpec>> = meta
         .key_groups
         .iter()
@@ -667,7 +736,7 @@ pub fn edit(
     if unchanged {
         return Err(Error::Unchanged);
     }
-    let bytes = reseal(new_docs, meta, &d, &t)?;
+    let bytes = reseal(new_docs, meta, &d, &t, t.input)?;
     write_atomic(file, &bytes, Mode::Public)
 }
 

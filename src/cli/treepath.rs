@@ -70,7 +70,9 @@ fn key_entry(k: &str, v: Value) -> Entry {
     Entry::Pair(Zeroizing::new(k.to_string()), v)
 }
 
-/// Sets a value, creating missing mapping keys. Returns false when the value was already equal.
+/// Sets a value, creating missing mapping keys. Returns whether the tree changed, as sops's
+/// `Set`: false only when the value was already there and equal (a key or list item created,
+/// even for `null`, or a scalar replaced by a mapping, is a change).
 pub fn set(doc: &mut Vec<Entry>, steps: &[Step], value: Value) -> Result<bool, Error> {
     let (first, rest) = steps
         .split_first()
@@ -83,6 +85,7 @@ pub fn set(doc: &mut Vec<Entry>, steps: &[Step], value: Value) -> Result<bool, E
     let pos = doc
         .iter()
         .position(|e| matches!(e, Entry::Pair(key, _) if key.as_str() == k));
+    let created = pos.is_none();
     let slot = match pos {
         Some(p) => match &mut doc[p] {
             Entry::Pair(_, v) => v,
@@ -96,34 +99,27 @@ pub fn set(doc: &mut Vec<Entry>, steps: &[Step], value: Value) -> Result<bool, E
             }
         }
     };
-    set_in(slot, rest, value)
+    Ok(set_in(slot, rest, value)? || created)
 }
 
 fn set_in(slot: &mut Value, steps: &[Step], value: Value) -> Result<bool, Error> {
     let Some((step, rest)) = steps.split_first() else {
-        if slot.same_as(&value) {
+        if already(slot, &value) {
             return Ok(false);
         }
         *slot = value;
         return Ok(true);
     };
     match step {
-        Step::Key(k) => {
-            if !matches!(slot, Value::Map(_)) {
+        Step::Key(_) => {
+            let replaced = !matches!(slot, Value::Map(_));
+            if replaced {
                 *slot = Value::Map(Vec::new());
             }
             let Value::Map(entries) = slot else {
                 unreachable!("just made a map")
             };
-            set(entries, &[Step::Key(k.clone())], Value::Null).ok();
-            let pos = entries
-                .iter()
-                .position(|e| matches!(e, Entry::Pair(key, _) if key.as_str() == k))
-                .ok_or_else(|| Error::TreePath("key vanished".into()))?;
-            let Entry::Pair(_, v) = &mut entries[pos] else {
-                unreachable!("pair")
-            };
-            set_in(v, rest, value)
+            Ok(set(entries, steps, value)? || replaced)
         }
         Step::Index(i) => {
             let Value::Seq(items) = slot else {
@@ -142,13 +138,35 @@ fn set_in(slot: &mut Value, steps: &[Step], value: Value) -> Result<bool, Error>
                 None if *i == real.len() => {
                     items.push(Value::Null);
                     let last = items.len() - 1;
-                    set_in(&mut items[last], rest, value)
+                    set_in(&mut items[last], rest, value)?;
+                    Ok(true)
                 }
                 None => Err(Error::TreePath(format!(
                     "index [{i}] is past the end of the list"
                 ))),
             }
         }
+    }
+}
+
+/// Whether `set` finds `new` already in place: as [`Value::same_as`], except that numbers
+/// compare by value (the JSON `1` given to `set` equals the `1.0` of a JSON file sops wrote,
+/// where every number is a float; sops compares them as floats too).
+fn already(old: &Value, new: &Value) -> bool {
+    match (old, new) {
+        (Value::Float(f), Value::Int(i)) | (Value::Int(i), Value::Float(f)) => *f == *i as f64,
+        (Value::Map(a), Value::Map(b)) => {
+            a.len() == b.len()
+                && a.iter().zip(b).all(|pair| match pair {
+                    (Entry::Pair(k, v), Entry::Pair(l, w)) => k[..] == l[..] && already(v, w),
+                    (Entry::Comment(c), Entry::Comment(d)) => c[..] == d[..],
+                    _ => false,
+                })
+        }
+        (Value::Seq(a), Value::Seq(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(v, w)| already(v, w))
+        }
+        _ => old.same_as(new),
     }
 }
 
@@ -226,6 +244,39 @@ mod tests {
         );
         for bad in ["", "a", "[\"a\"", "[x]", "[\"a\"]b"] {
             assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn set_reports_created_keys_and_items_as_changes() {
+        let doc = || {
+            vec![
+                key_entry("a", Value::Null),
+                key_entry("s", Value::Str(Zeroizing::new(b"x".to_vec()))),
+                key_entry("l", Value::Seq(vec![Value::Int(1)])),
+            ]
+        };
+        for (path, value, changed) in [
+            (r#"["a"]"#, Value::Null, false),
+            (r#"["a"]"#, Value::Int(1), true),
+            (r#"["new"]"#, Value::Null, true),
+            (r#"["new"]["deeper"]"#, Value::Null, true),
+            (r#"["s"]["k"]"#, Value::Null, true),
+            (r#"["l"][0]"#, Value::Int(1), false),
+            (r#"["l"][0]"#, Value::Float(1.0), false),
+            (
+                r#"["l"][0]"#,
+                Value::Str(Zeroizing::new(b"1".to_vec())),
+                true,
+            ),
+            (r#"["l"][1]"#, Value::Null, true),
+        ] {
+            let mut d = doc();
+            assert_eq!(
+                set(&mut d, &parse(path).unwrap(), value).unwrap(),
+                changed,
+                "{path}"
+            );
         }
     }
 }

@@ -16,6 +16,8 @@ use super::rules::Selection;
 
 /// One `creation_rules` entry.
 pub struct CreationRule {
+    /// Position in `creation_rules` (for messages: `creation_rules[2]`).
+    pub index: usize,
     /// `path_regex` (unanchored search on the path relative to the config's directory).
     pub path_regex: Option<Regex>,
     /// Key groups (flat keys form one group).
@@ -202,6 +204,7 @@ fn rule(i: usize, v: &Y) -> Result<CreationRule, Error> {
     };
     let mac_only_encrypted = matches!(map.get("mac_only_encrypted"), Some(Y::Bool(true)));
     Ok(CreationRule {
+        index: i,
         path_regex,
         groups,
         threshold,
@@ -264,14 +267,38 @@ impl Config {
         })
     }
 
-    /// The first creation rule matching `file`, for encrypting with its keys: a rule whose keys
-    /// sigil cannot use is an error here (exit 5), naming the key type.
+    /// The first creation rule matching `file`, for encrypting with its keys (see
+    /// [`Config::check_keys`]).
     pub fn keys_for(&self, file: &Path) -> Result<&CreationRule, Error> {
         let rule = self.rule_for(file)?;
-        match &rule.unsupported {
-            Some(why) => Err(Error::Config(format!("{}: {why}", self.path.display()))),
-            None => Ok(rule),
+        self.check_keys(rule)?;
+        Ok(rule)
+    }
+
+    /// Whether `rule`'s keys can encrypt: keys sigil cannot use are an error naming the key
+    /// type (exit 5); a rule without keys, or with an empty key group, is an error naming the
+    /// rule and the group (exit 1, as sops's "empty key group provided").
+    pub fn check_keys(&self, rule: &CreationRule) -> Result<(), Error> {
+        let file = self.path.display();
+        if let Some(why) = &rule.unsupported {
+            return Err(Error::Config(format!("{file}: {why}")));
         }
+        let matching = match &rule.path_regex {
+            Some(re) => format!(" (the rule for path_regex {})", re.as_str()),
+            None => String::new(),
+        };
+        let i = rule.index;
+        if rule.groups.is_empty() {
+            return Err(Error::Generic(format!(
+                "{file}: creation_rules[{i}]{matching} has no keys: give it age or pgp keys (or key_groups), or encrypt with --age/--pgp"
+            )));
+        }
+        if let Some(g) = rule.groups.iter().position(Vec::is_empty) {
+            return Err(Error::Generic(format!(
+                "{file}: creation_rules[{i}].key_groups[{g}]{matching} is empty: every key group needs at least one age or pgp key"
+            )));
+        }
+        Ok(())
     }
 
     /// The first creation rule matching `file` (path made relative to the config's directory).

@@ -15,6 +15,8 @@ pub enum Error {
     Emit(String),
     /// `.sops.yaml` could not be read or is invalid (exit 5).
     Config(String),
+    /// A `set`/`unset` path or value that does not parse (exit 7).
+    SetFormat(String),
     /// Conflicting flags (exit 8).
     Conflict(String),
     /// A value could not be encrypted, e.g. a non-string key (exit 23).
@@ -41,6 +43,8 @@ pub enum Error {
     NoEditor(String),
     /// Input already has `sops` metadata (exit 203).
     AlreadyEncrypted(String),
+    /// Keys to add or remove for a file that does not exist (exit 49).
+    KeysOfMissingFile(String),
     /// The file fails one of sigil's checks that are stricter than sops (exit 50).
     Strict(String),
     /// Anything else (exit 1).
@@ -56,9 +60,11 @@ impl Error {
             Error::Write(_) => 3,
             Error::Emit(_) => 4,
             Error::Config(_) => 5,
+            Error::SetFormat(_) => 7,
             Error::Conflict(_) => 8,
             Error::EncryptTree(_) => 23,
             Error::DecryptValue(_) => 25,
+            Error::KeysOfMissingFile(_) => 49,
             Error::Strict(_) => 50,
             Error::MacMismatch(_) => 51,
             Error::TreePath(_) => 91,
@@ -82,6 +88,7 @@ impl fmt::Display for Error {
             | Error::Write(m)
             | Error::Emit(m)
             | Error::Config(m)
+            | Error::SetFormat(m)
             | Error::Conflict(m)
             | Error::EncryptTree(m)
             | Error::DecryptValue(m)
@@ -94,6 +101,7 @@ impl fmt::Display for Error {
             | Error::KeyRecovery(m)
             | Error::NoEditor(m)
             | Error::AlreadyEncrypted(m)
+            | Error::KeysOfMissingFile(m)
             | Error::Strict(m)
             | Error::Generic(m) => f.write_str(m),
         }

@@ -18,14 +18,19 @@ pub fn sigil() -> Command {
 
 /// The real sops 3.11 (`$SOPS_BIN`, set by scripts/test.sh; else `sops` on PATH).
 pub fn sops() -> Command {
-    let bin = std::env::var("SOPS_BIN").unwrap_or_else(|_| "sops".into());
-    let mut c = Command::new(bin);
+    let mut c = Command::new(sops_bin());
     clean_env(&mut c);
     c.env("SOPS_DISABLE_VERSION_CHECK", "1");
     c
 }
 
-fn clean_env(c: &mut Command) {
+/// The program `sops()` runs.
+pub fn sops_bin() -> String {
+    std::env::var("SOPS_BIN").unwrap_or_else(|_| "sops".into())
+}
+
+/// Removes the variables that choose keys or configuration, so only what a test sets counts.
+pub fn clean_env(c: &mut Command) {
     for v in [
         "SOPS_AGE_KEY",
         "SOPS_AGE_KEY_FILE",

@@ -30,6 +30,10 @@ pub struct Keyring {
     pub certs: Vec<Cert>,
     /// Files that could not be read.
     pub problems: Vec<String>,
+    /// Refuse recipients whose only encryption subkeys are weaker than sequoia's standard
+    /// policy allows (RSA, DSA or ElGamal below 2048 bits) instead of encrypting to them with
+    /// a warning, as gpg (hence sops) does (`--strict-keys`).
+    pub strict_keys: bool,
 }
 
 impl Keyring {
@@ -135,20 +139,29 @@ pub fn wrap(fp: &str, payload: &[u8], ring: &Keyring) -> Result<String, Error> {
         }
     };
     let policy = StandardPolicy::new();
+    let weak_policy = weak_policy();
     let err = |e: anyhow::Error| Error::EncryptTree(format!("OpenPGP encryption to {fp}: {e}"));
-    let recipients: Vec<_> = cert
-        .keys()
-        .with_policy(&policy, None)
-        .supported()
-        .alive()
-        .revoked(false)
-        .for_storage_encryption()
-        .for_transport_encryption()
-        .collect();
+    let mut recipients = encryption_keys(cert, &policy);
     if recipients.is_empty() {
-        return Err(Error::NoEncryptionKey(format!(
-            "OpenPGP key {fp} has no valid encryption subkey (expired, revoked or too weak)"
-        )));
+        recipients = encryption_keys(cert, &weak_policy);
+        if recipients.is_empty() {
+            return Err(Error::NoEncryptionKey(format!(
+                "OpenPGP key {fp} has no valid encryption subkey (expired, revoked or unsupported)"
+            )));
+        }
+        let weak = recipients
+            .iter()
+            .map(|ka| describe_key(ka.key()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if ring.strict_keys {
+            return Err(Error::Strict(format!(
+                "OpenPGP key {fp} encrypts only with {weak}, weaker than 2048 bits: refused (--strict-keys / SIGIL_STRICT_KEYS)"
+            )));
+        }
+        eprintln!(
+            "sigil: warning: OpenPGP key {fp} encrypts only with {weak}, weaker than 2048 bits and breakable: encrypting to it anyway, as gpg and sops do; replace the key (--strict-keys refuses such keys)"
+        );
     }
     let mut sink = Vec::new();
     {
@@ -164,6 +177,59 @@ pub fn wrap(fp: &str, payload: &[u8], ring: &Keyring) -> Result<String, Error> {
     let text =
         String::from_utf8(sink).map_err(|_| Error::EncryptTree("armor is not UTF-8".into()))?;
     Ok(text.trim().to_string())
+}
+
+/// Subkeys of `cert` valid for encryption under `policy`.
+fn encryption_keys<'a>(
+    cert: &'a Cert,
+    policy: &'a dyn openpgp::policy::Policy,
+) -> Vec<
+    openpgp::cert::amalgamation::key::ValidErasedKeyAmalgamation<
+        'a,
+        openpgp::packet::key::PublicParts,
+    >,
+> {
+    cert.keys()
+        .with_policy(policy, None)
+        .supported()
+        .alive()
+        .revoked(false)
+        .for_storage_encryption()
+        .for_transport_encryption()
+        .collect()
+}
+
+/// The standard policy, except that it accepts the asymmetric algorithms it rejects as too
+/// weak (RSA, DSA and ElGamal keys below 2048 bits): gpg, which sops encrypts with, accepts
+/// them. Used only when the standard policy finds no encryption subkey, and then with a
+/// warning (or a refusal with `--strict-keys`).
+fn weak_policy() -> StandardPolicy<'static> {
+    use openpgp::policy::AsymmetricAlgorithm as A;
+    let mut p = StandardPolicy::new();
+    for a in [A::RSA1024, A::DSA1024, A::ElGamal1024] {
+        p.accept_asymmetric_algo(a);
+    }
+    p
+}
+
+/// E.g. `RSA-1024 subkey EA21E43623FA56D04982323A5C5525B581705783`.
+fn describe_key<R: openpgp::packet::key::KeyRole>(
+    key: &openpgp::packet::Key<openpgp::packet::key::PublicParts, R>,
+) -> String {
+    use openpgp::types::PublicKeyAlgorithm as P;
+    #[allow(deprecated)]
+    let algo = match key.pk_algo() {
+        P::RSAEncryptSign | P::RSAEncrypt | P::RSASign => "RSA".to_string(),
+        P::ElGamalEncrypt | P::ElGamalEncryptSign => "ElGamal".to_string(),
+        P::DSA => "DSA".to_string(),
+        other => other.to_string(),
+    };
+    let size = key
+        .mpis()
+        .bits()
+        .map(|b| format!("-{b}"))
+        .unwrap_or_default();
+    format!("{algo}{size} subkey {}", key.fingerprint().to_hex())
 }
 
 struct Helper<'a> {

@@ -94,7 +94,13 @@ pub fn load(input: &[u8]) -> Result<Vec<Vec<Entry>>, Error> {
             e.valid_up_to()
         ))
     })?;
-    let options = granit_parser::options! { max_buffered_comment_events: usize::MAX };
+    // A block scalar whose last line ends the input without a line break has no final line
+    // feed (YAML 1.2 `b-chomped-last` allows end of file; go-yaml, hence sops, reads it so):
+    // `"a: |\n  x"` is `"x"`, not `"x\n"`.
+    let options = granit_parser::options! {
+        max_buffered_comment_events: usize::MAX,
+        block_scalar_eof_without_line_feed: true,
+    };
     let mut b = Builder {
         stack: Vec::new(),
         docs: Vec::new(),
@@ -491,4 +497,39 @@ fn scalar_value(
         return Ok(Value::str(text));
     }
     to_value(text, resolved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(text: &str) -> Vec<u8> {
+        let docs = load(text.as_bytes()).unwrap();
+        match &docs[0][0] {
+            Entry::Pair(_, Value::Str(s)) => s.to_vec(),
+            _ => panic!("not a string pair"),
+        }
+    }
+
+    #[test]
+    fn block_scalar_chomping_at_end_of_file() {
+        // (header, text after the last content line, value): YAML 1.2 chomping, where the end
+        // of the input may stand for the last line break (as go-yaml and sops read it).
+        for (h, tail, want) in [
+            ("|", "", "multi\nline"),
+            ("|", "\n", "multi\nline\n"),
+            ("|", "\n\n", "multi\nline\n"),
+            ("|-", "", "multi\nline"),
+            ("|-", "\n\n", "multi\nline"),
+            ("|+", "", "multi\nline"),
+            ("|+", "\n", "multi\nline\n"),
+            ("|+", "\n\n", "multi\nline\n\n"),
+            ("|+", "\n  \n", "multi\nline\n\n"),
+            (">", "", "multi line"),
+            (">+", "\n\n", "multi line\n\n"),
+        ] {
+            let text = format!("multiline: {h}\n  multi\n  line{tail}");
+            assert_eq!(value(&text), want.as_bytes(), "{text:?}");
+        }
+    }
 }
