@@ -186,6 +186,15 @@ impl Lab {
     }
 }
 
+/// The objects of a published YAML stream, as a consumer reads them.
+fn objects(text: &str) -> Vec<serde_json::Value> {
+    sigil::manifest::documents::parse(text.as_bytes(), sigil::manifest::documents::Syntax::Yaml)
+        .unwrap()
+        .into_iter()
+        .map(|d| d.value)
+        .collect()
+}
+
 fn deployment(name: &str, image: &str) -> String {
     format!(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n      containers:\n        - name: app\n          image: {image}\n"
@@ -494,18 +503,25 @@ fn sops_secrets_and_generators_over_sops_files_publish_as_ciphertext_or_decrypte
         "{rendered}"
     );
     assert!(
-        rendered.contains("sops:"),
+        rendered.contains("\"sops\": {"),
         "the SOPS Secret keeps its metadata"
     );
     // The dotenv generator is republished as a generator over the SOPS file, exact name.
     assert!(k.contains("secretGenerator"), "{k}");
-    assert!(k.contains("disableNameSuffixHash: true"), "{k}");
+    let generator = &objects(&k)[0]["secretGenerator"][0];
+    assert_eq!(generator["options"]["disableNameSuffixHash"], true, "{k}");
+    assert!(
+        generator["name"].as_str().unwrap().starts_with("creds-"),
+        "{k}"
+    );
+    assert_eq!(generator["namespace"], "prod", "{k}");
     let env = std::fs::read_dir(lab.out.join("current/apps.sops"))
         .unwrap()
         .count();
     assert_eq!(env, 1);
     assert!(
-        !rendered.contains("kind: Secret\nmetadata:\n  name: creds"),
+        !objects(&rendered).iter().any(|o| o["kind"] == "Secret"
+            && o["metadata"]["name"].as_str().unwrap().starts_with("creds")),
         "{rendered}"
     );
 
@@ -694,12 +710,12 @@ fn overlays_components_and_patches_publish_a_pinned_render_kubectl_accepts() {
     let pinned = format!("{}@{}", lab.good, lab.good_digest);
     assert_eq!(prod.matches(&pinned).count(), 2, "{prod}");
     assert!(
-        prod.contains("name: prod-web") && prod.contains("replicas: 3"),
+        prod.contains("\"name\": \"prod-web\"") && prod.contains("\"replicas\": 3"),
         "{prod}"
     );
     assert!(lab.published("overlays-staging.yaml").contains(&pinned));
     assert!(
-        lab.published("plain.yaml").contains("name: plain2"),
+        lab.published("plain.yaml").contains("\"name\": \"plain2\""),
         "the generated kustomization recurses"
     );
     let k = lab.published("kustomization.yaml");
@@ -723,18 +739,23 @@ fn overlays_components_and_patches_publish_a_pinned_render_kubectl_accepts() {
         "{verdict}"
     );
     // Every image of every published object carries the verified digest.
-    for line in prod
-        .lines()
-        .chain(lab.published("overlays-staging.yaml").lines())
+    let mut seen = 0;
+    for o in objects(&prod)
+        .iter()
+        .chain(&objects(&lab.published("overlays-staging.yaml")))
     {
-        if let Some(img) = line
-            .trim()
-            .strip_prefix("image: ")
-            .or_else(|| line.trim().strip_prefix("- image: "))
+        for c in o
+            .pointer("/spec/template/spec/containers")
+            .and_then(|c| c.as_array())
+            .into_iter()
+            .flatten()
         {
+            let img = c["image"].as_str().unwrap();
             assert!(img.ends_with(&lab.good_digest), "{img}");
+            seen += 1;
         }
     }
+    assert_eq!(seen, 3);
     kubectl_apply_dry_run(&lab.out.join("current"));
 }
 

@@ -1,5 +1,5 @@
 //! The verified render as files a consumer applies: one deterministic YAML file per rendered
-//! path and a `kustomization.yaml` listing them, with every verified image rewritten to
+//! path (a stream of JSON documents, see [`yaml_docs`]) and a `kustomization.yaml` listing them, with every verified image rewritten to
 //! `name[:tag]@<verified digest>` so moving a tag later cannot change what runs. SOPS Secrets
 //! stay ciphertext (kustomize-controller decrypts objects carrying `sops` metadata and data
 //! values holding a whole SOPS file); a Secret generated from a SOPS dotenv file becomes a
@@ -34,13 +34,18 @@ pub fn pin(raw: &str, digest: &str) -> String {
     }
 }
 
+/// A YAML stream of JSON documents. JSON is YAML too, and it reads the same under YAML 1.1
+/// (sigs.k8s.io/yaml in kubectl and Argo CD: plain `yes`, `on`, `y` are booleans there) and
+/// YAML 1.2 (kustomize): every string is quoted, so the published render means to every
+/// consumer exactly what was verified.
 fn yaml_docs(objects: &[Value]) -> Result<Vec<u8>, String> {
-    let mut out = String::new();
+    let mut out = Vec::new();
     for o in objects {
-        out.push_str("---\n");
-        out.push_str(&yaml_serde::to_string(o).map_err(|e| e.to_string())?);
+        out.extend_from_slice(b"---\n");
+        serde_json::to_writer_pretty(&mut out, o).map_err(|e| e.to_string())?;
+        out.push(b'\n');
     }
-    Ok(out.into_bytes())
+    Ok(out)
 }
 
 /// Builds the published files. `pins` maps each verified reference (as written) to its digest.
@@ -140,13 +145,11 @@ pub fn files(
     out.push(Entry {
         path: "kustomization.yaml".into(),
         mode: MODE_FILE,
-        data: yaml_serde::to_string(&Value::Object(k))
-            .map_err(|e| Refusal {
-                code: "publish-failed",
-                subject: "kustomization.yaml".into(),
-                message: e.to_string(),
-            })?
-            .into_bytes(),
+        data: yaml_docs(&[Value::Object(k)]).map_err(|e| Refusal {
+            code: "publish-failed",
+            subject: "kustomization.yaml".into(),
+            message: e,
+        })?,
     });
     out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
