@@ -16,3 +16,4 @@ pub mod render;
 pub mod secrets;
 pub mod substitute;
 pub mod tree_index;
+pub mod workspace;

@@ -16,7 +16,8 @@ use super::documents::{Syntax, parse, unwrap_lists};
 use super::kustomization::{Plan, plan};
 use super::kustomize::{BuildError, Kustomize};
 use super::tree_index::{Kind, TreeIndex};
-use crate::git::tree::{Entry, MODE_SYMLINK, write_tree};
+use super::workspace::{Wanted, Workspace};
+use crate::git::tree::{Entry, MODE_FILE, MODE_SYMLINK};
 use crate::process::Limits;
 
 /// How a consumer builds manifests from a tree.
@@ -213,6 +214,7 @@ pub struct Renderer {
     /// Where private build directories are made.
     work_dir: PathBuf,
     cache: Mutex<HashMap<String, Cached>>,
+    workspace: Mutex<Option<Workspace>>,
 }
 
 /// Normalises a configured path: relative, `/`-separated, no `.`/`..`; `.` and `./` are the root.
@@ -254,6 +256,7 @@ impl Renderer {
             selection,
             work_dir,
             cache: Mutex::new(HashMap::new()),
+            workspace: Mutex::new(None),
         })
     }
 
@@ -394,41 +397,53 @@ impl Renderer {
         };
         let todo: Vec<usize> = (0..plans.len()).filter(|&i| outputs[i].is_none()).collect();
         if !todo.is_empty() {
-            let dir = tempfile::Builder::new()
-                .prefix("render-")
-                .tempdir_in(&self.work_dir)
-                .map_err(|e| RenderError {
-                    subject: self.work_dir.display().to_string(),
-                    message: format!("cannot make a build directory: {e}"),
-                    operational: true,
-                })?;
-            let root = dir.path().join("tree");
-            let mut wanted: BTreeSet<&str> = BTreeSet::new();
-            for &i in &todo {
-                wanted.extend(plans[i].1.closure.iter().map(String::as_str));
-            }
-            let subset: Vec<Entry> = wanted
-                .iter()
-                .filter_map(|p| tree.entry(p))
-                .cloned()
-                .collect();
-            write_tree(&subset, &root).map_err(|e| RenderError {
-                subject: "tree".into(),
-                message: format!("cannot materialise the tree: {e}"),
-                operational: true,
-            })?;
-            for &i in &todo {
-                for (d, bytes) in &plans[i].1.generated {
-                    let target = root.join(d);
-                    std::fs::create_dir_all(&target)
-                        .and_then(|_| std::fs::write(target.join("kustomization.yaml"), bytes))
-                        .map_err(|e| RenderError {
-                            subject: d.clone(),
-                            message: format!("cannot write the generated kustomization: {e}"),
-                            operational: true,
-                        })?;
+            // The workspace holds the union of every path's closure (so the next commit
+            // usually writes one file), and the generated kustomizations.
+            let mut generated: Vec<(String, &[u8])> = Vec::new();
+            for (_, plan, _) in &plans {
+                for (d, bytes) in &plan.generated {
+                    let path = if d.is_empty() {
+                        "kustomization.yaml".to_string()
+                    } else {
+                        format!("{d}/kustomization.yaml")
+                    };
+                    generated.push((path, bytes));
                 }
             }
+            let mut union: BTreeSet<&str> = BTreeSet::new();
+            for (_, plan, _) in &plans {
+                union.extend(plan.closure.iter().map(String::as_str));
+            }
+            let mut wanted: Vec<Wanted<'_>> = union
+                .iter()
+                .filter_map(|p| tree.entry(p))
+                .map(|e| Wanted {
+                    path: &e.path,
+                    mode: e.mode,
+                    data: &e.data,
+                })
+                .collect();
+            wanted.extend(generated.iter().map(|(p, b)| Wanted {
+                path: p,
+                mode: MODE_FILE,
+                data: b,
+            }));
+            let mut guard = self.workspace.lock().unwrap_or_else(|e| e.into_inner());
+            let operational = |e: std::io::Error| RenderError {
+                subject: self.work_dir.display().to_string(),
+                message: format!("cannot prepare the build directory: {e}"),
+                operational: true,
+            };
+            if guard.is_none() {
+                *guard = Some(Workspace::new(&self.work_dir).map_err(operational)?);
+            }
+            let ws = guard.as_mut().expect("just made");
+            if let Err(e) = ws.sync(&wanted) {
+                // A workspace in an unknown state is not reused.
+                *guard = None;
+                return Err(operational(e));
+            }
+            let root = ws.root();
             let limits = Limits {
                 timeout: spec.timeout,
                 max_stdout: spec.max_output,
