@@ -203,8 +203,8 @@ fn refused(subject: impl Into<String>, message: impl Into<String>) -> RenderErro
     }
 }
 
-/// A kustomize output kept for a path: its cache key and its objects.
-type Cached = (String, Arc<Vec<Object>>);
+/// A kustomize output kept for a path: its cache key and the bytes.
+type Cached = (String, Arc<Vec<u8>>);
 
 /// Renders trees with one mode; keeps kustomize outputs between calls.
 pub struct Renderer {
@@ -383,7 +383,7 @@ impl Renderer {
             let key = cache_key(kz, spec, p, &plan, tree);
             plans.push((p.clone(), plan, key));
         }
-        let mut outputs: Vec<Option<(Arc<Vec<Object>>, bool)>> = {
+        let mut outputs: Vec<Option<(Arc<Vec<u8>>, bool)>> = {
             let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
             plans
                 .iter()
@@ -484,7 +484,7 @@ impl Renderer {
             let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
             for (i, r) in results {
                 let out = match r {
-                    Ok(o) => Arc::new(parse_output(&plans[i].0, &o)?),
+                    Ok(o) => Arc::new(o),
                     Err(BuildError::Refused(m)) => return Err(refused(&plans[i].0, m)),
                     Err(BuildError::Operational(m)) => {
                         return Err(RenderError {
@@ -502,31 +502,30 @@ impl Renderer {
         }
         let mut rendered = Vec::new();
         for ((p, _, _), out) in plans.into_iter().zip(outputs) {
-            let (objects, cached) = out.expect("every path was built or cached");
+            let (bytes, cached) = out.expect("every path was built or cached");
+            let docs = parse(&bytes, Syntax::Yaml)
+                .map_err(|m| refused(&p, format!("kustomize output does not parse: {m}")))?;
+            let shown = if p.is_empty() {
+                ".".to_string()
+            } else {
+                p.clone()
+            };
+            let mut found = Vec::new();
+            for d in docs {
+                unwrap_lists(d.value, &mut found, format!("{shown}#{}", d.index));
+            }
             rendered.push(RenderedPath {
                 path: p,
-                objects: objects.as_ref().clone(),
+                objects: found
+                    .into_iter()
+                    .map(|(origin, value)| Object { origin, value })
+                    .collect(),
                 cached,
                 ignored: Vec::new(),
             });
         }
         Ok(rendered)
     }
-}
-
-/// The objects of kustomize's output for `path`.
-fn parse_output(path: &str, bytes: &[u8]) -> Result<Vec<Object>, RenderError> {
-    let docs = parse(bytes, Syntax::Yaml)
-        .map_err(|m| refused(path, format!("kustomize output does not parse: {m}")))?;
-    let shown = if path.is_empty() { "." } else { path };
-    let mut found = Vec::new();
-    for d in docs {
-        unwrap_lists(d.value, &mut found, format!("{shown}#{}", d.index));
-    }
-    Ok(found
-        .into_iter()
-        .map(|(origin, value)| Object { origin, value })
-        .collect())
 }
 
 /// Everything a build's output depends on: the tool, its flags, the path, the generated
