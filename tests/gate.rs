@@ -607,7 +607,7 @@ fn render_for_argocd() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("name: web") && !text.contains("name: other"),
+        text.contains("\"name\": \"web\"") && !text.contains("\"name\": \"other\""),
         "{text}"
     );
     assert!(

@@ -8,7 +8,6 @@ use std::path::Path;
 use crate::git::tree::{Entry, MODE_FILE};
 use crate::manifest::check::{Options, check};
 use crate::manifest::documents::{Syntax, parse, unwrap_lists};
-use crate::manifest::kustomization::KUSTOMIZATION_FILES;
 use crate::manifest::render::{Choice, Object, Rendered, RenderedPath, Renderer};
 use crate::manifest::secrets::{Refusal, SopsFiles};
 use crate::sops::keys::Unlocker;
@@ -99,16 +98,7 @@ pub fn check_path(
     } else {
         let (entries, prefix, root) = crate::manifest::local::read(path).map_err(|e| (2, e))?;
         let shown = shown_root(&root);
-        let mode = choice.mode(vec![prefix], |p| {
-            KUSTOMIZATION_FILES.iter().any(|n| {
-                let f = if p.is_empty() {
-                    n.to_string()
-                } else {
-                    format!("{p}/{n}")
-                };
-                entries.iter().any(|e| e.path == f)
-            })
-        });
+        let mode = choice.mode_for(&entries, &prefix);
         let work = tempfile::Builder::new()
             .prefix("sigil-render-")
             .tempdir()

@@ -15,7 +15,6 @@ use super::sync::{Render, Stop, check_render, verify_images};
 use crate::git::repo::Repo;
 use crate::git::tree;
 use crate::git::verify::{Context, verify_commits};
-use crate::manifest::kustomization::KUSTOMIZATION_FILES;
 use crate::manifest::output;
 use crate::manifest::render::{Choice, Renderer};
 use crate::policy::Policy;
@@ -165,16 +164,7 @@ pub fn run(a: &RenderArgs<'_>) -> i32 {
             .unwrap_or_default(),
         None => String::new(),
     };
-    let mode = a.choice.mode(vec![prefix.clone()], |p| {
-        KUSTOMIZATION_FILES.iter().any(|n| {
-            let f = if p.is_empty() {
-                n.to_string()
-            } else {
-                format!("{p}/{n}")
-            };
-            entries.iter().any(|e| e.path == f)
-        })
-    });
+    let mode = a.choice.mode_for(&entries, &prefix);
     let work = match tempfile::Builder::new().prefix("sigil-render-").tempdir() {
         Ok(w) => w,
         Err(e) => return fail(3, &format!("cannot make a build directory: {e}")),

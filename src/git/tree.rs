@@ -569,29 +569,37 @@ pub fn write_tree(entries: &[Entry], dest: &Path) -> Result<(), TreeError> {
             made.insert(parent.clone());
         }
         let p = dest.join(&e.path);
-        if e.mode == MODE_SYMLINK {
-            let target = std::str::from_utf8(&e.data)
-                .map_err(|_| TreeError::UnsafeSymlink(e.path.clone(), "<not UTF-8>".into()))?;
-            std::os::unix::fs::symlink(target, &p).map_err(|err| io_err(p.display(), err))?;
-        } else {
-            let perm = match e.mode {
-                MODE_EXEC => 0o755,
-                MODE_PRIVATE => 0o600,
-                _ => 0o644,
-            };
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(perm)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(&p)
-                .map_err(|err| io_err(p.display(), err))?;
-            f.write_all(&e.data)
-                .and_then(|_| f.set_permissions(std::fs::Permissions::from_mode(perm)))
-                .map_err(|err| io_err(p.display(), err))?;
+        if e.mode == MODE_SYMLINK && std::str::from_utf8(&e.data).is_err() {
+            return Err(TreeError::UnsafeSymlink(
+                e.path.clone(),
+                "<not UTF-8>".into(),
+            ));
         }
+        write_entry(&p, e.mode, &e.data).map_err(|err| io_err(p.display(), err))?;
     }
     Ok(())
+}
+
+/// Creates one file (mode 0644, 0755 or 0600 by tree mode, whatever the umask) or symlink at
+/// `p`, which must not exist; never follows a symlink.
+pub fn write_entry(p: &Path, mode: u32, data: &[u8]) -> std::io::Result<()> {
+    if mode == MODE_SYMLINK {
+        let target = std::str::from_utf8(data).map_err(std::io::Error::other)?;
+        return std::os::unix::fs::symlink(target, p);
+    }
+    let perm = match mode {
+        MODE_EXEC => 0o755,
+        MODE_PRIVATE => 0o600,
+        _ => 0o644,
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(perm)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(p)?;
+    f.write_all(data)
+        .and_then(|_| f.set_permissions(std::fs::Permissions::from_mode(perm)))
 }
 
 /// Creates one directory (not its parents), 0755 whatever the umask.

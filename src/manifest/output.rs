@@ -48,14 +48,12 @@ fn yaml_docs(objects: &[Value]) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// Builds the published files. `pins` maps each verified reference (as written) to its digest.
-pub fn files(
+/// The rendered objects per path, every verified image pinned to its digest.
+fn pinned(
     rendered: &Rendered,
     checked: &Checked,
     pins: &HashMap<String, String>,
-    sops: &mut SopsFiles<'_>,
-    decrypt: bool,
-) -> Result<Vec<Entry>, Refusal> {
+) -> Vec<Vec<Value>> {
     let mut objects: Vec<Vec<Value>> = rendered
         .paths
         .iter()
@@ -68,6 +66,18 @@ pub fn files(
             *slot = Value::String(pin(&img.raw, d));
         }
     }
+    objects
+}
+
+/// Builds the published files. `pins` maps each verified reference (as written) to its digest.
+pub fn files(
+    rendered: &Rendered,
+    checked: &Checked,
+    pins: &HashMap<String, String>,
+    sops: &mut SopsFiles<'_>,
+    decrypt: bool,
+) -> Result<Vec<Entry>, Refusal> {
+    let mut objects = pinned(rendered, checked, pins);
     let mut secrets: Vec<Vec<Value>> = vec![Vec::new(); objects.len()];
     let mut dropped: Vec<(usize, usize)> = Vec::new();
     let mut generators: Vec<Value> = Vec::new();
@@ -164,18 +174,7 @@ pub fn stream(
     sops: &mut SopsFiles<'_>,
     decrypt: bool,
 ) -> Result<zeroize::Zeroizing<Vec<u8>>, Refusal> {
-    let mut objects: Vec<Vec<Value>> = rendered
-        .paths
-        .iter()
-        .map(|p| p.objects.iter().map(|o| o.value.clone()).collect())
-        .collect();
-    for img in &checked.images {
-        if let Some(d) = pins.get(&img.raw)
-            && let Some(slot) = objects[img.path][img.object].pointer_mut(&img.pointer)
-        {
-            *slot = Value::String(pin(&img.raw, d));
-        }
-    }
+    let mut objects = pinned(rendered, checked, pins);
     if decrypt {
         for s in &checked.secrets {
             let subject = format!(

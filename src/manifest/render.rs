@@ -95,6 +95,21 @@ pub struct Choice {
 }
 
 impl Choice {
+    /// The mode for `path` of the tree `entries` (`auto`: kustomize where it holds a
+    /// kustomization file).
+    pub fn mode_for(&self, entries: &[Entry], path: &str) -> Mode {
+        self.mode(vec![path.to_string()], |p| {
+            super::kustomization::KUSTOMIZATION_FILES.iter().any(|n| {
+                let f = if p.is_empty() {
+                    n.to_string()
+                } else {
+                    format!("{p}/{n}")
+                };
+                entries.iter().any(|e| e.path == f)
+            })
+        })
+    }
+
     /// The mode for `paths`; `has_kustomization` tells whether a path holds one.
     pub fn mode(&self, paths: Vec<String>, has_kustomization: impl Fn(&str) -> bool) -> Mode {
         let kustomize = match self.mode.as_str() {

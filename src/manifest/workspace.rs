@@ -4,13 +4,12 @@
 //! render after a one-file commit writes one file, not the whole tree.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::git::tree::{MODE_EXEC, MODE_PRIVATE, MODE_SYMLINK};
+use crate::git::tree::write_entry;
 
 /// A file to have in the workspace: tree path, mode, bytes (symlink target for symlinks).
 pub struct Wanted<'a> {
@@ -73,23 +72,7 @@ impl Workspace {
             let target = self.dir.path().join(w.path);
             self.parents(w.path)?;
             remove(&target)?;
-            if w.mode == MODE_SYMLINK {
-                let t = std::str::from_utf8(w.data).map_err(std::io::Error::other)?;
-                std::os::unix::fs::symlink(t, &target)?;
-            } else {
-                let perm = match w.mode {
-                    MODE_EXEC => 0o755,
-                    MODE_PRIVATE => 0o600,
-                    _ => 0o644,
-                };
-                let mut f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(perm)
-                    .custom_flags(libc::O_NOFOLLOW)
-                    .open(&target)?;
-                f.write_all(w.data)?;
-            }
+            write_entry(&target, w.mode, w.data)?;
             self.files.insert(w.path.to_string(), d);
         }
         Ok(())
@@ -130,7 +113,7 @@ fn remove(p: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::git::tree::MODE_FILE;
+    use crate::git::tree::{MODE_FILE, MODE_SYMLINK};
 
     fn w<'a>(path: &'a str, mode: u32, data: &'a str) -> Wanted<'a> {
         Wanted {
