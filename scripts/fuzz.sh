@@ -97,6 +97,14 @@ case $target in
     printf '{"apiVersion":"v1","kind":"Secret","metadata":{"name":"e"},"data":{"a":"","b":"\\n"},"stringData":{"c":null}}' > "$corpus/empty.json"
     printf 'apiVersion: v1\nkind: Secret\nmetadata: {name: plain}\nstringData: {password: hunter2}\ndata: {token: aGk=}\n' > "$corpus/plaintext.yaml"
     printf 'kind: Secret\nsops: {mac: "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]"}\ndata: {a: "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]"}\n' > "$corpus/foreign" ;;
+  openpgp_mpi) # gpg signatures (old-format headers), binary, one RSA and one EdDSA.
+    t=$(mktemp -d); chmod 700 "$t"; (export GNUPGHOME=$t
+      gpg --batch --passphrase '' --quick-gen-key 'F <f@example.com>' rsa2048 sign never
+      gpg --batch --passphrase '' --quick-gen-key 'E <e@example.com>' ed25519 sign never
+      printf 'payload' > "$t/data"
+      gpg --batch -u f@example.com --detach-sign -o "$corpus/rsa.sig" "$t/data"
+      gpg --batch -u e@example.com --detach-sign -o "$corpus/ed25519.sig" "$t/data") >/dev/null 2>&1 || true
+    rm -rf "$t" ;;
 esac
 [ -d "fuzz/regressions/$target" ] && cp fuzz/regressions/"$target"/* "$corpus"/ 2>/dev/null || true
 cd fuzz
