@@ -2,9 +2,8 @@
 //! that receives fetches and that no consumer ever sees. git runs with a private environment
 //! (no system or global config, no prompts, no replace objects) and a time limit.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use super::config::Credentials;
@@ -27,61 +26,26 @@ pub struct Quarantine {
     home: PathBuf,
 }
 
-/// Runs `cmd` with a deadline; returns stdout, or the first stderr line on failure.
-pub fn run_with_timeout(
-    mut cmd: Command,
-    timeout: Duration,
-    what: &str,
-) -> Result<Vec<u8>, String> {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("{what}: cannot run git: {e}"))?;
-    let mut stdout = child.stdout.take();
-    let mut stderr = child.stderr.take();
-    let out_thread = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(s) = stdout.as_mut() {
-            let _ = s.read_to_end(&mut buf);
-        }
-        buf
-    });
-    let err_thread = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(s) = stderr.as_mut() {
-            let _ = s.take(64 << 10).read_to_end(&mut buf);
-        }
-        buf
-    });
-    // Wait on a thread (no polling interval added to every git call); kill on the deadline.
-    let pid = child.id() as libc::pid_t;
-    let (tx, rx) = std::sync::mpsc::channel();
-    let waiter = std::thread::spawn(move || {
-        let r = child.wait();
-        let _ = tx.send(());
-        r
-    });
-    let status = match rx.recv_timeout(timeout) {
-        Ok(()) => waiter.join().map_err(|_| format!("{what}: wait failed"))?,
-        Err(_) => {
-            // SAFETY: signalling our own child, which has not been reaped yet (the waiter
-            // thread is still blocked in wait()).
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-            }
-            let _ = waiter.join();
+/// Runs `cmd` with a deadline (git and every helper it starts, `git-remote-https` or `ssh`,
+/// run in one process group, killed together on the deadline and always reaped); returns
+/// stdout, or the first error line of stderr on failure.
+pub fn run_with_timeout(cmd: Command, timeout: Duration, what: &str) -> Result<Vec<u8>, String> {
+    let limits = crate::process::Limits {
+        timeout,
+        max_stdout: 64 << 20,
+        max_stderr: 64 << 10,
+    };
+    let out = match crate::process::run(cmd, None, limits, what) {
+        Ok(o) => o,
+        Err(crate::process::RunError::Timeout(..)) => {
             return Err(format!("{what}: timed out after {}s", timeout.as_secs()));
         }
-    }
-    .map_err(|e| format!("{what}: {e}"))?;
-    let out = out_thread.join().unwrap_or_default();
-    let err = err_thread.join().unwrap_or_default();
-    if status.success() {
-        Ok(out)
+        Err(e) => return Err(crate::redact::text(&e.to_string())),
+    };
+    if out.status.success() {
+        Ok(out.stdout)
     } else {
-        let text = String::from_utf8_lossy(&err);
+        let text = String::from_utf8_lossy(&out.stderr);
         let line = text
             .lines()
             .rev()
@@ -273,5 +237,66 @@ impl Quarantine {
             )));
         }
         Ok((chosen, id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Zombie children of this process (exited, never reaped).
+    fn zombies() -> usize {
+        let me = std::process::id().to_string();
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("stat")).ok())
+            .filter(|stat| {
+                // pid (comm) state ppid ...
+                let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
+                let mut f = rest.split(' ');
+                f.next() == Some("Z") && f.next() == Some(me.as_str())
+            })
+            .count()
+    }
+
+    #[test]
+    fn a_hung_remote_helper_is_gone_after_the_deadline() {
+        let t = tempfile::tempdir().unwrap();
+        let pidfile = t.path().join("helper.pid");
+        // git runs the ext:: transport's command as its remote helper; this one hangs.
+        let mut c = Command::new("git");
+        c.args(["-c", "protocol.ext.allow=always", "ls-remote"])
+            .arg(format!(
+                "ext::sh -c echo% $$% >% {}% ;% exec% sleep% 300",
+                pidfile.display()
+            ));
+        let started = std::time::Instant::now();
+        let e = run_with_timeout(c, Duration::from_secs(1), "git ls-remote").unwrap_err();
+        assert!(e.contains("timed out"), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        assert!(
+            state.is_empty() || state.contains(") Z "),
+            "the helper {pid} outlived the deadline: {state}"
+        );
+    }
+
+    #[test]
+    fn failed_fetches_leave_no_zombies() {
+        let t = tempfile::tempdir().unwrap();
+        let before = zombies();
+        for _ in 0..1000 {
+            let mut c = Command::new("git");
+            c.args(["ls-remote", "--"])
+                .arg(t.path().join("missing.git"));
+            assert!(run_with_timeout(c, Duration::from_secs(30), "git ls-remote").is_err());
+        }
+        assert!(zombies() <= before, "{} zombies", zombies());
     }
 }

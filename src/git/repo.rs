@@ -137,7 +137,13 @@ impl Repo {
         }
         let mut c = git(&self.dir);
         // No --topo-order: it forces git to walk the whole history behind `from`.
-        c.args(["rev-list", "--reverse", &format!("^{from}"), to]);
+        c.args([
+            "rev-list",
+            "--reverse",
+            "--end-of-options",
+            &format!("^{from}"),
+            to,
+        ]);
         Ok(run(c, &format!("cannot list {from}..{to}"))?
             .lines()
             .map(String::from)
@@ -150,7 +156,13 @@ impl Repo {
         if to.starts_with('-') {
             return Err(GitError::Usage(format!("invalid revision '{to}'")));
         }
-        c.args(["rev-list", "--reverse", "--topo-order", to]);
+        c.args([
+            "rev-list",
+            "--reverse",
+            "--topo-order",
+            "--end-of-options",
+            to,
+        ]);
         Ok(run(c, &format!("cannot list the history of {to}"))?
             .lines()
             .map(String::from)
@@ -173,7 +185,13 @@ impl Repo {
     /// Is `ancestor` an ancestor of (or equal to) `descendant`?
     pub fn is_ancestor(&self, ancestor: &str, descendant: &str) -> Result<bool, GitError> {
         let out = git(&self.dir)
-            .args(["merge-base", "--is-ancestor", ancestor, descendant])
+            .args([
+                "merge-base",
+                "--is-ancestor",
+                "--end-of-options",
+                ancestor,
+                descendant,
+            ])
             .stdin(Stdio::null())
             .output()
             .map_err(|e| GitError::Io(format!("cannot run git: {e}")))?;
@@ -194,15 +212,23 @@ impl Repo {
         }
         let mut command = git(&self.dir);
         command.args(["cat-file", "--batch"]);
-        let (mut child, input, output) = spawn_piped(command, "cat-file")?;
+        let (child, input, output) = spawn_piped(command, "cat-file")?;
+        // Reaped on every way out, an early error included (no zombie in a long-running gate).
+        let _child = Reaped(child);
         let writer = feed_ids(input, ids);
         let mut output = BufReader::with_capacity(1 << 16, output);
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            out.push(read_one(&mut output, id, self.algo)?);
+            match read_one(&mut output, id, self.algo) {
+                Ok(o) => out.push(o),
+                Err(e) => {
+                    drop(output);
+                    let _ = writer.join();
+                    return Err(e);
+                }
+            }
         }
         let _ = writer.join();
-        let _ = child.wait();
         Ok(out)
     }
 
@@ -223,6 +249,16 @@ impl Repo {
             .and_then(|_| cat.input.flush())
             .map_err(|e| GitError::Io(format!("git cat-file: {e}")))?;
         read_one(&mut cat.output, id, self.algo)
+    }
+}
+
+/// A child process that is killed (if still running) and reaped when dropped.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 

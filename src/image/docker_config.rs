@@ -4,10 +4,9 @@
 //! with the server address on stdin, answering `{"ServerURL","Username","Secret"}`.
 
 use std::collections::HashMap;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use base64::Engine;
 use zeroize::Zeroizing;
@@ -18,7 +17,7 @@ pub const DOCKER_HUB_SERVER: &str = "https://index.docker.io/v1/";
 /// Longest a credential helper may run.
 const HELPER_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest helper answer read.
-const HELPER_OUTPUT_LIMIT: u64 = 64 << 10;
+const HELPER_OUTPUT_LIMIT: usize = 64 << 10;
 
 /// Credentials for one registry. No `Debug`: they are secrets.
 #[derive(Clone)]
@@ -199,48 +198,27 @@ fn auth_entry(server: &str, entry: &serde_json::Value) -> Result<Option<Credenti
 /// Runs `docker-credential-<name> get` with `server` on stdin.
 fn run_helper(name: &str, server: &str) -> Result<Option<Credential>, String> {
     let program = format!("docker-credential-{name}");
-    let mut child = Command::new(&program)
-        .arg("get")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run {program}: {e}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A helper that exits without reading gets EPIPE here; its exit status tells more.
-        let _ = stdin.write_all(server.as_bytes());
-    }
-    let mut stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut stderr = child.stderr.take().ok_or("no stderr")?;
-    // Output is read on a thread, so a helper that leaves a child holding its pipes open
-    // cannot hold sigil past the deadline either.
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut out = Zeroizing::new(Vec::new());
-        let _ = (&mut stdout)
-            .take(HELPER_OUTPUT_LIMIT)
-            .read_to_end(&mut out);
-        let mut err = Vec::new();
-        let _ = (&mut stderr)
-            .take(HELPER_OUTPUT_LIMIT)
-            .read_to_end(&mut err);
-        let _ = tx.send((out, err));
-    });
-    let started = Instant::now();
-    let timed_out = || format!("did not answer within {}s", HELPER_TIMEOUT.as_secs());
-    let status = loop {
-        match child.try_wait().map_err(|e| e.to_string())? {
-            Some(s) => break s,
-            None if started.elapsed() > HELPER_TIMEOUT => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(timed_out());
-            }
-            None => std::thread::sleep(Duration::from_millis(5)),
-        }
+    let mut c = Command::new(&program);
+    c.arg("get");
+    // Own process group, stdout and stderr drained together, killed as a group on the
+    // deadline: a chatty or stuck helper (or a child it leaves behind) cannot hold sigil.
+    let limits = crate::process::Limits {
+        timeout: HELPER_TIMEOUT,
+        max_stdout: HELPER_OUTPUT_LIMIT,
+        max_stderr: HELPER_OUTPUT_LIMIT,
     };
-    let left = HELPER_TIMEOUT.saturating_sub(started.elapsed());
-    let (out, err) = rx.recv_timeout(left).map_err(|_| timed_out())?;
+    let done = crate::process::run(c, Some(server.as_bytes().to_vec()), limits, &program).map_err(
+        |e| match e {
+            crate::process::RunError::Timeout(..) => {
+                format!("did not answer within {}s", HELPER_TIMEOUT.as_secs())
+            }
+            crate::process::RunError::Spawn(_, err) => format!("cannot run {program}: {err}"),
+            other => other.to_string(),
+        },
+    )?;
+    let status = done.status;
+    let out = Zeroizing::new(done.stdout);
+    let err = done.stderr;
     let text = String::from_utf8_lossy(&out);
     if !status.success() {
         let message = format!("{}{}", text.trim(), String::from_utf8_lossy(&err).trim());
