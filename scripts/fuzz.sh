@@ -105,6 +105,11 @@ case $target in
       gpg --batch -u f@example.com --detach-sign -o "$corpus/rsa.sig" "$t/data"
       gpg --batch -u e@example.com --detach-sign -o "$corpus/ed25519.sig" "$t/data") >/dev/null 2>&1 || true
     rm -rf "$t" ;;
+  git_tree) # real tree objects of this repository, and entry lists.
+    for t in $(git ls-tree -r -t HEAD | awk '$2 == "tree" {print $3}' | head -20) $(git rev-parse HEAD^{tree}); do
+      git cat-file tree "$t" > "$corpus/tree-$t"; done
+    printf 'a.yaml\0x\n@link\0a.yaml\n@up\0../../etc\nsub/b.yaml\0y\n' > "$corpus/entries" ;;
+  docker_config) printf '{"auths":{"https://index.docker.io/v1/":{"auth":"dXNlcjpwYXNz"},"ghcr.io":{"username":"u","password":"p"},"quay.io":{"identitytoken":"rt"}},"credHelpers":{"gcr.io":"gcloud"},"credsStore":"pass"}' > "$corpus/config.json" ;;
 esac
 [ -d "fuzz/regressions/$target" ] && cp fuzz/regressions/"$target"/* "$corpus"/ 2>/dev/null || true
 cd fuzz
