@@ -1,5 +1,6 @@
 //! sigil: SOPS-compatible secrets, signature verification and a GitOps gate.
 
+pub mod atomic;
 pub mod cache_key;
 pub mod cli;
 pub mod gate;

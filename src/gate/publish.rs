@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime};
 use rand::RngCore;
 use sha2::Digest;
 
-use crate::cli::io::{Mode, write_atomic};
+use crate::atomic::{Mode, write as write_atomic};
 use crate::git::tree::{Entry, MODE_EXEC, MODE_PRIVATE, MODE_SYMLINK, TreeError, write_tree};
 
 /// Directory of the published trees inside the root.

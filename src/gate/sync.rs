@@ -177,7 +177,7 @@ impl SourceFiles {
             }
         }
         if let Ok(b) = serde_json::to_vec(&map) {
-            let _ = crate::cli::io::write_atomic(&self.ledger, &b, crate::cli::io::Mode::Public);
+            let _ = crate::atomic::write(&self.ledger, &b, crate::atomic::Mode::Public);
         }
         now
     }
@@ -428,7 +428,7 @@ fn run(
         let doc = flux_status(&url, &digest, &revision, targz.len() as u64);
         if let Some(f) = &a.status_file {
             let bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
-            crate::cli::io::write_atomic(f, &bytes, crate::cli::io::Mode::Public)
+            crate::atomic::write(f, &bytes, crate::atomic::Mode::Public)
                 .map_err(|e| error("publish", "publish-failed", e.to_string()))?;
         }
         // Before the publication is recorded: a failed patch is retried at the next sync,
@@ -502,7 +502,7 @@ fn run(
         let _ = vol.gc();
     }
     let record = serde_json::to_vec_pretty(&p).unwrap_or_default();
-    crate::cli::io::write_atomic(&files.published, &record, crate::cli::io::Mode::Public)
+    crate::atomic::write(&files.published, &record, crate::atomic::Mode::Public)
         .map_err(|e| error("publish", "publish-failed", e.to_string()))?;
     Ok(Some(p))
 }

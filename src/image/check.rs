@@ -328,11 +328,8 @@ impl Checker<'_> {
             .key
             .seal(CACHE_DOMAIN, key.as_bytes(), doc.to_string().as_bytes());
         if std::fs::create_dir_all(&cache.dir).is_ok() {
-            let _ = crate::cli::io::write_atomic(
-                &cache.dir.join(key),
-                &record,
-                crate::cli::io::Mode::Public,
-            );
+            let _ =
+                crate::atomic::write(&cache.dir.join(key), &record, crate::atomic::Mode::Public);
         }
     }
 }
