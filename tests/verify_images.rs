@@ -961,6 +961,7 @@ fn redirects_off_origin_carry_no_credentials() {
             .blob(&registry, "team/app", "sha256:trap")
             .expect_err("userinfo refused");
         assert!(e.to_string().contains("userinfo"), "{e}");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
         assert_untouched(&trap);
     }
 }

@@ -28,17 +28,25 @@ impl Origin {
         let https = match uri.scheme_str() {
             Some(s) if s.eq_ignore_ascii_case("https") => true,
             Some(s) if s.eq_ignore_ascii_case("http") => false,
-            _ => return Err(format!("{uri} is not an http or https URL")),
+            _ => {
+                return Err(format!(
+                    "{} is not an http or https URL",
+                    redacted(&uri.to_string())
+                ));
+            }
         };
         let authority = uri
             .authority()
-            .ok_or_else(|| format!("{uri} names no host"))?;
+            .ok_or_else(|| format!("{} names no host", redacted(&uri.to_string())))?;
         if authority.as_str().contains('@') {
-            return Err(format!("{uri} carries userinfo (user@host)"));
+            return Err(format!(
+                "{} carries userinfo (user@host)",
+                redacted(&uri.to_string())
+            ));
         }
         let host = authority.host().to_ascii_lowercase();
         if host.is_empty() {
-            return Err(format!("{uri} names no host"));
+            return Err(format!("{} names no host", redacted(&uri.to_string())));
         }
         let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
         Ok(Origin { https, host, port })
@@ -77,7 +85,7 @@ impl fmt::Display for Origin {
 pub fn parse(url: &str) -> Result<Uri, String> {
     let uri: Uri = url
         .parse()
-        .map_err(|e| format!("{:?} is not a URL: {e}", shorten(url)))?;
+        .map_err(|e| format!("{:?} is not a URL: {e}", redacted(url)))?;
     Origin::of(&uri)?;
     Ok(uri)
 }
@@ -160,9 +168,10 @@ fn remove_dot_segments(path_and_query: &str) -> String {
     s
 }
 
-/// At most 100 characters of a URL for an error message.
-fn shorten(url: &str) -> String {
-    url.chars().take(100).collect()
+/// A URL for an error message: [`crate::redact::url`] (userinfo, query and fragment hidden;
+/// signed URLs carry their signature in the query), at most 120 characters.
+fn redacted(url: &str) -> String {
+    crate::redact::url(url).chars().take(120).collect()
 }
 
 #[cfg(test)]
@@ -259,6 +268,17 @@ mod tests {
             with_query(&u, "scope=a").unwrap().to_string(),
             "https://auth.example/token?v=2&scope=a"
         );
+    }
+
+    #[test]
+    fn messages_hide_userinfo_and_queries() {
+        let e = parse("http://ci:hunter2@evil.example/t?sig=s3cr3t").unwrap_err();
+        assert!(e.contains("http://***@evil.example/t?***"), "{e}");
+        assert!(!e.contains("hunter2") && !e.contains("s3cr3t"), "{e}");
+        let e = parse("ftp://ghcr.io/x?token=s3cr3t").unwrap_err();
+        assert!(!e.contains("s3cr3t"), "{e}");
+        let e = parse("http://a b/?token=s3cr3t").unwrap_err();
+        assert!(!e.contains("s3cr3t"), "{e}");
     }
 
     #[test]

@@ -86,7 +86,8 @@ pub enum RegistryError {
 /// Limits and transport options.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
-    /// Registry host patterns (`127.0.0.1:*`, `localhost:5000`) reached over plain HTTP.
+    /// Registry host patterns (`127.0.0.1:*`, `localhost:5000`) reached over plain HTTP; a
+    /// plain-HTTP token realm is asked only on such a host (or on the insecure registry's own).
     pub insecure: Vec<String>,
     /// Largest manifest accepted.
     pub max_manifest: u64,
