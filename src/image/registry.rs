@@ -945,15 +945,12 @@ mod tests {
     #[test]
     fn token_realms() {
         let dir = tempfile::tempdir().unwrap();
-        let client = |insecure: &[&str]| {
-            Client::new(ClientOptions {
-                insecure: insecure.iter().map(|p| p.to_string()).collect(),
-                docker_config_dir: Some(dir.path().to_path_buf()),
-                ..ClientOptions::default()
-            })
-            .unwrap()
-        };
-        let c = client(&["localhost:5000", "auth.local:*"]);
+        let c = Client::new(ClientOptions {
+            insecure: vec!["localhost:5000".into(), "auth.local:*".into()],
+            docker_config_dir: Some(dir.path().to_path_buf()),
+            ..ClientOptions::default()
+        })
+        .unwrap();
         let ok = |home: &str, realm: &str| c.realm_allowed(&at(home), &at(realm)).is_ok();
         // https anywhere (Docker Hub: registry-1.docker.io, realm auth.docker.io).
         assert!(ok(
