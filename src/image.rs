@@ -6,6 +6,7 @@ pub mod check;
 pub mod cosign_key;
 pub mod docker_config;
 pub mod manifests;
+pub mod origin;
 pub mod pubkey;
 pub mod reference;
 pub mod registry;

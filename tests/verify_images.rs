@@ -7,10 +7,11 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::registry::{
-    Registry, cosign_keypair as keypair, sign_image as sign, verdict, verify, verify_cmd,
+    Fake, FakeRequest, Registry, cosign_keypair as keypair, fake_reply, sign_image as sign,
+    verdict, verify, verify_cmd,
 };
 use common::{Scratch, run, sigil};
-use sigil::image::registry::OCI_MANIFEST;
+use sigil::image::registry::{Client, ClientOptions, OCI_MANIFEST, RegistryError, sha256_digest};
 
 /// A cosign key pair made by `sigil keygen --cosign`.
 /// A policy with one rule for the test registry.
@@ -712,4 +713,255 @@ fn identity_tokens_are_exchanged_at_the_token_endpoint() {
     assert_eq!((v.code, v.reason(0)), (3, "registry-denied"), "{}", v.json);
     docker_config(&s, serde_json::json!({}));
     assert_eq!(verify(&s, &p, &[&image], &[]).code, 3);
+}
+
+// Credentials stay on the origin they were issued for (issue 16). docker-registry cannot be
+// made to hand out odd realms or Locations, so these use hand-written fakes; a second fake is
+// the "other host" that must receive no credential.
+
+/// `ci:hunter2`, the credentials the docker config holds for the fake registries.
+const BASIC: &str = "Basic Y2k6aHVudGVyMg==";
+/// The bearer token the fake registries' token endpoint hands out.
+const TOKEN: &str = "tok-7f3a9c";
+
+/// A client whose docker config holds `ci:hunter2` for `registry`.
+fn client_for(s: &Scratch, registry: &str, insecure: &[&str]) -> Client {
+    let dir = s.path(&format!("docker-{}", registry.replace(':', "_")));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.json"),
+        serde_json::json!({"auths": {registry: {"auth": &BASIC[6..]}}}).to_string(),
+    )
+    .unwrap();
+    Client::new(ClientOptions {
+        insecure: insecure.iter().map(|p| p.to_string()).collect(),
+        docker_config_dir: Some(dir),
+        timeout: std::time::Duration::from_secs(5),
+        attempts: 1,
+        ..ClientOptions::default()
+    })
+    .unwrap()
+}
+
+/// A fake registry's gate: basic auth, or bearer tokens from its own `/token` (the realm on
+/// the registry's origin, as distribution is usually deployed); requests that pass go to `then`.
+fn guarded(bearer: bool, r: &FakeRequest, then: impl Fn(&FakeRequest) -> Vec<u8>) -> Vec<u8> {
+    if bearer && r.target.starts_with("/token") {
+        let body = serde_json::json!({"token": TOKEN}).to_string();
+        return fake_reply(
+            200,
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        );
+    }
+    let wanted = if bearer {
+        format!("Bearer {TOKEN}")
+    } else {
+        BASIC.to_string()
+    };
+    if r.header("authorization") == Some(wanted.as_str()) {
+        return then(r);
+    }
+    let challenge = if bearer {
+        format!(
+            "Bearer realm=\"http://{}/token\",service=\"fake\"",
+            r.header("host").unwrap_or("")
+        )
+    } else {
+        "Basic realm=\"fake\"".to_string()
+    };
+    fake_reply(401, &[("WWW-Authenticate", &challenge)], b"")
+}
+
+/// No connection reached `other`, so no credential did either.
+fn assert_untouched(other: &Fake) {
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(other.connections(), 0, "{:?}", other.requests());
+}
+
+/// Nothing `other` received holds a credential or a token.
+fn assert_no_credentials(other: &Fake) {
+    for r in other.requests() {
+        assert!(r.header("authorization").is_none(), "{r:?}");
+        for secret in ["hunter2", &BASIC[6..], TOKEN] {
+            assert!(!r.raw.contains(secret), "{secret} in {r:?}");
+        }
+    }
+}
+
+/// A token endpoint that must never be asked.
+fn other_token_server() -> Fake {
+    Fake::start(|_| {
+        fake_reply(
+            200,
+            &[("Content-Type", "application/json")],
+            br#"{"token":"stolen"}"#,
+        )
+    })
+}
+
+#[test]
+fn token_realm_with_userinfo_is_refused() {
+    let s = Scratch::new();
+    let other = other_token_server();
+    // `http://localhost:1@127.0.0.1:<other>/t` is a request to 127.0.0.1:<other>; split as a
+    // string it looked like the insecure registry's own host (or matched its pattern).
+    for (name, pattern, userinfo) in [
+        ("localhost", "localhost:*", "localhost:1"),
+        ("127.0.0.1", "127.0.0.1:*", "127.0.0.1:1"),
+    ] {
+        let challenge = format!(
+            "Bearer realm=\"http://{userinfo}@127.0.0.1:{}/t\",service=\"fake\"",
+            other.port()
+        );
+        let reg = Fake::start(move |_| fake_reply(401, &[("WWW-Authenticate", &challenge)], b""));
+        let registry = format!("{name}:{}", reg.port());
+        let e = client_for(&s, &registry, &[pattern])
+            .manifest(&registry, "team/app", "v1")
+            .expect_err("a realm with userinfo is refused");
+        assert!(
+            matches!(e, RegistryError::Denied { .. }) && e.to_string().contains("userinfo"),
+            "{e}"
+        );
+        assert_eq!(reg.requests().len(), 1);
+        assert_untouched(&other);
+    }
+}
+
+#[test]
+fn plain_http_token_realm_on_another_host_is_refused() {
+    let s = Scratch::new();
+    let other = other_token_server();
+    let challenge = format!(
+        "Bearer realm=\"http://localhost:{}/t\",service=\"fake\"",
+        other.port()
+    );
+    let reg = Fake::start(move |_| fake_reply(401, &[("WWW-Authenticate", &challenge)], b""));
+    let registry = reg.host.clone();
+    // Only the registry itself is insecure (what `sign image --allow-http-registry` lists):
+    // the realm's host is another one, over plain HTTP.
+    let e = client_for(&s, &registry, &[&registry])
+        .manifest(&registry, "team/app", "v1")
+        .expect_err("a plain-HTTP realm on another host is refused");
+    assert!(
+        matches!(e, RegistryError::Denied { .. }) && e.to_string().contains("not https"),
+        "{e}"
+    );
+    assert_untouched(&other);
+    // The same realm with its host listed as insecure is asked (with the registry's basic
+    // credentials, to exchange them), so the refusal above is the policy, not the set-up.
+    let other_host = format!("localhost:{}", other.port());
+    let _ =
+        client_for(&s, &registry, &[&registry, &other_host]).manifest(&registry, "team/app", "v1");
+    let asked = other.requests();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!(asked[0].header("authorization"), Some(BASIC));
+}
+
+#[test]
+fn upload_location_on_another_origin_gets_no_credentials() {
+    let s = Scratch::new();
+    let layer = b"signature layer".to_vec();
+    let digest = sha256_digest(&layer);
+    for bearer in [false, true] {
+        // The distribution spec lets a registry hand uploads to another server: the upload
+        // goes there, without the registry's credentials.
+        let other =
+            Fake::start(|r| fake_reply(if r.method == "PUT" { 201 } else { 405 }, &[], b""));
+        let location = format!("http://{}/upload/3f2a?state=s1", other.host);
+        let reg = Fake::start(move |r| {
+            guarded(bearer, r, |r| match r.method.as_str() {
+                "POST" => fake_reply(202, &[("Location", &location)], b""),
+                _ => fake_reply(404, &[], b""),
+            })
+        });
+        let registry = reg.host.clone();
+        let pushed = client_for(&s, &registry, &["127.0.0.1:*"])
+            .push_blob(&registry, "team/app", &layer)
+            .unwrap();
+        assert_eq!(pushed, digest);
+        let uploads = other.requests();
+        assert_eq!(uploads.len(), 1, "{uploads:?}");
+        assert_eq!(uploads[0].method, "PUT");
+        assert_eq!(
+            uploads[0].target,
+            format!("/upload/3f2a?state=s1&digest={digest}")
+        );
+        assert!(uploads[0].raw.ends_with("signature layer"));
+        assert_no_credentials(&other);
+        assert!(
+            reg.requests()
+                .iter()
+                .any(|r| r.method == "POST" && r.header("authorization").is_some()),
+            "the registry itself got its credentials"
+        );
+
+        // A Location with userinfo is refused outright.
+        let other = Fake::start(|_| fake_reply(201, &[], b""));
+        let location = format!("http://ci@{}/upload/3f2a", other.host);
+        let reg = Fake::start(move |r| {
+            guarded(bearer, r, |r| match r.method.as_str() {
+                "POST" => fake_reply(202, &[("Location", &location)], b""),
+                _ => fake_reply(404, &[], b""),
+            })
+        });
+        let registry = reg.host.clone();
+        let e = client_for(&s, &registry, &["127.0.0.1:*"])
+            .push_blob(&registry, "team/app", &layer)
+            .expect_err("userinfo refused");
+        assert!(e.to_string().contains("userinfo"), "{e}");
+        assert_untouched(&other);
+    }
+}
+
+#[test]
+fn redirects_off_origin_carry_no_credentials() {
+    let s = Scratch::new();
+    let blob = b"blob behind a redirect".to_vec();
+    let digest = sha256_digest(&blob);
+    let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "layers": []})
+        .to_string()
+        .into_bytes();
+    let manifest_digest = sha256_digest(&manifest);
+    for bearer in [false, true] {
+        let served = blob.clone();
+        let other = Fake::start(move |_| fake_reply(200, &[], &served));
+        let trap = Fake::start(|_| fake_reply(200, &[], b""));
+        let (other_host, trap_host) = (other.host.clone(), trap.host.clone());
+        let (d, md, m) = (digest.clone(), manifest_digest.clone(), manifest.clone());
+        let reg = Fake::start(move |r| {
+            guarded(bearer, r, |r| {
+                let t = r.target.as_str();
+                if t == format!("/v2/team/app/blobs/{d}") {
+                    // Off to a CDN, the way registries serve blobs from object storage.
+                    let to = format!("http://{other_host}/cdn/{d}?sig=1");
+                    fake_reply(307, &[("Location", &to)], b"")
+                } else if t == "/v2/team/app/blobs/sha256:trap" {
+                    let to = format!("http://ci:hunter2@{trap_host}/cdn");
+                    fake_reply(307, &[("Location", &to)], b"")
+                } else if t == format!("/v2/team/app/manifests/{md}") {
+                    fake_reply(308, &[("Location", "moved")], b"")
+                } else if t == "/v2/team/app/manifests/moved" {
+                    fake_reply(200, &[("Content-Type", OCI_MANIFEST)], &m)
+                } else {
+                    fake_reply(404, &[], b"")
+                }
+            })
+        });
+        let registry = reg.host.clone();
+        let c = client_for(&s, &registry, &["127.0.0.1:*"]);
+        assert_eq!(c.blob(&registry, "team/app", &digest).unwrap(), blob);
+        assert_eq!(other.requests().len(), 1);
+        assert_no_credentials(&other);
+        // A redirect on the registry's own origin keeps the credentials.
+        let m = c.manifest(&registry, "team/app", &manifest_digest).unwrap();
+        assert_eq!(m.map(|m| m.bytes), Some(manifest.clone()));
+        // A redirect to a URL with userinfo is refused.
+        let e = c
+            .blob(&registry, "team/app", "sha256:trap")
+            .expect_err("userinfo refused");
+        assert!(e.to_string().contains("userinfo"), "{e}");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        assert_untouched(&trap);
+    }
 }

@@ -3,6 +3,13 @@
 //! registries the policy lists as insecure; anonymous, bearer-token (incl. identity-token
 //! refresh) and basic auth with credentials from the docker config (`docker_config`);
 //! timeouts and retries with backoff.
+//!
+//! Credentials stay on their origin (scheme, host and port; see [`super::origin`]): the
+//! registry's Basic credentials and the tokens it grants go only to the registry's own origin,
+//! and Basic credentials or an identity token also to the token realm when exchanging them
+//! (docker's behaviour; the realm may be another host, over https, or over plain HTTP on a
+//! host the policy lists as insecure). Nothing is ever sent from an https registry to an http
+//! URL. Redirects are followed here, not by ureq, so each hop is checked the same way.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -12,7 +19,10 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+use ureq::http::Uri;
+
 use super::docker_config::{Credential, DockerConfig};
+use super::origin::{self, Origin};
 
 /// Media types a manifest GET accepts.
 pub const MANIFEST_TYPES: &str = "application/vnd.oci.image.manifest.v1+json, \
@@ -23,6 +33,8 @@ application/vnd.docker.distribution.manifest.list.v2+json";
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 /// OCI image index media type.
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+/// Redirects followed for one GET or HEAD.
+const MAX_REDIRECTS: u32 = 5;
 
 /// Why a registry operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +86,8 @@ pub enum RegistryError {
 /// Limits and transport options.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
-    /// Registry host patterns (`127.0.0.1:*`, `localhost:5000`) reached over plain HTTP.
+    /// Registry host patterns (`127.0.0.1:*`, `localhost:5000`) reached over plain HTTP; a
+    /// plain-HTTP token realm is asked only on such a host (or on the insecure registry's own).
     pub insecure: Vec<String>,
     /// Largest manifest accepted.
     pub max_manifest: u64,
@@ -158,7 +171,8 @@ enum Body<'a> {
 impl Client {
     /// A client with these options.
     pub fn new(opts: ClientOptions) -> Result<Client, String> {
-        let agent = crate::http::agent(ureq::tls::RootCerts::PlatformVerifier, opts.timeout, 5);
+        // No redirects in ureq: `send` follows them itself, checking each hop's origin.
+        let agent = crate::http::agent(ureq::tls::RootCerts::PlatformVerifier, opts.timeout, 0);
         let insecure = opts
             .insecure
             .iter()
@@ -200,6 +214,43 @@ impl Client {
             "https"
         };
         format!("{scheme}://{host}")
+    }
+
+    /// The registry's origin: where its credentials and tokens may be sent.
+    fn home(&self, registry: &str) -> Result<Origin, RegistryError> {
+        origin::parse(&self.base(registry))
+            .and_then(|u| Origin::of(&u))
+            .map_err(|why| RegistryError::Protocol {
+                registry: registry.to_string(),
+                why: format!("registry name: {why}"),
+            })
+    }
+
+    /// Whether an insecure-registry pattern matches `origin` (`host:port`, or `host` alone on
+    /// the default port).
+    fn is_insecure_origin(&self, origin: &Origin) -> bool {
+        origin.names().iter().any(|n| self.is_insecure(n))
+    }
+
+    /// Whether Basic credentials or an identity token for the registry at `home` may be sent
+    /// to the token `realm`: over https to any host (docker's behaviour: Docker Hub's realm is
+    /// auth.docker.io); over plain HTTP only from a plain-HTTP registry, and only to a host the
+    /// policy lists as insecure or to the insecure registry's own host (a token server next to
+    /// a local registry, as `sign image --allow-http-registry` lists only the registry).
+    fn realm_allowed(&self, home: &Origin, realm: &Origin) -> Result<(), String> {
+        if realm.is_https() {
+            Ok(())
+        } else if home.is_https() {
+            Err(format!(
+                "token realm {realm} is not https (the registry is)"
+            ))
+        } else if self.is_insecure_origin(realm) || realm.host() == home.host() {
+            Ok(())
+        } else {
+            Err(format!(
+                "token realm {realm} is not https and its host is not listed as insecure"
+            ))
+        }
     }
 
     /// Fetches a manifest by tag or digest; `Ok(None)` when the registry says it does not exist.
@@ -397,14 +448,18 @@ impl Client {
             registry: registry.to_string(),
             why: "blob upload started without a Location".into(),
         })?;
-        let mut put = if location.starts_with('/') {
-            format!("{}{location}", self.base(registry))
-        } else {
-            location
-        };
-        put.push(if put.contains('?') { '&' } else { '?' });
-        put.push_str("digest=");
-        put.push_str(&digest);
+        // The distribution spec lets the upload URL be on another server ("offloading to
+        // another server can be a better strategy"), so it is not refused: `send` gives it the
+        // registry's credentials only when it is on the registry's origin, and refuses a
+        // userinfo or an https-to-http step.
+        let put = origin::parse(&url)
+            .and_then(|base| origin::resolve(&base, &location))
+            .and_then(|u| origin::with_query(&u, &format!("digest={digest}")))
+            .map_err(|why| RegistryError::Protocol {
+                registry: registry.to_string(),
+                why: format!("blob upload Location: {why}"),
+            })?
+            .to_string();
         let done = self.send(
             registry,
             repo,
@@ -471,7 +526,10 @@ impl Client {
         }
     }
 
-    /// One request with auth negotiation and retries (connection failures, 429, 5xx).
+    /// One request with auth negotiation, redirects and retries (connection failures, 429,
+    /// 5xx). The registry's credentials and tokens go only to URLs on its origin; a GET or HEAD
+    /// follows up to [`MAX_REDIRECTS`] redirects (ureq follows none), each hop checked like the
+    /// first: no userinfo, never from https to http, credentials only on the registry's origin.
     #[allow(clippy::too_many_arguments)]
     fn send(
         &self,
@@ -484,16 +542,45 @@ impl Client {
         limit: u64,
         what: &str,
     ) -> Result<Reply, RegistryError> {
+        let home = self.home(registry)?;
+        let refused = |why: String| RegistryError::Protocol {
+            registry: registry.to_string(),
+            why: format!("{what}: {why}"),
+        };
+        let mut target = origin::parse(url).map_err(refused)?;
         let mut authed = false;
         let mut attempt = 0;
+        let mut redirects = 0;
         loop {
+            let on_home = Origin::of(&target)
+                .and_then(|here| hop(&home, &here))
+                .map_err(refused)?;
             attempt += 1;
-            let auth = self.cached_auth(registry, repo);
-            match self.send_once(method, url, accept, &body, auth.as_deref(), limit, what) {
-                Ok(reply) if reply.status == 401 && !authed => {
+            let auth = if on_home {
+                self.cached_auth(registry, repo)
+            } else {
+                None
+            };
+            match self.send_once(method, &target, accept, &body, auth.as_deref(), limit, what) {
+                Ok(reply) if reply.status == 401 && on_home && !authed => {
                     authed = true;
                     let challenge = reply.challenge.clone().unwrap_or_default();
                     self.authenticate(registry, repo, &challenge)?;
+                    attempt -= 1;
+                }
+                Ok(reply)
+                    if matches!(reply.status, 301 | 302 | 303 | 307 | 308)
+                        && matches!(method, "GET" | "HEAD") =>
+                {
+                    redirects += 1;
+                    if redirects > MAX_REDIRECTS {
+                        return Err(refused(format!("more than {MAX_REDIRECTS} redirects")));
+                    }
+                    let location = reply
+                        .location
+                        .ok_or_else(|| refused("a redirect without a Location".into()))?;
+                    target = origin::resolve(&target, &location)
+                        .map_err(|why| refused(format!("redirect: {why}")))?;
                     attempt -= 1;
                 }
                 Ok(reply)
@@ -522,7 +609,7 @@ impl Client {
     fn send_once(
         &self,
         method: &str,
-        url: &str,
+        url: &Uri,
         accept: &str,
         body: &Body<'_>,
         auth: Option<&str>,
@@ -536,9 +623,9 @@ impl Client {
         let result = match method {
             "GET" | "HEAD" => {
                 let mut req = if method == "GET" {
-                    self.agent.get(url)
+                    self.agent.get(url.clone())
                 } else {
-                    self.agent.head(url)
+                    self.agent.head(url.clone())
                 };
                 req = req.header("Accept", accept);
                 if let Some(a) = auth {
@@ -548,9 +635,9 @@ impl Client {
             }
             _ => {
                 let mut req = if method == "PUT" {
-                    self.agent.put(url)
+                    self.agent.put(url.clone())
                 } else {
-                    self.agent.post(url)
+                    self.agent.post(url.clone())
                 };
                 req = req.header("Accept", accept);
                 if let Some(a) = auth {
@@ -696,19 +783,12 @@ impl Client {
             let realm = params
                 .get("realm")
                 .ok_or_else(|| denied("bearer challenge without realm".into()))?;
-            let realm_host = realm
-                .strip_prefix("http://")
-                .map(|r| r.split('/').next().unwrap_or(r));
-            // Plain HTTP for the token realm only where plain HTTP is already accepted: a host
-            // listed as insecure, or the insecure registry's own host on another port.
-            let bare = |h: &str| h.rsplit_once(':').map_or(h, |(host, _)| host).to_string();
-            let same_insecure_host =
-                |h: &str| self.is_insecure(registry) && bare(h) == bare(registry);
-            if !realm.starts_with("https://")
-                && !realm_host.is_some_and(|h| self.is_insecure(h) || same_insecure_host(h))
-            {
-                return Err(denied(format!("token realm {realm} is not https")));
-            }
+            let realm =
+                origin::parse(realm).map_err(|why| denied(format!("token realm: {why}")))?;
+            let realm_origin =
+                Origin::of(&realm).map_err(|why| denied(format!("token realm: {why}")))?;
+            self.realm_allowed(&self.home(registry)?, &realm_origin)
+                .map_err(denied)?;
             let scope = params
                 .get("scope")
                 .cloned()
@@ -718,6 +798,7 @@ impl Client {
                 query.push_str(&format!("service={}&", percent(s)));
             }
             query.push_str(&format!("scope={}", percent(&scope)));
+            // The agent follows no redirects: the token endpoint's answer is used as it is.
             let reply = match &creds {
                 // OAuth2 refresh-token grant, as docker does with identity tokens.
                 Some(Credential::IdentityToken(token)) => {
@@ -731,7 +812,9 @@ impl Client {
                         .send(form.as_bytes())
                 }
                 _ => {
-                    let mut req = self.agent.get(&format!("{realm}?{query}"));
+                    let url = origin::with_query(&realm, &query)
+                        .map_err(|why| denied(format!("token realm: {why}")))?;
+                    let mut req = self.agent.get(url);
                     if let Some(b) = &basic {
                         req = req.header("Authorization", b.as_str());
                     }
@@ -770,6 +853,17 @@ impl Client {
         }
         Ok(())
     }
+}
+
+/// Whether a request for the registry at `home` may go to `here` (never from https to plain
+/// HTTP), and whether it carries the registry's credentials (only on its own origin).
+fn hop(home: &Origin, here: &Origin) -> Result<bool, String> {
+    if home.is_https() && !here.is_https() {
+        return Err(format!(
+            "{here} is plain HTTP; the registry is reached over https"
+        ));
+    }
+    Ok(here == home)
 }
 
 fn backoff(attempt: u32) {
@@ -827,5 +921,56 @@ mod tests {
         assert_eq!(p["realm"], "https://auth.docker.io/token");
         assert_eq!(p["service"], "registry.docker.io");
         assert_eq!(p["scope"], "repository:library/nginx:pull");
+    }
+
+    fn at(url: &str) -> Origin {
+        Origin::of(&origin::parse(url).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn credentials_stay_on_the_registry_origin() {
+        let https = at("https://ghcr.io");
+        assert_eq!(hop(&https, &at("https://ghcr.io:443/v2/")), Ok(true));
+        assert_eq!(hop(&https, &at("https://cdn.example/blob")), Ok(false));
+        assert_eq!(hop(&https, &at("https://ghcr.io:8443/v2/")), Ok(false));
+        assert!(hop(&https, &at("http://ghcr.io/v2/")).is_err());
+        assert!(hop(&https, &at("http://cdn.example/blob")).is_err());
+        let local = at("http://127.0.0.1:5000");
+        assert_eq!(hop(&local, &at("http://127.0.0.1:5000/v2/")), Ok(true));
+        assert_eq!(hop(&local, &at("http://localhost:5000/v2/")), Ok(false));
+        assert_eq!(hop(&local, &at("https://127.0.0.1:5000/v2/")), Ok(false));
+        assert_eq!(hop(&local, &at("http://127.0.0.1:5001/u")), Ok(false));
+    }
+
+    #[test]
+    fn token_realms() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Client::new(ClientOptions {
+            insecure: vec!["localhost:5000".into(), "auth.local:*".into()],
+            docker_config_dir: Some(dir.path().to_path_buf()),
+            ..ClientOptions::default()
+        })
+        .unwrap();
+        let ok = |home: &str, realm: &str| c.realm_allowed(&at(home), &at(realm)).is_ok();
+        // https anywhere (Docker Hub: registry-1.docker.io, realm auth.docker.io).
+        assert!(ok(
+            "https://registry-1.docker.io",
+            "https://auth.docker.io/token"
+        ));
+        assert!(ok("http://localhost:5000", "https://auth.example/token"));
+        // Never from an https registry to an http realm, even on a host listed as insecure.
+        assert!(!ok("https://ghcr.io", "http://ghcr.io/token"));
+        assert!(!ok("https://ghcr.io", "http://auth.local:80/token"));
+        // Plain HTTP from an insecure registry: to listed hosts and its own host only.
+        assert!(ok("http://localhost:5000", "http://localhost:5000/token"));
+        assert!(ok("http://localhost:5000", "http://localhost:5001/token"));
+        assert!(ok("http://localhost:5000", "http://auth.local/token"));
+        assert!(ok("http://localhost:5000", "http://auth.local:9000/token"));
+        assert!(!ok("http://localhost:5000", "http://evil.example/token"));
+        assert!(!ok("http://localhost:5000", "http://127.0.0.1:5001/token"));
+        assert!(!ok(
+            "http://localhost:5000",
+            "http://localhost.evil.example/token"
+        ));
     }
 }

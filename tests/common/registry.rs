@@ -466,3 +466,132 @@ pub fn sign_image(s: &Scratch, image: &str, key: &Path, extra: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// One request as a [`Fake`] server received it.
+#[derive(Clone, Debug)]
+pub struct FakeRequest {
+    /// `GET`, `PUT`...
+    pub method: String,
+    /// The request target (path and query).
+    pub target: String,
+    /// Header names in lower case, with their values.
+    pub headers: Vec<(String, String)>,
+    /// The raw request, head and body, for searching.
+    pub raw: String,
+}
+
+impl FakeRequest {
+    /// The first value of header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A raw HTTP/1.1 answer that closes the connection.
+pub fn fake_reply(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    let mut out = format!("HTTP/1.1 {status} Fake\r\n");
+    for (k, v) in headers {
+        out.push_str(&format!("{k}: {v}\r\n"));
+    }
+    out.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    ));
+    let mut out = out.into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// A hand-written HTTP server on 127.0.0.1 for what docker-registry cannot be made to do (hand
+/// out odd realms and upload Locations, redirect elsewhere): it records every connection and
+/// request it receives and answers each request with `respond`.
+pub struct Fake {
+    /// `127.0.0.1:<port>`.
+    pub host: String,
+    connections: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<FakeRequest>>>,
+}
+
+impl Fake {
+    pub fn start(respond: impl Fn(&FakeRequest) -> Vec<u8> + Send + 'static) -> Fake {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (seen, log) = (connections.clone(), requests.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+                // Headers, then as much body as Content-Length announces.
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 8192];
+                let head_end = loop {
+                    let n = conn.read(&mut chunk).unwrap_or(0);
+                    buf.extend_from_slice(&chunk[..n]);
+                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break Some(i);
+                    }
+                    if n == 0 {
+                        break None;
+                    }
+                };
+                let Some(head_end) = head_end else { continue };
+                let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+                let mut lines = head.split("\r\n");
+                let mut first = lines.next().unwrap_or("").split_whitespace();
+                let method = first.next().unwrap_or("").to_string();
+                let target = first.next().unwrap_or("").to_string();
+                let headers: Vec<(String, String)> = lines
+                    .filter_map(|l| l.split_once(':'))
+                    .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+                    .collect();
+                let length = headers
+                    .iter()
+                    .find(|(k, _)| k == "content-length")
+                    .and_then(|(_, v)| v.parse::<usize>().ok())
+                    .unwrap_or(0);
+                while buf.len() < head_end + 4 + length {
+                    let n = conn.read(&mut chunk).unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                let request = FakeRequest {
+                    method,
+                    target,
+                    headers,
+                    raw: String::from_utf8_lossy(&buf).to_string(),
+                };
+                log.lock().unwrap().push(request.clone());
+                let _ = conn.write_all(&respond(&request));
+            }
+        });
+        Fake {
+            host,
+            connections,
+            requests,
+        }
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Requests received so far.
+    pub fn requests(&self) -> Vec<FakeRequest> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    /// The port, as a string.
+    pub fn port(&self) -> &str {
+        self.host.rsplit_once(':').unwrap().1
+    }
+}
