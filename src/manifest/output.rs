@@ -108,21 +108,20 @@ pub fn files(
     let mut out = Vec::new();
     let mut resources = Vec::new();
     for (i, p) in rendered.paths.iter().enumerate() {
-        let name = format!("{}.yaml", stem(&p.path));
-        let data = yaml_docs(&objects[i]).map_err(|e| Refusal {
-            code: "publish-failed",
-            subject: p.path.clone(),
-            message: e,
-        })?;
-        resources.push(name.clone());
-        out.push(Entry {
-            path: name,
-            mode: MODE_FILE,
-            data,
-        });
-        if !secrets[i].is_empty() {
-            let name = format!("{}.secrets.yaml", stem(&p.path));
-            let data = yaml_docs(&secrets[i]).map_err(|e| Refusal {
+        // The objects, then (decrypted Secrets only) a private file beside them.
+        let files = [
+            (format!("{}.yaml", stem(&p.path)), &objects[i], MODE_FILE),
+            (
+                format!("{}.secrets.yaml", stem(&p.path)),
+                &secrets[i],
+                MODE_PRIVATE,
+            ),
+        ];
+        for (name, objs, mode) in files {
+            if mode == MODE_PRIVATE && objs.is_empty() {
+                continue;
+            }
+            let data = yaml_docs(objs).map_err(|e| Refusal {
                 code: "publish-failed",
                 subject: p.path.clone(),
                 message: e,
@@ -130,7 +129,7 @@ pub fn files(
             resources.push(name.clone());
             out.push(Entry {
                 path: name,
-                mode: MODE_PRIVATE,
+                mode,
                 data,
             });
         }
