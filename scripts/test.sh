@@ -17,3 +17,5 @@ echo "== cargo clippy -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
 echo "== cargo test (unit, interop against sops $("$SOPS_BIN" --version 2>/dev/null | head -1 | awk '{print $2}'), vectors)"
 cargo test --all-targets -- --test-threads=2
+echo "== cargo test --doc (compile-fail proofs: a Verified revision cannot be made outside the verifier)"
+cargo test --doc --quiet

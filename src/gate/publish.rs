@@ -19,6 +19,7 @@ use std::time::{Duration, SystemTime};
 use rand::RngCore;
 use sha2::Digest;
 
+use super::sync::Verified;
 use crate::atomic::{Mode, write as write_atomic};
 use crate::git::tree::{Entry, MODE_EXEC, MODE_PRIVATE, MODE_SYMLINK, TreeError, write_tree};
 
@@ -181,11 +182,21 @@ impl Volume {
         self.root.join(VERSIONS)
     }
 
+    /// Publishes a verified revision's files: see [`Volume::publish_tree`]. Only the verifying
+    /// sync can make a [`Verified`], so nothing unverified reaches the volume.
+    pub fn publish(
+        &self,
+        revision: &Verified<Vec<Entry>>,
+        verdict_json: &[u8],
+    ) -> Result<PathBuf, TreeError> {
+        self.publish_tree(revision.commit(), revision.content(), verdict_json)
+    }
+
     /// Publishes `entries` as `commit`: the tree under `.versions/<commit>` (written to a
     /// temporary directory then renamed; reused when that commit was published before and the
     /// directory still holds exactly this tree, else replaced), its verdict beside it, the link
     /// swapped to it atomically, then the current verdict. Returns the version directory.
-    pub fn publish(
+    fn publish_tree(
         &self,
         commit: &str,
         entries: &[Entry],
@@ -362,15 +373,20 @@ impl Volume {
     }
 }
 
+/// Writes a verified revision's Flux artifact: see [`write_archive`].
+pub fn write_artifact(
+    dir: &Path,
+    source: &str,
+    archive: &Verified<Vec<u8>>,
+) -> Result<(String, PathBuf), TreeError> {
+    write_archive(dir, source, archive.content())
+}
+
 /// Writes a Flux artifact as `<dir>/<source>/<hex>.tar.gz` (hex = SHA-256 of the bytes, so the
 /// same content gets the same name; an existing file of the same size is kept and touched),
 /// then removes the source's other `*.tar.gz` files except the newest [`KEEP_ARTIFACTS`].
 /// Returns `sha256:<hex>` and the path.
-pub fn write_artifact(
-    dir: &Path,
-    source: &str,
-    targz: &[u8],
-) -> Result<(String, PathBuf), TreeError> {
+fn write_archive(dir: &Path, source: &str, targz: &[u8]) -> Result<(String, PathBuf), TreeError> {
     if !is_name(source) || source.starts_with('.') {
         return Err(TreeError::Io(format!(
             "source name '{source}' must be a single file name"
@@ -499,7 +515,7 @@ mod tests {
         for n in 1..=3u8 {
             let c = commit(n);
             let dir = v
-                .publish(&c, &tree(n), format!("{{\"n\":{n}}}").as_bytes())
+                .publish_tree(&c, &tree(n), format!("{{\"n\":{n}}}").as_bytes())
                 .unwrap();
             assert_eq!(dir, t.path().join(".versions").join(&c));
             let link = t.path().join("repo");
@@ -539,30 +555,30 @@ mod tests {
         // Republishing the same commit reuses its directory; going back to an old one works.
         let c3 = commit(3);
         assert_eq!(
-            v.publish(&c3, &tree(3), b"{}").unwrap(),
+            v.publish_tree(&c3, &tree(3), b"{}").unwrap(),
             t.path().join(".versions").join(&c3)
         );
         let c1 = commit(1);
-        v.publish(&c1, &tree(1), b"{}").unwrap();
+        v.publish_tree(&c1, &tree(1), b"{}").unwrap();
         assert_eq!(v.current(), Some(c1));
 
         // Invalid names.
-        assert!(v.publish("HEAD", &tree(1), b"{}").is_err());
+        assert!(v.publish_tree("HEAD", &tree(1), b"{}").is_err());
         assert!(
             volume(t.path(), 1, Duration::ZERO)
-                .publish(&commit(1), &tree(1), b"{}")
+                .publish_tree(&commit(1), &tree(1), b"{}")
                 .is_ok()
         );
         let mut bad = volume(t.path(), 1, Duration::ZERO);
         bad.link = "../x".into();
-        assert!(bad.publish(&commit(1), &tree(1), b"{}").is_err());
+        assert!(bad.publish_tree(&commit(1), &tree(1), b"{}").is_err());
         // An unsafe tree is refused and leaves nothing behind.
         let evil = vec![Entry {
             path: "x".into(),
             mode: MODE_SYMLINK,
             data: b"../../etc".to_vec(),
         }];
-        assert!(v.publish(&commit(9), &evil, b"{}").is_err());
+        assert!(v.publish_tree(&commit(9), &evil, b"{}").is_err());
         assert!(!t.path().join(".versions").join(commit(9)).exists());
         assert_eq!(v.current(), Some(commit(1)));
     }
@@ -574,7 +590,7 @@ mod tests {
         std::os::unix::fs::symlink(format!(".versions/{}", commit(1)), t.path().join("repo"))
             .unwrap();
         assert_eq!(v.current(), None);
-        v.publish(&commit(1), &tree(1), b"{}").unwrap();
+        v.publish_tree(&commit(1), &tree(1), b"{}").unwrap();
         assert_eq!(v.current(), Some(commit(1)));
     }
 
@@ -583,7 +599,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let v = volume(t.path(), 1, Duration::ZERO);
         for n in 1..=4u8 {
-            v.publish(&commit(n), &tree(n), b"{}").unwrap();
+            v.publish_tree(&commit(n), &tree(n), b"{}").unwrap();
         }
         let versions = t.path().join(".versions");
         // A grace period protects recently replaced versions.
@@ -635,26 +651,26 @@ mod tests {
         let mut paths = Vec::new();
         for n in 0..5u8 {
             let data = vec![n; 100 + n as usize];
-            let (digest, path) = write_artifact(t.path(), "apps", &data).unwrap();
+            let (digest, path) = write_archive(t.path(), "apps", &data).unwrap();
             let hex = hex::encode(sha2::Sha256::digest(&data));
             assert_eq!(digest, format!("sha256:{hex}"));
             assert_eq!(path, t.path().join("apps").join(format!("{hex}.tar.gz")));
             assert_eq!(std::fs::read(&path).unwrap(), data);
             // Same content, same name.
-            assert_eq!(write_artifact(t.path(), "apps", &data).unwrap().1, path);
+            assert_eq!(write_archive(t.path(), "apps", &data).unwrap().1, path);
             set_old(&path, 1000 - n as u64 * 10);
             paths.push(path);
         }
         // The newest one written plus the two newest others remain.
-        let (_, last) = write_artifact(t.path(), "apps", &[4u8; 104]).unwrap();
+        let (_, last) = write_archive(t.path(), "apps", &[4u8; 104]).unwrap();
         assert_eq!(last, paths[4]);
         let left: Vec<bool> = paths.iter().map(|p| p.exists()).collect();
         assert_eq!(left, vec![false, false, true, true, true]);
         // Other sources are untouched; bad source names refused.
-        write_artifact(t.path(), "other", b"x").unwrap();
+        write_archive(t.path(), "other", b"x").unwrap();
         assert!(paths[4].exists());
         for bad in ["", "..", "a/b", ".hidden"] {
-            assert!(write_artifact(t.path(), bad, b"x").is_err(), "{bad}");
+            assert!(write_archive(t.path(), bad, b"x").is_err(), "{bad}");
         }
     }
 

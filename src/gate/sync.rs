@@ -39,6 +39,46 @@ pub struct SyncResult {
     pub verdict: serde_json::Value,
 }
 
+/// What a publisher may write: content of a revision that passed every check of its source.
+/// Only this module makes one, once [`sync`]'s checks have all passed, so no other code can
+/// hand a publisher (the volume, the artifact) unverified content.
+///
+/// ```compile_fail
+/// // Outside the verifying module a `Verified` cannot be built (its fields are private and
+/// // it has no public constructor):
+/// let v = sigil::gate::sync::Verified { commit: String::new(), content: Vec::<u8>::new() };
+/// ```
+///
+/// ```
+/// // It can only be read.
+/// fn show(v: &sigil::gate::sync::Verified<Vec<u8>>) -> (&str, usize) {
+///     (v.commit(), v.content().len())
+/// }
+/// ```
+pub struct Verified<T> {
+    commit: String,
+    content: T,
+}
+
+impl<T> Verified<T> {
+    fn new(commit: &str, content: T) -> Verified<T> {
+        Verified {
+            commit: commit.to_string(),
+            content,
+        }
+    }
+
+    /// The commit it was verified at.
+    pub fn commit(&self) -> &str {
+        &self.commit
+    }
+
+    /// What was verified (the files or archive to publish).
+    pub fn content(&self) -> &T {
+        &self.content
+    }
+}
+
 /// A refusal or error on the way.
 pub(crate) struct Stop {
     pub(crate) result: &'static str,
@@ -418,14 +458,17 @@ fn run(
         } else {
             entries.clone()
         };
-        let targz = tree::targz(&published)
-            .map_err(|e| error("publish", "publish-failed", e.to_string()))?;
+        let targz = Verified::new(
+            &commit,
+            tree::targz(&published)
+                .map_err(|e| error("publish", "publish-failed", e.to_string()))?,
+        );
         let (digest, _) = write_artifact(&files.artifacts, &src.name, &targz)
             .map_err(|e| error("publish", "publish-failed", e.to_string()))?;
         let hex = digest.trim_start_matches("sha256:");
         let url = format!("{}/artifacts/{}/{hex}.tar.gz", a.base_url, src.name);
         let revision = format!("{resolved_ref}@sha1:{commit}");
-        let doc = flux_status(&url, &digest, &revision, targz.len() as u64);
+        let doc = flux_status(&url, &digest, &revision, targz.content().len() as u64);
         if let Some(f) = &a.status_file {
             let bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
             crate::atomic::write(f, &bytes, crate::atomic::Mode::Public)
@@ -441,7 +484,7 @@ fn run(
             url,
             digest,
             revision,
-            size: targz.len() as u64,
+            size: targz.content().len() as u64,
             last_update_time: format_unix(when),
         });
     }
@@ -460,7 +503,7 @@ fn run(
     verdict["result"] = "verified".into();
     verdict["published"] = serde_json::to_value(&p).unwrap_or_default();
     if let Some(v) = &src.volume {
-        let mut published: Vec<Entry> = if src.volume_rendered {
+        let published: Vec<Entry> = if src.volume_rendered {
             output::files(&rendered, &checked, &pins, &mut sops, v.decrypt_secrets)
                 .map_err(|r| refuse("publish", r.code, Some(r.subject), r.message))?
         } else if v.decrypt_secrets {
@@ -494,8 +537,9 @@ fn run(
             grace: v.grace,
         };
         let verdict_bytes = serde_json::to_vec_pretty(verdict).unwrap_or_default();
-        let result = vol.publish(&commit, &published, &verdict_bytes);
-        for e in &mut published {
+        let mut revision = Verified::new(&commit, published);
+        let result = vol.publish(&revision, &verdict_bytes);
+        for e in &mut revision.content {
             zeroize::Zeroize::zeroize(&mut e.data);
         }
         result.map_err(|e| error("publish", "publish-failed", e.to_string()))?;
