@@ -22,8 +22,9 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::git::tree::{Entry, MODE_SYMLINK};
-use crate::sops::format::{Format, Layout, emit_plain, load_encrypted};
+use crate::sops::format::{Format, Layout, clone_entry, emit_plain, load_encrypted};
 use crate::sops::keys::Unlocker;
+use crate::sops::metadata::Metadata;
 use crate::sops::tree::{Entry as SopsEntry, Value as SopsValue};
 
 /// A refusal of a rendered object.
@@ -79,10 +80,52 @@ impl Source {
 
 struct Parsed {
     format: Format,
+    /// The encrypted documents as the store read them, and the metadata.
+    encrypted: Vec<Vec<SopsEntry>>,
+    meta: Metadata,
     /// Encrypted documents as JSON (YAML/JSON files).
     docs: Vec<Value>,
     /// Raw `KEY=value` pairs (dotenv files).
     env: BTreeMap<String, String>,
+}
+
+impl Parsed {
+    /// Reads a SOPS file in the store its name says, else the one its marker says, else
+    /// binary.
+    fn load(path: &str, data: &[u8]) -> Result<Parsed, crate::sops::Error> {
+        let by_name = Format::from_path(Path::new(path));
+        let attempt = |format: Format| load_encrypted(format, data).map(|l| (format, l));
+        let (format, (encrypted, meta)) = match by_name {
+            Format::Binary => Err(crate::sops::Error::Generic(String::new())),
+            f => attempt(f),
+        }
+        .or_else(|_| attempt(marker_format(data).unwrap_or(Format::Binary)))?;
+        Ok(Parsed {
+            format,
+            docs: encrypted
+                .iter()
+                .map(|d| Value::Object(map_to_json(d)))
+                .collect(),
+            env: if format == Format::Dotenv {
+                env_pairs(data)
+            } else {
+                BTreeMap::new()
+            },
+            encrypted,
+            meta,
+        })
+    }
+
+    /// The encrypted documents decrypted with `unlocker` (every value, and the MAC verified).
+    fn decrypt(&self, unlocker: &mut Unlocker) -> Result<Vec<Vec<SopsEntry>>, crate::sops::Error> {
+        let mut docs: Vec<Vec<SopsEntry>> = self
+            .encrypted
+            .iter()
+            .map(|d| d.iter().map(clone_entry).collect())
+            .collect();
+        crate::sops::ops::decrypt(&mut docs, &self.meta, unlocker, false, false)?;
+        Ok(docs)
+    }
 }
 
 /// The SOPS files of a tree, parsed and verified on demand, with what the render used.
@@ -190,20 +233,20 @@ impl<'a> SopsFiles<'a> {
         let mut by_mac: HashMap<String, Vec<&str>> = HashMap::new();
         let mut env_files = Vec::new();
         let mut files = HashMap::new();
+        let mut parsed = HashMap::new();
         for e in entries.iter().filter(|e| e.mode != MODE_SYMLINK) {
             files.insert(e.path.as_str(), e);
             match marker_format(&e.data) {
                 Some(Format::Dotenv) => env_files.push(e.path.as_str()),
-                Some(f @ (Format::Yaml | Format::Json)) => {
-                    let format = match Format::from_path(Path::new(&e.path)) {
-                        Format::Yaml | Format::Json => Format::from_path(Path::new(&e.path)),
-                        _ => f,
-                    };
-                    if let Ok((_, meta)) = load_encrypted(format, &e.data) {
+                Some(Format::Yaml | Format::Json) => {
+                    if let Ok(p) = Parsed::load(&e.path, &e.data)
+                        && matches!(p.format, Format::Yaml | Format::Json)
+                    {
                         by_mac
-                            .entry(meta.mac.clone())
+                            .entry(p.meta.mac.clone())
                             .or_default()
                             .push(e.path.as_str());
+                        parsed.insert(e.path.clone(), p);
                     }
                 }
                 _ => {}
@@ -214,21 +257,12 @@ impl<'a> SopsFiles<'a> {
             by_mac,
             env_files,
             by_hash: None,
-            parsed: HashMap::new(),
+            parsed,
             unlocker,
             verified: HashMap::new(),
             plaintext: HashMap::new(),
             used: BTreeMap::new(),
         }
-    }
-
-    fn format_of(&self, path: &str) -> Option<Format> {
-        let e = self.entries.get(path)?;
-        let by_name = Format::from_path(Path::new(path));
-        if by_name != Format::Binary && load_encrypted(by_name, &e.data).is_ok() {
-            return Some(by_name);
-        }
-        marker_format(&e.data).or(Some(Format::Binary))
     }
 
     fn parse(&mut self, path: &str) -> Result<&Parsed, Refusal> {
@@ -237,23 +271,13 @@ impl<'a> SopsFiles<'a> {
                 .entries
                 .get(path)
                 .ok_or_else(|| refuse("unverified-secret", path, "not a file of this revision"))?;
-            let format = self.format_of(path).unwrap_or(Format::Binary);
-            let (docs, _) = load_encrypted(format, &e.data).map_err(|err| {
+            let parsed = Parsed::load(path, &e.data).map_err(|err| {
                 refuse(
                     "invalid-sops-file",
                     path,
                     format!("not a valid SOPS file: {err}"),
                 )
             })?;
-            let parsed = Parsed {
-                format,
-                docs: docs.iter().map(|d| Value::Object(map_to_json(d))).collect(),
-                env: if format == Format::Dotenv {
-                    env_pairs(&e.data)
-                } else {
-                    BTreeMap::new()
-                },
-            };
             self.parsed.insert(path.to_string(), parsed);
         }
         Ok(&self.parsed[path])
@@ -278,14 +302,11 @@ impl<'a> SopsFiles<'a> {
         if let Some(p) = self.plaintext.get(path) {
             return Ok(Some(p.clone()));
         }
-        let format = self.parse(path)?.format;
+        self.parse(path)?;
         let Some(unlocker) = self.unlocker.as_mut() else {
             return Ok(None);
         };
-        let data = &self.entries[path].data;
-        let (mut docs, meta) = load_encrypted(format, data)
-            .map_err(|e| refuse("invalid-sops-file", path, e.to_string()))?;
-        crate::sops::ops::decrypt(&mut docs, &meta, unlocker, false, false).map_err(|err| {
+        let docs = self.parsed[path].decrypt(unlocker).map_err(|err| {
             let code = match err {
                 crate::sops::Error::MacMismatch(_) => "mac-mismatch",
                 crate::sops::Error::KeyRecovery(_) => "no-key",
@@ -628,26 +649,28 @@ impl<'a> SopsFiles<'a> {
 
     /// Every SOPS file of the tree (`.yaml`, `.yml`, `.json`, `.env`, `.ini` files that load as
     /// SOPS files of their store), in path order.
-    pub fn sops_paths(&self) -> Vec<String> {
-        let mut v: Vec<String> = self
+    pub fn sops_paths(&mut self) -> Vec<String> {
+        let mut candidates: Vec<String> = self
             .entries
             .iter()
             .filter(|(p, e)| {
-                let f = Format::from_path(Path::new(p));
-                f != Format::Binary
+                Format::from_path(Path::new(p)) != Format::Binary
                     && marker_format(&e.data).is_some()
-                    && load_encrypted(f, &e.data).is_ok()
             })
             .map(|(p, _)| p.to_string())
             .collect();
-        v.sort();
-        v
+        candidates.sort();
+        candidates.retain(|p| {
+            self.parse(p)
+                .is_ok_and(|x| x.format == Format::from_path(Path::new(p)))
+        });
+        candidates
     }
 
     /// A SOPS file decrypted whole (MAC verified), in its own format (for a volume of the
     /// repository tree with `decryptSecrets`).
     pub fn decrypted_file(&mut self, path: &str) -> Result<zeroize::Zeroizing<Vec<u8>>, Refusal> {
-        let format = self.parse(path)?.format;
+        self.parse(path)?;
         let unlocker = self.unlocker.as_mut().ok_or_else(|| {
             refuse(
                 "no-key",
@@ -655,12 +678,11 @@ impl<'a> SopsFiles<'a> {
                 "decrypting needs the age key (secrets.ageKeyFile)",
             )
         })?;
-        let data = &self.entries[path].data;
-        let (mut docs, meta) = load_encrypted(format, data)
-            .map_err(|e| refuse("invalid-sops-file", path, e.to_string()))?;
-        crate::sops::ops::decrypt(&mut docs, &meta, unlocker, false, false)
+        let parsed = &self.parsed[path];
+        let docs = parsed
+            .decrypt(unlocker)
             .map_err(|e| refuse("sops-decrypt-failed", path, e.to_string()))?;
-        emit_plain(format, &docs, &Layout::default())
+        emit_plain(parsed.format, &docs, &Layout::default())
             .map(zeroize::Zeroizing::new)
             .map_err(|e| refuse("sops-decrypt-failed", path, e.to_string()))
     }
