@@ -20,10 +20,6 @@ case $target in
   allowed_signers) printf 'a@b.c,!x@b.c namespaces="git",valid-after="20200101",valid-before="20300101Z" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEQmNkXsHhCgdAs0bDW7sXoGcBX0QXmW6yoiBgTOgJgF c\n*@b.c cert-authority ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEQmNkXsHhCgdAs0bDW7sXoGcBX0QXmW6yoiBgTOgJgF\n' > "$corpus/seed" ;;
   enc_value) grep -ho 'ENC\[[^]]*\]' $v/sops/*.yaml | head -50 | split -l 1 - "$corpus/enc-" ;;
   image_reference) i=0; for r in nginx nginx:1.27 bitnami/redis index.docker.io/library/nginx ghcr.io/org/app:v1 localhost/app 127.0.0.1:5000/a/b:t "ghcr.io/org/app:v1@sha256:$(printf '0%.0s' $(seq 64))" "r.io/a__b/c-d.e@sha512:$(printf 'f%.0s' $(seq 128))" "[::1]:5000/x"; do printf '%s' "$r" > "$corpus/ref-$i"; i=$((i+1)); done ;;
-  image_manifests)
-    printf 'apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    spec:\n      initContainers: [{name: init, image: busybox:1.36}]\n      containers:\n        - {name: app, image: ghcr.io/org/app:v1}\n      volumes: [{name: d, image: {reference: ghcr.io/org/data:v2}}]\n---\nkind: CronJob\nspec: {jobTemplate: {spec: {template: {spec: {containers: [{image: "r.example.com:5000/t/j@sha256:%s"}]}}}}}\n---\nkind: List\nitems: [{kind: Pod, spec: {ephemeralContainers: [{image: alpine}]}}]\n' "$(printf '0%.0s' $(seq 64))" > "$corpus/manifests.yaml"
-    printf 'resources: [deploy.yaml]\nimages:\n  - name: nginx\n    newName: ghcr.io/mirror/nginx\n    newTag: "1.27"\n  - name: ghcr.io/org/app\n    digest: sha256:%s\n---\nkind: Pod\nspec: {containers: [{image: nginx}, {image: "ghcr.io/org/app:v1"}]}\n' "$(printf '0%.0s' $(seq 64))" > "$corpus/kustomization.yaml"
-    printf 'kind: StatefulSet\ntemplate: {spec: {containers: [{image: &a x/y:z}, {image: *a}]}}\n' > "$corpus/anchors.yaml" ;;
   signature_layer)
     for f in $v/cosign/containers-image/signature/fixtures/dir-img-*/* $v/cosign/containers-image/signature/fixtures/*.json $v/cosign/containers-image/signature/fixtures/*.signature; do
       n=$(echo "${f#$v/cosign/containers-image/signature/fixtures/}" | tr / _); cp "$f" "$corpus/$n"

@@ -1,11 +1,10 @@
-//! Container images: references, finding them in manifests, and cosign signature verification
+//! Container images: references, registry access, and cosign signature verification
 //! (keys, trust roots, transparency-log proofs, certificates).
 
 pub mod cert;
 pub mod check;
 pub mod cosign_key;
 pub mod docker_config;
-pub mod manifests;
 pub mod origin;
 pub mod pubkey;
 pub mod reference;

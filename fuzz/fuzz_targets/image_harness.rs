@@ -27,37 +27,6 @@ pub mod image_reference {
     }
 }
 
-/// Kubernetes manifest image discovery and kustomize `images:` overrides: never panic; every
-/// found reference that parses round-trips through its display form.
-pub mod image_manifests {
-    use sigil::image::manifests::{apply_overrides, find, kustomize_overrides, normalise};
-    use sigil::image::reference::Reference;
-
-    /// One input.
-    pub fn run(data: &[u8]) {
-        let Ok(text) = std::str::from_utf8(data) else {
-            return;
-        };
-        let overrides = kustomize_overrides(text).unwrap_or_default();
-        for o in &overrides {
-            let _ = apply_overrides(&o.name, &overrides);
-            let _ = apply_overrides(
-                &format!("{}:t@sha256:{}", o.name, "0".repeat(64)),
-                &overrides,
-            );
-        }
-        for ov in [&[][..], &overrides[..]] {
-            let Ok(found) = find("f", text, ov) else {
-                continue;
-            };
-            for r in normalise(&found).into_iter().flatten() {
-                let shown = r.to_string();
-                assert_eq!(Reference::parse(&shown).as_ref(), Ok(&r), "{shown:?}");
-            }
-        }
-    }
-}
-
 /// Legacy cosign signatures from untrusted bytes: `.sig` manifests (`layers`), containers/image
 /// signature files, and `{payload, annotations}` JSON, each run through the whole verifier
 /// against fixed key, key+Rekor and Fulcio+Rekor authorities. Never panics. The image digest

@@ -59,14 +59,6 @@ pub struct DirectorySpec {
 }
 
 impl Mode {
-    /// The rendered paths.
-    pub fn paths(&self) -> &[String] {
-        match self {
-            Mode::Kustomize(k) => &k.paths,
-            Mode::Directory(d) => &d.paths,
-        }
-    }
-
     /// `kustomize` or `directory`.
     pub fn name(&self) -> &'static str {
         match self {
@@ -98,25 +90,22 @@ impl Choice {
     /// The mode for `path` of the tree `entries` (`auto`: kustomize where it holds a
     /// kustomization file).
     pub fn mode_for(&self, entries: &[Entry], path: &str) -> Mode {
-        self.mode(vec![path.to_string()], |p| {
+        let has_kustomization = || {
             super::kustomization::KUSTOMIZATION_FILES.iter().any(|n| {
-                let f = if p.is_empty() {
+                let f = if path.is_empty() {
                     n.to_string()
                 } else {
-                    format!("{p}/{n}")
+                    format!("{path}/{n}")
                 };
                 entries.iter().any(|e| e.path == f)
             })
-        })
-    }
-
-    /// The mode for `paths`; `has_kustomization` tells whether a path holds one.
-    pub fn mode(&self, paths: Vec<String>, has_kustomization: impl Fn(&str) -> bool) -> Mode {
+        };
         let kustomize = match self.mode.as_str() {
             "kustomize" => true,
             "directory" => false,
-            _ => paths.iter().all(|p| has_kustomization(p)),
+            _ => has_kustomization(),
         };
+        let paths = vec![path.to_string()];
         if kustomize {
             Mode::Kustomize(KustomizeSpec {
                 paths,
@@ -273,11 +262,6 @@ impl Renderer {
             cache: Mutex::new(HashMap::new()),
             workspace: Mutex::new(None),
         })
-    }
-
-    /// The mode.
-    pub fn mode(&self) -> &Mode {
-        &self.mode
     }
 
     /// The kustomize in use, described.
