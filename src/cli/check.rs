@@ -50,7 +50,11 @@ pub fn secrets(
         };
         match check_path(r, choice, &opts, unlocker) {
             Ok(found) => {
-                for refusal in found.refusals.iter().filter(|x| about_secrets(x.code)) {
+                for refusal in found
+                    .refusals
+                    .iter()
+                    .filter(|x| matches!(x.check(), "secrets" | "render"))
+                {
                     println!("{}: {}: {}", refusal.subject, refusal.code, refusal.message);
                     problems += 1;
                 }
@@ -62,21 +66,6 @@ pub fn secrets(
         }
     }
     Ok(if problems == 0 { 0 } else { 1 })
-}
-
-/// Refusals of a render that concern secrets.
-fn about_secrets(code: &str) -> bool {
-    matches!(
-        code,
-        "plaintext-secret"
-            | "unverified-secret"
-            | "invalid-sops-file"
-            | "mac-mismatch"
-            | "no-key"
-            | "sops-decrypt-failed"
-            | "render-failed"
-            | "substitution-failed"
-    )
 }
 
 fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<(), Error> {

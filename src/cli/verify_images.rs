@@ -53,18 +53,6 @@ struct Report<'a> {
     images: &'a [ImageVerdict],
 }
 
-/// Refusals of a render that hide or invalidate images.
-fn about_images(r: &Refusal) -> bool {
-    matches!(
-        r.code,
-        "render-failed"
-            | "unknown-pod-spec"
-            | "unresolved-substitution"
-            | "unverified-source"
-            | "substitution-failed"
-    )
-}
-
 /// Runs the command; returns the exit code.
 pub fn run(args: &Args<'_>) -> Result<i32, Failure> {
     let policy = Policy::load(args.policy).map_err(|errors| {
@@ -125,7 +113,12 @@ fn collect_targets(
         if path.exists() {
             let found =
                 check_path(path, &args.choice, &opts, None).map_err(|(c, m)| Failure(c, m))?;
-            refusals.extend(found.refusals.into_iter().filter(about_images));
+            refusals.extend(
+                found
+                    .refusals
+                    .into_iter()
+                    .filter(|r| r.check() != "secrets"),
+            );
             for (raw, location) in found.images {
                 match Reference::parse(&raw) {
                     Ok(reference) => targets.add(&raw, reference, location),

@@ -555,16 +555,6 @@ fn short(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
 
-/// The check a refusal code belongs to.
-fn check_of(code: &str) -> &'static str {
-    match code {
-        "unverified-source" => "sources",
-        "unknown-pod-spec" | "unresolved-substitution" | "invalid-reference" => "images",
-        "substitution-failed" | "render-failed" => "render",
-        _ => "secrets",
-    }
-}
-
 /// Renders the verified tree as the source's consumer will, runs the shared checks on the
 /// render (sources, pod specs, substitutions, Secrets), and records them in the verdict.
 fn render_and_check<'a>(
@@ -601,11 +591,10 @@ pub(crate) struct Render<'r> {
 
 /// Renders `entries` and runs the shared checks, recording both in `verdict`.
 pub(crate) fn check_render<'a>(
-    r: &Render<'_>,
+    src: &Render<'_>,
     entries: &'a [Entry],
     verdict: &mut serde_json::Value,
 ) -> Result<(Rendered, Checked, SopsFiles<'a>), Stop> {
-    let src = r;
     let mut rendered = src.renderer.render(entries).map_err(|e| {
         if e.operational {
             error(
@@ -651,7 +640,7 @@ pub(crate) fn check_render<'a>(
         .iter()
         .map(|(f, mac)| json!({"id": f, "result": "verified", "macVerified": mac}))
         .collect();
-    let relevant = |r: &&Refusal| src.check_secrets || check_of(r.code) != "secrets";
+    let relevant = |r: &&Refusal| src.check_secrets || r.check() != "secrets";
     let refusals: Vec<&Refusal> = checked.refusals.iter().filter(relevant).collect();
     verdict["refusals"] = refusals
         .iter()
@@ -660,7 +649,7 @@ pub(crate) fn check_render<'a>(
         .collect();
     if let Some(r) = refusals.first() {
         return Err(refuse(
-            check_of(r.code),
+            r.check(),
             r.code,
             Some(r.subject.clone()),
             format!("{}: {}", r.subject, r.message),

@@ -38,6 +38,18 @@ pub struct Refusal {
     pub message: String,
 }
 
+impl Refusal {
+    /// The check a refusal belongs to: `sources`, `images`, `render` or `secrets`.
+    pub fn check(&self) -> &'static str {
+        match self.code {
+            "unverified-source" => "sources",
+            "unknown-pod-spec" | "unresolved-substitution" | "invalid-reference" => "images",
+            "substitution-failed" | "render-failed" => "render",
+            _ => "secrets",
+        }
+    }
+}
+
 fn refuse(code: &'static str, subject: &str, message: impl Into<String>) -> Refusal {
     Refusal {
         code,
