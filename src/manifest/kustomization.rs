@@ -60,7 +60,7 @@ pub fn kustomization_file(tree: &TreeIndex<'_>, dir: &str) -> Result<Option<Stri
     let found: Vec<String> = KUSTOMIZATION_FILES
         .iter()
         .map(|n| join(dir, n))
-        .filter(|p| tree.kind(p) == Kind::File || tree.entry(p).is_some())
+        .filter(|p| tree.entry(p).is_some())
         .collect();
     match found.len() {
         0 => Ok(None),

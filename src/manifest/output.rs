@@ -84,11 +84,8 @@ pub fn files(
     let mut env_files: Vec<(String, Vec<u8>)> = Vec::new();
     for s in &checked.secrets {
         let obj = &objects[s.path][s.object];
-        let subject = format!(
-            "{} ({})",
-            describe(obj),
-            rendered.paths[s.path].objects[s.object].origin
-        );
+        let source = &rendered.paths[s.path].objects[s.object];
+        let subject = format!("{} ({})", source.describe(), source.origin);
         if decrypt {
             let plain = sops.decrypt_object(obj, &s.source, &subject)?;
             secrets[s.path].push(plain);
@@ -176,11 +173,8 @@ pub fn stream(
     let mut objects = pinned(rendered, checked, pins);
     if decrypt {
         for s in &checked.secrets {
-            let subject = format!(
-                "{} ({})",
-                describe(&objects[s.path][s.object]),
-                rendered.paths[s.path].objects[s.object].origin
-            );
+            let source = &rendered.paths[s.path].objects[s.object];
+            let subject = format!("{} ({})", source.describe(), source.origin);
             let plain = sops.decrypt_object(&objects[s.path][s.object], &s.source, &subject)?;
             objects[s.path][s.object] = plain;
         }
@@ -193,11 +187,6 @@ pub fn stream(
             subject: "output".into(),
             message: e,
         })
-}
-
-fn describe(obj: &Value) -> String {
-    let s = |p: &str| obj.pointer(p).and_then(Value::as_str).unwrap_or("");
-    format!("{}/{}", s("/kind"), s("/metadata/name"))
 }
 
 /// A `secretGenerator` entry that regenerates a Secret rendered from a SOPS dotenv file, with
