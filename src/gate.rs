@@ -2,6 +2,7 @@
 //! revisions (git-sync-compatible volume, Flux artifact, Argo CD plugin), serve status.
 
 pub mod config;
+pub mod http;
 pub mod kube;
 pub mod notify;
 pub mod publish;
@@ -9,6 +10,5 @@ pub mod quarantine;
 pub mod reload;
 pub mod render;
 pub mod run;
-pub mod server;
 pub mod state;
 pub mod sync;

@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::config::{GateConfig, NotifyConfig, SourceConfig};
+use super::http::{ServerConfig, start};
 use super::notify::{Notifier, Target};
 use super::reload::PolicyWatch;
-use super::server::{ServerConfig, start};
 use super::state::{Attempt, GateState, Published, Shared, SourceState, Triggers};
 use super::sync::{CACHE_KEY_FILE, SourceFiles, sync};
 use crate::cache_key::CacheKey;
