@@ -106,6 +106,11 @@ case $target in
       git cat-file tree "$t" > "$corpus/tree-$t"; done
     printf 'a.yaml\0x\n@link\0a.yaml\n@up\0../../etc\nsub/b.yaml\0y\n' > "$corpus/entries" ;;
   docker_config) printf '{"auths":{"https://index.docker.io/v1/":{"auth":"dXNlcjpwYXNz"},"ghcr.io":{"username":"u","password":"p"},"quay.io":{"identitytoken":"rt"}},"credHelpers":{"gcr.io":"gcloud"},"credsStore":"pass"}' > "$corpus/config.json" ;;
+  http_request) # a signed GitHub webhook, chunked with extensions and trailers, probes.
+    printf 'POST /hooks/prod HTTP/1.1\r\nHost: gate:8080\r\nUser-Agent: GitHub-Hookshot/1\r\nContent-Type: application/json\r\nX-GitHub-Event: push\r\nX-Hub-Signature-256: sha256=%s\r\nContent-Length: 2\r\n\r\n{}' "$(printf '0%.0s' $(seq 64))" > "$corpus/github"
+    printf 'POST /hooks/prod HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n3;e=1\r\nabc\r\n0\r\nT: v\r\n\r\n' > "$corpus/chunked"
+    printf 'GET /readyz HTTP/1.1\r\nHost: 10.0.0.1:8081\r\nUser-Agent: kube-probe/1.31\r\nAccept: */*\r\nConnection: close\r\n\r\n' > "$corpus/probe"
+    printf '\r\nHEAD /artifacts/a/b.tar.gz HTTP/1.0\r\n\r\n' > "$corpus/http10" ;;
 esac
 [ -d "fuzz/regressions/$target" ] && cp fuzz/regressions/"$target"/* "$corpus"/ 2>/dev/null || true
 cd fuzz

@@ -12,8 +12,10 @@
 //!
 //! # Transport
 //!
-//! A small std-only HTTP/1.1 server, one request per connection (`Connection: close`), which
-//! is what probes, scrapers, Flux and webhook senders need:
+//! A small HTTP/1.1 server on std threads, one request per connection (`Connection: close`),
+//! which is what probes, scrapers, Flux and webhook senders need. Request heads and chunk
+//! sizes are parsed by `httparse` (hyper's parser, fuzzed upstream and here); the limits,
+//! deadlines and the rules below are sigil's:
 //!
 //! - An accept thread hands each connection to a thread of its own, at most
 //!   [`MAX_CONNECTIONS`] at once and at most [`MAX_CONNECTIONS_PER_PEER`] from one source IP
@@ -23,8 +25,9 @@
 //!   (else 408), a body within 10 s of the head (else 400), and each write of the response
 //!   must make progress within 10 s.
 //! - The head is at most 16 KiB and 100 header fields (else 431). Obsolete line folding,
-//!   invalid field names or values, a bare CR or LF, duplicate `Content-Length` and
-//!   `Content-Length` with `Transfer-Encoding` are 400; a transfer coding other than
+//!   invalid field names or values, a bare CR or LF, a target other than origin-form, an
+//!   HTTP/1.1 request without exactly one valid `Host` (two in HTTP/1.0), duplicate
+//!   `Content-Length` and `Content-Length` with `Transfer-Encoding` are 400; a transfer coding other than
 //!   `chunked` is 501; HTTP versions other than 1.0 and 1.1 are 505; an `Expect` other than
 //!   `100-continue` is 417.
 //! - A declared `Content-Length` above [`MAX_BODY`] is answered 413 without reading the body;
@@ -34,6 +37,9 @@
 //!   256 KiB for at most 1 s before closing, so that the client reads the response rather
 //!   than a connection reset; nothing is ever allocated to the size a client declares.
 //! - Paths are matched strictly, without percent-decoding.
+//! - Every reply is counted in `sigil_http_requests_total{handler,code}`: replies given before
+//!   routing (malformed, too large, timed out) as `handler="invalid"`, the 503s of the accept
+//!   thread as `handler="overload"`.
 //!
 //! # Probes
 //!
@@ -258,3 +264,4 @@ use transport::{Inner, listen, lock_conns};
 
 pub use metrics::render_metrics;
 pub use page::render_html;
+pub use request::{ParsedRequest, read_request};

@@ -175,7 +175,7 @@ pub fn render_metrics(st: &GateState) -> String {
         &mut out,
         "sigil_http_requests_total",
         "counter",
-        "HTTP requests served by handler and status code.",
+        "HTTP replies by handler (invalid: refused before routing; overload: refused at the accept) and status code.",
     );
     for ((handler, code), n) in &m.http_requests {
         let _ = writeln!(

@@ -976,6 +976,12 @@ fn one_peer_cannot_take_every_slot() {
         assert!(std::time::Instant::now() < deadline);
         std::thread::sleep(Duration::from_millis(5));
     }
+    assert!(
+        get(v4, "/metrics")
+            .text()
+            .contains("sigil_http_requests_total{handler=\"overload\",code=\"503\"}"),
+        "replies at the accept are counted"
+    );
 }
 
 #[test]
@@ -1061,13 +1067,22 @@ fn malformed_requests_are_refused() {
             400,
         ),
         (
-            "POST /hooks/prod HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+            "POST /hooks/prod HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
             501,
         ),
         (
-            "POST /hooks/prod HTTP/1.1\r\nExpect: x\r\nContent-Length: 0\r\n\r\n",
+            "POST /hooks/prod HTTP/1.1\r\nHost: x\r\nExpect: x\r\nContent-Length: 0\r\n\r\n",
             417,
         ),
+        // RFC 9112 §3.2: exactly one valid Host in HTTP/1.1, at most one in HTTP/1.0.
+        ("GET /livez HTTP/1.1\r\n\r\n", 400),
+        ("GET /livez HTTP/1.1\r\nHost: x\r\nhost: y\r\n\r\n", 400),
+        ("GET /livez HTTP/1.0\r\nHost: x\r\nHost: x\r\n\r\n", 400),
+        ("GET /livez HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
+        ("GET /livez HTTP/1.1\r\nHost: evil/x\r\n\r\n", 400),
+        ("GET /nope HTTP/1.1\r\nHost: \r\n\r\n", 404),
+        ("GET /nope HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", 404),
+        ("GET /nope HTTP/1.0\r\n\r\n", 404),
         (long.as_str(), 431),
         (many.as_str(), 431),
         (
@@ -1080,6 +1095,12 @@ fn malformed_requests_are_refused() {
     // Empty lines before the request line are skipped.
     assert_eq!(raw(f.addr, b"\r\nGET /nope HTTP/1.0\r\n\r\n").code, 404);
     assert!(!f.triggers.wait("prod", Duration::ZERO));
+    // Every reply is counted, those given before routing as handler="invalid".
+    let metrics = get(f.addr, "/metrics").text();
+    for code in [400, 417, 431, 501, 505] {
+        let line = format!("sigil_http_requests_total{{handler=\"invalid\",code=\"{code}\"}}");
+        assert!(metrics.contains(&line), "{line} missing");
+    }
 }
 
 #[test]
@@ -1202,4 +1223,53 @@ fn helpers() {
     assert_eq!(num(f64::INFINITY), "+Inf");
     assert_eq!(num(0.25), "0.25");
     assert_eq!(num(60.0), "60");
+}
+
+#[test]
+fn the_request_reader_on_whole_inputs() {
+    let ok = |input: &[u8]| read_request(input).map(|r| r.body);
+    let chunked = b"POST /h HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let with = |rest: &[u8]| [&chunked[..], rest].concat();
+    assert_eq!(
+        ok(&with(b"3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nT: v\r\n\r\n")).unwrap(),
+        b"abcde"
+    );
+    assert_eq!(
+        ok(&with(b"3 ; a=\"b\"\r\nabc\r\n0\r\n\r\n")).unwrap(),
+        b"abc"
+    );
+    // Oversized and overflowing chunk sizes, a missing chunk end, truncation.
+    assert_eq!(ok(&with(b"100001\r\n")), Err(Some(413)));
+    assert_eq!(ok(&with(b"fffffffffffffffff\r\n")), Err(Some(400)));
+    assert_eq!(ok(&with(b"3\r\nabcX\r\n0\r\n\r\n")), Err(Some(400)));
+    assert_eq!(ok(&with(b"3\r\nab")), Err(Some(400)));
+    assert_eq!(ok(&with(b"zz\r\n")), Err(Some(400)));
+    assert_eq!(
+        ok(&with(format!("{};{}\r\n", 1, "e".repeat(2000)).as_bytes())),
+        Err(Some(400))
+    );
+    let r = read_request(b"GET /a?b HTTP/1.0\r\nX-A:  v \t\r\n\r\n").unwrap();
+    assert_eq!(
+        (r.method.as_str(), r.target.as_str(), r.http10),
+        ("GET", "/a?b", true)
+    );
+    assert_eq!(r.headers, vec![("X-A".to_string(), "v".to_string())]);
+    assert_eq!(
+        ok(b"POST /h HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcdef").unwrap(),
+        b"abc"
+    );
+    // Nothing, or part of a head, then the close: no answer.
+    assert_eq!(ok(b""), Err(None));
+    assert_eq!(ok(b"GET / HTTP/1.1\r\nHost: x\r\n"), Err(None));
+    assert_eq!(ok(b"\r\n\r\n"), Err(None));
+    // Line ends are CRLF only, everywhere in the head.
+    assert_eq!(ok(b"GET / HTTP/1.1\nHost: x\r\n\r\n"), Err(Some(400)));
+    assert_eq!(ok(b"GET / HTTP/1.1\r\nHost: x\r\r\n\r\n"), Err(Some(400)));
+    assert_eq!(ok(b"GET * HTTP/1.1\r\nHost: x\r\n\r\n"), Err(Some(400)));
+    assert_eq!(
+        ok(b"GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n"),
+        Err(Some(400))
+    );
+    assert_eq!(ok(b"GET / HTTP/1.2\r\nHost: x\r\n\r\n"), Err(Some(505)));
+    assert_eq!(ok(b"GET / HTTP/11\r\nHost: x\r\n\r\n"), Err(Some(400)));
 }

@@ -1,19 +1,16 @@
 //! Listeners, connection slots (global and per peer), reading with deadlines, lingering close.
 
 use std::collections::HashMap;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::reply::{Reply, write_reply};
-use super::request::{BodyError, HeadError, Request, framing, parse_head};
-use super::routes::handle;
-use super::{
-    Ctx, LINGER, LINGER_BYTES, Limits, MAX_BODY, MAX_HEAD, ServerHandle, THREAD_STACK,
-    WRITE_TIMEOUT,
-};
+use super::request::{Request, Unreadable};
+use super::routes::{count, handle};
+use super::{Ctx, LINGER, LINGER_BYTES, Limits, ServerHandle, THREAD_STACK, WRITE_TIMEOUT};
 
 pub(super) struct Inner {
     pub(super) ctx: Ctx,
@@ -111,6 +108,7 @@ fn spawn_connection(inner: &Arc<Inner>, stream: TcpStream, peer: IpAddr) {
         let held = conns.per_peer.get(&peer).copied().unwrap_or(0);
         if conns.open.len() >= inner.limits.max_connections || held >= inner.limits.max_per_peer {
             drop(conns);
+            count(&inner.ctx, "overload", 503);
             return busy(&stream);
         }
         let id = conns.next_id;
@@ -151,51 +149,27 @@ fn busy(stream: &TcpStream) {
     }
 }
 
-/// A connection's bytes read so far: `buf[pos..]` is not consumed yet.
-pub(super) struct Conn<'a> {
-    pub(super) stream: &'a TcpStream,
-    buf: Vec<u8>,
-    pos: usize,
+/// Where a connection's bytes come from: the socket (with deadlines), or a byte string.
+pub(super) trait Wire {
+    /// Reads what is available into `buf`, waiting until `deadline` at most.
+    fn read_by(&mut self, buf: &mut [u8], deadline: Instant) -> Result<usize, ReadError>;
+    /// Writes an interim response (`100 Continue`).
+    fn send(&mut self, bytes: &[u8]) -> io::Result<()>;
 }
 
-pub(super) enum ReadError {
-    /// The peer closed the connection.
-    Eof,
-    /// The deadline passed.
-    Timeout,
-    /// Any other I/O error.
-    Io,
-}
-
-impl Conn<'_> {
-    pub(super) fn pending(&self) -> &[u8] {
-        self.buf.get(self.pos..).unwrap_or_default()
-    }
-
-    /// Reads more bytes (at most 8 KiB), waiting until `deadline` at most.
-    pub(super) fn fill(&mut self, deadline: Instant) -> Result<usize, ReadError> {
+impl Wire for &TcpStream {
+    fn read_by(&mut self, buf: &mut [u8], deadline: Instant) -> Result<usize, ReadError> {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(ReadError::Timeout);
         }
-        if self.stream.set_read_timeout(Some(left)).is_err() {
+        if self.set_read_timeout(Some(left)).is_err() {
             return Err(ReadError::Io);
         }
-        if self.pos == self.buf.len() {
-            self.buf.clear();
-            self.pos = 0;
-        } else if self.pos >= 8192 {
-            self.buf.drain(..self.pos);
-            self.pos = 0;
-        }
-        let mut chunk = [0u8; 8192];
         loop {
-            match (&*self.stream).read(&mut chunk) {
+            match self.read(buf) {
                 Ok(0) => return Err(ReadError::Eof),
-                Ok(n) => {
-                    self.buf.extend_from_slice(&chunk[..n]);
-                    return Ok(n);
-                }
+                Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e)
                     if matches!(
@@ -210,186 +184,112 @@ impl Conn<'_> {
         }
     }
 
-    /// Reads the request head (without its final empty line), leaving what follows pending.
-    /// Empty lines before the request line are skipped.
-    fn read_head(&mut self, deadline: Instant) -> Result<Vec<u8>, HeadError> {
-        let mut searched: usize = 0;
-        loop {
-            while self.pending().starts_with(b"\r\n") {
-                self.pos += 2;
-                searched = 0;
-            }
-            let pending = self.pending();
-            let from = searched.saturating_sub(3);
-            if let Some(i) = find(pending.get(from..).unwrap_or_default(), b"\r\n\r\n") {
-                let end = from + i;
-                if end + 4 > MAX_HEAD {
-                    return Err(HeadError::TooLarge);
-                }
-                let head = pending[..end].to_vec();
-                self.pos += end + 4;
-                return Ok(head);
-            }
-            if pending.len() >= MAX_HEAD {
-                return Err(HeadError::TooLarge);
-            }
-            searched = pending.len();
-            let started = !pending.is_empty();
-            match self.fill(deadline) {
-                Ok(_) => {}
-                Err(ReadError::Timeout) if started => return Err(HeadError::Timeout),
-                Err(_) => return Err(HeadError::Closed),
-            }
-        }
-    }
-
-    /// Reads one CRLF-terminated line of at most `max` bytes (without the CRLF).
-    fn read_line(&mut self, deadline: Instant, max: usize) -> Result<Vec<u8>, BodyError> {
-        loop {
-            let pending = self.pending();
-            if let Some(i) = find(pending, b"\r\n") {
-                if i > max {
-                    return Err(BodyError::Bad);
-                }
-                let line = pending[..i].to_vec();
-                self.pos += i + 2;
-                return Ok(line);
-            }
-            if pending.len() > max + 1 {
-                return Err(BodyError::Bad);
-            }
-            self.fill(deadline).map_err(|_| BodyError::Bad)?;
-        }
-    }
-
-    /// Appends exactly `n` more body bytes to `out`.
-    pub(super) fn read_exact_into(
-        &mut self,
-        out: &mut Vec<u8>,
-        n: usize,
-        deadline: Instant,
-    ) -> Result<(), BodyError> {
-        let mut left = n;
-        loop {
-            let pending = self.pending();
-            let take = pending.len().min(left);
-            out.extend_from_slice(&pending[..take]);
-            self.pos += take;
-            left -= take;
-            if left == 0 {
-                return Ok(());
-            }
-            self.fill(deadline).map_err(|_| BodyError::Bad)?;
-        }
-    }
-
-    /// Reads a chunked body of at most [`MAX_BODY`] bytes, and its trailer section.
-    pub(super) fn read_chunked(&mut self, deadline: Instant) -> Result<Vec<u8>, BodyError> {
-        let mut body = Vec::new();
-        loop {
-            let line = self.read_line(deadline, 1024)?;
-            let size = line.split(|b| *b == b';').next().unwrap_or_default();
-            let size = size
-                .strip_suffix(b" ")
-                .or_else(|| size.strip_suffix(b"\t"))
-                .unwrap_or(size);
-            if size.is_empty() || size.len() > 16 || !size.iter().all(u8::is_ascii_hexdigit) {
-                return Err(BodyError::Bad);
-            }
-            let size = std::str::from_utf8(size)
-                .ok()
-                .and_then(|s| u64::from_str_radix(s, 16).ok())
-                .ok_or(BodyError::Bad)?;
-            if size == 0 {
-                break;
-            }
-            if size > (MAX_BODY - body.len()) as u64 {
-                return Err(BodyError::TooLarge);
-            }
-            self.read_exact_into(&mut body, size as usize, deadline)?;
-            if !self.read_line(deadline, 0)?.is_empty() {
-                return Err(BodyError::Bad);
-            }
-        }
-        let mut trailers = 0;
-        loop {
-            let line = self.read_line(deadline, MAX_HEAD)?;
-            if line.is_empty() {
-                return Ok(body);
-            }
-            trailers += line.len() + 2;
-            if trailers > MAX_HEAD {
-                return Err(BodyError::Bad);
-            }
-        }
-    }
-
-    /// Reads and discards unread request bytes, bounded, after a half-close.
-    fn linger(&mut self) {
-        let _ = self.stream.shutdown(Shutdown::Write);
-        let deadline = Instant::now() + LINGER;
-        let mut drained = 0;
-        while drained < LINGER_BYTES {
-            match self.fill(deadline) {
-                Ok(n) => {
-                    drained += n;
-                    self.pos = self.buf.len();
-                }
-                Err(_) => break,
-            }
-        }
+    fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.write_all(bytes)
     }
 }
 
-pub(super) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
+/// A whole input at once (fuzzing and tests): its end is the peer closing.
+impl Wire for &[u8] {
+    fn read_by(&mut self, buf: &mut [u8], _: Instant) -> Result<usize, ReadError> {
+        match self.read(buf) {
+            Ok(0) | Err(_) => Err(ReadError::Eof),
+            Ok(n) => Ok(n),
+        }
+    }
+
+    fn send(&mut self, _: &[u8]) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A connection's bytes read so far: `buf[pos..]` is not consumed yet.
+pub(super) struct Conn<'a> {
+    pub(super) wire: &'a mut dyn Wire,
+    buf: Vec<u8>,
+    pub(super) pos: usize,
+}
+
+pub(super) enum ReadError {
+    /// The peer closed the connection.
+    Eof,
+    /// The deadline passed.
+    Timeout,
+    /// Any other I/O error.
+    Io,
+}
+
+impl<'a> Conn<'a> {
+    pub(super) fn new(wire: &'a mut dyn Wire) -> Conn<'a> {
+        Conn {
+            wire,
+            buf: Vec::new(),
+            pos: 0,
+        }
+    }
+
+    pub(super) fn pending(&self) -> &[u8] {
+        self.buf.get(self.pos..).unwrap_or_default()
+    }
+
+    /// Reads more bytes (at most 8 KiB), waiting until `deadline` at most.
+    pub(super) fn fill(&mut self, deadline: Instant) -> Result<usize, ReadError> {
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        } else if self.pos >= 8192 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        let mut chunk = [0u8; 8192];
+        let n = self.wire.read_by(&mut chunk, deadline)?;
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(n)
+    }
+}
+
+/// Half-closes, then reads and discards unread request bytes (bounded) before the close.
+fn linger(stream: &TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let deadline = Instant::now() + LINGER;
+    let mut drained = 0;
+    let mut wire = stream;
+    let mut chunk = [0u8; 8192];
+    while drained < LINGER_BYTES {
+        match wire.read_by(&mut chunk, deadline) {
+            Ok(n) => drained += n,
+            Err(_) => break,
+        }
+    }
 }
 
 /// Serves the one request of a connection.
 pub(super) fn connection(inner: &Inner, stream: &TcpStream) {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
-    let mut conn = Conn {
-        stream,
-        buf: Vec::new(),
-        pos: 0,
-    };
-    let head = match conn.read_head(Instant::now() + inner.limits.head_timeout) {
-        Ok(head) => head,
-        Err(HeadError::Closed) => return,
-        Err(HeadError::Timeout) => {
-            let _ = write_reply(stream, Reply::text(408, "request timeout"), false);
+    let mut wire = stream;
+    let deadline = Instant::now() + inner.limits.head_timeout;
+    let mut req = match Request::read_head(Conn::new(&mut wire), deadline) {
+        Ok(req) => req,
+        Err(Unreadable::Silent) => return,
+        Err(Unreadable::Answer {
+            reply,
+            linger: then,
+        }) => {
+            count(&inner.ctx, "invalid", reply.code);
+            let _ = write_reply(stream, reply, false);
+            if then {
+                linger(stream);
+            }
             return;
         }
-        Err(HeadError::TooLarge) => {
-            let _ = write_reply(stream, Reply::text(431, "request head too large"), false);
-            return conn.linger();
-        }
-    };
-    let parsed = parse_head(&head).and_then(|(method, target, http10, headers)| {
-        let (framing, expect) = framing(&headers, http10)?;
-        Ok((method, target, headers, framing, expect))
-    });
-    let (method, target, headers, framing, expect_continue) = match parsed {
-        Ok(p) => p,
-        Err(reply) => {
-            let _ = write_reply(stream, reply, false);
-            return conn.linger();
-        }
-    };
-    let mut req = Request {
-        method,
-        target,
-        headers,
-        framing,
-        expect_continue,
-        conn,
-        body_read: false,
     };
     let head_only = req.method == "HEAD";
     let reply = handle(&inner.ctx, &mut req);
+    let unread = req.unread();
+    drop(req);
     let _ = write_reply(stream, reply, head_only);
-    if req.unread() {
-        req.conn.linger();
+    if unread {
+        linger(stream);
     }
 }
