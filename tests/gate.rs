@@ -553,6 +553,243 @@ fn probes_answer_while_idle_connections_hold_the_server() {
     assert!(child.wait().unwrap().success());
 }
 
+/// A TCP connection to 127.0.0.1:`port` from the loopback address `src` (127.x.y.z), so one
+/// test can be many peers.
+fn connect_from(src: [u8; 4], port: u16) -> std::io::Result<std::net::TcpStream> {
+    use std::os::fd::FromRawFd;
+    let addr = |ip: [u8; 4], port: u16| libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes(ip),
+        },
+        sin_zero: [0; 8],
+    };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: a fresh socket owned by the returned stream; the addresses outlive the calls.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let stream = std::net::TcpStream::from_raw_fd(fd);
+        let local = addr(src, 0);
+        if libc::bind(fd, (&raw const local).cast(), len) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let remote = addr([127, 0, 0, 1], port);
+        if libc::connect(fd, (&raw const remote).cast(), len) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(stream)
+    }
+}
+
+/// The gate's resident set size in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// One request on `s`; the status code, 0 when the connection closed without one.
+fn exchange(mut s: std::net::TcpStream, request: &[u8]) -> u16 {
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let _ = s.write_all(request);
+    let _ = s.shutdown(std::net::Shutdown::Write);
+    let mut resp = Vec::new();
+    let _ = s.read_to_end(&mut resp);
+    String::from_utf8_lossy(&resp)
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+fn sync_runs(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("sigil_sync_runs_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// The load test of the HTTP edge (loopback only, bounded): 300 idle and 300
+/// one-byte-a-second clients from many peers while the probes answer within 100 ms; 2,000
+/// signed webhooks from 64 threads, each answered 202 or 503, coalesced into far fewer syncs;
+/// 300 malformed requests each answered 4xx or closed; the gate's RSS under 64 MiB throughout.
+#[test]
+fn the_http_edge_under_load() {
+    let lab = Lab::new();
+    lab.write("apps/web/configmap.yaml", CONFIGMAP);
+    lab.commit("first", true);
+    let (port, probe_port) = (free_port(), free_port());
+    let secret = "load-secret";
+    let config = lab.config("", Some((port, Some(secret))));
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        &format!("bind: \"127.0.0.1:{port}\""),
+        &format!("bind: \"127.0.0.1:{port}\", probeBind: \"127.0.0.1:{probe_port}\""),
+    );
+    std::fs::write(&config, text).unwrap();
+    let mut c = lab.s.cmd(sigil());
+    c.args(["gate", "--config"])
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().unwrap();
+    let pid = child.id();
+    wait_for("readyz", || {
+        http(probe_port, "GET", "/readyz", &[], b"").0 == 200
+    });
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let peak = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                peak = peak.max(rss_kib(pid));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            peak
+        })
+    };
+    let probe = |what: &str| {
+        for path in ["/livez", "/readyz"] {
+            let t = Instant::now();
+            assert_eq!(
+                http(probe_port, "GET", path, &[], b"").0,
+                200,
+                "{path} {what}"
+            );
+            assert!(
+                t.elapsed() < Duration::from_millis(100),
+                "{path} took {:?} {what}",
+                t.elapsed()
+            );
+        }
+    };
+
+    // 300 idle connections and 300 slow clients, 20 peers of 30 each.
+    let peer = |i: usize| [127, 0, 1 + (i / 30) as u8, 1];
+    let (mut idle, mut slow) = (Vec::new(), Vec::new());
+    for i in 0..600 {
+        let s = connect_from(peer(i), port).unwrap();
+        if i % 2 == 0 {
+            idle.push(s)
+        } else {
+            slow.push(s)
+        }
+    }
+    // Every slot of the main listener is taken: a new peer is turned away at once.
+    assert_eq!(http(port, "GET", "/livez", &[], b"").0, 503);
+    let request = b"GET /livez HTTP/1.1\r\nHost: x\r\n\r\n";
+    let started = Instant::now();
+    let mut sent = 0;
+    while started.elapsed() < Duration::from_secs(6) {
+        for s in &mut slow {
+            let _ = s.write_all(&request[sent % request.len()..][..1]);
+        }
+        sent += 1;
+        for _ in 0..5 {
+            probe("under idle and slow clients");
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+    drop(idle);
+    drop(slow);
+    wait_for("the main listener again", || {
+        http(port, "GET", "/livez", &[], b"").0 == 200
+    });
+
+    // 2,000 signed webhooks from 64 threads, 8 peers.
+    let before = sync_runs(&String::from_utf8(http(port, "GET", "/metrics", &[], b"").1).unwrap());
+    let body = br#"{"ref":"refs/heads/main"}"#;
+    let signature = format!("sha256={}", hmac_hex(secret.as_bytes(), body));
+    let hook = format!(
+        "POST /hooks/app HTTP/1.1\r\nHost: gate\r\nX-GitHub-Event: push\r\nX-Hub-Signature-256: {signature}\r\nContent-Length: {}\r\n\r\n{}",
+        body.len(),
+        std::str::from_utf8(body).unwrap()
+    );
+    let codes: Vec<u16> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..64)
+            .map(|t| {
+                let hook = hook.as_bytes();
+                scope.spawn(move || {
+                    (0..2000 / 64 + usize::from(t < 2000 % 64))
+                        .map(
+                            |_| match connect_from([127, 0, 2, 1 + (t % 8) as u8], port) {
+                                Ok(s) => exchange(s, hook),
+                                Err(_) => 0,
+                            },
+                        )
+                        .collect::<Vec<u16>>()
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect()
+    });
+    assert_eq!(codes.len(), 2000);
+    let accepted = codes.iter().filter(|c| **c == 202).count();
+    let others: Vec<_> = codes.iter().filter(|c| !matches!(c, 202 | 503)).collect();
+    assert!(
+        others.is_empty(),
+        "{} answers not 202/503: {others:?}",
+        others.len()
+    );
+    assert!(
+        accepted >= 1000,
+        "only {accepted} of 2000 webhooks accepted"
+    );
+    probe("after the webhooks");
+    let mut after = 0;
+    wait_for("the syncs asked for", || {
+        after = sync_runs(&String::from_utf8(http(port, "GET", "/metrics", &[], b"").1).unwrap());
+        after > before
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    after = sync_runs(&String::from_utf8(http(port, "GET", "/metrics", &[], b"").1).unwrap());
+    let syncs = after - before;
+    assert!(
+        syncs * 4 <= accepted as u64,
+        "{syncs} syncs for {accepted} accepted webhooks: not coalesced"
+    );
+
+    // 300 malformed requests.
+    let malformed: [&[u8]; 6] = [
+        b"GET /livez HTTP/1.1\r\n\r\n",
+        b"GET /livez HTTP/1.1\nHost: x\r\n\r\n",
+        b"POST /hooks/app HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+        b"GET livez HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"POST /hooks/app HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n",
+    ];
+    for i in 0..300 {
+        let s = connect_from([127, 0, 3, 1 + (i % 8) as u8], port).unwrap();
+        let code = exchange(s, malformed[i % malformed.len()]);
+        assert!(
+            code == 0 || (400..500).contains(&code),
+            "{code} for {:?}",
+            String::from_utf8_lossy(malformed[i % malformed.len()])
+        );
+    }
+    probe("after malformed requests");
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let peak = peak.join().unwrap();
+    assert!(peak > 0 && peak < 64 << 10, "peak RSS {peak} KiB");
+    eprintln!(
+        "load: {accepted}/2000 webhooks accepted, {syncs} syncs, peak RSS {} MiB",
+        peak >> 10
+    );
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
+}
+
 #[test]
 fn artifacts_are_deterministic() {
     let lab = Lab::new();
