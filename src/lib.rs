@@ -13,3 +13,4 @@ pub mod process;
 pub mod redact;
 pub mod signature;
 pub mod sops;
+pub mod verdict;

@@ -18,6 +18,7 @@ use crate::manifest::check::Options;
 use crate::manifest::render::Choice;
 use crate::manifest::secrets::Refusal;
 use crate::policy::Policy;
+use crate::verdict::Decision;
 
 /// Arguments of `verify images`.
 pub struct Args<'a> {
@@ -179,7 +180,7 @@ fn report(
                     let by: Vec<String> = v
                         .signatures
                         .iter()
-                        .filter(|s| s.result == "verified")
+                        .filter(|s| s.result == Decision::Verified)
                         .map(|s| format!("{} ({})", s.identity.as_deref().unwrap_or("?"), s.format))
                         .collect();
                     let by = if by.is_empty() {
@@ -202,7 +203,11 @@ fn report(
                         v.reason.unwrap_or("refused"),
                         v.detail.as_deref().unwrap_or("")
                     );
-                    for s in v.signatures.iter().filter(|s| s.result != "verified") {
+                    for s in v
+                        .signatures
+                        .iter()
+                        .filter(|s| s.result != Decision::Verified)
+                    {
                         println!(
                             "    {} [{}]: {} — {}",
                             s.source,

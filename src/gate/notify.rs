@@ -17,6 +17,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
+use super::state::AttemptResult;
 use super::state::{Attempt, Shared};
 
 /// Where notifications go.
@@ -127,14 +128,14 @@ impl Notifier {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let last = inner.last.get(source).cloned().unwrap_or(Last::Nothing);
         let (event, now) = match attempt.result {
-            "published" => {
+            AttemptResult::Published => {
                 let event = match last {
                     Last::Refused(_) | Last::Error(_) => "recovered",
                     _ => "published",
                 };
                 (event, Last::Published)
             }
-            "refused" => {
+            AttemptResult::Refused => {
                 let key = attempt
                     .commit
                     .clone()
@@ -145,7 +146,7 @@ impl Notifier {
                 }
                 ("refused", Last::Refused(key))
             }
-            "error" => {
+            AttemptResult::Error => {
                 let key = attempt.reason.clone().unwrap_or_default();
                 if last == Last::Error(key.clone()) {
                     return;
@@ -381,8 +382,8 @@ mod tests {
         Arc::new(Mutex::new(GateState::default()))
     }
 
-    fn attempt(result: &'static str, commit: &str) -> Attempt {
-        let refused = result == "refused";
+    fn attempt(result: AttemptResult, commit: &str) -> Attempt {
+        let refused = result == AttemptResult::Refused;
         Attempt {
             commit: Some(commit.to_string()),
             at: "2026-01-01T00:00:00Z".to_string(),
@@ -442,7 +443,7 @@ mod tests {
             Duration::ZERO,
             Arc::clone(&st),
         );
-        n.notify("prod", &attempt("refused", C1));
+        n.notify("prod", &attempt(AttemptResult::Refused, C1));
         let c = recv(&rx);
         assert_eq!(c.path, "/services/T0/B0/XYZ");
         assert_eq!(c.header("content-type"), Some("application/json"));
@@ -482,7 +483,7 @@ mod tests {
             Duration::ZERO,
             Arc::clone(&st),
         );
-        n.notify("prod", &attempt("refused", C1));
+        n.notify("prod", &attempt(AttemptResult::Refused, C1));
         let mut got = [recv(&rx), recv(&rx)];
         got.sort_by(|a, b| a.path.cmp(&b.path));
         let [plain, signed] = got;
@@ -522,41 +523,41 @@ mod tests {
         );
         let result = |rx: &Receiver<Captured>| recv(rx).json()["result"].clone();
 
-        n.notify("prod", &attempt("published", C1));
+        n.notify("prod", &attempt(AttemptResult::Published, C1));
         assert_eq!(result(&rx), "published");
-        n.notify("prod", &attempt("unchanged", C1));
+        n.notify("prod", &attempt(AttemptResult::Unchanged, C1));
         nothing(&rx);
 
-        n.notify("prod", &attempt("refused", C2));
+        n.notify("prod", &attempt(AttemptResult::Refused, C2));
         assert_eq!(result(&rx), "refused");
-        n.notify("prod", &attempt("refused", C2));
-        n.notify("prod", &attempt("refused", C2));
+        n.notify("prod", &attempt(AttemptResult::Refused, C2));
+        n.notify("prod", &attempt(AttemptResult::Refused, C2));
         nothing(&rx);
         // Another source has its own state.
-        n.notify("stage", &attempt("refused", C2));
+        n.notify("stage", &attempt(AttemptResult::Refused, C2));
         assert_eq!(result(&rx), "refused");
 
         // A newer commit refused is news.
-        n.notify("prod", &attempt("refused", C3));
+        n.notify("prod", &attempt(AttemptResult::Refused, C3));
         let v = recv(&rx).json();
         assert_eq!(
             (v["result"].as_str(), v["commit"].as_str()),
             (Some("refused"), Some(C3))
         );
 
-        n.notify("prod", &attempt("published", C3));
+        n.notify("prod", &attempt(AttemptResult::Published, C3));
         assert_eq!(result(&rx), "recovered");
-        n.notify("prod", &attempt("published", C1));
+        n.notify("prod", &attempt(AttemptResult::Published, C1));
         assert_eq!(result(&rx), "published");
 
         // Errors: once per reason, and a publish after errors is a recovery.
-        let mut e = attempt("error", C1);
+        let mut e = attempt(AttemptResult::Error, C1);
         e.reason = Some("unreachable".to_string());
         n.notify("prod", &e);
         assert_eq!(result(&rx), "error");
         n.notify("prod", &e);
         nothing(&rx);
-        n.notify("prod", &attempt("published", C2));
+        n.notify("prod", &attempt(AttemptResult::Published, C2));
         assert_eq!(result(&rx), "recovered");
     }
 
@@ -577,24 +578,24 @@ mod tests {
             Duration::from_secs(3600),
             Arc::clone(&st),
         );
-        n.notify("prod", &attempt("refused", C1));
+        n.notify("prod", &attempt(AttemptResult::Refused, C1));
         recv(&rx);
         recv(&rx);
         // Another refusal within the interval is dropped (per event kind)...
-        n.notify("prod", &attempt("refused", C2));
+        n.notify("prod", &attempt(AttemptResult::Refused, C2));
         nothing(&rx);
         assert_eq!(metric(&st, "slack", "dropped", 2), 1);
         assert_eq!(metric(&st, "webhook", "dropped", 2), 1);
         // ...but the recovery that follows is a different event and goes out.
-        n.notify("prod", &attempt("published", C2));
+        n.notify("prod", &attempt(AttemptResult::Published, C2));
         recv(&rx);
         recv(&rx);
         // Flapping back to refused within the interval: dropped again.
-        n.notify("prod", &attempt("refused", C1));
+        n.notify("prod", &attempt(AttemptResult::Refused, C1));
         nothing(&rx);
         assert_eq!(metric(&st, "slack", "dropped", 2), 2);
         // The limit is per source.
-        n.notify("stage", &attempt("refused", C1));
+        n.notify("stage", &attempt(AttemptResult::Refused, C1));
         recv(&rx);
         recv(&rx);
         assert_eq!(metric(&st, "slack", "sent", 2), 3);
@@ -618,7 +619,7 @@ mod tests {
             Duration::ZERO,
             Arc::clone(&st),
         );
-        n.notify("prod", &attempt("refused", C1));
+        n.notify("prod", &attempt(AttemptResult::Refused, C1));
         assert_eq!(recv(&rx).path, "/x?token=SECRET");
         assert_eq!(metric(&st, "webhook", "failed", 1), 1);
         assert_eq!(metric(&st, "slack", "failed", 1), 1);

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::state::AttemptResult;
 use super::sync::{Render, Stop, check_render, verify_images};
 use crate::git::repo::Repo;
 use crate::git::tree;
@@ -175,12 +176,12 @@ pub fn run(a: &RenderArgs<'_>) -> i32 {
     };
     let mut verdict = serde_json::json!({});
     let stop = |s: Stop| {
-        let code = if s.result == "refused" { 1 } else { 3 };
-        let what = if s.result == "refused" {
-            "refused"
+        let code = if s.result == AttemptResult::Refused {
+            1
         } else {
-            "error"
+            3
         };
+        let what = s.result.as_str();
         fail(
             code,
             &format!("{what}: {} {}: {}", s.check, s.reason, s.message),

@@ -12,6 +12,7 @@ use super::config::{GateConfig, NotifyConfig, SourceConfig};
 use super::http::{ServerConfig, start};
 use super::notify::{Notifier, Target};
 use super::reload::PolicyWatch;
+use super::state::AttemptResult;
 use super::state::{Attempt, GateState, Published, Shared, SourceState, Triggers};
 use super::sync::{CACHE_KEY_FILE, SourceFiles, sync};
 use crate::cache_key::CacheKey;
@@ -59,9 +60,9 @@ pub fn log(level: &str, msg: &str, fields: &[(&str, &str)]) {
 
 fn log_attempt(source: &str, a: &Attempt) {
     let level = match a.result {
-        "refused" => "warn",
-        "error" => "error",
-        _ => "info",
+        AttemptResult::Refused => "warn",
+        AttemptResult::Error => "error",
+        AttemptResult::Published | AttemptResult::Unchanged => "info",
     };
     let duration = format!("{:.3}", a.duration_seconds);
     log(
@@ -69,7 +70,7 @@ fn log_attempt(source: &str, a: &Attempt) {
         &a.message,
         &[
             ("source", source),
-            ("result", a.result),
+            ("result", a.result.as_str()),
             ("commit", a.commit.as_deref().unwrap_or("")),
             ("check", a.check.as_deref().unwrap_or("")),
             ("reason", a.reason.as_deref().unwrap_or("")),
@@ -259,7 +260,7 @@ fn record_policy_error(src: &SourceConfig, why: &str, shared: &Shared, notifier:
     let attempt = Attempt {
         commit: None,
         at: crate::sops::time::format_unix(crate::sops::time::now_unix()),
-        result: "error",
+        result: AttemptResult::Error,
         reason: Some("policy-error".into()),
         check: Some("policy".into()),
         subject: Some(src.policy_path.display().to_string()),
@@ -276,14 +277,14 @@ fn report(
     published: Option<Published>,
     shared: &Shared,
     notifier: Option<&Notifier>,
-) -> &'static str {
+) -> AttemptResult {
     // Whatever a check put in its message, no URL leaves with credentials, query or fragment.
     attempt.message = crate::redact::text(&attempt.message);
     attempt.subject = attempt.subject.as_deref().map(crate::redact::text);
     log_attempt(source, &attempt);
     let result = attempt.result;
     if let Some(n) = notifier
-        && result != "unchanged"
+        && result != AttemptResult::Unchanged
     {
         n.notify(source, &attempt);
     }
@@ -300,7 +301,7 @@ fn sync_and_record(
     shared: &Shared,
     notifier: Option<&Notifier>,
     cache_key: Option<&CacheKey>,
-) -> &'static str {
+) -> AttemptResult {
     let (served, first_sync) = shared
         .lock()
         .ok()
@@ -339,9 +340,9 @@ fn run_once(config: &GateConfig, shared: &Shared, cache_key: Option<&CacheKey>) 
     let mut code = 0;
     for src in &config.sources {
         match sync_and_record(src, &config.state_dir, shared, None, cache_key) {
-            "refused" => code = code.max(1),
-            "error" => code = 3,
-            _ => {}
+            AttemptResult::Refused => code = code.max(1),
+            AttemptResult::Error => code = 3,
+            AttemptResult::Published | AttemptResult::Unchanged => {}
         }
     }
     if let Ok(s) = shared.lock() {
@@ -350,7 +351,7 @@ fn run_once(config: &GateConfig, shared: &Shared, cache_key: Option<&CacheKey>) 
             println!(
                 "{}: {} {}{}",
                 src.name,
-                a.map_or("?", |a| a.result),
+                a.map_or("?", |a| a.result.as_str()),
                 a.and_then(|a| a.commit.as_deref())
                     .map(|c| &c[..c.len().min(12)])
                     .unwrap_or("-"),

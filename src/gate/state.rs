@@ -68,6 +68,32 @@ pub struct Published {
     pub render: Option<serde_json::Value>,
 }
 
+/// How a sync attempt ended (serialised in lowercase).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AttemptResult {
+    /// A new verified revision was published.
+    Published,
+    /// The published revision is still the newest.
+    Unchanged,
+    /// A check refused the revision; the last good one stays.
+    Refused,
+    /// The gate could not decide (fetch, registry, render tool, publish); never a pass.
+    Error,
+}
+
+impl AttemptResult {
+    /// `published`, `unchanged`, `refused` or `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptResult::Published => "published",
+            AttemptResult::Unchanged => "unchanged",
+            AttemptResult::Refused => "refused",
+            AttemptResult::Error => "error",
+        }
+    }
+}
+
 /// One sync attempt.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -76,8 +102,8 @@ pub struct Attempt {
     pub commit: Option<String>,
     /// RFC 3339 time.
     pub at: String,
-    /// `published`, `unchanged`, `refused` or `error`.
-    pub result: &'static str,
+    /// How it ended.
+    pub result: AttemptResult,
     /// Reason code for refused/error.
     pub reason: Option<String>,
     /// The failing check: `commits`, `tags`, `ancestry`, `secrets`, `images`, `fetch`, `publish`,
@@ -150,7 +176,7 @@ impl GateState {
     pub fn record(&mut self, source: &str, attempt: Attempt, published: Option<Published>) {
         let m = &mut self.metrics;
         *m.sync_runs
-            .entry((source.to_string(), attempt.result.to_string()))
+            .entry((source.to_string(), attempt.result.as_str().to_string()))
             .or_default() += 1;
         let d = m
             .durations
@@ -165,7 +191,7 @@ impl GateState {
         }
         d.1 += attempt.duration_seconds;
         d.2 += 1;
-        if attempt.result == "refused" {
+        if attempt.result == AttemptResult::Refused {
             let key = (
                 source.to_string(),
                 attempt.check.clone().unwrap_or_default(),
@@ -177,10 +203,10 @@ impl GateState {
             return;
         };
         match attempt.result {
-            "refused" | "error" => s.consecutive_failures += 1,
+            AttemptResult::Refused | AttemptResult::Error => s.consecutive_failures += 1,
             _ => s.consecutive_failures = 0,
         }
-        if attempt.result == "refused" {
+        if attempt.result == AttemptResult::Refused {
             s.recent_refusals.push_front(attempt.clone());
             s.recent_refusals.truncate(RECENT_REFUSALS);
         }

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::config::SourceConfig;
 use super::publish::{Volume, flux_status, write_artifact};
 use super::quarantine::{FetchError, Quarantine};
-use super::state::{ArtifactInfo, Attempt, ImageSummary, Published};
+use super::state::{ArtifactInfo, Attempt, AttemptResult, ImageSummary, Published};
 use crate::cache_key::CacheKey;
 use crate::git::repo::Repo;
 use crate::git::tree::{self, Entry};
@@ -25,6 +25,7 @@ use crate::manifest::output;
 use crate::manifest::render::Rendered;
 use crate::manifest::secrets::{Refusal, SopsFiles};
 use crate::policy::Mode;
+use crate::verdict::Decision;
 
 /// Git operations time limit.
 pub const GIT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -81,7 +82,7 @@ impl<T> Verified<T> {
 
 /// A refusal or error on the way.
 pub(crate) struct Stop {
-    pub(crate) result: &'static str,
+    pub(crate) result: AttemptResult,
     pub(crate) check: &'static str,
     pub(crate) reason: String,
     pub(crate) subject: Option<String>,
@@ -108,7 +109,7 @@ fn refuse(
     message: impl Into<String>,
 ) -> Stop {
     Stop {
-        result: "refused",
+        result: AttemptResult::Refused,
         check,
         reason: reason.into(),
         subject,
@@ -118,7 +119,7 @@ fn refuse(
 
 fn error(check: &'static str, reason: impl Into<String>, message: impl Into<String>) -> Stop {
     Stop {
-        result: "error",
+        result: AttemptResult::Error,
         check,
         reason: reason.into(),
         subject: None,
@@ -262,7 +263,7 @@ pub fn sync(
             let attempt = Attempt {
                 commit: Some(p.commit.clone()),
                 at: format_unix(at),
-                result: "published",
+                result: AttemptResult::Published,
                 reason: None,
                 check: None,
                 subject: None,
@@ -280,7 +281,7 @@ pub fn sync(
             let attempt = Attempt {
                 commit: Some(c.clone()),
                 at: format_unix(at),
-                result: "unchanged",
+                result: AttemptResult::Unchanged,
                 reason: None,
                 check: None,
                 subject: None,
@@ -294,11 +295,7 @@ pub fn sync(
             }
         }
         Err(stop) => {
-            verdict["result"] = if stop.result == "refused" {
-                "refused".into()
-            } else {
-                "error".into()
-            };
+            verdict["result"] = stop.result.as_str().into();
             verdict["reason"] = stop.reason.clone().into();
             verdict["check"] = stop.check.into();
             verdict["message"] = stop.message.clone().into();
@@ -731,7 +728,7 @@ pub(crate) fn verify_images(
             signer: v
                 .signatures
                 .iter()
-                .find(|s| s.result == "verified")
+                .find(|s| s.result == Decision::Verified)
                 .and_then(|s| s.identity.clone()),
         })
         .collect();

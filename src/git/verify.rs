@@ -12,6 +12,7 @@ use super::repo::{GitError, Repo};
 use crate::cache_key::CacheKey;
 use crate::policy::{Policy, Rule, Signer};
 use crate::signature::{Refusal, openpgp, ssh};
+use crate::verdict::Decision;
 
 /// The verdict for one commit or tag.
 #[derive(Serialize, Debug, Clone)]
@@ -21,8 +22,8 @@ pub struct Verdict {
     pub id: String,
     /// `commit` or `tag`.
     pub kind: &'static str,
-    /// `verified` or `refused`.
-    pub result: &'static str,
+    /// Verified or refused.
+    pub result: Decision,
     /// Reason code when refused.
     pub reason: Option<&'static str>,
     /// Human explanation.
@@ -46,7 +47,7 @@ impl Verdict {
         Verdict {
             id: id.to_string(),
             kind,
-            result: "refused",
+            result: Decision::Refused,
             reason: None,
             detail: None,
             signature_type: None,
@@ -69,7 +70,7 @@ impl Verdict {
     }
 
     fn refuse(mut self, code: &'static str, detail: impl Into<String>) -> Verdict {
-        self.result = "refused";
+        self.result = Decision::Refused;
         self.reason = Some(code);
         self.detail = Some(detail.into());
         self
@@ -77,7 +78,7 @@ impl Verdict {
 
     /// Is this object verified?
     pub fn verified(&self) -> bool {
-        self.result == "verified"
+        self.result == Decision::Verified
     }
 }
 
@@ -340,7 +341,7 @@ fn evaluate(
             ),
         );
     }
-    v.result = "verified";
+    v.result = Decision::Verified;
     v
 }
 
@@ -384,7 +385,7 @@ impl Cached {
 
     fn verdict(&self, id: &str) -> Verdict {
         let mut v = Verdict::new(id, "commit");
-        v.result = "verified";
+        v.result = Decision::Verified;
         v.signature_type = match self.signature_type.as_deref() {
             Some("openpgp") => Some("openpgp"),
             Some("ssh") => Some("ssh"),
@@ -666,7 +667,7 @@ fn vouch_side_branches(
             if let Some(&j) = index.get(p.as_str())
                 && out[j].reason == Some("unsigned")
             {
-                out[j].result = "verified";
+                out[j].result = Decision::Verified;
                 out[j].reason = None;
                 out[j].detail = Some(format!("unsigned, vouched for by the verified merge {id}"));
                 stack.extend(parents.get(&p).cloned().unwrap_or_default());
@@ -786,7 +787,7 @@ pub fn verify_tag(
                 }
             }
         }
-        v.result = "verified";
+        v.result = Decision::Verified;
         verdicts.push(v);
         match tag.kind.as_str() {
             "commit" => return Ok((verdicts, Some(tag.object))),

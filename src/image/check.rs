@@ -18,6 +18,7 @@ use super::signature::{self, Location};
 use super::verify::{self, Requirements, SignatureReport};
 use crate::cache_key::CacheKey;
 use crate::policy::images::{ImagePolicy, ImageRule};
+use crate::verdict::Decision;
 
 /// The outcome of one image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -39,8 +40,8 @@ pub struct SignatureVerdict {
     pub source: String,
     /// `legacy` or `bundle`.
     pub format: &'static str,
-    /// `verified` or `refused`.
-    pub result: &'static str,
+    /// Verified or refused.
+    pub result: Decision,
     /// Reason code when refused.
     pub reason: Option<&'static str>,
     /// Explanation when refused.
@@ -307,7 +308,7 @@ impl Checker<'_> {
                         } else {
                             "legacy"
                         },
-                        result: "verified",
+                        result: Decision::Verified,
                         reason: None,
                         detail: None,
                         authority: g("authority"),
@@ -321,8 +322,10 @@ impl Checker<'_> {
 
     fn cache_put(&self, key: &str, sigs: &[SignatureVerdict]) {
         let Some(cache) = &self.cache else { return };
-        let passed: Vec<&SignatureVerdict> =
-            sigs.iter().filter(|s| s.result == "verified").collect();
+        let passed: Vec<&SignatureVerdict> = sigs
+            .iter()
+            .filter(|s| s.result == Decision::Verified)
+            .collect();
         let doc = serde_json::json!({ "signatures": passed });
         let record = cache
             .key
@@ -430,7 +433,7 @@ fn signature_verdict(r: &SignatureReport) -> SignatureVerdict {
         Ok(p) => SignatureVerdict {
             source: r.source.clone(),
             format: r.format,
-            result: "verified",
+            result: Decision::Verified,
             reason: None,
             detail: None,
             authority: Some(p.authority.clone()),
@@ -440,7 +443,7 @@ fn signature_verdict(r: &SignatureReport) -> SignatureVerdict {
         Err(f) => SignatureVerdict {
             source: r.source.clone(),
             format: r.format,
-            result: "refused",
+            result: Decision::Refused,
             reason: Some(f.reason),
             detail: Some(f.detail.clone()),
             authority: None,

@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use crate::gate::state::AttemptResult;
 use crate::gate::state::GateState;
 
 use super::routes::rfc3339_now;
@@ -112,14 +113,14 @@ signed by {} at {}</td></tr>",
         match &s.last_attempt {
             Some(a) => {
                 let class = match a.result {
-                    "published" | "unchanged" => "ok",
-                    _ => "bad",
+                    AttemptResult::Published | AttemptResult::Unchanged => "ok",
+                    AttemptResult::Refused | AttemptResult::Error => "bad",
                 };
                 let _ = write!(
                     h,
                     "<tr><th>Last attempt</th><td><span class=\"{class}\">{}</span> {} \
 at {} ({:.2}s) {}</td></tr>",
-                    esc(a.result),
+                    esc(a.result.as_str()),
                     a.reason
                         .as_deref()
                         .map(|r| format!("<code>{}</code>", esc(r)))

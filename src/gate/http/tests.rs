@@ -6,7 +6,7 @@ use super::routes::{hex_decode, safe_name};
 use super::transport::lock_conns;
 use super::*;
 use crate::gate::state::{
-    Attempt, DURATION_BUCKETS, GateState, ImageSummary, Published, SourceState,
+    Attempt, AttemptResult, DURATION_BUCKETS, GateState, ImageSummary, Published, SourceState,
 };
 use crate::sops::time::now_unix;
 use hmac::{Hmac, Mac};
@@ -49,14 +49,14 @@ fn published(commit: &str) -> Published {
     }
 }
 
-fn attempt(result: &'static str, commit: &str, message: &str) -> Attempt {
+fn attempt(result: AttemptResult, commit: &str, message: &str) -> Attempt {
     Attempt {
         commit: Some(commit.to_string()),
         at: "2026-01-01T00:00:00Z".to_string(),
         result,
-        reason: (result == "refused").then(|| "untrusted-key".to_string()),
-        check: (result == "refused").then(|| "commits".to_string()),
-        subject: (result == "refused").then(|| commit.to_string()),
+        reason: (result == AttemptResult::Refused).then(|| "untrusted-key".to_string()),
+        check: (result == AttemptResult::Refused).then(|| "commits".to_string()),
+        subject: (result == AttemptResult::Refused).then(|| commit.to_string()),
         message: message.to_string(),
         duration_seconds: 0.3,
     }
@@ -216,7 +216,7 @@ fn readyz_waits_for_every_source_and_fails_on_shutdown() {
     assert!(r.text().contains("prod, stage"), "{}", r.text());
     f.shared.lock().unwrap().record(
         "prod",
-        attempt("published", "aa", ""),
+        attempt(AttemptResult::Published, "aa", ""),
         Some(published("aa")),
     );
     let r = get(f.addr, "/readyz");
@@ -224,7 +224,7 @@ fn readyz_waits_for_every_source_and_fails_on_shutdown() {
     assert!(r.text().contains("stage") && !r.text().contains("prod"));
     f.shared.lock().unwrap().record(
         "stage",
-        attempt("published", "bb", ""),
+        attempt(AttemptResult::Published, "bb", ""),
         Some(published("bb")),
     );
     assert_eq!(get(f.addr, "/readyz").code, 200);
@@ -232,7 +232,7 @@ fn readyz_waits_for_every_source_and_fails_on_shutdown() {
     f.shared
         .lock()
         .unwrap()
-        .record("stage", attempt("refused", "cc", "no"), None);
+        .record("stage", attempt(AttemptResult::Refused, "cc", "no"), None);
     assert_eq!(get(f.addr, "/readyz").code, 200);
     f.shared.lock().unwrap().shutting_down = true;
     let r = get(f.addr, "/readyz");
@@ -305,14 +305,22 @@ fn metrics_render_every_series_and_parse() {
         let mut st = f.shared.lock().unwrap();
         st.record(
             "prod",
-            attempt("published", "aa11", ""),
+            attempt(AttemptResult::Published, "aa11", ""),
             Some(published("aa11")),
         );
-        st.record("prod", attempt("refused", "bb22", "nope"), None);
-        let mut slow = attempt("error", "cc33", "fetch failed");
+        st.record(
+            "prod",
+            attempt(AttemptResult::Refused, "bb22", "nope"),
+            None,
+        );
+        let mut slow = attempt(AttemptResult::Error, "cc33", "fetch failed");
         slow.duration_seconds = 100.0;
         st.record("stage", slow, None);
-        st.record("we\"ird\\name\nx", attempt("unchanged", "dd", ""), None);
+        st.record(
+            "we\"ird\\name\nx",
+            attempt(AttemptResult::Unchanged, "dd", ""),
+            None,
+        );
         st.metrics
             .notifications
             .insert(("slack".to_string(), "sent".to_string()), 2);
@@ -488,10 +496,11 @@ fn metrics_render_every_series_and_parse() {
 #[test]
 fn status_json_round_trips() {
     let f = fixture(None);
-    f.shared
-        .lock()
-        .unwrap()
-        .record("prod", attempt("refused", "bb22", "nope"), None);
+    f.shared.lock().unwrap().record(
+        "prod",
+        attempt(AttemptResult::Refused, "bb22", "nope"),
+        None,
+    );
     let r = get(f.addr, "/status");
     assert_eq!(r.code, 200);
     assert_eq!(
@@ -517,10 +526,10 @@ fn html_page_escapes_everything() {
         let mut st = f.shared.lock().unwrap();
         st.record(
             "prod",
-            attempt("published", "aa11", ""),
+            attempt(AttemptResult::Published, "aa11", ""),
             Some(published("aa11")),
         );
-        let mut a = attempt("refused", "bb22", "<script>alert(1)</script>");
+        let mut a = attempt(AttemptResult::Refused, "bb22", "<script>alert(1)</script>");
         a.subject = Some("\"><img src=x onerror=alert(2)>".to_string());
         a.reason = Some("x&y".to_string());
         st.record("prod", a, None);
