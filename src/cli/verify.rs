@@ -10,6 +10,7 @@ use crate::cache_key::CacheKey;
 use crate::git::repo::{GitError, Repo};
 use crate::git::verify::{Cache, Context, Verdict, verify_commits, verify_tag};
 use crate::policy::{Mode, Policy};
+use crate::verdict::Decision;
 
 /// A usage/config (2) or operational (3) failure.
 pub struct Failure(pub i32, pub String);
@@ -26,7 +27,7 @@ impl From<GitError> for Failure {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Report<'a> {
-    result: &'static str,
+    result: Decision,
     reason: Option<&'static str>,
     policy_digest: &'a str,
     #[serde(rename = "ref")]
@@ -333,9 +334,9 @@ fn report(
 ) -> i32 {
     let first = tags.iter().chain(commits).find(|v| !v.verified());
     let result = if first.is_none() {
-        "verified"
+        Decision::Verified
     } else {
-        "refused"
+        Decision::Refused
     };
     if format == "json" {
         let r = Report {
@@ -379,5 +380,5 @@ fn report(
             );
         }
     }
-    if result == "verified" { 0 } else { 1 }
+    if result == Decision::Verified { 0 } else { 1 }
 }
