@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
 # Runs one cargo-fuzz target (stable toolchain, no sanitizer) for SECONDS, seeded from the
 # shared vectors. Crashes land in fuzz/artifacts/TARGET; copy fixed ones to fuzz/regressions/TARGET.
-# Usage: scripts/fuzz.sh TARGET [SECONDS]    (targets: see fuzz/Cargo.toml)
+# Usage: scripts/fuzz.sh TARGET [SECONDS]    (targets: see fuzz/Cargo.toml; `all` runs each in turn)
 # Seeding the image targets uses jq for a few derived inputs (skipped without it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=$1; secs=${2:-600}
+if [ "$target" = all ]; then # every target in turn; a line per target: runs, result, log
+  mkdir -p fuzz/logs; failed=0
+  for t in $(sed -n 's/^name = "\(.*\)"$/\1/p' fuzz/Cargo.toml | grep -v '^sigil-fuzz$'); do
+    if "$0" "$t" "$secs" > "fuzz/logs/$t.log" 2>&1; then r=ok; else r=FAILED; failed=1; fi
+    printf '%-20s %12s runs  %s  fuzz/logs/%s.log\n' "$t" "$(grep -o 'Done [0-9]* runs' "fuzz/logs/$t.log" | tail -1 | cut -d' ' -f2)" "$r" "$t"
+  done
+  exit $failed
+fi
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 corpus=fuzz/corpus/$target; mkdir -p "$corpus"
 v=../shared/vectors
