@@ -110,6 +110,13 @@ case $target in
       git cat-file tree "$t" > "$corpus/tree-$t"; done
     printf 'a.yaml\0x\n@link\0a.yaml\n@up\0../../etc\nsub/b.yaml\0y\n' > "$corpus/entries" ;;
   docker_config) printf '{"auths":{"https://index.docker.io/v1/":{"auth":"dXNlcjpwYXNz"},"ghcr.io":{"username":"u","password":"p"},"quay.io":{"identitytoken":"rt"}},"credHelpers":{"gcr.io":"gcloud"},"credsStore":"pass"}' > "$corpus/config.json" ;;
+  www_authenticate) # Challenges registries send (Docker Hub, ghcr.io, distribution, Basic),
+    # and key<TAB>value lines for the round trip.
+    printf 'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull"' > "$corpus/docker-hub"
+    printf 'Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="repository:org/app:pull,push"' > "$corpus/ghcr"
+    printf 'Bearer realm="http://127.0.0.1:5001/auth",service=registry,scope="repository:a/b:pull", error="insufficient_scope"' > "$corpus/unquoted"
+    printf 'Basic realm="Registry Realm"' > "$corpus/basic"
+    printf 'realm\thttps://auth.example/token?x=1\nService\tregistry.example\nscope\trepository:a/b:pull,push\nempty\t\n' > "$corpus/round-trip" ;;
 esac
 [ -d "fuzz/regressions/$target" ] && cp fuzz/regressions/"$target"/* "$corpus"/ 2>/dev/null || true
 cd fuzz

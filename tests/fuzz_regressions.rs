@@ -116,7 +116,7 @@ mod image_harness;
 fn image_fuzz_regression_inputs_hold() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
     type Run = fn(&[u8]);
-    let targets: [(&str, Run); 7] = [
+    let targets: [(&str, Run); 8] = [
         ("image_reference", image_harness::image_reference::run),
         ("image_manifests", image_harness::image_manifests::run),
         ("signature_layer", image_harness::signature_layer::run),
@@ -124,6 +124,7 @@ fn image_fuzz_regression_inputs_hold() {
         ("trust_root", image_harness::trust_root::run),
         ("x509", image_harness::x509::run),
         ("cosign_key", image_harness::cosign_key::run),
+        ("www_authenticate", image_harness::www_authenticate::run),
     ];
     let mut seen = 0;
     for (dir, run) in targets {
@@ -192,4 +193,40 @@ fn manifest_fuzz_regression_inputs_hold() {
         }
     }
     assert!(seen > 0, "no manifest regression inputs found");
+}
+
+/// The targets that reach internals (registry auth challenges): their regression inputs, if
+/// any, and a few well-formed inputs that exercise each harness's own checks, through the fuzz
+/// targets' bodies.
+#[test]
+fn internal_parser_fuzz_inputs_hold() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+    type Run = fn(&[u8]);
+    let targets: [(&str, Run, &[&[u8]]); 1] = [
+        (
+            "www_authenticate",
+            image_harness::www_authenticate::run,
+            &[
+                b"realm\thttps://auth.docker.io/token\nservice\tregistry.docker.io\nscope\trepository:library/nginx:pull,push",
+                b"Bearer realm=\"https://ghcr.io/token\",service=\"ghcr.io\"",
+            ],
+        ),
+    ];
+    for (dir, run, smoke) in targets {
+        let mut inputs: Vec<(String, Vec<u8>)> = smoke
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (format!("{dir} smoke input {i}"), s.to_vec()))
+            .collect();
+        if let Ok(entries) = std::fs::read_dir(root.join(dir)) {
+            for e in entries {
+                let path = e.unwrap().path();
+                inputs.push((path.display().to_string(), std::fs::read(&path).unwrap()));
+            }
+        }
+        for (name, data) in inputs {
+            let result = std::panic::catch_unwind(|| run(&data));
+            assert!(result.is_ok(), "{name}: the target panicked");
+        }
+    }
 }

@@ -14,6 +14,10 @@
 mod auth;
 mod client;
 
+/// The `WWW-Authenticate` parameter parser, public for its fuzz target only.
+#[doc(hidden)]
+pub use auth::parse_challenge;
+
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;

@@ -214,7 +214,7 @@ fn percent(s: &str) -> String {
 }
 
 /// `key="value",key2="value2"` of a `WWW-Authenticate` challenge.
-fn parse_challenge(s: &str) -> HashMap<String, String> {
+pub fn parse_challenge(s: &str) -> HashMap<String, String> {
     let mut out = HashMap::new();
     let mut rest = s.trim();
     while let Some((key, after)) = rest.split_once('=') {
