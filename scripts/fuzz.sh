@@ -117,6 +117,15 @@ case $target in
     printf 'Bearer realm="http://127.0.0.1:5001/auth",service=registry,scope="repository:a/b:pull", error="insufficient_scope"' > "$corpus/unquoted"
     printf 'Basic realm="Registry Realm"' > "$corpus/basic"
     printf 'realm\thttps://auth.example/token?x=1\nService\tregistry.example\nscope\trepository:a/b:pull,push\nempty\t\n' > "$corpus/round-trip" ;;
+  pgp_legacy) # Header (mode, cipher, framing, compression), then: mode 0 the binary messages of
+    # sops's example files (Go's library wrote them), mode 1 inner packets, mode 2 a payload.
+    i=0; for f in $v/sops/example.yaml $v/sops/example.json; do
+      awk '/BEGIN PGP MESSAGE/{m=1; s=""} m{sub(/^.*-----BEGIN/, "-----BEGIN"); sub(/^[ \t]+/, ""); sub(/(\\n)?",?[ \t]*$/, ""); gsub(/\\n/, "\n"); s=s $0 "\n"} /END PGP MESSAGE/{m=0; print s > ("'"$corpus"'/armored-" n++)}' n=$i "$f"; i=$((i+10)); done
+    for a in "$corpus"/armored-*; do { printf '\0\0\0\0'; gpg --dearmor < "$a" 2>/dev/null; } > "${a/armored/message}"; rm -f "$a"; done
+    printf '\1\0\3\0\313\10b\0\0\0\0\0hi' > "$corpus/inner-literal"
+    printf '\2\0\0\0a 32-byte data key of sops!!!!!' > "$corpus/payload"
+    printf '\2\1\13\1deflate, short partial chunks' > "$corpus/payload-deflate"
+    printf '\2\2\43\2zlib, short partial chunks' > "$corpus/payload-zlib" ;;
 esac
 [ -d "fuzz/regressions/$target" ] && cp fuzz/regressions/"$target"/* "$corpus"/ 2>/dev/null || true
 cd fuzz

@@ -195,20 +195,33 @@ fn manifest_fuzz_regression_inputs_hold() {
     assert!(seen > 0, "no manifest regression inputs found");
 }
 
-/// The targets that reach internals (registry auth challenges): their regression inputs, if
-/// any, and a few well-formed inputs that exercise each harness's own checks, through the fuzz
-/// targets' bodies.
+#[path = "../fuzz/fuzz_targets/sops_harness.rs"]
+mod sops_harness;
+
+/// The targets that reach internals (registry auth challenges, the legacy OpenPGP decoder,
+/// `cat-file --batch` replies): their regression inputs, if any, and a few well-formed inputs
+/// that exercise each harness's own checks, through the fuzz targets' bodies.
 #[test]
 fn internal_parser_fuzz_inputs_hold() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
     type Run = fn(&[u8]);
-    let targets: [(&str, Run, &[&[u8]]); 1] = [
+    let targets: [(&str, Run, &[&[u8]]); 2] = [
         (
             "www_authenticate",
             image_harness::www_authenticate::run,
             &[
                 b"realm\thttps://auth.docker.io/token\nservice\tregistry.docker.io\nscope\trepository:library/nginx:pull,push",
                 b"Bearer realm=\"https://ghcr.io/token\",service=\"ghcr.io\"",
+            ],
+        ),
+        (
+            "pgp_legacy",
+            sops_harness::pgp_legacy::run,
+            &[
+                b"\x02\x00\x00\x00a data key",
+                b"\x02\x01\x0b\x01deflate, short partial chunks",
+                b"\x02\x02\x23\x02zlib, short partial chunks",
+                b"\x01\x00\x03\x00\xcb\x08b\x00\x00\x00\x00\x00hi",
             ],
         ),
     ];
