@@ -126,6 +126,10 @@ case $target in
     printf '\2\0\0\0a 32-byte data key of sops!!!!!' > "$corpus/payload"
     printf '\2\1\13\1deflate, short partial chunks' > "$corpus/payload-deflate"
     printf '\2\2\43\2zlib, short partial chunks' > "$corpus/payload-zlib" ;;
+  git_repo_read) # git cat-file --batch output of this repository (SHA-1), and object lists.
+    { printf '\0'; { git rev-parse HEAD HEAD^{tree} HEAD:Cargo.toml; git ls-tree -d HEAD | awk '{print $3}'; } | git cat-file --batch; } > "$corpus/batch" 2>/dev/null || true
+    printf '\1\200\2tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\nauthor A <a@x> 1 +0000\n\nm\n\0\1\0hello\n' > "$corpus/objects"
+    printf '\3\7\0\0\1' > "$corpus/empty-sha256" ;;
 esac
 [ -d "fuzz/regressions/$target" ] && cp fuzz/regressions/"$target"/* "$corpus"/ 2>/dev/null || true
 cd fuzz

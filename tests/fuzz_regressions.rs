@@ -198,6 +198,9 @@ fn manifest_fuzz_regression_inputs_hold() {
 #[path = "../fuzz/fuzz_targets/sops_harness.rs"]
 mod sops_harness;
 
+#[path = "../fuzz/fuzz_targets/git_harness.rs"]
+mod git_harness;
+
 /// The targets that reach internals (registry auth challenges, the legacy OpenPGP decoder,
 /// `cat-file --batch` replies): their regression inputs, if any, and a few well-formed inputs
 /// that exercise each harness's own checks, through the fuzz targets' bodies.
@@ -205,7 +208,7 @@ mod sops_harness;
 fn internal_parser_fuzz_inputs_hold() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
     type Run = fn(&[u8]);
-    let targets: [(&str, Run, &[&[u8]]); 2] = [
+    let targets: [(&str, Run, &[&[u8]]); 3] = [
         (
             "www_authenticate",
             image_harness::www_authenticate::run,
@@ -222,6 +225,14 @@ fn internal_parser_fuzz_inputs_hold() {
                 b"\x02\x01\x0b\x01deflate, short partial chunks",
                 b"\x02\x02\x23\x02zlib, short partial chunks",
                 b"\x01\x00\x03\x00\xcb\x08b\x00\x00\x00\x00\x00hi",
+            ],
+        ),
+        (
+            "git_repo_read",
+            git_harness::git_repo_read::run,
+            &[
+                b"\x01\x00\x00hello\x00\x01\x00\x02tree abc\n\x00",
+                b"\x03\x80\x00sha-256\x00\x03object x",
             ],
         ),
     ];
