@@ -119,6 +119,26 @@ case $target in
     printf 'POST /hooks/prod HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n3;e=1\r\nabc\r\n0\r\nT: v\r\n\r\n' > "$corpus/chunked"
     printf 'GET /readyz HTTP/1.1\r\nHost: 10.0.0.1:8081\r\nUser-Agent: kube-probe/1.31\r\nAccept: */*\r\nConnection: close\r\n\r\n' > "$corpus/probe"
     printf '\r\nHEAD /artifacts/a/b.tar.gz HTTP/1.0\r\n\r\n' > "$corpus/http10" ;;
+  www_authenticate) # Challenges registries send (Docker Hub, ghcr.io, distribution, Basic),
+    # and key<TAB>value lines for the round trip.
+    printf 'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull"' > "$corpus/docker-hub"
+    printf 'Bearer realm="https://ghcr.io/token",service="ghcr.io",scope="repository:org/app:pull,push"' > "$corpus/ghcr"
+    printf 'Bearer realm="http://127.0.0.1:5001/auth",service=registry,scope="repository:a/b:pull", error="insufficient_scope"' > "$corpus/unquoted"
+    printf 'Basic realm="Registry Realm"' > "$corpus/basic"
+    printf 'realm\thttps://auth.example/token?x=1\nService\tregistry.example\nscope\trepository:a/b:pull,push\nempty\t\n' > "$corpus/round-trip" ;;
+  pgp_legacy) # Header (mode, cipher, framing, compression), then: mode 0 the binary messages of
+    # sops's example files (Go's library wrote them), mode 1 inner packets, mode 2 a payload.
+    i=0; for f in $v/sops/example.yaml $v/sops/example.json; do
+      awk '/BEGIN PGP MESSAGE/{m=1; s=""} m{sub(/^.*-----BEGIN/, "-----BEGIN"); sub(/^[ \t]+/, ""); sub(/(\\n)?",?[ \t]*$/, ""); gsub(/\\n/, "\n"); s=s $0 "\n"} /END PGP MESSAGE/{m=0; print s > ("'"$corpus"'/armored-" n++)}' n=$i "$f"; i=$((i+10)); done
+    for a in "$corpus"/armored-*; do { printf '\0\0\0\0'; gpg --dearmor < "$a" 2>/dev/null; } > "${a/armored/message}"; rm -f "$a"; done
+    printf '\1\0\3\0\313\10b\0\0\0\0\0hi' > "$corpus/inner-literal"
+    printf '\2\0\0\0a 32-byte data key of sops!!!!!' > "$corpus/payload"
+    printf '\2\1\13\1deflate, short partial chunks' > "$corpus/payload-deflate"
+    printf '\2\2\43\2zlib, short partial chunks' > "$corpus/payload-zlib" ;;
+  git_repo_read) # git cat-file --batch output of this repository (SHA-1), and object lists.
+    { printf '\0'; { git rev-parse HEAD HEAD^{tree} HEAD:Cargo.toml; git ls-tree -d HEAD | awk '{print $3}'; } | git cat-file --batch; } > "$corpus/batch" 2>/dev/null || true
+    printf '\1\200\2tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\nauthor A <a@x> 1 +0000\n\nm\n\0\1\0hello\n' > "$corpus/objects"
+    printf '\3\7\0\0\1' > "$corpus/empty-sha256" ;;
 esac
 [ -d "fuzz/regressions/$target" ] && cp fuzz/regressions/"$target"/* "$corpus"/ 2>/dev/null || true
 cd fuzz

@@ -116,13 +116,14 @@ mod image_harness;
 fn image_fuzz_regression_inputs_hold() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
     type Run = fn(&[u8]);
-    let targets: [(&str, Run); 6] = [
+    let targets: [(&str, Run); 7] = [
         ("image_reference", image_harness::image_reference::run),
         ("signature_layer", image_harness::signature_layer::run),
         ("bundle", image_harness::bundle::run),
         ("trust_root", image_harness::trust_root::run),
         ("x509", image_harness::x509::run),
         ("cosign_key", image_harness::cosign_key::run),
+        ("www_authenticate", image_harness::www_authenticate::run),
     ];
     let mut seen = 0;
     for (dir, run) in targets {
@@ -191,4 +192,64 @@ fn manifest_fuzz_regression_inputs_hold() {
         }
     }
     assert!(seen > 0, "no manifest regression inputs found");
+}
+
+#[path = "../fuzz/fuzz_targets/sops_harness.rs"]
+mod sops_harness;
+
+#[path = "../fuzz/fuzz_targets/git_harness.rs"]
+mod git_harness;
+
+/// The targets that reach internals (registry auth challenges, the legacy OpenPGP decoder,
+/// `cat-file --batch` replies): their regression inputs, if any, and a few well-formed inputs
+/// that exercise each harness's own checks, through the fuzz targets' bodies.
+#[test]
+fn internal_parser_fuzz_inputs_hold() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+    type Run = fn(&[u8]);
+    let targets: [(&str, Run, &[&[u8]]); 3] = [
+        (
+            "www_authenticate",
+            image_harness::www_authenticate::run,
+            &[
+                b"realm\thttps://auth.docker.io/token\nservice\tregistry.docker.io\nscope\trepository:library/nginx:pull,push",
+                b"Bearer realm=\"https://ghcr.io/token\",service=\"ghcr.io\"",
+            ],
+        ),
+        (
+            "pgp_legacy",
+            sops_harness::pgp_legacy::run,
+            &[
+                b"\x02\x00\x00\x00a data key",
+                b"\x02\x01\x0b\x01deflate, short partial chunks",
+                b"\x02\x02\x23\x02zlib, short partial chunks",
+                b"\x01\x00\x03\x00\xcb\x08b\x00\x00\x00\x00\x00hi",
+            ],
+        ),
+        (
+            "git_repo_read",
+            git_harness::git_repo_read::run,
+            &[
+                b"\x01\x00\x00hello\x00\x01\x00\x02tree abc\n\x00",
+                b"\x03\x80\x00sha-256\x00\x03object x",
+            ],
+        ),
+    ];
+    for (dir, run, smoke) in targets {
+        let mut inputs: Vec<(String, Vec<u8>)> = smoke
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (format!("{dir} smoke input {i}"), s.to_vec()))
+            .collect();
+        if let Ok(entries) = std::fs::read_dir(root.join(dir)) {
+            for e in entries {
+                let path = e.unwrap().path();
+                inputs.push((path.display().to_string(), std::fs::read(&path).unwrap()));
+            }
+        }
+        for (name, data) in inputs {
+            let result = std::panic::catch_unwind(|| run(&data));
+            assert!(result.is_ok(), "{name}: the target panicked");
+        }
+    }
 }

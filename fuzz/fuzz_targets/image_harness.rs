@@ -500,3 +500,54 @@ pub mod tsa {
         let _ = sigil::image::tsa::verify(data, STAMPED, authorities());
     }
 }
+
+/// The registry's `WWW-Authenticate` parameter parser: never panics; keys come out trimmed,
+/// lower case and without `=`; parameters written as `key="value"` or `key=value` (the forms
+/// registries send) parse back to exactly those values, the last one winning per key.
+pub mod www_authenticate {
+    use std::collections::HashMap;
+
+    use sigil::image::registry::parse_challenge;
+
+    /// One input: a challenge, and `key<TAB>value` lines for the round trip.
+    pub fn run(data: &[u8]) {
+        let text = String::from_utf8_lossy(data);
+        // As the client reads a challenge: the scheme, then its parameters.
+        let (_scheme, params) = text.split_once(' ').unwrap_or((&text, ""));
+        for parsed in [parse_challenge(params), parse_challenge(&text)] {
+            for key in parsed.keys() {
+                assert!(!key.contains('='), "key {key:?} holds '='");
+                assert_eq!(key.trim(), key, "key {key:?} is not trimmed");
+                assert_eq!(
+                    &key.to_ascii_lowercase(),
+                    key,
+                    "key {key:?} is not lower case"
+                );
+            }
+        }
+        let mut written = Vec::new();
+        let mut expected = HashMap::new();
+        for (i, line) in text.lines().enumerate() {
+            let Some((key, value)) = line.split_once('\t') else {
+                continue;
+            };
+            let token = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.');
+            if key.is_empty() || !key.bytes().all(token) || value.contains('"') {
+                continue;
+            }
+            let bare = !value.is_empty() && value.trim() == value && !value.contains(',');
+            written.push(if bare && i % 2 == 1 {
+                format!("{key}={value}")
+            } else {
+                format!("{key}=\"{value}\"")
+            });
+            expected.insert(key.to_ascii_lowercase(), value.to_string());
+        }
+        let challenge = written.join(",");
+        assert_eq!(
+            parse_challenge(&challenge),
+            expected,
+            "{challenge:?} does not parse back"
+        );
+    }
+}

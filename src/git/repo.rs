@@ -284,8 +284,10 @@ fn feed_ids(mut stdin: ChildStdin, ids: &[String]) -> std::thread::JoinHandle<st
     std::thread::spawn(move || stdin.write_all(list.as_bytes()))
 }
 
-/// Reads one `cat-file --batch` reply for `id` and checks the body hashes to it.
-fn read_one<R: BufRead>(
+/// Reads one `cat-file --batch` reply for `id` and checks the body hashes to it. Public for its
+/// fuzz target only.
+#[doc(hidden)]
+pub fn read_one<R: BufRead>(
     output: &mut R,
     id: &str,
     algo: HashAlgo,

@@ -2,7 +2,9 @@
 
 pub mod age;
 pub mod pgp;
-mod pgp_legacy;
+/// Public for its fuzz target only: the OpenPGP messages it reads are untrusted input.
+#[doc(hidden)]
+pub mod pgp_legacy;
 pub mod prompt;
 
 use std::path::PathBuf;
