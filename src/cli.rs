@@ -71,6 +71,10 @@ pub fn run() -> i32 {
             rm_age,
             add_pgp,
             rm_pgp,
+            add_kms,
+            rm_kms,
+            encryption_context,
+            aws_profile,
             ignore_mac,
         } => secrets::rotate(
             config,
@@ -82,6 +86,10 @@ pub fn run() -> i32 {
                 rm_age,
                 add_pgp,
                 rm_pgp,
+                add_kms,
+                rm_kms,
+                encryption_context,
+                aws_profile,
             },
             *ignore_mac,
         )

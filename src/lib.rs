@@ -1,6 +1,7 @@
 //! sigil: SOPS-compatible secrets, signature verification and a GitOps gate.
 
 pub mod atomic;
+pub mod aws;
 pub mod cache_key;
 pub mod cli;
 pub mod gate;

@@ -83,6 +83,15 @@ pub struct EncryptOpts {
     /// OpenPGP fingerprints, comma separated.
     #[arg(short = 'p', long, env = "SOPS_PGP_FP", value_name = "FINGERPRINTS")]
     pub pgp: Option<String>,
+    /// AWS KMS key ARNs, comma separated, each optionally `+ROLE_ARN`.
+    #[arg(short = 'k', long, env = "SOPS_KMS_ARN", value_name = "ARNS")]
+    pub kms: Option<String>,
+    /// KMS encryption context, `key:value,key:value`.
+    #[arg(long, value_name = "CONTEXT")]
+    pub encryption_context: Option<String>,
+    /// The AWS profile (shared config) for the KMS keys given here.
+    #[arg(long, value_name = "PROFILE")]
+    pub aws_profile: Option<String>,
     /// Keys ending with this suffix stay in plaintext.
     #[arg(long)]
     pub unencrypted_suffix: Option<String>,
@@ -181,6 +190,18 @@ pub enum Command {
         /// Remove OpenPGP fingerprints.
         #[arg(long)]
         rm_pgp: Option<String>,
+        /// Add AWS KMS keys (`ARN[+ROLE_ARN]`, comma separated) to the first key group.
+        #[arg(long)]
+        add_kms: Option<String>,
+        /// Remove AWS KMS keys (matched with --encryption-context and --aws-profile).
+        #[arg(long)]
+        rm_kms: Option<String>,
+        /// KMS encryption context of the keys added or removed, `key:value,…`.
+        #[arg(long, value_name = "CONTEXT")]
+        encryption_context: Option<String>,
+        /// The AWS profile of the keys added or removed.
+        #[arg(long, value_name = "PROFILE")]
+        aws_profile: Option<String>,
         /// DANGEROUS: rotate a file whose MAC does not verify.
         #[arg(long)]
         ignore_mac: bool,

@@ -84,7 +84,6 @@ const FLAGS: &[(&[&str], Kind)] = &[
 
 /// Key types sigil cannot use, by the flag that names them.
 const CLOUD_KEYS: &[(&str, &str)] = &[
-    ("kms", "AWS KMS"),
     ("gcp-kms", "GCP KMS"),
     ("azure-kv", "Azure Key Vault"),
     ("hc-vault-transit", "HashiCorp Vault transit"),
@@ -349,7 +348,7 @@ fn translate(program: OsString, p: &Parsed) -> Result<Vec<OsString>, Error> {
             let name = format!("{prefix}{flag}");
             if p.text(&name).is_some() {
                 return Err(Error::Generic(format!(
-                    "--{name}: sigil cannot use {what} keys (only age and OpenPGP); use sops for cloud KMS"
+                    "--{name}: sigil cannot use {what} keys (only age, OpenPGP and AWS KMS); use sops for them"
                 )));
             }
         }
@@ -366,6 +365,9 @@ fn translate(program: OsString, p: &Parsed) -> Result<Vec<OsString>, Error> {
             "unencrypted-comment-regex",
             "encrypted-comment-regex",
             "shamir-secret-sharing-threshold",
+            "kms",
+            "encryption-context",
+            "aws-profile",
         ] {
             if let Some(v) = p.text(name) {
                 out.push(with_value(name, v));
@@ -414,7 +416,16 @@ fn translate(program: OsString, p: &Parsed) -> Result<Vec<OsString>, Error> {
             refuse_cloud("rm-")?;
             output_opts(&mut out);
             ignore_mac(&mut out);
-            for name in ["add-age", "rm-age", "add-pgp", "rm-pgp"] {
+            for name in [
+                "add-age",
+                "rm-age",
+                "add-pgp",
+                "rm-pgp",
+                "add-kms",
+                "rm-kms",
+                "encryption-context",
+                "aws-profile",
+            ] {
                 if let Some(v) = p.text(name) {
                     out.push(with_value(name, v));
                 }
@@ -587,7 +598,7 @@ mod tests {
             (&["-d", F, "other.yaml"], 8),
             (&["--set", "[\"a\"] 1", "--output", "x", F], 8),
             (&["--output", "x", F], 8),
-            (&["-e", "--kms", "arn", F], 1),
+            (&["-e", "--gcp-kms", "projects/p", F], 1),
             (&["-d", "--keyservice", "tcp://x", F], 1),
             (&["-s", F], 1),
         ] {

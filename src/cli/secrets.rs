@@ -21,6 +21,7 @@ use super::io::read_input;
 use crate::sops::Error;
 use crate::sops::config::{Config, locate};
 use crate::sops::format::{Format, Layout, emit_encrypted, load_encrypted};
+use crate::sops::keys::kms::{KmsKey, parse_context};
 use crate::sops::keys::{KeySpec, Unlocker};
 use crate::sops::metadata::Metadata;
 use crate::sops::ops::{self, EncryptParams};
@@ -129,15 +130,26 @@ fn split_list(s: &Option<String>) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// `ARN[+ROLE],…` as KMS keys with `context` and `profile`.
+fn kms_specs(arns: &Option<String>, context: &[(String, String)], profile: &str) -> Vec<KeySpec> {
+    split_list(arns)
+        .into_iter()
+        .map(|a| KeySpec::Kms(KmsKey::from_arn_string(&a, context, profile)))
+        .collect()
+}
+
 fn encrypt_params(
     keys: &EncryptOpts,
     config: Option<&Config>,
     name: Option<&Path>,
 ) -> Result<EncryptParams, Error> {
+    let context = parse_context(keys.encryption_context.as_deref().unwrap_or(""))?;
+    let profile = keys.aws_profile.as_deref().unwrap_or("");
     let cli_groups: Vec<KeySpec> = split_list(&keys.age)
         .into_iter()
         .map(KeySpec::Age)
         .chain(split_list(&keys.pgp).into_iter().map(KeySpec::Pgp))
+        .chain(kms_specs(&keys.kms, &context, profile))
         .collect();
     let rule = match config {
         Some(c) if !c.rules.is_empty() => {
@@ -154,8 +166,17 @@ fn encrypt_params(
         ),
         (true, Some((c, r))) => {
             c.check_keys(r)?;
+            let mut groups = r.groups.clone();
+            if r.flat && !context.is_empty() {
+                // As sops: --encryption-context applies to a rule's flat kms keys.
+                for k in groups.iter_mut().flatten() {
+                    if let KeySpec::Kms(k) = k {
+                        k.context = context.clone();
+                    }
+                }
+            }
             (
-                r.groups.clone(),
+                groups,
                 r.threshold,
                 r.selection.clone(),
                 r.mac_only_encrypted,
@@ -163,7 +184,7 @@ fn encrypt_params(
         }
         (true, None) => {
             return Err(Error::Generic(
-                "config file not found, or has no creation rules, and no keys provided through command line options (--age/--pgp)".into(),
+                "config file not found, or has no creation rules, and no keys provided through command line options (--age/--pgp/--kms)".into(),
             ));
         }
     };

@@ -12,6 +12,7 @@ use yaml_serde::Value as Y;
 use super::error::Error;
 use super::format::Layout;
 use super::keys::KeySpec;
+use super::keys::kms::KmsKey;
 use super::rules::Selection;
 
 /// One `creation_rules` entry.
@@ -28,6 +29,9 @@ pub struct CreationRule {
     pub selection: Selection,
     /// `mac_only_encrypted`.
     pub mac_only_encrypted: bool,
+    /// Keys given flat (not as `key_groups`): `--encryption-context` applies to their kms
+    /// keys, as in sops.
+    pub flat: bool,
     /// Why the rule's keys cannot be used by sigil (a cloud KMS key type), if so. Only
     /// encryption needs the keys: matching paths (`check secrets`) works regardless.
     pub unsupported: Option<String>,
@@ -92,7 +96,6 @@ fn strs(v: &Y, what: &str) -> Result<Vec<String>, Error> {
 /// The first key type of `map` sigil cannot use, described.
 fn unsupported(map: &yaml_serde::Mapping, ctx: &str) -> Option<String> {
     for k in [
-        "kms",
         "gcp_kms",
         "azure_keyvault",
         "hc_vault_transit_uri",
@@ -104,11 +107,68 @@ fn unsupported(map: &yaml_serde::Mapping, ctx: &str) -> Option<String> {
             && !strs(v, k).map(|l| l.is_empty()).unwrap_or(false)
         {
             return Some(format!(
-                "{ctx}: '{k}' keys are not supported by sigil (only age and pgp); use sops for cloud KMS"
+                "{ctx}: '{k}' keys are not supported by sigil (only age, pgp and AWS kms); use sops for them"
             ));
         }
     }
     None
+}
+
+/// `kms:` of a rule (a comma string or list of `ARN[+ROLE]`, with the rule's `aws_profile`)
+/// or of a key group (a list of `{arn, role, context, aws_profile}`).
+fn kms_keys(map: &yaml_serde::Mapping, ctx: &str) -> Result<Vec<KeySpec>, Error> {
+    let text = |m: &yaml_serde::Mapping, k: &str| -> Result<String, Error> {
+        match m.get(k) {
+            None | Some(Y::Null) => Ok(String::new()),
+            Some(Y::String(s)) => Ok(s.clone()),
+            Some(_) => Err(Error::Config(format!("{ctx}.{k} must be a string"))),
+        }
+    };
+    let profile = text(map, "aws_profile")?;
+    let mut out = Vec::new();
+    match map.get("kms") {
+        None | Some(Y::Null) => {}
+        Some(Y::Sequence(items)) if items.iter().any(|i| matches!(i, Y::Mapping(_))) => {
+            for (i, item) in items.iter().enumerate() {
+                let Y::Mapping(m) = item else {
+                    return Err(Error::Config(format!("{ctx}.kms[{i}] must be a mapping")));
+                };
+                let mut context = Vec::new();
+                match m.get("context") {
+                    None | Some(Y::Null) => {}
+                    Some(Y::Mapping(c)) => {
+                        for (k, v) in c {
+                            let (Y::String(k), Y::String(v)) = (k, v) else {
+                                return Err(Error::Config(format!(
+                                    "{ctx}.kms[{i}].context: keys and values must be strings"
+                                )));
+                            };
+                            context.push((k.clone(), v.clone()));
+                        }
+                    }
+                    Some(_) => {
+                        return Err(Error::Config(format!(
+                            "{ctx}.kms[{i}].context must be a mapping"
+                        )));
+                    }
+                }
+                context.sort();
+                let mut key =
+                    KmsKey::from_arn_string(&text(m, "arn")?, &context, &text(m, "aws_profile")?);
+                key.role = text(m, "role")?;
+                if key.arn.is_empty() {
+                    return Err(Error::Config(format!("{ctx}.kms[{i}] has no arn")));
+                }
+                out.push(KeySpec::Kms(key));
+            }
+        }
+        Some(v) => {
+            for arn in strs(v, "kms")? {
+                out.push(KeySpec::Kms(KmsKey::from_arn_string(&arn, &[], &profile)));
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn group(
@@ -126,6 +186,7 @@ fn group(
     for fp in strs(map.get("pgp").unwrap_or(&Y::Null), "pgp")? {
         keys.push(KeySpec::Pgp(fp));
     }
+    keys.extend(kms_keys(map, ctx)?);
     if let Some(Y::Sequence(merged)) = map.get("merge") {
         for m in merged {
             if let Y::Mapping(mm) = m {
@@ -175,6 +236,7 @@ fn rule(i: usize, v: &Y) -> Result<CreationRule, Error> {
         )));
     }
     let mut unusable = None;
+    let flat = !matches!(map.get("key_groups"), Some(Y::Sequence(gs)) if !gs.is_empty());
     let groups = match map.get("key_groups") {
         Some(Y::Sequence(gs)) if !gs.is_empty() => gs
             .iter()
@@ -210,6 +272,7 @@ fn rule(i: usize, v: &Y) -> Result<CreationRule, Error> {
         threshold,
         selection,
         mac_only_encrypted,
+        flat,
         unsupported: unusable,
     })
 }
@@ -290,7 +353,7 @@ impl Config {
         let i = rule.index;
         if rule.groups.is_empty() {
             return Err(Error::Generic(format!(
-                "{file}: creation_rules[{i}]{matching} has no keys: give it age or pgp keys (or key_groups), or encrypt with --age/--pgp"
+                "{file}: creation_rules[{i}]{matching} has no keys: give it age, pgp or kms keys (or key_groups), or encrypt with --age/--pgp/--kms"
             )));
         }
         if let Some(g) = rule.groups.iter().position(Vec::is_empty) {

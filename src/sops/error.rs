@@ -17,6 +17,8 @@ pub enum Error {
     Config(String),
     /// A `set`/`unset` path or value that does not parse (exit 7).
     SetFormat(String),
+    /// An encryption context that does not parse (exit 6).
+    KmsContext(String),
     /// Conflicting flags (exit 8).
     Conflict(String),
     /// A value could not be encrypted, e.g. a non-string key (exit 23).
@@ -60,6 +62,7 @@ impl Error {
             Error::Write(_) => 3,
             Error::Emit(_) => 4,
             Error::Config(_) => 5,
+            Error::KmsContext(_) => 6,
             Error::SetFormat(_) => 7,
             Error::Conflict(_) => 8,
             Error::EncryptTree(_) => 23,
@@ -89,6 +92,7 @@ impl fmt::Display for Error {
             | Error::Emit(m)
             | Error::Config(m)
             | Error::SetFormat(m)
+            | Error::KmsContext(m)
             | Error::Conflict(m)
             | Error::EncryptTree(m)
             | Error::DecryptValue(m)

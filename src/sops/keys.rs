@@ -1,6 +1,7 @@
 //! Wrapping and recovering the data key with master keys (age, OpenPGP) and key groups.
 
 pub mod age;
+pub mod kms;
 pub mod pgp;
 /// Public for its fuzz target only: the OpenPGP messages it reads are untrusted input.
 #[doc(hidden)]
@@ -21,6 +22,8 @@ pub enum KeySpec {
     Age(String),
     /// An OpenPGP fingerprint.
     Pgp(String),
+    /// An AWS KMS key.
+    Kms(kms::KmsKey),
 }
 
 /// Where secret key material comes from when decrypting.
@@ -101,8 +104,12 @@ impl Unlocker {
                     )),
                 }
             }
+            MasterKey::Other {
+                kind: "kms",
+                fields,
+            } => kms::unwrap_entry(fields),
             MasterKey::Other { kind, .. } => Err(format!(
-                "{kind} keys are not supported by sigil (only age and pgp)"
+                "{kind} keys are not supported by sigil (only age, pgp and kms)"
             )),
         }
     }
@@ -203,6 +210,10 @@ pub fn wrap_groups(
                 fp: fp.split_whitespace().collect(),
                 created_at: created_at.clone(),
                 enc: pgp::wrap(fp, payload, ring)?,
+            },
+            KeySpec::Kms(k) => MasterKey::Other {
+                kind: "kms",
+                fields: k.to_fields(&created_at, &k.wrap(payload)?),
             },
         })
     };

@@ -6,12 +6,13 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use super::{check_output_flags, load_config, open, split_list, target, unlocker};
+use super::{check_output_flags, kms_specs, load_config, open, split_list, target, unlocker};
 use crate::cli::args::{OutputOpts, ReadOpts};
 use crate::cli::io::{Mode, emit, read_input, write_atomic};
 use crate::sops::Error;
 use crate::sops::format::{Format, emit_encrypted, load_encrypted};
 use crate::sops::keys::KeySpec;
+use crate::sops::keys::kms::{KmsKey, parse_context};
 use crate::sops::metadata::MasterKey;
 use crate::sops::ops::{self, EncryptParams};
 
@@ -25,6 +26,14 @@ pub struct KeyChanges<'a> {
     pub add_pgp: &'a Option<String>,
     /// `--rm-pgp`.
     pub rm_pgp: &'a Option<String>,
+    /// `--add-kms`.
+    pub add_kms: &'a Option<String>,
+    /// `--rm-kms`.
+    pub rm_kms: &'a Option<String>,
+    /// `--encryption-context` of the added or removed kms keys.
+    pub encryption_context: &'a Option<String>,
+    /// `--aws-profile` of the added or removed kms keys.
+    pub aws_profile: &'a Option<String>,
 }
 
 /// `sigil rotate`: new data key, same (or adjusted) recipients, every value re-encrypted.
@@ -41,7 +50,13 @@ pub fn rotate(
         rm_age,
         add_pgp,
         rm_pgp,
+        add_kms,
+        rm_kms,
+        encryption_context,
+        aws_profile,
     } = *changes;
+    let context = parse_context(encryption_context.as_deref().unwrap_or(""))?;
+    let profile = aws_profile.as_deref().unwrap_or("");
     check_output_flags(out, Some(file))?;
     let config = load_config(config_path).ok().flatten();
     let t = target(Some(file), read, config.as_ref(), false)?;
@@ -54,6 +69,12 @@ pub fn rotate(
                 .map(|k| match k {
                     MasterKey::Age { recipient, .. } => Ok(KeySpec::Age(recipient.clone())),
                     MasterKey::Pgp { fp, .. } => Ok(KeySpec::Pgp(fp.clone())),
+                    MasterKey::Other {
+                        kind: "kms",
+                        fields,
+                    } => KmsKey::from_fields(fields)
+                        .map(KeySpec::Kms)
+                        .map_err(Error::Parse),
                     MasterKey::Other { kind, .. } => Err(Error::Generic(format!(
                         "cannot rotate: the file has {kind} keys, which sigil cannot re-wrap"
                     ))),
@@ -65,6 +86,7 @@ pub fn rotate(
         .into_iter()
         .map(KeySpec::Age)
         .chain(split_list(rm_pgp).into_iter().map(KeySpec::Pgp))
+        .chain(kms_specs(rm_kms, &context, profile))
         .collect();
     for g in groups.iter_mut() {
         g.retain(|k| !rm.contains(k));
@@ -72,6 +94,7 @@ pub fn rotate(
     if let Some(first) = groups.first_mut() {
         first.extend(split_list(add_age).into_iter().map(KeySpec::Age));
         first.extend(split_list(add_pgp).into_iter().map(KeySpec::Pgp));
+        first.extend(kms_specs(add_kms, &context, profile));
     }
     let params = EncryptParams {
         groups,
@@ -114,6 +137,7 @@ pub fn updatekeys(
                     .map(|k| match k {
                         KeySpec::Age(a) => a.clone(),
                         KeySpec::Pgp(p) => p.clone(),
+                        KeySpec::Kms(k) => k.to_sops_string(),
                     })
                     .collect()
             })
@@ -122,7 +146,19 @@ pub fn updatekeys(
     let current: Vec<Vec<String>> = meta
         .key_groups
         .iter()
-        .map(|g| g.0.iter().map(MasterKey::describe).collect())
+        .map(|g| {
+            g.0.iter()
+                .map(|k| match k {
+                    MasterKey::Other {
+                        kind: "kms",
+                        fields,
+                    } => KmsKey::from_fields(fields)
+                        .map(|k| k.to_sops_string())
+                        .unwrap_or_else(|_| k.describe()),
+                    _ => k.describe(),
+                })
+                .collect()
+        })
         .collect();
     let wanted = describe(&rule.groups);
     let want_threshold = if rule.groups.len() >= 2 {
