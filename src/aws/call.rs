@@ -222,3 +222,31 @@ pub(super) fn xml_text(xml: &str, tag: &str) -> Option<String> {
             .replace("&amp;", "&"),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{service_error, xml_text};
+
+    #[test]
+    fn service_errors_decoded() {
+        let e = service_error(
+            400,
+            br#"{"__type":"com.amazonaws.kms#DisabledException","message":"arn:aws:kms:eu-west-1:1:key/k is disabled."}"#,
+        );
+        assert_eq!(
+            (e.code.as_str(), e.message.as_str()),
+            (
+                "DisabledException",
+                "arn:aws:kms:eu-west-1:1:key/k is disabled."
+            )
+        );
+        let e = service_error(403, b"<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>not &lt;allowed&gt; &amp; more</Message></Error></ErrorResponse>");
+        assert_eq!(
+            (e.code.as_str(), e.message.as_str()),
+            ("AccessDenied", "not <allowed> & more")
+        );
+        assert_eq!(service_error(502, b"<html>").code, "http-error");
+        assert_eq!(xml_text("<a><B>x</B></a>", "B").as_deref(), Some("x"));
+        assert_eq!(xml_text("<a><B>x</a>", "B"), None);
+    }
+}

@@ -166,17 +166,8 @@ fn encrypt_params(
         ),
         (true, Some((c, r))) => {
             c.check_keys(r)?;
-            let mut groups = r.groups.clone();
-            if r.flat && !context.is_empty() {
-                // As sops: --encryption-context applies to a rule's flat kms keys.
-                for k in groups.iter_mut().flatten() {
-                    if let KeySpec::Kms(k) = k {
-                        k.context = context.clone();
-                    }
-                }
-            }
             (
-                groups,
+                r.groups.clone(),
                 r.threshold,
                 r.selection.clone(),
                 r.mac_only_encrypted,

@@ -29,9 +29,6 @@ pub struct CreationRule {
     pub selection: Selection,
     /// `mac_only_encrypted`.
     pub mac_only_encrypted: bool,
-    /// Keys given flat (not as `key_groups`): `--encryption-context` applies to their kms
-    /// keys, as in sops.
-    pub flat: bool,
     /// Why the rule's keys cannot be used by sigil (a cloud KMS key type), if so. Only
     /// encryption needs the keys: matching paths (`check secrets`) works regardless.
     pub unsupported: Option<String>,
@@ -236,7 +233,6 @@ fn rule(i: usize, v: &Y) -> Result<CreationRule, Error> {
         )));
     }
     let mut unusable = None;
-    let flat = !matches!(map.get("key_groups"), Some(Y::Sequence(gs)) if !gs.is_empty());
     let groups = match map.get("key_groups") {
         Some(Y::Sequence(gs)) if !gs.is_empty() => gs
             .iter()
@@ -272,7 +268,6 @@ fn rule(i: usize, v: &Y) -> Result<CreationRule, Error> {
         threshold,
         selection,
         mac_only_encrypted,
-        flat,
         unsupported: unusable,
     })
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub mod gate;
+pub mod moto;
 pub mod openssl;
 pub mod registry;
 
