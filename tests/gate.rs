@@ -296,6 +296,117 @@ fn secrets_checks_refuse_plaintext_and_tampering() {
     assert_eq!(lab.current().as_deref(), Some(c1.as_str()));
 }
 
+/// A Secret whose data key is wrapped by AWS KMS (a role assumed through STS, an encryption
+/// context): with `secrets.awsKms` the gate checks its MAC with its own AWS credentials and
+/// decrypts it into the tmpfs volume; a tampered value is refused; without `awsKms` nothing is
+/// sent to AWS and decryption is refused at configuration time.
+#[test]
+fn kms_wrapped_secrets_are_checked_and_decrypted() {
+    let m = common::moto::Moto::start();
+    let lab = Lab::new();
+    lab.write("apps/web/configmap.yaml", CONFIGMAP);
+    let plain = lab.s.write("plain.yaml", SECRET.as_bytes());
+    let key = format!("{}+{}", m.arn, m.role);
+    let mut c = lab.s.cmd(sigil());
+    m.env(&mut c, Some(&m.base));
+    c.args([
+        "encrypt",
+        "--kms",
+        &key,
+        "--encryption-context",
+        "app:web",
+        "--encrypted-regex",
+        "^(data|stringData)$",
+    ])
+    .arg(&plain);
+    let out = run(c);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    lab.write(
+        "apps/web/secret.yaml",
+        std::str::from_utf8(&out.stdout).unwrap(),
+    );
+    let c1 = lab.commit("kms secret", true);
+    let config = lab.config("", None);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let age_line = text
+        .lines()
+        .find(|l| l.contains("secrets: {ageKeyFile"))
+        .unwrap()
+        .to_string();
+    std::fs::write(
+        &config,
+        text.replace(&age_line, "      secrets: {awsKms: true}"),
+    )
+    .unwrap();
+    let once = |config: &Path| {
+        let mut c = lab.s.cmd(sigil());
+        m.env(&mut c, Some(&m.base));
+        c.args(["gate", "--once", "--config"]).arg(config);
+        let out = run(c);
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (code, out) = once(&config);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(lab.current().as_deref(), Some(c1.as_str()));
+    let secret = lab.out.join("current/apps/web/secret.yaml");
+    assert!(
+        std::fs::read_to_string(&secret)
+            .unwrap()
+            .contains("correct-horse")
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let verdict: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(lab.out.join(".sigil-verdict.json")).unwrap())
+            .unwrap();
+    assert_eq!(verdict["files"][0]["macVerified"], true);
+    // A changed ciphertext under the same key: the MAC check refuses it.
+    let enc = std::fs::read_to_string(lab.repo.join("apps/web/secret.yaml")).unwrap();
+    let line = enc.lines().find(|l| l.contains("password: ENC[")).unwrap();
+    let data = line
+        .split("data:")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap();
+    let flipped: String = data.chars().rev().collect();
+    lab.write("apps/web/secret.yaml", &enc.replace(data, &flipped));
+    lab.commit("tampered", true);
+    let (code, out) = once(&config);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("apps/web/secret.yaml") && !out.contains("correct-horse"),
+        "{out}"
+    );
+    assert_eq!(lab.current().as_deref(), Some(c1.as_str()));
+    // Without awsKms, decryptSecrets has no key: a configuration error, before any call.
+    let no_kms = lab.s.write(
+        "gate-nokms.yaml",
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .replace("      secrets: {awsKms: true}\n", "")
+            .as_bytes(),
+    );
+    let (code, out) = once(&no_kms);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("decryptSecrets needs secrets.ageKeyFile or secrets.awsKms"),
+        "{out}"
+    );
+}
+
 #[test]
 fn configuration_errors_are_reported_at_once() {
     let s = Scratch::new();

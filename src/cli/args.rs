@@ -361,6 +361,9 @@ pub enum Command {
         /// age identities to verify SOPS MACs (and, with --decrypt, to decrypt).
         #[arg(long, env = "SIGIL_AGE_KEY_FILE", value_name = "FILE")]
         age_key_file: Option<PathBuf>,
+        /// Unwrap AWS KMS keys with the AWS credentials of the environment (e.g. IRSA).
+        #[arg(long)]
+        aws_kms: bool,
         /// Print Secrets decrypted (Argo CD caches rendered manifests: see deploy/README.md).
         #[arg(long)]
         decrypt: bool,

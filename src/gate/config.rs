@@ -140,6 +140,9 @@ fn yes() -> bool {
 struct SecretsFile {
     #[serde(default)]
     age_key_file: Option<String>,
+    /// Unwrap AWS KMS keys with the gate's AWS credentials (IRSA).
+    #[serde(default)]
+    aws_kms: bool,
 }
 
 #[derive(Deserialize, Debug)]
@@ -281,6 +284,8 @@ pub struct SourceConfig {
     pub check_images: bool,
     /// age identities for MAC verification / decryption.
     pub age_key_file: Option<PathBuf>,
+    /// AWS KMS keys unwrapped with the gate's AWS credentials.
+    pub aws_kms: bool,
     /// Volume publisher.
     pub volume: Option<VolumeConfig>,
     /// Artifact publisher.
@@ -653,6 +658,7 @@ impl GateConfig {
                 .as_ref()
                 .and_then(|x| x.age_key_file.as_ref())
                 .map(|f| resolve(base, f));
+            let aws_kms = s.secrets.as_ref().is_some_and(|x| x.aws_kms);
             if let Some(k) = &age_key_file
                 && let Err(e) = crate::sops::keys::Unlocker::from_age_file(k)
             {
@@ -668,8 +674,8 @@ impl GateConfig {
                     errors.push(format!("{what}: publish.volume.link must be a plain name"));
                 }
                 if v.decrypt_secrets {
-                    if age_key_file.is_none() {
-                        errors.push(format!("{what}: publish.volume.decryptSecrets needs secrets.ageKeyFile"));
+                    if age_key_file.is_none() && !aws_kms {
+                        errors.push(format!("{what}: publish.volume.decryptSecrets needs secrets.ageKeyFile or secrets.awsKms"));
                     }
                     if !is_tmpfs(&root) {
                         errors.push(format!(
@@ -741,6 +747,7 @@ impl GateConfig {
                     check_secrets: checks.is_none_or(|c| c.secrets),
                     check_images: checks.is_none_or(|c| c.images),
                     age_key_file,
+                    aws_kms,
                     volume,
                     artifact,
                     renderer,

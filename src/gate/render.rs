@@ -32,6 +32,8 @@ pub struct RenderArgs<'a> {
     pub path: Option<&'a Path>,
     /// age identities: verify SOPS MACs and, with `decrypt`, print plaintext.
     pub age_key_file: Option<&'a Path>,
+    /// Unwrap AWS KMS keys with the process's AWS credentials.
+    pub aws_kms: bool,
     /// Print decrypted SOPS files.
     pub decrypt: bool,
     /// Verify images.
@@ -191,6 +193,7 @@ pub fn run(a: &RenderArgs<'_>) -> i32 {
         renderer: &renderer,
         policy: &policy,
         age_key_file: a.age_key_file,
+        aws_kms: a.aws_kms,
         substitute: (!a.substitute.is_empty()).then_some(&a.substitute),
         check_secrets: true,
     };
@@ -223,5 +226,5 @@ pub fn run(a: &RenderArgs<'_>) -> i32 {
 }
 
 fn decrypt_without_key(a: &RenderArgs<'_>) -> bool {
-    a.decrypt && a.age_key_file.is_none()
+    a.decrypt && a.age_key_file.is_none() && !a.aws_kms
 }

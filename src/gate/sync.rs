@@ -564,6 +564,7 @@ fn render_and_check<'a>(
             renderer: &src.renderer,
             policy: &src.policy,
             age_key_file: src.age_key_file.as_deref(),
+            aws_kms: src.aws_kms,
             substitute: src.substitute.as_deref(),
             check_secrets: src.check_secrets,
         },
@@ -580,6 +581,8 @@ pub(crate) struct Render<'r> {
     pub policy: &'r crate::policy::Policy,
     /// age identities verifying (and decrypting) SOPS files.
     pub age_key_file: Option<&'r Path>,
+    /// AWS KMS keys may be unwrapped too.
+    pub aws_kms: bool,
     /// Flux postBuild variables.
     pub substitute: Option<&'r BTreeMap<String, String>>,
     /// Refuse unencrypted or unverified Secrets.
@@ -608,12 +611,13 @@ pub(crate) fn check_render<'a>(
             )
         }
     })?;
-    let unlocker = match src.age_key_file {
-        Some(f) => Some(
-            crate::sops::keys::Unlocker::from_age_file(f)
+    let unlocker = if src.age_key_file.is_some() || src.aws_kms {
+        Some(
+            crate::sops::keys::Unlocker::for_gate(src.age_key_file, src.aws_kms)
                 .map_err(|e| error("secrets", "key-error", e))?,
-        ),
-        None => None,
+        )
+    } else {
+        None
     };
     let mut sops = SopsFiles::new(entries, unlocker);
     let others: Vec<String> = src

@@ -595,7 +595,7 @@ impl<'a> SopsFiles<'a> {
             refuse(
                 "no-key",
                 subject,
-                "decrypting needs the age key (secrets.ageKeyFile)",
+                "decrypting needs the key (secrets.ageKeyFile, or secrets.awsKms for AWS KMS)",
             )
         };
         let mut out = obj.clone();
@@ -687,7 +687,7 @@ impl<'a> SopsFiles<'a> {
             refuse(
                 "no-key",
                 path,
-                "decrypting needs the age key (secrets.ageKeyFile)",
+                "decrypting needs the key (secrets.ageKeyFile, or secrets.awsKms for AWS KMS)",
             )
         })?;
         let parsed = &self.parsed[path];

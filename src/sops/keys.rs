@@ -34,6 +34,8 @@ pub struct Unlocker {
     pgp_files_given: bool,
     /// Key type ids in the order they are tried (`--decryption-order`, default `age,pgp`).
     pub order: Vec<String>,
+    /// AWS KMS keys may be called (the CLI: yes; the gate: only with `secrets.awsKms`).
+    kms: bool,
 }
 
 impl Unlocker {
@@ -44,7 +46,35 @@ impl Unlocker {
             pgp_ring: pgp::Keyring::load(pgp_files),
             pgp_files_given: !pgp_files.is_empty(),
             order,
+            kms: true,
         }
+    }
+
+    /// The gate's unlocker: age identities from `age_key_file` only (no environment, no home
+    /// directory) and, if `aws_kms`, AWS KMS with the process's AWS credentials (IRSA).
+    pub fn for_gate(
+        age_key_file: Option<&std::path::Path>,
+        aws_kms: bool,
+    ) -> Result<Unlocker, String> {
+        let mut u = match age_key_file {
+            Some(f) => Unlocker::from_age_file(f)?,
+            None => Unlocker {
+                age: Some(age::Identities {
+                    list: Vec::new(),
+                    searched: vec!["no secrets.ageKeyFile".into()],
+                    problems: Vec::new(),
+                }),
+                pgp_ring: pgp::Keyring::load(&[]),
+                pgp_files_given: true,
+                order: Vec::new(),
+                kms: false,
+            },
+        };
+        if aws_kms {
+            u.kms = true;
+            u.order.push("kms".into());
+        }
+        Ok(u)
     }
 
     /// An unlocker using only the age identities in `file` (no environment, no home
@@ -64,6 +94,7 @@ impl Unlocker {
             pgp_ring: pgp::Keyring::load(&[]),
             pgp_files_given: true,
             order: vec!["age".into()],
+            kms: false,
         })
     }
 
@@ -104,6 +135,10 @@ impl Unlocker {
                     )),
                 }
             }
+            MasterKey::Other { kind: "kms", .. } if !self.kms => Err(
+                "AWS KMS is not enabled here (the gate's secrets.awsKms, or render --aws-kms)"
+                    .into(),
+            ),
             MasterKey::Other {
                 kind: "kms",
                 fields,
