@@ -7,6 +7,17 @@ fn main() {
         // SAFETY: set before any other thread exists.
         unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
     }
+    // As sops treats its own variables: an empty SOPS_*/SIGIL_* variable counts as unset
+    // (clap would otherwise take it as a flag given without a value).
+    for (name, value) in std::env::vars_os() {
+        let ours = name
+            .to_str()
+            .is_some_and(|n| n.starts_with("SOPS_") || n.starts_with("SIGIL_"));
+        if ours && value.is_empty() {
+            // SAFETY: before any other thread exists.
+            unsafe { std::env::remove_var(&name) };
+        }
+    }
     // Large buffers (a multi-MiB secret, its ciphertext and base64) come and go several times
     // per run: keep them in the heap instead of a fresh mmap each, which costs a page fault per
     // 4 KiB on every first touch (about 10% of a 5 MiB encryption). Freed memory is still

@@ -180,7 +180,8 @@ fn bad_input_gets_distinct_codes() {
     );
     assert_eq!(enc("bad.json", b"{\"a\": }").status.code(), Some(2));
     assert_eq!(enc("bad.env", b"no equals sign\n").status.code(), Some(2));
-    assert_eq!(enc("blank.env", b"\n\n").status.code(), Some(92));
+    // As sops 3.11: a blank dotenv file encrypts (to a file of metadata only).
+    assert_eq!(enc("blank.env", b"\n\n").status.code(), Some(0));
     assert_eq!(enc("bad.yaml", b"a: [1, 2\n").status.code(), Some(2));
     assert_eq!(enc("list.yaml", b"- a\n- b\n").status.code(), Some(2));
     assert_eq!(
@@ -604,4 +605,91 @@ fn classic_spelling_refuses_what_sops_silently_ignores() {
         assert_eq!(std::fs::read(&b).unwrap(), b"b: 2\n", "{args:?}");
         assert!(!s.path("x.yaml").exists(), "{args:?}");
     }
+}
+
+/// Where sigil and sops 3.11 must agree on exit codes and values (issue 11's parity list):
+/// empty, blank and comment-only inputs, `!!binary` values, a first-document MAC failure of a
+/// multi-document file, and empty SOPS_*/SIGIL_* variables.
+#[test]
+fn parity_with_sops_on_edge_inputs() {
+    let s = Scratch::new();
+    let (id, recipient) = s.age_key("key.txt");
+    let both =
+        |name: &str, args: &[&str], input: &[u8]| -> (Option<i32>, Option<i32>, Vec<u8>, Vec<u8>) {
+            let f = s.write(name, input);
+            let mut a = s.cmd(sops());
+            a.env("SOPS_AGE_KEY_FILE", &id).args(args).arg(&f);
+            let mut b = s.cmd(sigil());
+            b.env("SOPS_AGE_KEY_FILE", &id).args(args).arg(&f);
+            let (a, b) = (run(a), run(b));
+            (a.status.code(), b.status.code(), a.stdout, b.stdout)
+        };
+    let enc = ["encrypt", "--age", recipient.as_str()];
+    for (name, input, code) in [
+        ("empty.yaml", &b""[..], 92),
+        ("blank.yaml", b"\n\n", 2),
+        ("comment.yaml", b"# only a comment\n", 2),
+        ("comments.yaml", b"# one\n\n# two\n", 2),
+        ("blank.json", b"\n", 2),
+        ("blank.env", b"\n", 0),
+        ("empty.env", b"", 0),
+        ("empty.json", b"", 2),
+    ] {
+        let (a, b, _, out) = both(name, &enc, input);
+        assert_eq!((a, b), (Some(code), Some(code)), "{name}");
+        if code != 0 {
+            assert!(out.is_empty(), "{name}");
+        }
+    }
+    // !!binary: sops encrypts the decoded bytes; both read each other's files the same.
+    let binary = b"a: !!binary aGVsbG8=\nraw: !!binary /w==\nb: x\n";
+    let (_, _, by_sops, by_sigil) = both("bin.yaml", &enc, binary);
+    for (who, file) in [("sops", by_sops), ("sigil", by_sigil)] {
+        let (a, b, x, y) = both(&format!("bin-{who}.enc.yaml"), &["decrypt"], &file);
+        assert_eq!((a, b), (Some(0), Some(0)), "{who}");
+        assert_eq!(
+            String::from_utf8_lossy(&x),
+            String::from_utf8_lossy(&y),
+            "{who}"
+        );
+        assert!(
+            String::from_utf8_lossy(&y).starts_with("a: hello\n"),
+            "{who}"
+        );
+    }
+    // A multi-document file: a changed MAC in the first document is sops's 51; one in a later
+    // document sops ignores (0), sigil refuses (50, stricter on purpose).
+    let (_, _, multi, _) = both("multi.yaml", &enc, b"a: 1\nb: two\n---\nc: 3\n");
+    let text = String::from_utf8(multi).unwrap();
+    let tweak = |doc: &str| {
+        let at = doc.find("mac: ENC[AES256_GCM,data:").unwrap() + "mac: ENC[AES256_GCM,data:".len();
+        let c = if &doc[at..at + 1] == "A" { "B" } else { "A" };
+        format!("{}{c}{}", &doc[..at], &doc[at + 1..])
+    };
+    let docs: Vec<&str> = text.split("\n---\n").collect();
+    assert_eq!(docs.len(), 2);
+    let first = format!("{}\n---\n{}", tweak(docs[0]), docs[1]);
+    let later = format!("{}\n---\n{}", docs[0], tweak(docs[1]));
+    let (a, b, _, out) = both("first.enc.yaml", &["decrypt"], first.as_bytes());
+    assert_eq!((a, b), (Some(51), Some(51)));
+    assert!(out.is_empty());
+    let (a, b, _, out) = both("later.enc.yaml", &["decrypt"], later.as_bytes());
+    assert_eq!((a, b), (Some(0), Some(50)));
+    assert!(out.is_empty());
+    // Empty variables count as unset.
+    let f = s.write("ok.enc.yaml", text.as_bytes());
+    let mut c = s.cmd(sigil());
+    c.env("SOPS_AGE_KEY_FILE", &id)
+        .env("SIGIL_PGP_KEY_FILES", "")
+        .env("SOPS_PGP_FP", "")
+        .env("SOPS_DECRYPTION_ORDER", "")
+        .arg("decrypt")
+        .arg(&f);
+    let out = run(c);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -20,7 +20,9 @@ use super::args::{EncryptOpts, OutputOpts, ReadOpts};
 use super::io::read_input;
 use crate::sops::Error;
 use crate::sops::config::{Config, locate};
-use crate::sops::format::{Format, Layout, emit_encrypted, load_encrypted};
+use crate::sops::format::{
+    Format, Layout, blocks_differ, emit_encrypted, load_encrypted_unchecked,
+};
 use crate::sops::keys::kms::{KmsKey, parse_context};
 use crate::sops::keys::{KeySpec, Unlocker};
 use crate::sops::metadata::Metadata;
@@ -219,12 +221,16 @@ fn open(
     remember_ivs: bool,
 ) -> Result<(Vec<Vec<Entry>>, Metadata, ops::Decrypted), Error> {
     let input = read_input(file)?;
-    let (mut docs, meta) = load_encrypted(t.input, &input)?;
+    let (mut docs, meta, differ) = load_encrypted_unchecked(t.input, &input)?;
     if ignore_mac {
         warn_ignore_mac();
     }
     let mut u = unlocker(read);
+    // The first document's MAC first (its failure is sops's 51), then sigil's stricter check.
     let d = ops::decrypt(&mut docs, &meta, &mut u, ignore_mac, remember_ivs)?;
+    if differ {
+        return Err(blocks_differ());
+    }
     warn_plain_comments(d.plaintext_comments);
     Ok((docs, meta, d))
 }

@@ -85,9 +85,16 @@ impl Default for Layout {
 
 /// Parses a plaintext file. Refuses empty input and files that already carry metadata.
 pub fn load_plain(format: Format, input: &[u8]) -> Result<Vec<Vec<Entry>>, Error> {
-    if format != Format::Binary && input.iter().all(u8::is_ascii_whitespace) {
+    // As sops 3.11: an empty YAML file is 92; empty JSON, or YAML/JSON holding only blank
+    // lines (or, in YAML, only comments) does not unmarshal, 2; a blank dotenv file encrypts.
+    if format == Format::Yaml && input.is_empty() {
         return Err(Error::Empty(
             "the input file is empty; sops files need at least one document".into(),
+        ));
+    }
+    if matches!(format, Format::Yaml | Format::Json) && input.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::Parse(
+            "the input holds only blank lines; sops files need at least one document".into(),
         ));
     }
     let docs = match format {
@@ -134,6 +141,27 @@ pub fn load_plain(format: Format, input: &[u8]) -> Result<Vec<Vec<Entry>>, Error
 /// Parses an encrypted file into documents and its metadata. For YAML, every document must
 /// carry the same `sops` block (sops reads only the first; sigil refuses a mismatch).
 pub fn load_encrypted(format: Format, input: &[u8]) -> Result<(Vec<Vec<Entry>>, Metadata), Error> {
+    let (docs, meta, differ) = load_encrypted_unchecked(format, input)?;
+    if differ {
+        return Err(blocks_differ());
+    }
+    Ok((docs, meta))
+}
+
+/// The refusal of a multi-document file whose documents carry different `sops` blocks.
+pub fn blocks_differ() -> Error {
+    Error::Strict(
+        "the documents of this file carry different sops blocks (sops checks only the first); the file was altered".into(),
+    )
+}
+
+/// [`load_encrypted`] with the first document's metadata even when later documents carry a
+/// different `sops` block (the third value says so): decryption checks the first block's MAC
+/// (a failure there is a MAC mismatch, as in sops) before refusing the difference.
+pub fn load_encrypted_unchecked(
+    format: Format,
+    input: &[u8],
+) -> Result<(Vec<Vec<Entry>>, Metadata, bool), Error> {
     if input.is_empty() {
         return Err(Error::Empty("the input file is empty".into()));
     }
@@ -169,11 +197,7 @@ pub fn load_encrypted(format: Format, input: &[u8]) -> Result<(Vec<Vec<Entry>>, 
                 ));
             }
             let first = metas.first().ok_or_else(not_sops)?;
-            if metas.iter().skip(1).any(|m| !m.same_as(first)) {
-                return Err(Error::Strict(
-                    "the documents of this file carry different sops blocks (sops checks only the first); the file was altered".into(),
-                ));
-            }
+            let differ = metas.iter().skip(1).any(|m| !m.same_as(first));
             let meta = Metadata::from_value(first)?;
             if format == Format::Binary {
                 let ok = docs.len() == 1
@@ -185,7 +209,7 @@ pub fn load_encrypted(format: Format, input: &[u8]) -> Result<(Vec<Vec<Entry>>, 
                     ));
                 }
             }
-            Ok((docs, meta))
+            Ok((docs, meta, differ))
         }
         Format::Dotenv => {
             let mut doc = dotenv::load(input)?;
@@ -209,7 +233,7 @@ pub fn load_encrypted(format: Format, input: &[u8]) -> Result<(Vec<Vec<Entry>>, 
                 return Err(not_sops());
             }
             let meta = Metadata::from_value(&flatten::unflatten(&pairs)?)?;
-            Ok((vec![rest], meta))
+            Ok((vec![rest], meta, false))
         }
         Format::Ini => {
             let mut doc = ini::load(input)?;
@@ -232,7 +256,7 @@ pub fn load_encrypted(format: Format, input: &[u8]) -> Result<(Vec<Vec<Entry>>, 
                 }
             }
             let meta = Metadata::from_value(&flatten::unflatten(&pairs)?)?;
-            Ok((vec![doc], meta))
+            Ok((vec![doc], meta, false))
         }
     }
 }

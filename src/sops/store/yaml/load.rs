@@ -122,7 +122,9 @@ pub fn load(input: &[u8]) -> Result<Vec<Vec<Entry>>, Error> {
         b.event(event, line, span.start.col())?;
     }
     if b.docs.is_empty() {
-        return Err(Error::Empty("the YAML input has no document".into()));
+        return Err(Error::Parse(
+            "the YAML input has no document (only comments or blank lines)".into(),
+        ));
     }
     Ok(b.docs)
 }
@@ -472,10 +474,10 @@ fn scalar_value(
     style: ScalarStyle,
     tag: Option<&granit_parser::Tag>,
 ) -> Result<Value, String> {
-    if let Some(tag) = tag
-        && tag.is_yaml_core_schema()
-    {
-        return match tag.suffix() {
+    // The tag's name in the yaml.org namespace (`!!binary`, `!!timestamp` and the core
+    // schema's seven), whatever spelling or %TAG directive resolved it.
+    if let Some(name) = tag.and_then(|t| t.suffix_in_namespace("tag:yaml.org,2002:")) {
+        return match name.as_ref() {
             "binary" => {
                 let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
                 base64::engine::general_purpose::STANDARD
