@@ -192,7 +192,12 @@ impl fmt::Display for Reference {
 /// HTTP on port 443 is therefore not expressible (it would become port 80).
 pub fn canonical_registry(host: &str) -> String {
     let host = host.to_ascii_lowercase();
-    let host = host.strip_suffix(":443").unwrap_or(&host);
+    // Dropping the port must leave a name that still reads as a registry (a dot, a colon or
+    // `localhost`): `intranet:443/app` stays as it is, or its display would name Docker Hub.
+    let host = match host.strip_suffix(":443") {
+        Some(h) if h.contains('.') || h.contains(':') || h == "localhost" => h,
+        _ => &host,
+    };
     match host {
         "index.docker.io" | "registry-1.docker.io" => "docker.io".to_string(),
         h => h.to_string(),
@@ -280,6 +285,9 @@ mod tests {
             ("index.docker.io:443/x/y", "docker.io/x/y"),
             ("[::1]:443/a", "[::1]/a"),
             ("ghcr.io:4430/a", "ghcr.io:4430/a"),
+            ("0:443/y", "0:443/y"),
+            ("intranet:443/app", "intranet:443/app"),
+            ("localhost:443/app", "localhost/app"),
             ("ghcr.io:5000/a", "ghcr.io:5000/a"),
         ] {
             assert_eq!(Reference::parse(input).unwrap().name(), want, "{input}");
