@@ -402,7 +402,9 @@ fn kms_wrapped_secrets_are_checked_and_decrypted() {
     let (code, out) = once(&no_kms);
     assert_eq!(code, 2, "{out}");
     assert!(
-        out.contains("decryptSecrets needs secrets.ageKeyFile or secrets.awsKms"),
+        out.contains(
+            "decryptSecrets needs secrets.ageKeyFile, secrets.awsKms or secrets.vaultTransit"
+        ),
         "{out}"
     );
 }

@@ -89,6 +89,10 @@ pub struct EncryptOpts {
     /// KMS encryption context, `key:value,key:value`.
     #[arg(long, value_name = "CONTEXT")]
     pub encryption_context: Option<String>,
+    /// HashiCorp Vault transit key URIs, comma separated
+    /// (`https://vault:8200/v1/<engine>/keys/<name>`).
+    #[arg(long, env = "SOPS_VAULT_URIS", value_name = "URIS")]
+    pub hc_vault_transit: Option<String>,
     /// The AWS profile (shared config) for the KMS keys given here.
     #[arg(long, value_name = "PROFILE")]
     pub aws_profile: Option<String>,
@@ -196,6 +200,12 @@ pub enum Command {
         /// Remove AWS KMS keys (matched with --encryption-context and --aws-profile).
         #[arg(long)]
         rm_kms: Option<String>,
+        /// Add Vault transit keys (URIs, comma separated) to the first key group.
+        #[arg(long)]
+        add_hc_vault_transit: Option<String>,
+        /// Remove Vault transit keys.
+        #[arg(long)]
+        rm_hc_vault_transit: Option<String>,
         /// KMS encryption context of the keys added or removed, `key:value,…`.
         #[arg(long, value_name = "CONTEXT")]
         encryption_context: Option<String>,

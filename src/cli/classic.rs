@@ -83,11 +83,7 @@ const FLAGS: &[(&[&str], Kind)] = &[
 ];
 
 /// Key types sigil cannot use, by the flag that names them.
-const CLOUD_KEYS: &[(&str, &str)] = &[
-    ("gcp-kms", "GCP KMS"),
-    ("azure-kv", "Azure Key Vault"),
-    ("hc-vault-transit", "HashiCorp Vault transit"),
-];
+const CLOUD_KEYS: &[(&str, &str)] = &[("gcp-kms", "GCP KMS"), ("azure-kv", "Azure Key Vault")];
 
 fn lookup(name: &str) -> Option<(&'static str, Kind)> {
     FLAGS
@@ -348,7 +344,7 @@ fn translate(program: OsString, p: &Parsed) -> Result<Vec<OsString>, Error> {
             let name = format!("{prefix}{flag}");
             if p.text(&name).is_some() {
                 return Err(Error::Generic(format!(
-                    "--{name}: sigil cannot use {what} keys (only age, OpenPGP and AWS KMS); use sops for them"
+                    "--{name}: sigil cannot use {what} keys (only age, OpenPGP, AWS KMS and Vault transit); use sops for them"
                 )));
             }
         }
@@ -368,6 +364,7 @@ fn translate(program: OsString, p: &Parsed) -> Result<Vec<OsString>, Error> {
             "kms",
             "encryption-context",
             "aws-profile",
+            "hc-vault-transit",
         ] {
             if let Some(v) = p.text(name) {
                 out.push(with_value(name, v));
@@ -423,6 +420,8 @@ fn translate(program: OsString, p: &Parsed) -> Result<Vec<OsString>, Error> {
                 "rm-pgp",
                 "add-kms",
                 "rm-kms",
+                "add-hc-vault-transit",
+                "rm-hc-vault-transit",
                 "encryption-context",
                 "aws-profile",
             ] {

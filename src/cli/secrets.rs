@@ -24,6 +24,7 @@ use crate::sops::format::{
     Format, Layout, blocks_differ, emit_encrypted, load_encrypted_unchecked,
 };
 use crate::sops::keys::kms::{KmsKey, parse_context};
+use crate::sops::keys::vault::VaultKey;
 use crate::sops::keys::{KeySpec, Unlocker};
 use crate::sops::metadata::Metadata;
 use crate::sops::ops::{self, EncryptParams};
@@ -132,6 +133,18 @@ fn split_list(s: &Option<String>) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Vault transit URIs, comma separated.
+fn vault_specs(uris: &Option<String>) -> Result<Vec<KeySpec>, Error> {
+    split_list(uris)
+        .iter()
+        .map(|u| {
+            VaultKey::from_uri(u)
+                .map(KeySpec::Vault)
+                .map_err(|e| Error::Generic(e.to_string()))
+        })
+        .collect()
+}
+
 /// `ARN[+ROLE],…` as KMS keys with `context` and `profile`.
 fn kms_specs(arns: &Option<String>, context: &[(String, String)], profile: &str) -> Vec<KeySpec> {
     split_list(arns)
@@ -152,6 +165,7 @@ fn encrypt_params(
         .map(KeySpec::Age)
         .chain(split_list(&keys.pgp).into_iter().map(KeySpec::Pgp))
         .chain(kms_specs(&keys.kms, &context, profile))
+        .chain(vault_specs(&keys.hc_vault_transit)?)
         .collect();
     let rule = match config {
         Some(c) if !c.rules.is_empty() => {
@@ -177,7 +191,7 @@ fn encrypt_params(
         }
         (true, None) => {
             return Err(Error::Generic(
-                "config file not found, or has no creation rules, and no keys provided through command line options (--age/--pgp/--kms)".into(),
+                "config file not found, or has no creation rules, and no keys provided through command line options (--age/--pgp/--kms/--hc-vault-transit)".into(),
             ));
         }
     };

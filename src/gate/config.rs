@@ -143,6 +143,9 @@ struct SecretsFile {
     /// Unwrap AWS KMS keys with the gate's AWS credentials (IRSA).
     #[serde(default)]
     aws_kms: bool,
+    /// Unwrap Vault transit keys with the gate's Vault token (`VAULT_TOKEN`).
+    #[serde(default)]
+    vault_transit: bool,
 }
 
 #[derive(Deserialize, Debug)]
@@ -286,6 +289,8 @@ pub struct SourceConfig {
     pub age_key_file: Option<PathBuf>,
     /// AWS KMS keys unwrapped with the gate's AWS credentials.
     pub aws_kms: bool,
+    /// Vault transit keys unwrapped with the gate's Vault token.
+    pub vault_transit: bool,
     /// Volume publisher.
     pub volume: Option<VolumeConfig>,
     /// Artifact publisher.
@@ -659,6 +664,7 @@ impl GateConfig {
                 .and_then(|x| x.age_key_file.as_ref())
                 .map(|f| resolve(base, f));
             let aws_kms = s.secrets.as_ref().is_some_and(|x| x.aws_kms);
+            let vault_transit = s.secrets.as_ref().is_some_and(|x| x.vault_transit);
             if let Some(k) = &age_key_file
                 && let Err(e) = crate::sops::keys::Unlocker::from_age_file(k)
             {
@@ -674,8 +680,8 @@ impl GateConfig {
                     errors.push(format!("{what}: publish.volume.link must be a plain name"));
                 }
                 if v.decrypt_secrets {
-                    if age_key_file.is_none() && !aws_kms {
-                        errors.push(format!("{what}: publish.volume.decryptSecrets needs secrets.ageKeyFile or secrets.awsKms"));
+                    if age_key_file.is_none() && !aws_kms && !vault_transit {
+                        errors.push(format!("{what}: publish.volume.decryptSecrets needs secrets.ageKeyFile, secrets.awsKms or secrets.vaultTransit"));
                     }
                     if !is_tmpfs(&root) {
                         errors.push(format!(
@@ -748,6 +754,7 @@ impl GateConfig {
                     check_images: checks.is_none_or(|c| c.images),
                     age_key_file,
                     aws_kms,
+                    vault_transit,
                     volume,
                     artifact,
                     renderer,

@@ -194,6 +194,7 @@ pub fn run(a: &RenderArgs<'_>) -> i32 {
         policy: &policy,
         age_key_file: a.age_key_file,
         aws_kms: a.aws_kms,
+        vault_transit: false,
         substitute: (!a.substitute.is_empty()).then_some(&a.substitute),
         check_secrets: true,
     };

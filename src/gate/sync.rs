@@ -565,6 +565,7 @@ fn render_and_check<'a>(
             policy: &src.policy,
             age_key_file: src.age_key_file.as_deref(),
             aws_kms: src.aws_kms,
+            vault_transit: src.vault_transit,
             substitute: src.substitute.as_deref(),
             check_secrets: src.check_secrets,
         },
@@ -583,6 +584,8 @@ pub(crate) struct Render<'r> {
     pub age_key_file: Option<&'r Path>,
     /// AWS KMS keys may be unwrapped too.
     pub aws_kms: bool,
+    /// Vault transit keys may be unwrapped too.
+    pub vault_transit: bool,
     /// Flux postBuild variables.
     pub substitute: Option<&'r BTreeMap<String, String>>,
     /// Refuse unencrypted or unverified Secrets.
@@ -611,9 +614,9 @@ pub(crate) fn check_render<'a>(
             )
         }
     })?;
-    let unlocker = if src.age_key_file.is_some() || src.aws_kms {
+    let unlocker = if src.age_key_file.is_some() || src.aws_kms || src.vault_transit {
         Some(
-            crate::sops::keys::Unlocker::for_gate(src.age_key_file, src.aws_kms)
+            crate::sops::keys::Unlocker::for_gate(src.age_key_file, src.aws_kms, src.vault_transit)
                 .map_err(|e| error("secrets", "key-error", e))?,
         )
     } else {

@@ -13,6 +13,7 @@ use super::error::Error;
 use super::format::Layout;
 use super::keys::KeySpec;
 use super::keys::kms::KmsKey;
+use super::keys::vault::VaultKey;
 use super::rules::Selection;
 
 /// One `creation_rules` entry.
@@ -92,19 +93,13 @@ fn strs(v: &Y, what: &str) -> Result<Vec<String>, Error> {
 
 /// The first key type of `map` sigil cannot use, described.
 fn unsupported(map: &yaml_serde::Mapping, ctx: &str) -> Option<String> {
-    for k in [
-        "gcp_kms",
-        "azure_keyvault",
-        "hc_vault_transit_uri",
-        "hc_vault",
-        "hckms",
-    ] {
+    for k in ["gcp_kms", "azure_keyvault", "hckms"] {
         if let Some(v) = map.get(k)
             && !matches!(v, Y::Null)
             && !strs(v, k).map(|l| l.is_empty()).unwrap_or(false)
         {
             return Some(format!(
-                "{ctx}: '{k}' keys are not supported by sigil (only age, pgp and AWS kms); use sops for them"
+                "{ctx}: '{k}' keys are not supported by sigil (only age, pgp, AWS kms and hc_vault); use sops for them"
             ));
         }
     }
@@ -184,6 +179,14 @@ fn group(
         keys.push(KeySpec::Pgp(fp));
     }
     keys.extend(kms_keys(map, ctx)?);
+    // Flat rules name Vault keys `hc_vault_transit_uri`, key groups `hc_vault`.
+    for field in ["hc_vault_transit_uri", "hc_vault"] {
+        for uri in strs(map.get(field).unwrap_or(&Y::Null), field)? {
+            let key = VaultKey::from_uri(&uri)
+                .map_err(|e| Error::Config(format!("{ctx}.{field}: {e}")))?;
+            keys.push(KeySpec::Vault(key));
+        }
+    }
     if let Some(Y::Sequence(merged)) = map.get("merge") {
         for m in merged {
             if let Y::Mapping(mm) = m {

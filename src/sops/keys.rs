@@ -7,6 +7,7 @@ pub mod pgp;
 #[doc(hidden)]
 pub mod pgp_legacy;
 pub mod prompt;
+pub mod vault;
 
 use std::path::PathBuf;
 
@@ -24,6 +25,8 @@ pub enum KeySpec {
     Pgp(String),
     /// An AWS KMS key.
     Kms(kms::KmsKey),
+    /// A HashiCorp Vault transit key.
+    Vault(vault::VaultKey),
 }
 
 /// Where secret key material comes from when decrypting.
@@ -36,6 +39,8 @@ pub struct Unlocker {
     pub order: Vec<String>,
     /// AWS KMS keys may be called (the CLI: yes; the gate: only with `secrets.awsKms`).
     kms: bool,
+    /// Vault transit may be called (the CLI: yes; the gate: only with `secrets.vaultTransit`).
+    vault: bool,
 }
 
 impl Unlocker {
@@ -47,14 +52,17 @@ impl Unlocker {
             pgp_files_given: !pgp_files.is_empty(),
             order,
             kms: true,
+            vault: true,
         }
     }
 
     /// The gate's unlocker: age identities from `age_key_file` only (no environment, no home
-    /// directory) and, if `aws_kms`, AWS KMS with the process's AWS credentials (IRSA).
+    /// directory); if `aws_kms`, AWS KMS with the process's AWS credentials (IRSA); if
+    /// `vault_transit`, Vault transit with the process's Vault token.
     pub fn for_gate(
         age_key_file: Option<&std::path::Path>,
         aws_kms: bool,
+        vault_transit: bool,
     ) -> Result<Unlocker, String> {
         let mut u = match age_key_file {
             Some(f) => Unlocker::from_age_file(f)?,
@@ -68,11 +76,16 @@ impl Unlocker {
                 pgp_files_given: true,
                 order: Vec::new(),
                 kms: false,
+                vault: false,
             },
         };
         if aws_kms {
             u.kms = true;
             u.order.push("kms".into());
+        }
+        if vault_transit {
+            u.vault = true;
+            u.order.push("hc_vault".into());
         }
         Ok(u)
     }
@@ -95,6 +108,7 @@ impl Unlocker {
             pgp_files_given: true,
             order: vec!["age".into()],
             kms: false,
+            vault: false,
         })
     }
 
@@ -143,8 +157,17 @@ impl Unlocker {
                 kind: "kms",
                 fields,
             } => kms::unwrap_entry(fields),
+            MasterKey::Other {
+                kind: "hc_vault", ..
+            } if !self.vault => {
+                Err("Vault transit is not enabled here (the gate's secrets.vaultTransit)".into())
+            }
+            MasterKey::Other {
+                kind: "hc_vault",
+                fields,
+            } => vault::unwrap_entry(fields),
             MasterKey::Other { kind, .. } => Err(format!(
-                "{kind} keys are not supported by sigil (only age, pgp and kms)"
+                "{kind} keys are not supported by sigil (only age, pgp, kms and hc_vault)"
             )),
         }
     }
@@ -248,6 +271,10 @@ pub fn wrap_groups(
             },
             KeySpec::Kms(k) => MasterKey::Other {
                 kind: "kms",
+                fields: k.to_fields(&created_at, &k.wrap(payload)?),
+            },
+            KeySpec::Vault(k) => MasterKey::Other {
+                kind: "hc_vault",
                 fields: k.to_fields(&created_at, &k.wrap(payload)?),
             },
         })

@@ -6,13 +6,16 @@ use std::path::Path;
 
 use zeroize::Zeroizing;
 
-use super::{check_output_flags, kms_specs, load_config, open, split_list, target, unlocker};
+use super::{
+    check_output_flags, kms_specs, load_config, open, split_list, target, unlocker, vault_specs,
+};
 use crate::cli::args::{OutputOpts, ReadOpts};
 use crate::cli::io::{Mode, emit, read_input, write_atomic};
 use crate::sops::Error;
 use crate::sops::format::{Format, emit_encrypted, load_encrypted};
 use crate::sops::keys::KeySpec;
 use crate::sops::keys::kms::{KmsKey, parse_context};
+use crate::sops::keys::vault::VaultKey;
 use crate::sops::metadata::MasterKey;
 use crate::sops::ops::{self, EncryptParams};
 
@@ -30,6 +33,10 @@ pub struct KeyChanges<'a> {
     pub add_kms: &'a Option<String>,
     /// `--rm-kms`.
     pub rm_kms: &'a Option<String>,
+    /// `--add-hc-vault-transit`.
+    pub add_vault: &'a Option<String>,
+    /// `--rm-hc-vault-transit`.
+    pub rm_vault: &'a Option<String>,
     /// `--encryption-context` of the added or removed kms keys.
     pub encryption_context: &'a Option<String>,
     /// `--aws-profile` of the added or removed kms keys.
@@ -52,6 +59,8 @@ pub fn rotate(
         rm_pgp,
         add_kms,
         rm_kms,
+        add_vault,
+        rm_vault,
         encryption_context,
         aws_profile,
     } = *changes;
@@ -75,6 +84,12 @@ pub fn rotate(
                     } => KmsKey::from_fields(fields)
                         .map(KeySpec::Kms)
                         .map_err(Error::Parse),
+                    MasterKey::Other {
+                        kind: "hc_vault",
+                        fields,
+                    } => VaultKey::from_fields(fields)
+                        .map(KeySpec::Vault)
+                        .map_err(Error::Parse),
                     MasterKey::Other { kind, .. } => Err(Error::Generic(format!(
                         "cannot rotate: the file has {kind} keys, which sigil cannot re-wrap"
                     ))),
@@ -87,6 +102,7 @@ pub fn rotate(
         .map(KeySpec::Age)
         .chain(split_list(rm_pgp).into_iter().map(KeySpec::Pgp))
         .chain(kms_specs(rm_kms, &context, profile))
+        .chain(vault_specs(rm_vault)?)
         .collect();
     for g in groups.iter_mut() {
         g.retain(|k| !rm.contains(k));
@@ -95,6 +111,7 @@ pub fn rotate(
         first.extend(split_list(add_age).into_iter().map(KeySpec::Age));
         first.extend(split_list(add_pgp).into_iter().map(KeySpec::Pgp));
         first.extend(kms_specs(add_kms, &context, profile));
+        first.extend(vault_specs(add_vault)?);
     }
     let params = EncryptParams {
         groups,
@@ -138,6 +155,7 @@ pub fn updatekeys(
                         KeySpec::Age(a) => a.clone(),
                         KeySpec::Pgp(p) => p.clone(),
                         KeySpec::Kms(k) => k.to_sops_string(),
+                        KeySpec::Vault(k) => k.to_sops_string(),
                     })
                     .collect()
             })
@@ -153,6 +171,12 @@ pub fn updatekeys(
                         kind: "kms",
                         fields,
                     } => KmsKey::from_fields(fields)
+                        .map(|k| k.to_sops_string())
+                        .unwrap_or_else(|_| k.describe()),
+                    MasterKey::Other {
+                        kind: "hc_vault",
+                        fields,
+                    } => VaultKey::from_fields(fields)
                         .map(|k| k.to_sops_string())
                         .unwrap_or_else(|_| k.describe()),
                     _ => k.describe(),
