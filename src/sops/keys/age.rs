@@ -13,7 +13,8 @@ use crate::sops::error::Error;
 /// Largest payload accepted from an age file holding a data key or Shamir share.
 const MAX_KEY_PAYLOAD: u64 = 4096;
 
-/// Parses a recipient string as sops does: `age1…` (X25519) or `ssh-ed25519`/`ssh-rsa` keys.
+/// Parses a recipient string as sops does: `age1…` (X25519), `age1<plugin>1…` (an age plugin
+/// found on PATH) or `ssh-ed25519`/`ssh-rsa` keys.
 pub fn parse_recipient(s: &str) -> Result<Box<dyn age::Recipient + Send>, Error> {
     let s = s.trim();
     let bad = |why: &str| Error::Config(format!("invalid age recipient '{s}': {why}"));
@@ -27,8 +28,13 @@ pub fn parse_recipient(s: &str) -> Result<Box<dyn age::Recipient + Send>, Error>
             "post-quantum age recipients are not supported by sigil yet",
         ));
     }
+    // `age1<plugin>1…`: run `age-plugin-<plugin>` from PATH, as age does.
     if s.starts_with("age1") && s.matches('1').count() > 1 {
-        return Err(bad("age plugins are not supported"));
+        let r = age::plugin::Recipient::from_str(s).map_err(&bad)?;
+        let name = r.plugin().to_string();
+        return age::plugin::RecipientPluginV1::new(&name, &[r], &[], super::prompt::TtyPrompt)
+            .map(|p| Box::new(p) as Box<dyn age::Recipient + Send>)
+            .map_err(|e| bad(&format!("{e}")));
     }
     age::x25519::Recipient::from_str(s)
         .map(|r| Box::new(r) as Box<dyn age::Recipient + Send>)
@@ -239,7 +245,9 @@ pub fn parse_identity_text(
     }
     let file = age::IdentityFile::from_buffer(BufReader::new(text))
         .map_err(|e| format!("{origin}: {e}"))?;
-    file.into_identities()
+    // Plugin identities (`AGE-PLUGIN-…`) run their plugin from PATH, with terminal prompts.
+    file.with_callbacks(super::prompt::TtyPrompt)
+        .into_identities()
         .map(|v| v.into_iter().map(|b| b as Box<dyn age::Identity>).collect())
         .map_err(|e| format!("{origin}: {e}"))
 }
