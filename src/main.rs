@@ -37,7 +37,7 @@ fn main() {
 }
 
 /// Asks for transparent huge pages on the heap's next 64 MiB (what glibc's
-/// `glibc.malloc.hugetlb=1` tunable does): a 5 MiB value then costs a few dozen page faults
+/// `glibc.malloc.hugetlb=1` tunable does): a 5 MiB value then costs hundreds of page faults
 /// instead of thousands. Only where THP is `madvise`-enabled; harmless elsewhere.
 ///
 /// # Safety
