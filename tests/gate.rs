@@ -126,6 +126,28 @@ impl Lab {
         )
     }
 
+    /// Starts `sigil gate` serving HTTP on `port` and its probes on `probe_port`, webhooks
+    /// signed with `secret` if given.
+    fn serve_with_probes(
+        &self,
+        port: u16,
+        probe_port: u16,
+        secret: Option<&str>,
+    ) -> std::process::Child {
+        let config = self.config("", Some((port, secret)));
+        let text = std::fs::read_to_string(&config).unwrap().replace(
+            &format!("bind: \"127.0.0.1:{port}\""),
+            &format!("bind: \"127.0.0.1:{port}\", probeBind: \"127.0.0.1:{probe_port}\""),
+        );
+        std::fs::write(&config, text).unwrap();
+        let mut c = self.s.cmd(sigil());
+        c.args(["gate", "--config"])
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c.spawn().unwrap()
+    }
+
     fn once(&self, config: &Path) -> (i32, String) {
         let mut c = self.s.cmd(sigil());
         c.args(["gate", "--once", "--config"]).arg(config);
@@ -626,18 +648,7 @@ fn probes_answer_while_idle_connections_hold_the_server() {
     lab.write("apps/web/configmap.yaml", CONFIGMAP);
     lab.commit("first", true);
     let (port, probe_port) = (free_port(), free_port());
-    let config = lab.config("", Some((port, None)));
-    let text = std::fs::read_to_string(&config).unwrap().replace(
-        &format!("bind: \"127.0.0.1:{port}\""),
-        &format!("bind: \"127.0.0.1:{port}\", probeBind: \"127.0.0.1:{probe_port}\""),
-    );
-    std::fs::write(&config, text).unwrap();
-    let mut c = lab.s.cmd(sigil());
-    c.args(["gate", "--config"])
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut child = c.spawn().unwrap();
+    let mut child = lab.serve_with_probes(port, probe_port, None);
     wait_for("readyz", || {
         http(probe_port, "GET", "/readyz", &[], b"").0 == 200
     });
@@ -741,18 +752,7 @@ fn the_http_edge_under_load() {
     lab.commit("first", true);
     let (port, probe_port) = (free_port(), free_port());
     let secret = "load-secret";
-    let config = lab.config("", Some((port, Some(secret))));
-    let text = std::fs::read_to_string(&config).unwrap().replace(
-        &format!("bind: \"127.0.0.1:{port}\""),
-        &format!("bind: \"127.0.0.1:{port}\", probeBind: \"127.0.0.1:{probe_port}\""),
-    );
-    std::fs::write(&config, text).unwrap();
-    let mut c = lab.s.cmd(sigil());
-    c.args(["gate", "--config"])
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut child = c.spawn().unwrap();
+    let mut child = lab.serve_with_probes(port, probe_port, Some(secret));
     let pid = child.id();
     wait_for("readyz", || {
         http(probe_port, "GET", "/readyz", &[], b"").0 == 200

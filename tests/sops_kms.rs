@@ -25,6 +25,15 @@ fn sigil_as(s: &Scratch, m: &Moto, who: Option<&User>) -> Command {
     c
 }
 
+/// `tool` (`sops` or `sigil`) run as `who`.
+fn tool_as(tool: &str, s: &Scratch, m: &Moto, who: Option<&User>) -> Command {
+    if tool == "sops" {
+        sops_as(s, m, who)
+    } else {
+        sigil_as(s, m, who)
+    }
+}
+
 fn decrypt_both(s: &Scratch, m: &Moto, who: Option<&User>, file: &Path, extra: &[&str]) -> Vec<u8> {
     let mut c = sops_as(s, m, who);
     c.arg("decrypt").args(extra).arg(file);
@@ -202,11 +211,7 @@ fn key_groups_mix_kms_and_age_under_shamir() {
     let plain = s.write("secret.yaml", PLAIN.as_bytes());
     let flat = s.write("flat.yaml", PLAIN.as_bytes());
     for (tool, name) in [("sops", "by-sops.yaml"), ("sigil", "by-sigil.yaml")] {
-        let mut c = if tool == "sops" {
-            sops_as(&s, &m, Some(&m.base))
-        } else {
-            sigil_as(&s, &m, Some(&m.base))
-        };
+        let mut c = tool_as(tool, &s, &m, Some(&m.base));
         c.args(["encrypt", "--filename-override", "secret.yaml"])
             .arg(&plain);
         let f = s.write(name, &ok(c));
@@ -216,11 +221,7 @@ fn key_groups_mix_kms_and_age_under_shamir() {
             "{tool}: {text}"
         );
         for (who, env) in [("sops", &id), ("sigil", &id)] {
-            let mut c = if who == "sops" {
-                sops_as(&s, &m, Some(&m.base))
-            } else {
-                sigil_as(&s, &m, Some(&m.base))
-            };
+            let mut c = tool_as(who, &s, &m, Some(&m.base));
             c.env("SOPS_AGE_KEY_FILE", env).arg("decrypt").arg(&f);
             assert_eq!(String::from_utf8_lossy(&ok(c)), PLAIN, "{tool} → {who}");
         }
@@ -232,11 +233,7 @@ fn key_groups_mix_kms_and_age_under_shamir() {
     // `sops encrypt` does not apply --encryption-context to a rule's kms keys (it loads the
     // rule before reading the flag); sigil does the same.
     for (tool, name) in [("sops", "flat-sops.yaml"), ("sigil", "flat-sigil.yaml")] {
-        let mut c = if tool == "sops" {
-            sops_as(&s, &m, Some(&m.admin))
-        } else {
-            sigil_as(&s, &m, Some(&m.admin))
-        };
+        let mut c = tool_as(tool, &s, &m, Some(&m.admin));
         c.args(["encrypt", "--encryption-context", "k:v"])
             .arg(&flat);
         let f = s.write(name, &ok(c));
