@@ -142,19 +142,29 @@ fn web_identity_and_profiles_find_credentials() {
     // IRSA: a projected token file and a role, no keys at all (moto answers unsigned
     // AssumeRoleWithWebIdentity only without authentication).
     let open = Moto::start_open();
-    let mut c = sops_as(&s, &open, Some(&open.admin));
-    c.args(["encrypt", "--kms", &open.arn]).arg(&plain);
-    let open_file = s.write("open.yaml", &ok(c));
     let token = s.write(
         "token",
         b"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6Zmx1eCJ9.c2ln",
     );
-    let mut c = sigil_as(&s, &open, None);
-    c.env("AWS_WEB_IDENTITY_TOKEN_FILE", &token)
-        .env("AWS_ROLE_ARN", &open.role)
-        .arg("decrypt")
-        .arg(&open_file);
-    assert_eq!(String::from_utf8_lossy(&ok(c)), PLAIN);
+    let irsa = |tool: &str| {
+        let mut c = tool_as(tool, &s, &open, None);
+        c.env("AWS_WEB_IDENTITY_TOKEN_FILE", &token)
+            .env("AWS_ROLE_ARN", &open.role);
+        c
+    };
+    // Each encrypts with web identity credentials; the other decrypts with them.
+    for (writer, reader) in [("sops", "sigil"), ("sigil", "sops")] {
+        let mut c = irsa(writer);
+        c.args(["encrypt", "--kms", &open.arn]).arg(&plain);
+        let f = s.write(&format!("irsa-{writer}.yaml"), &ok(c));
+        let mut c = irsa(reader);
+        c.arg("decrypt").arg(&f);
+        assert_eq!(
+            String::from_utf8_lossy(&ok(c)),
+            PLAIN,
+            "{writer} → {reader}"
+        );
+    }
     // A profile that assumes the role from another profile's keys (files, no environment keys).
     let config = s.write(
         "aws/config",
