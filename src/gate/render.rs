@@ -7,16 +7,14 @@
 //! on stderr, so Argo CD keeps the live state. Exit codes: 0 rendered, 1 refused, 2
 //! usage/configuration, 3 operational.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::state::AttemptResult;
-use super::sync::{Render, Stop, check_render, verify_images};
+use super::sync::{Render, RenderFailure, Stop, render_output, verified_tree};
 use crate::git::repo::Repo;
-use crate::git::tree;
-use crate::git::verify::{Context, verify_commits};
-use crate::manifest::output;
+use crate::git::verify::Context;
 use crate::manifest::render::{Choice, Renderer};
 use crate::policy::Policy;
 
@@ -138,24 +136,9 @@ pub fn run(a: &RenderArgs<'_>) -> i32 {
         tag_signers: None,
         anchored: None,
     };
-    let verdicts = match verify_commits(&mut repo, std::slice::from_ref(&commit), &ctx, None) {
-        Ok(v) => v,
-        Err(e) => return fail(3, &e.to_string()),
-    };
-    if let Some(bad) = verdicts.iter().find(|v| !v.verified()) {
-        return fail(
-            1,
-            &format!(
-                "refused: commit {} on {refname}: {}: {}",
-                &commit[..commit.len().min(12)],
-                bad.reason.unwrap_or("refused"),
-                bad.detail.as_deref().unwrap_or("")
-            ),
-        );
-    }
-    let entries: Vec<tree::Entry> = match tree::read_tree(&top, &commit) {
-        Ok(e) => e,
-        Err(e) => return fail(1, &format!("refused: {e}")),
+    let tree = match verified_tree(&mut repo, &top, &commit, &ctx) {
+        Ok(t) => t,
+        Err((code, msg)) => return fail(code, &msg),
     };
     let prefix = match std::fs::canonicalize(&app_dir)
         .ok()
@@ -167,7 +150,7 @@ pub fn run(a: &RenderArgs<'_>) -> i32 {
             .unwrap_or_default(),
         None => String::new(),
     };
-    let mode = a.choice.mode_for(&entries, &prefix);
+    let mode = a.choice.mode_for(tree.content(), &prefix);
     let work = match tempfile::Builder::new().prefix("sigil-render-").tempdir() {
         Ok(w) => w,
         Err(e) => return fail(3, &format!("cannot make a build directory: {e}")),
@@ -198,21 +181,10 @@ pub fn run(a: &RenderArgs<'_>) -> i32 {
         substitute: (!a.substitute.is_empty()).then_some(&a.substitute),
         check_secrets: true,
     };
-    let (rendered, checked, mut sops) = match check_render(&request, &entries, &mut verdict) {
-        Ok(x) => x,
-        Err(s) => return stop(s),
-    };
-    let pins: HashMap<String, String> = if a.images {
-        match verify_images(&policy, &checked.images, None, &mut verdict) {
-            Ok((_, pins)) => pins,
-            Err(s) => return stop(s),
-        }
-    } else {
-        HashMap::new()
-    };
-    let out = match output::stream(&rendered, &checked, &pins, &mut sops, a.decrypt) {
+    let out = match render_output(&request, &tree, a.images, a.decrypt, &mut verdict) {
         Ok(o) => o,
-        Err(r) => {
+        Err(RenderFailure::Stop(s)) => return stop(s),
+        Err(RenderFailure::Output(r)) => {
             return fail(
                 1,
                 &format!("refused: {}: {}: {}", r.code, r.subject, r.message),
@@ -220,7 +192,11 @@ pub fn run(a: &RenderArgs<'_>) -> i32 {
         }
     };
     let mut stdout = std::io::stdout().lock();
-    if stdout.write_all(&out).and_then(|_| stdout.flush()).is_err() {
+    if stdout
+        .write_all(out.content())
+        .and_then(|_| stdout.flush())
+        .is_err()
+    {
         return 3;
     }
     0

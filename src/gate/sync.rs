@@ -41,8 +41,9 @@ pub struct SyncResult {
 }
 
 /// What a publisher may write: content of a revision that passed every check of its source.
-/// Only this module makes one, once [`sync`]'s checks have all passed, so no other code can
-/// hand a publisher (the volume, the artifact) unverified content.
+/// Only this module makes one, once [`sync`]'s checks (or, for `sigil render`,
+/// [`verified_tree`]'s and `render_output`'s) have all passed, so no other code can hand a
+/// publisher (the volume, the artifact, the plugin's output) unverified content.
 ///
 /// ```compile_fail
 /// // Outside the verifying module a `Verified` cannot be built (its fields are private and
@@ -660,6 +661,62 @@ pub(crate) fn check_render<'a>(
         ));
     }
     Ok((rendered, checked, sops))
+}
+
+/// Why `sigil render` printed nothing: a stopped check, or a Secret the output cannot carry.
+pub(crate) enum RenderFailure {
+    Stop(Stop),
+    Output(Refusal),
+}
+
+/// The tree of `commit`, read from the git objects after its signature verified for the
+/// policy in `ctx` (`sigil render`). Errors: (exit code, message).
+pub(crate) fn verified_tree(
+    repo: &mut Repo,
+    top: &Path,
+    commit: &str,
+    ctx: &Context<'_>,
+) -> Result<Verified<Vec<Entry>>, (i32, String)> {
+    let verdicts =
+        verify_commits(repo, &[commit.to_string()], ctx, None).map_err(|e| (3, e.to_string()))?;
+    if let Some(bad) = verdicts.iter().find(|v| !v.verified()) {
+        return Err((
+            1,
+            format!(
+                "refused: commit {} on {}: {}: {}",
+                &commit[..commit.len().min(12)],
+                ctx.refname,
+                bad.reason.unwrap_or("refused"),
+                bad.detail.as_deref().unwrap_or("")
+            ),
+        ));
+    }
+    let entries = tree::read_tree(top, commit).map_err(|e| (1, format!("refused: {e}")))?;
+    Ok(Verified::new(commit, entries))
+}
+
+/// What `sigil render` prints for a verified tree: the render checked (sources, pod specs,
+/// substitutions, Secrets), its images verified unless `images` is false, the objects pinned
+/// (and decrypted with `decrypt`). The only way to obtain those bytes.
+pub(crate) fn render_output(
+    request: &Render<'_>,
+    tree: &Verified<Vec<Entry>>,
+    images: bool,
+    decrypt: bool,
+    verdict: &mut serde_json::Value,
+) -> Result<Verified<zeroize::Zeroizing<Vec<u8>>>, RenderFailure> {
+    let (rendered, checked, mut sops) =
+        check_render(request, tree.content(), verdict).map_err(RenderFailure::Stop)?;
+    let pins = if images {
+        verify_images(request.policy, &checked.images, None, verdict)
+            .map_err(RenderFailure::Stop)?
+            .1
+    } else {
+        HashMap::new()
+    };
+    let out = output::stream(&rendered, &checked, &pins, &mut sops, decrypt)
+        .map_err(RenderFailure::Output)?;
+    Ok(Verified::new(tree.commit(), out))
 }
 
 /// Every image of the render, against the policy's image rules. Returns the summaries and,
