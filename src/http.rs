@@ -20,3 +20,18 @@ pub fn agent(roots: ureq::tls::RootCerts, timeout: Duration, max_redirects: u32)
         .build()
         .into()
 }
+
+/// Roots from a PEM file of CA certificates (a cluster CA, `VAULT_CACERT`).
+pub fn roots_from_pem_file(path: &std::path::Path) -> Result<ureq::tls::RootCerts, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .collect();
+    if certs.is_empty() {
+        return Err(format!("{}: no CERTIFICATE in the CA file", path.display()));
+    }
+    Ok(ureq::tls::RootCerts::Specific(std::sync::Arc::new(certs)))
+}

@@ -20,9 +20,19 @@ struct Vault {
 
 impl Vault {
     fn start(namespace: Option<&str>) -> Vault {
+        Vault::start_with(namespace, None)
+    }
+
+    /// With `tls` (certificate, key): HTTPS.
+    fn start_with(namespace: Option<&str>, tls: Option<(&Path, &Path)>) -> Vault {
         let port = common::gate::free_port();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/common/vault_transit.py");
-        let child = Command::new("python3")
+        let mut c = Command::new("python3");
+        if let Some((cert, key)) = tls {
+            c.env("VAULT_STANDIN_CERT", cert)
+                .env("VAULT_STANDIN_KEY", key);
+        }
+        let child = c
             .arg(script)
             .arg(port.to_string())
             .arg(TOKEN)
@@ -39,9 +49,10 @@ impl Vault {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+        let scheme = if tls.is_some() { "https" } else { "http" };
         Vault {
             child,
-            addr: format!("http://127.0.0.1:{port}"),
+            addr: format!("{scheme}://127.0.0.1:{port}"),
         }
     }
 
@@ -260,4 +271,53 @@ fn token_file_namespace_config_and_refusals() {
     let out = run(c);
     assert_ne!(out.status.code(), Some(0));
     assert!(out.stdout.is_empty());
+}
+
+/// A Vault behind a private CA: `VAULT_CACERT` names it, for sops (Vault's client) and sigil.
+#[test]
+fn a_private_ca_through_vault_cacert() {
+    let s = Scratch::new();
+    let dir = s.path("pki");
+    std::fs::create_dir_all(&dir).unwrap();
+    common::openssl::ca(&dir, "ca", "test vault ca");
+    common::openssl::csr(&dir, "server", "127.0.0.1");
+    common::openssl::sign(
+        &dir,
+        "server",
+        "ca",
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+        "server",
+        None,
+    );
+    let v = Vault::start_with(
+        None,
+        Some((&dir.join("server.pem"), &dir.join("server.key"))),
+    );
+    let plain = s.write("app.yaml", PLAIN.as_bytes());
+    let uri = v.uri("sops", "first");
+    let ca = dir.join("ca.pem");
+    let with_ca = |tool: &str| {
+        let mut c = with_token(
+            &s,
+            if tool == "sops" { sops() } else { sigil() },
+            Some(TOKEN),
+        );
+        c.env("VAULT_CACERT", &ca);
+        c
+    };
+    for (writer, reader) in [("sops", "sigil"), ("sigil", "sops")] {
+        let mut c = with_ca(writer);
+        c.args(["encrypt", "--hc-vault-transit", &uri]).arg(&plain);
+        let f = s.write(&format!("{writer}.yaml"), &ok(c));
+        let mut c = with_ca(reader);
+        c.arg("decrypt").arg(&f);
+        assert_eq!(
+            String::from_utf8_lossy(&ok(c)),
+            PLAIN,
+            "{writer} → {reader}"
+        );
+    }
+    // Without the CA the server is not trusted: 128, nothing printed.
+    let (code, out, err) = decrypt(&s, "sigil", &s.path("sops.yaml"), Some(TOKEN));
+    assert_eq!((code, out.as_str()), (Some(128), ""), "{err}");
 }

@@ -374,6 +374,9 @@ pub enum Command {
         /// Unwrap AWS KMS keys with the AWS credentials of the environment (e.g. IRSA).
         #[arg(long)]
         aws_kms: bool,
+        /// Unwrap Vault transit keys with the environment's Vault token (VAULT_TOKEN).
+        #[arg(long)]
+        vault_transit: bool,
         /// Print Secrets decrypted (Argo CD caches rendered manifests: see deploy/README.md).
         #[arg(long)]
         decrypt: bool,

@@ -78,19 +78,7 @@ impl ExternalArtifactTarget {
 pub fn patch_status(t: &ExternalArtifactTarget, status: &serde_json::Value) -> Result<(), String> {
     let token = super::config::read_bearer_token(&t.token_file)?;
     let roots = match &t.ca_file {
-        Some(ca) => {
-            let pem = std::fs::read(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
-            let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
-                .filter_map(|item| match item {
-                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
-                    _ => None,
-                })
-                .collect();
-            if certs.is_empty() {
-                return Err(format!("{}: no CERTIFICATE in the CA file", ca.display()));
-            }
-            ureq::tls::RootCerts::Specific(std::sync::Arc::new(certs))
-        }
+        Some(ca) => crate::http::roots_from_pem_file(ca)?,
         None => ureq::tls::RootCerts::PlatformVerifier,
     };
     let agent = crate::http::agent(roots, Duration::from_secs(15), 0);

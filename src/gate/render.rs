@@ -32,6 +32,8 @@ pub struct RenderArgs<'a> {
     pub age_key_file: Option<&'a Path>,
     /// Unwrap AWS KMS keys with the process's AWS credentials.
     pub aws_kms: bool,
+    /// Unwrap Vault transit keys with the process's Vault token.
+    pub vault_transit: bool,
     /// Print decrypted SOPS files.
     pub decrypt: bool,
     /// Verify images.
@@ -177,7 +179,7 @@ pub fn run(a: &RenderArgs<'_>) -> i32 {
         policy: &policy,
         age_key_file: a.age_key_file,
         aws_kms: a.aws_kms,
-        vault_transit: false,
+        vault_transit: a.vault_transit,
         substitute: (!a.substitute.is_empty()).then_some(&a.substitute),
         check_secrets: true,
     };
@@ -203,5 +205,5 @@ pub fn run(a: &RenderArgs<'_>) -> i32 {
 }
 
 fn decrypt_without_key(a: &RenderArgs<'_>) -> bool {
-    a.decrypt && a.age_key_file.is_none() && !a.aws_kms
+    a.decrypt && a.age_key_file.is_none() && !a.aws_kms && !a.vault_transit
 }

@@ -6,6 +6,7 @@ the engine and key name. The real sops 3.11 runs through it in both directions i
 tests/sops_vault.rs, which is what shows it honest.
 
 Usage: vault_transit.py PORT TOKEN NAMESPACE|- ENGINE/KEY...
+With VAULT_STANDIN_CERT and VAULT_STANDIN_KEY (PEM files) it serves HTTPS.
 """
 import base64
 import json
@@ -73,4 +74,11 @@ class Handler(BaseHTTPRequestHandler):
     do_PUT = do_POST
 
 
-ThreadingHTTPServer(("127.0.0.1", PORT), Handler).serve_forever()
+server = ThreadingHTTPServer(("127.0.0.1", PORT), Handler)
+if os.environ.get("VAULT_STANDIN_CERT"):
+    import ssl
+
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(os.environ["VAULT_STANDIN_CERT"], os.environ["VAULT_STANDIN_KEY"])
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
+server.serve_forever()

@@ -2,7 +2,8 @@
 //! entries (`vault_address`, `engine_path`, `key_name`, `created_at`, `enc` = the transit
 //! ciphertext `vault:v1:…`), URIs `https://vault:8200/v1/<engine>/keys/<name>` from
 //! `--hc-vault-transit`/`SOPS_VAULT_URIS`/`.sops.yaml`, the token from `VAULT_TOKEN` or
-//! `~/.vault-token`, `VAULT_NAMESPACE` sent as `X-Vault-Namespace`.
+//! `~/.vault-token`, `VAULT_NAMESPACE` sent as `X-Vault-Namespace`, `VAULT_CACERT` as the CA
+//! of a private Vault.
 
 use std::time::Duration;
 
@@ -109,7 +110,13 @@ impl VaultKey {
             self.engine_path,
             self.key_name
         );
-        let agent = crate::http::agent(ureq::tls::RootCerts::PlatformVerifier, TIMEOUT, 0);
+        // VAULT_CACERT names the CA of a private Vault, as Vault's own client reads it.
+        let roots = match std::env::var_os("VAULT_CACERT").filter(|c| !c.is_empty()) {
+            Some(ca) => crate::http::roots_from_pem_file(std::path::Path::new(&ca))
+                .map_err(|e| format!("VAULT_CACERT: {e}"))?,
+            None => ureq::tls::RootCerts::PlatformVerifier,
+        };
+        let agent = crate::http::agent(roots, TIMEOUT, 0);
         let mut req = agent.post(&url).header("Content-Type", "application/json");
         if let Some(t) = &token {
             req = req.header("X-Vault-Token", t.as_str());
