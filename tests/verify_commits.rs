@@ -545,20 +545,23 @@ fn ssh_certificates() {
     let lab = Lab::new("sha1");
     let ca = lab.ssh_key("ca", "ed25519");
     let bob = lab.ssh_key("bob", "ed25519");
-    let sign_cert = |principal: &str, validity: &str| {
-        let out = Command::new("ssh-keygen")
-            .args(["-q", "-s"])
+    let sign_cert_for = |key: &Path, principal: &str, validity: &str, host: bool| {
+        let mut c = Command::new("ssh-keygen");
+        c.args(["-q", "-s"])
             .arg(&ca)
-            .args(["-I", "bob", "-n", principal, "-V", validity])
-            .arg(bob.with_extension("pub"))
-            .output()
-            .unwrap();
+            .args(["-I", "bob", "-n", principal, "-V", validity]);
+        if host {
+            c.arg("-h");
+        }
+        let out = c.arg(key.with_extension("pub")).output().unwrap();
         assert!(
             out.status.success(),
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
     };
+    let sign_cert =
+        |principal: &str, validity: &str| sign_cert_for(&bob, principal, validity, false);
     let allowed = lab.write(
         "allowed_signers",
         &format!("*@example.com cert-authority {}\n", lab.pub_line(&ca)),
@@ -598,6 +601,192 @@ fn ssh_certificates() {
         (1, Some("cert-expired")),
         lab.git_verify("verify-commit", &expired, Some(&allowed), &[]),
         1,
+        "",
+    );
+    // Not yet valid at the commit time.
+    sign_cert("bob@example.com", "+1d:+2d");
+    let early = lab.commit("d.txt", Some(("ssh", certs)), "bob@example.com", &[]);
+    expect(
+        "certificate not yet valid",
+        run2(lab.sigil(&p, &["commits", &early, "--ref", "refs/heads/main"])),
+        (1, Some("cert-expired")),
+        lab.git_verify("verify-commit", &early, Some(&allowed), &[]),
+        1,
+        "",
+    );
+    // A host certificate cannot sign commits.
+    sign_cert_for(&bob, "bob@example.com", "-1d:+1d", true);
+    let host = lab.commit("e.txt", Some(("ssh", certs)), "bob@example.com", &[]);
+    expect(
+        "host certificate",
+        run2(lab.sigil(&p, &["commits", &host, "--ref", "refs/heads/main"])),
+        (1, Some("cert-invalid")),
+        lab.git_verify("verify-commit", &host, Some(&allowed), &[]),
+        1,
+        "",
+    );
+    // ECDSA and RSA user keys, certified by the same CA.
+    for kind in ["ecdsa", "rsa"] {
+        let key = lab.ssh_key(&format!("bob-{kind}"), kind);
+        sign_cert_for(&key, "bob@example.com", "-1d:+1d", false);
+        let cert = lab.s.path(&format!("bob-{kind}-cert.pub"));
+        let id = lab.commit(
+            &format!("{kind}.txt"),
+            Some(("ssh", cert.to_str().unwrap())),
+            "bob@example.com",
+            &[],
+        );
+        expect(
+            &format!("{kind} certificate"),
+            run2(lab.sigil(&p, &["commits", &id, "--ref", "refs/heads/main"])),
+            (0, None),
+            lab.git_verify("verify-commit", &id, Some(&allowed), &[]),
+            0,
+            "",
+        );
+    }
+    sign_cert("bob@example.com", "-1d:+1d");
+    let good = lab.commit("f.txt", Some(("ssh", certs)), "bob@example.com", &[]);
+    // The CA line restricted to other namespaces.
+    let file_only = lab.write(
+        "allowed_signers_file",
+        &format!(
+            "*@example.com cert-authority,namespaces=\"file\" {}\n",
+            lab.pub_line(&ca)
+        ),
+    );
+    let p_ns = lab.write(
+        "p-ns.yaml",
+        &std::fs::read_to_string(&p).unwrap().replace(
+            "allowedSigners: allowed_signers\n",
+            "allowedSigners: allowed_signers_file\n",
+        ),
+    );
+    expect(
+        "CA line without the git namespace",
+        run2(lab.sigil(&p_ns, &["commits", &good, "--ref", "refs/heads/main"])),
+        (1, Some("wrong-namespace")),
+        lab.git_verify("verify-commit", &good, Some(&file_only), &[]),
+        1,
+        "",
+    );
+    // Revoked CA, revoked certificate key: git with the same revocation file agrees.
+    let git_revoked = |id: &str, revoked: &Path| -> i32 {
+        Command::new("git")
+            .current_dir(&lab.repo)
+            .args([
+                "-c",
+                &format!("gpg.ssh.allowedSignersFile={}", allowed.display()),
+            ])
+            .args([
+                "-c",
+                &format!("gpg.ssh.revocationFile={}", revoked.display()),
+            ])
+            .args(["verify-commit", id])
+            .output()
+            .unwrap()
+            .status
+            .code()
+            .unwrap_or(-1)
+    };
+    for (what, key) in [("CA", &ca), ("certificate key", &bob)] {
+        let revoked = lab.write("revoked", &format!("{}\n", lab.pub_line(key)));
+        let p_rev = lab.write(
+            "p-rev.yaml",
+            &std::fs::read_to_string(&p).unwrap().replace(
+                "allowedSigners: allowed_signers\n",
+                "allowedSigners: allowed_signers\n      revokedKeys: revoked\n",
+            ),
+        );
+        expect(
+            &format!("revoked {what}"),
+            run2(lab.sigil(&p_rev, &["commits", &good, "--ref", "refs/heads/main"])),
+            (1, Some("revoked-key")),
+            git_revoked(&good, &revoked),
+            1,
+            "",
+        );
+    }
+    // Backdated: a certificate that expired long ago, a commit dated inside its window.
+    // git trusts the date; sigil does too unless told when the commit was first seen.
+    sign_cert("bob@example.com", "20200101:20200201");
+    let back = lab.commit(
+        "g.txt",
+        Some(("ssh", certs)),
+        "bob@example.com",
+        &[
+            ("GIT_COMMITTER_DATE", "2020-01-15T00:00:00Z"),
+            ("GIT_AUTHOR_DATE", "2020-01-15T00:00:00Z"),
+        ],
+    );
+    expect(
+        "backdated into an expired certificate's window, no first-seen",
+        run2(lab.sigil(&p, &["commits", &back, "--ref", "refs/heads/main"])),
+        (0, None),
+        lab.git_verify("verify-commit", &back, Some(&allowed), &[]),
+        0,
+        "",
+    );
+    expect(
+        "backdated, first-seen now",
+        run2(lab.sigil(
+            &p,
+            &[
+                "commits",
+                &back,
+                "--ref",
+                "refs/heads/main",
+                "--first-seen",
+                &time_now(),
+            ],
+        )),
+        (1, Some("cert-expired")),
+        lab.git_verify("verify-commit", &back, Some(&allowed), &[]),
+        0,
+        "git judges the certificate at the signer-controlled committer date",
+    );
+    // A certificate from a CA the policy does not name.
+    let other_ca = lab.ssh_key("other-ca", "ed25519");
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-s"])
+        .arg(&other_ca)
+        .args(["-I", "bob", "-n", "bob@example.com", "-V", "-1d:+1d"])
+        .arg(bob.with_extension("pub"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let foreign = lab.commit("j.txt", Some(("ssh", certs)), "bob@example.com", &[]);
+    expect(
+        "certificate from an untrusted CA",
+        run2(lab.sigil(&p, &["commits", &foreign, "--ref", "refs/heads/main"])),
+        (1, Some("untrusted-ca")),
+        lab.git_verify("verify-commit", &foreign, Some(&allowed), &[]),
+        1,
+        "",
+    );
+    // requireCommitterMatch: the certificate's principal must be the committer.
+    sign_cert("bob@example.com", "-1d:+1d");
+    let p_match = policy(
+        &lab,
+        "    - name: alice\n      allowedSigners: allowed_signers\n    - name: bob\n      allowedSigners: allowed_signers\n",
+        "        requireCommitterMatch: true\n",
+    );
+    let other = lab.commit("h.txt", Some(("ssh", certs)), "carol@example.com", &[]);
+    expect(
+        "principal is not the committer",
+        run2(lab.sigil(&p_match, &["commits", &other, "--ref", "refs/heads/main"])),
+        (1, Some("committer-mismatch")),
+        lab.git_verify("verify-commit", &other, Some(&allowed), &[]),
+        0,
+        "git checks the principal pattern, not who committed",
+    );
+    let same = lab.commit("i.txt", Some(("ssh", certs)), "bob@example.com", &[]);
+    expect(
+        "principal is the committer",
+        run2(lab.sigil(&p_match, &["commits", &same, "--ref", "refs/heads/main"])),
+        (0, None),
+        lab.git_verify("verify-commit", &same, Some(&allowed), &[]),
+        0,
         "",
     );
 }

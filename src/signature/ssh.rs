@@ -204,10 +204,17 @@ pub fn verify(
             fingerprint,
         });
     }
-    Err(last_refusal.unwrap_or_else(|| {
-        refuse(
+    Err(last_refusal.unwrap_or_else(|| match ca {
+        Some(ca) => refuse(
+            "untrusted-ca",
+            format!(
+                "signed by {fingerprint} with a certificate from CA {}, which no cert-authority line of the policy trusts",
+                ca.fingerprint(HashAlg::Sha256)
+            ),
+        ),
+        None => refuse(
             "untrusted-key",
             format!("signed by {fingerprint}, which no signer in the policy trusts"),
-        )
+        ),
     }))
 }
