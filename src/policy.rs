@@ -28,6 +28,10 @@ pub struct Signer {
     pub allowed: Vec<AllowedSigner>,
     /// Revoked SSH keys.
     pub revoked: Vec<KeyData>,
+    /// CAs for X.509 (gpgsm) signatures.
+    pub x509_roots: Vec<crate::image::trust_root::CertificateAuthority>,
+    /// Certificate emails (`*` globs) allowed for X.509 signatures.
+    pub x509_emails: Vec<String>,
     /// Exempt from `requireCommitterMatch`.
     pub bot: bool,
 }
@@ -238,8 +242,39 @@ impl Policy {
                 ssh_keys: Vec::new(),
                 allowed: Vec::new(),
                 revoked: Vec::new(),
+                x509_roots: Vec::new(),
+                x509_emails: Vec::new(),
                 bot: s.bot,
             };
+            if let Some(x) = &s.x509
+                && let Some(d) = l.read(&x.ca_bundle, &what)
+            {
+                match crate::image::cert::Certificate::parse_pem_chain(&String::from_utf8_lossy(&d))
+                {
+                    Ok(certs) if !certs.is_empty() => {
+                        signer.x509_roots = certs
+                            .iter()
+                            .map(|c| crate::image::trust_root::CertificateAuthority {
+                                chain: vec![c.der().to_vec()],
+                                valid_from: None,
+                                valid_to: None,
+                            })
+                            .collect();
+                        signer.x509_emails = if x.emails.is_empty() {
+                            s.emails.clone()
+                        } else {
+                            x.emails.clone()
+                        };
+                    }
+                    Ok(_) => l.errors.push(format!(
+                        "{what}: x509.caBundle {} holds no certificate",
+                        x.ca_bundle
+                    )),
+                    Err(e) => l
+                        .errors
+                        .push(format!("{what}: x509.caBundle {}: {e}", x.ca_bundle)),
+                }
+            }
             for f in &s.openpgp {
                 if let Some(d) = l.read(f, &what) {
                     match load_certs(&d, f) {
@@ -294,9 +329,10 @@ impl Policy {
                 && s.ssh.is_empty()
                 && s.allowed_signers.is_none()
                 && s.keyless.is_none()
+                && s.x509.is_none()
             {
                 l.errors.push(format!(
-                    "{what}: no trust material (openpgp, ssh, allowedSigners or keyless)"
+                    "{what}: no trust material (openpgp, ssh, allowedSigners, x509 or keyless)"
                 ));
             }
             signers.push(signer);

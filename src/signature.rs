@@ -1,10 +1,12 @@
-//! Signature verifiers for git objects: OpenPGP (sequoia) and SSH (sshsig, allowed_signers).
+//! Signature verifiers for git objects: OpenPGP (sequoia), SSH (sshsig, allowed_signers) and
+//! X.509 (gpgsm's CMS).
 
 pub mod allowed_signers;
 pub mod openpgp;
 pub mod openpgp_mpi;
 pub mod ssh;
 pub mod sshsig;
+pub mod x509;
 
 /// Why a signature is refused: a stable reason code and a human explanation.
 #[derive(Debug, Clone, PartialEq, Eq)]

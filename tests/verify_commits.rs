@@ -109,6 +109,19 @@ impl Lab {
                     file,
                 ]);
             }
+            Some(("x509", key)) => {
+                c.args([
+                    "-c",
+                    "gpg.format=x509",
+                    "-c",
+                    &format!("user.signingkey={key}"),
+                    "commit",
+                    "-q",
+                    "-S",
+                    "-m",
+                    file,
+                ]);
+            }
             Some(("openpgp", fpr)) => {
                 c.args([
                     "-c",
@@ -2086,4 +2099,191 @@ fn keys_that_expired_after_signing_and_trust_anchors() {
         ],
     );
     assert_eq!((code, reason.as_deref()), (1, Some("expired-key")));
+}
+
+/// An X.509 user certificate for `email` whose key gpgsm makes in `gnupg`, issued by the
+/// openssl CA `ca` (`<ca>.pem`/`<ca>.key` in `dir`); the CA is imported and trusted there.
+fn gpgsm_user(gnupg: &Path, dir: &Path, ca: &str, email: &str) {
+    std::fs::create_dir_all(gnupg).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(gnupg, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::write(gnupg.join("gpgsm.conf"), "disable-crl-checks\n").unwrap();
+    let gpgsm = |args: &[&str], _: Option<&Path>| -> Vec<u8> {
+        let out = Command::new("gpgsm")
+            .env("GNUPGHOME", gnupg)
+            .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "gpgsm {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let params = dir.join(format!("{email}.params"));
+    std::fs::write(
+        &params,
+        format!("Key-Type: RSA\nKey-Length: 2048\nKey-Usage: sign\nName-DN: CN={email}\nName-Email: {email}\n"),
+    )
+    .unwrap();
+    let csr = gpgsm(&["--armor", "--gen-key", params.to_str().unwrap()], None);
+    let name = email.replace('@', "-");
+    std::fs::write(dir.join(format!("{name}.csr")), csr).unwrap();
+    common::openssl::sign(
+        dir,
+        &name,
+        ca,
+        &format!(
+            "subjectAltName=email:{email}\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=emailProtection\n"
+        ),
+        &name,
+        None,
+    );
+    let ca_pem = dir.join(format!("{ca}.pem"));
+    gpgsm(
+        &[
+            "--import",
+            ca_pem.to_str().unwrap(),
+            dir.join(format!("{name}.pem")).to_str().unwrap(),
+        ],
+        None,
+    );
+    let fpr = common::openssl::openssl(
+        dir,
+        &[
+            "x509",
+            "-in",
+            &format!("{ca}.pem"),
+            "-noout",
+            "-fingerprint",
+            "-sha1",
+        ],
+    );
+    let fpr = String::from_utf8(fpr).unwrap();
+    let fpr = fpr.trim().split('=').nth(1).unwrap().to_string();
+    let trust = gnupg.join("trustlist.txt");
+    let old = std::fs::read_to_string(&trust).unwrap_or_default();
+    std::fs::write(&trust, format!("{old}{fpr} S relax\n")).unwrap();
+}
+
+/// gpgsm (`gpg.format=x509`) commit signatures with a private CA made by openssl, compared
+/// with `git verify-commit` (which runs gpgsm with the same trust list).
+#[test]
+fn x509_gpgsm_signatures() {
+    let lab = Lab::new("sha1");
+    let dir = lab.s.path("pki");
+    std::fs::create_dir_all(&dir).unwrap();
+    common::openssl::ca(&dir, "ca", "Test Root");
+    common::openssl::ca(&dir, "other", "Other Root");
+    gpgsm_user(&lab.s.path("gnupg"), &dir, "ca", "alice@example.com");
+    let x509_policy = |name: &str, bundle: &str, emails: &str| {
+        lab.write(
+            name,
+            &format!(
+                "apiVersion: sigil.dev/v1alpha1\nkind: Policy\nmetadata: {{name: t}}\nspec:\n  signers:\n    - name: alice\n      emails: [alice@example.com]\n      x509: {{caBundle: {}, emails: [{emails}]}}\n  commits:\n    rules:\n      - refs: [\"refs/heads/*\"]\n        signers: [alice]\n        requireCommitterMatch: true\n",
+                dir.join(bundle).display()
+            ),
+        )
+    };
+    let p = x509_policy("x509.yaml", "ca.pem", "\"*@example.com\"");
+    let good = lab.commit(
+        "a.txt",
+        Some(("x509", "alice@example.com")),
+        "alice@example.com",
+        &[],
+    );
+    let git_rc = |id: &str| {
+        Command::new("git")
+            .current_dir(&lab.repo)
+            .env("GNUPGHOME", lab.s.path("gnupg"))
+            .args(["verify-commit", id])
+            .output()
+            .unwrap()
+            .status
+            .code()
+            .unwrap_or(-1)
+    };
+    expect(
+        "gpgsm signature under the CA",
+        run2(lab.sigil(&p, &["commits", &good, "--ref", "refs/heads/main"])),
+        (0, None),
+        git_rc(&good),
+        0,
+        "",
+    );
+    let (_, _, json) = lab.sigil(&p, &["commits", &good, "--ref", "refs/heads/main"]);
+    assert_eq!(json["commits"][0]["signatureType"], "x509");
+    assert_eq!(json["commits"][0]["principal"], "alice@example.com");
+    // Content altered after signing.
+    let raw = git(&lab.repo, &["cat-file", "commit", &good]) + "\n";
+    let altered = write_object(
+        &lab.repo,
+        "commit",
+        raw.replace("a.txt", "b.txt").as_bytes(),
+    );
+    expect(
+        "altered after signing",
+        run2(lab.sigil(&p, &["commits", &altered, "--ref", "refs/heads/main"])),
+        (1, Some("bad-signature")),
+        git_rc(&altered),
+        1,
+        "",
+    );
+    // Another CA in the policy.
+    let p_other = x509_policy("x509-other.yaml", "other.pem", "\"*@example.com\"");
+    expect(
+        "a CA the policy does not name",
+        run2(lab.sigil(&p_other, &["commits", &good, "--ref", "refs/heads/main"])),
+        (1, Some("untrusted-ca")),
+        git_rc(&good),
+        0,
+        "git trusts every root of gpgsm's trust list, not the policy's",
+    );
+    // An email the signer may not use.
+    let p_bob = x509_policy("x509-bob.yaml", "ca.pem", "bob@example.com");
+    expect(
+        "certificate email outside the signer's",
+        run2(lab.sigil(&p_bob, &["commits", &good, "--ref", "refs/heads/main"])),
+        (1, Some("cert-principal-mismatch")),
+        git_rc(&good),
+        0,
+        "",
+    );
+    // First seen after the certificate expired (it is valid 10 days).
+    let later = "2099-01-01T00:00:00Z";
+    expect(
+        "first seen after the certificate expired",
+        run2(lab.sigil(
+            &p,
+            &[
+                "commits",
+                &good,
+                "--ref",
+                "refs/heads/main",
+                "--first-seen",
+                later,
+            ],
+        )),
+        (1, Some("cert-expired")),
+        git_rc(&good),
+        0,
+        "gpgsm judges the certificate at the signer-controlled signing time",
+    );
+    // requireCommitterMatch: the certificate email must be the committer.
+    let other = lab.commit(
+        "c.txt",
+        Some(("x509", "alice@example.com")),
+        "carol@example.com",
+        &[],
+    );
+    expect(
+        "certificate email is not the committer",
+        run2(lab.sigil(&p, &["commits", &other, "--ref", "refs/heads/main"])),
+        (1, Some("committer-mismatch")),
+        git_rc(&other),
+        0,
+        "",
+    );
 }

@@ -181,10 +181,26 @@ fn check_signature(
                 fingerprint: good.fingerprint,
             })
         }
-        SigFormat::X509 => Err(Refusal {
-            code: "unsupported-signature-format",
-            detail: "X.509/CMS (gpgsm, gitsign) signatures are not supported yet".into(),
-        }),
+        SigFormat::X509 => {
+            let trust: Vec<crate::signature::x509::X509Trust<'_>> = policy
+                .signers
+                .iter()
+                .map(|s: &Signer| crate::signature::x509::X509Trust {
+                    roots: &s.x509_roots,
+                    emails: &s.x509_emails,
+                })
+                .collect();
+            let mut times = vec![object_time];
+            if let Some(f) = first_seen {
+                times.push(f);
+            }
+            let good = crate::signature::x509::verify(sig, payload, &trust, &times)?;
+            Ok(Signed {
+                signers: good.matches,
+                format,
+                fingerprint: good.fingerprint,
+            })
+        }
         SigFormat::Unknown => Err(Refusal {
             code: "bad-signature",
             detail: "unrecognised signature armor".into(),

@@ -88,12 +88,26 @@ pub struct SignerSpec {
     /// Revoked SSH keys; configured but missing is a configuration error.
     #[serde(default)]
     pub revoked_keys: Option<String>,
+    /// X.509 commit signatures (gpgsm): the CAs and the certificate emails allowed.
+    #[serde(default)]
+    pub x509: Option<X509Spec>,
     /// Keyless identity (cosign/gitsign), used by image rules.
     #[serde(default)]
     pub keyless: Option<yaml_serde::Value>,
     /// A bot or platform key: exempt from `requireCommitterMatch`.
     #[serde(default)]
     pub bot: bool,
+}
+
+/// `signers[].x509`.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct X509Spec {
+    /// PEM file of CA certificates; each is a trust anchor.
+    pub ca_bundle: String,
+    /// Certificate emails (`*` globs) this signer may sign with; default: `emails`.
+    #[serde(default)]
+    pub emails: Vec<String>,
 }
 
 /// `spec.commits`.
