@@ -16,3 +16,20 @@ pub struct Refusal {
     /// What happened and what to do.
     pub detail: String,
 }
+
+/// A verified signature: every policy signer whose trust matched (with the principal or email
+/// that matched, if any) and the SHA-256 fingerprint of the signing key or certificate.
+#[derive(Debug, Clone)]
+pub struct Good {
+    /// (signer index, matched identity).
+    pub matches: Vec<(usize, Option<String>)>,
+    /// SHA-256 fingerprint of the signing key (SSH) or certificate (X.509).
+    pub fingerprint: String,
+}
+
+fn refuse(code: &'static str, detail: impl Into<String>) -> Refusal {
+    Refusal {
+        code,
+        detail: detail.into(),
+    }
+}

@@ -7,9 +7,9 @@ use signature::Verifier;
 use ssh_key::public::KeyData;
 use ssh_key::{Algorithm, Certificate, HashAlg};
 
-use super::Refusal;
 use super::allowed_signers::{AllowedSigner, match_pattern_list};
 use super::sshsig::SshSig;
+use super::{Good, Refusal, refuse};
 
 /// SSH trust material of one policy signer.
 pub struct SshTrust<'a> {
@@ -19,22 +19,6 @@ pub struct SshTrust<'a> {
     pub allowed: &'a [AllowedSigner],
     /// Revoked keys (also applies to CA keys and certificate keys).
     pub revoked: &'a [KeyData],
-}
-
-/// A successful check.
-#[derive(Debug, Clone)]
-pub struct Good {
-    /// Every signer whose trust matched, with the principal that matched (if any).
-    pub matches: Vec<(usize, Option<String>)>,
-    /// SHA256 fingerprint of the signing key (or certificate key).
-    pub fingerprint: String,
-}
-
-fn refuse(code: &'static str, detail: impl Into<String>) -> Refusal {
-    Refusal {
-        code,
-        detail: detail.into(),
-    }
 }
 
 /// The refusal when an allowed_signers line restricts namespaces and `git` is not among them.

@@ -10,7 +10,7 @@ use cms::signed_data::{SignedData, SignerIdentifier};
 use der::{Decode, Encode};
 use sha2::{Digest, Sha256};
 
-use super::Refusal;
+use super::{Good, Refusal, refuse};
 use crate::image::cert::{Certificate, San, identity, verify_path};
 use crate::image::trust_root::CertificateAuthority;
 
@@ -20,21 +20,6 @@ pub struct X509Trust<'a> {
     pub roots: &'a [CertificateAuthority],
     /// Allowed certificate emails (`*` globs); empty: any.
     pub emails: &'a [String],
-}
-
-/// A successful check.
-pub struct Good {
-    /// The signers whose trust matched, with the email that matched.
-    pub matches: Vec<(usize, Option<String>)>,
-    /// SHA-256 fingerprint of the signing certificate.
-    pub fingerprint: String,
-}
-
-fn refuse(code: &'static str, detail: impl Into<String>) -> Refusal {
-    Refusal {
-        code,
-        detail: detail.into(),
-    }
 }
 
 /// Most nested BER levels accepted.
