@@ -2182,7 +2182,7 @@ fn x509_gpgsm_signatures() {
         lab.write(
             name,
             &format!(
-                "apiVersion: sigil.dev/v1alpha1\nkind: Policy\nmetadata: {{name: t}}\nspec:\n  signers:\n    - name: alice\n      emails: [alice@example.com]\n      x509: {{caBundle: {}, emails: [{emails}]}}\n  commits:\n    rules:\n      - refs: [\"refs/heads/*\"]\n        signers: [alice]\n        requireCommitterMatch: true\n",
+                "apiVersion: sigil.dev/v1alpha1\nkind: Policy\nmetadata: {{name: t}}\nspec:\n  signers:\n    - name: alice\n      emails: [alice@example.com]\n      x509: {{caBundle: {}, emails: [{emails}]}}\n  commits:\n    rules:\n      - refs: [\"refs/heads/*\"]\n        signers: [alice]\n        requireCommitterMatch: true\n  tags:\n    - pattern: \"v*\"\n      signers: [alice]\n",
                 dir.join(bundle).display()
             ),
         )
@@ -2270,6 +2270,48 @@ fn x509_gpgsm_signatures() {
         git_rc(&good),
         0,
         "gpgsm judges the certificate at the signer-controlled signing time",
+    );
+    // A signed tag goes through the same verifier.
+    let out = Command::new("git")
+        .current_dir(&lab.repo)
+        .env("GNUPGHOME", lab.s.path("gnupg"))
+        .args([
+            "-c",
+            "gpg.format=x509",
+            "-c",
+            "user.signingkey=alice@example.com",
+            "-c",
+            "user.email=alice@example.com",
+            "tag",
+            "-s",
+            "-m",
+            "rel",
+            "v1",
+            &good,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let git_tag_rc = Command::new("git")
+        .current_dir(&lab.repo)
+        .env("GNUPGHOME", lab.s.path("gnupg"))
+        .args(["verify-tag", "v1"])
+        .output()
+        .unwrap()
+        .status
+        .code()
+        .unwrap_or(-1);
+    expect(
+        "gpgsm-signed tag",
+        run2(lab.sigil(&p, &["tag", "v1"])),
+        (0, None),
+        git_tag_rc,
+        0,
+        "",
     );
     // requireCommitterMatch: the certificate email must be the committer.
     let other = lab.commit(
