@@ -109,15 +109,12 @@ pub fn encrypt(key: &KeyRef<'_>, plaintext: &[u8]) -> Result<Vec<u8>, AwsError> 
 /// Decrypts `blob` with `key`; returns the plaintext (the data key or share).
 pub fn decrypt(key: &KeyRef<'_>, blob: &[u8]) -> Result<Zeroizing<Vec<u8>>, AwsError> {
     let req = serde_json::json!({"KeyId": key.arn, "CiphertextBlob": B64.encode(blob)});
-    let resp = Zeroizing::new(kms_call(key, "Decrypt", req)?.to_string());
-    let v: serde_json::Value = serde_json::from_str(&resp).unwrap_or_default();
-    let plain = Zeroizing::new(
-        v.get("Plaintext")
-            .and_then(|b| b.as_str())
-            .ok_or_else(|| AwsError::new("bad-response", "KMS Decrypt: no Plaintext"))?
-            .to_string(),
-    );
-    B64.decode(plain.as_bytes())
+    let resp = kms_call(key, "Decrypt", req)?;
+    let plain = resp
+        .get("Plaintext")
+        .and_then(|b| b.as_str())
+        .ok_or_else(|| AwsError::new("bad-response", "KMS Decrypt: no Plaintext"))?;
+    B64.decode(plain)
         .map(Zeroizing::new)
         .map_err(|_| AwsError::new("bad-response", "KMS Decrypt: Plaintext is not base64"))
 }

@@ -11,7 +11,7 @@ use der::{Decode, Encode};
 use sha2::{Digest, Sha256};
 
 use super::{Good, Refusal, refuse};
-use crate::image::cert::{Certificate, San, identity, verify_path};
+use crate::image::cert::{CertError, Certificate, San, identity, verify_path};
 use crate::image::trust_root::CertificateAuthority;
 
 /// X.509 trust of one policy signer.
@@ -256,7 +256,7 @@ pub fn verify(
             } else {
                 "the first-seen time"
             };
-            let code = if e.to_string().contains("not valid at") {
+            let code = if matches!(e, CertError::NotValidAt { .. }) {
                 "cert-expired"
             } else {
                 "untrusted-ca"

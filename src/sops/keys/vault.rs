@@ -185,8 +185,6 @@ impl VaultKey {
     /// Unwraps `enc`.
     pub fn unwrap(&self, enc: &str) -> Result<Zeroizing<Vec<u8>>, String> {
         let v = self.call("decrypt", serde_json::json!({"ciphertext": enc}))?;
-        let v = Zeroizing::new(v.to_string());
-        let v: serde_json::Value = serde_json::from_str(&v).unwrap_or_default();
         let plain = v
             .pointer("/data/plaintext")
             .and_then(|p| p.as_str())
