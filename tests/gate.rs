@@ -54,16 +54,19 @@ impl Lab {
     }
 
     fn sops(&self, rel: &str, plain: &str) {
+        self.sops_to(rel, plain, &["--age", &self.age_recipient], |_| {});
+    }
+
+    /// Writes `plain` encrypted by sigil to `keys` (as `data`/`stringData` only) at `rel`;
+    /// `env` sets up the command (e.g. AWS credentials).
+    fn sops_to(&self, rel: &str, plain: &str, keys: &[&str], env: impl FnOnce(&mut Command)) {
         let src = self.s.write("plain.yaml", plain.as_bytes());
-        let mut c = sigil();
-        c.args([
-            "encrypt",
-            "--age",
-            &self.age_recipient,
-            "--encrypted-regex",
-            "^(data|stringData)$",
-        ])
-        .arg(&src);
+        let mut c = self.s.cmd(sigil());
+        env(&mut c);
+        c.arg("encrypt")
+            .args(keys)
+            .args(["--encrypted-regex", "^(data|stringData)$"])
+            .arg(&src);
         let out = run(c);
         assert!(
             out.status.success(),
@@ -149,7 +152,13 @@ impl Lab {
     }
 
     fn once(&self, config: &Path) -> (i32, String) {
+        self.once_with(config, |_| {})
+    }
+
+    /// `gate --once` with `env` setting up the command; (exit code, stdout + stderr).
+    fn once_with(&self, config: &Path, env: impl FnOnce(&mut Command)) -> (i32, String) {
         let mut c = self.s.cmd(sigil());
+        env(&mut c);
         c.args(["gate", "--once", "--config"]).arg(config);
         let out = run(c);
         (
@@ -327,29 +336,13 @@ fn kms_wrapped_secrets_are_checked_and_decrypted() {
     let m = common::moto::Moto::start();
     let lab = Lab::new();
     lab.write("apps/web/configmap.yaml", CONFIGMAP);
-    let plain = lab.s.write("plain.yaml", SECRET.as_bytes());
     let key = format!("{}+{}", m.arn, m.role);
-    let mut c = lab.s.cmd(sigil());
-    m.env(&mut c, Some(&m.base));
-    c.args([
-        "encrypt",
-        "--kms",
-        &key,
-        "--encryption-context",
-        "app:web",
-        "--encrypted-regex",
-        "^(data|stringData)$",
-    ])
-    .arg(&plain);
-    let out = run(c);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    lab.write(
+    let base = |c: &mut Command| m.env(c, Some(&m.base));
+    lab.sops_to(
         "apps/web/secret.yaml",
-        std::str::from_utf8(&out.stdout).unwrap(),
+        SECRET,
+        &["--kms", &key, "--encryption-context", "app:web"],
+        base,
     );
     let c1 = lab.commit("kms secret", true);
     let config = lab.config("", None);
@@ -364,17 +357,7 @@ fn kms_wrapped_secrets_are_checked_and_decrypted() {
         text.replace(&age_line, "      secrets: {awsKms: true}"),
     )
     .unwrap();
-    let once = |config: &Path| {
-        let mut c = lab.s.cmd(sigil());
-        m.env(&mut c, Some(&m.base));
-        c.args(["gate", "--once", "--config"]).arg(config);
-        let out = run(c);
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned()
-                + &String::from_utf8_lossy(&out.stderr),
-        )
-    };
+    let once = |config: &Path| lab.once_with(config, base);
     let (code, out) = once(&config);
     assert_eq!(code, 0, "{out}");
     assert_eq!(lab.current().as_deref(), Some(c1.as_str()));
