@@ -91,27 +91,21 @@ fn both_directions_with_a_role_and_an_encryption_context() {
             s.write("app.json", br#"{"a": "b", "n": [1, 2.5, true]}"#),
         ),
     ] {
-        let mut c = sops_as(&s, &m, Some(&m.base));
-        c.args([
-            "encrypt",
-            "--kms",
-            &key,
-            "--encryption-context",
-            "env:prod,app:web",
-        ])
-        .arg(&file);
-        let by_sops = s.write(&format!("sops.{store}"), &ok(c));
+        let encrypt = |tool: &str| {
+            let mut c = tool_as(tool, &s, &m, Some(&m.base));
+            c.args([
+                "encrypt",
+                "--kms",
+                &key,
+                "--encryption-context",
+                "env:prod,app:web",
+            ])
+            .arg(&file);
+            ok(c)
+        };
+        let by_sops = s.write(&format!("sops.{store}"), &encrypt("sops"));
         decrypt_both(&s, &m, Some(&m.base), &by_sops, &[]);
-        let mut c = sigil_as(&s, &m, Some(&m.base));
-        c.args([
-            "encrypt",
-            "--kms",
-            &key,
-            "--encryption-context",
-            "env:prod,app:web",
-        ])
-        .arg(&file);
-        let out = ok(c);
+        let out = encrypt("sigil");
         let by_sigil = s.write(&format!("sigil.{store}"), &out);
         let again = decrypt_both(&s, &m, Some(&m.base), &by_sigil, &[]);
         if store == "yaml" {
