@@ -52,16 +52,10 @@ impl MasterKey {
             MasterKey::Age { recipient, .. } => recipient.clone(),
             MasterKey::Pgp { fp, .. } => fp.clone(),
             MasterKey::Other { kind, fields } => {
-                let id = match fields {
-                    Value::Map(e) => ["arn", "resource_id", "vault_url", "vault_address", "key_id"]
-                        .iter()
-                        .find_map(|k| match get(e, k) {
-                            Some(Value::Str(s)) => Some(String::from_utf8_lossy(s).into_owned()),
-                            _ => None,
-                        })
-                        .unwrap_or_default(),
-                    _ => String::new(),
-                };
+                let id = ["arn", "resource_id", "vault_url", "vault_address", "key_id"]
+                    .iter()
+                    .find_map(|k| entry_text(fields, k))
+                    .unwrap_or_default();
                 format!("{kind} {id}")
             }
         }
@@ -87,6 +81,17 @@ impl MasterKey {
                 fields: fields.deep_clone(),
             },
         }
+    }
+}
+
+/// A string field of a key entry (`arn`, `enc`, …); `None` when absent or not a string.
+pub fn entry_text(fields: &Value, name: &str) -> Option<String> {
+    match fields {
+        Value::Map(e) => match get(e, name) {
+            Some(Value::Str(s)) => Some(String::from_utf8_lossy(s).into_owned()),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

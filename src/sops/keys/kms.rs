@@ -9,6 +9,7 @@ use zeroize::Zeroizing;
 
 use crate::aws::kms::{KeyRef, decrypt, encrypt, region_of};
 use crate::sops::error::Error;
+use crate::sops::metadata::entry_text;
 use crate::sops::tree::{Entry, Value, get};
 
 /// A KMS key named by the user or read from a file.
@@ -45,10 +46,7 @@ impl KmsKey {
         let Value::Map(e) = fields else {
             return Err("a kms entry is not a mapping".into());
         };
-        let text = |k: &str| match get(e, k) {
-            Some(Value::Str(s)) => Some(String::from_utf8_lossy(s).into_owned()),
-            _ => None,
-        };
+        let text = |k: &str| entry_text(fields, k);
         let arn = text("arn").ok_or("a kms entry has no arn")?;
         let mut context = Vec::new();
         match get(e, "context") {
@@ -181,13 +179,7 @@ fn hint(code: &str) -> &'static str {
 /// Reads the `enc` of a metadata entry and unwraps it.
 pub fn unwrap_entry(fields: &Value) -> Result<Zeroizing<Vec<u8>>, String> {
     let key = KmsKey::from_fields(fields)?;
-    let Value::Map(e) = fields else {
-        return Err("a kms entry is not a mapping".into());
-    };
-    let enc = match get(e, "enc") {
-        Some(Value::Str(s)) => String::from_utf8_lossy(s).into_owned(),
-        _ => return Err(format!("kms {}: no enc", key.arn)),
-    };
+    let enc = entry_text(fields, "enc").ok_or_else(|| format!("kms {}: no enc", key.arn))?;
     key.unwrap(&enc)
 }
 

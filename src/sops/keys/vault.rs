@@ -12,7 +12,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use zeroize::Zeroizing;
 
 use crate::sops::error::Error;
-use crate::sops::tree::{Entry, Value, get};
+use crate::sops::metadata::entry_text;
+use crate::sops::tree::{Entry, Value};
 
 /// A transit key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,13 +69,8 @@ impl VaultKey {
 
     /// An `hc_vault:` entry of a file's metadata.
     pub fn from_fields(fields: &Value) -> Result<VaultKey, String> {
-        let Value::Map(e) = fields else {
-            return Err("an hc_vault entry is not a mapping".into());
-        };
-        let text = |k: &str| match get(e, k) {
-            Some(Value::Str(s)) => Ok(String::from_utf8_lossy(s).into_owned()),
-            _ => Err(format!("an hc_vault entry has no {k}")),
-        };
+        let text =
+            |k: &str| entry_text(fields, k).ok_or_else(|| format!("an hc_vault entry has no {k}"));
         Ok(VaultKey {
             address: text("vault_address")?,
             engine_path: text("engine_path")?,
@@ -214,13 +210,8 @@ fn token() -> Result<Option<Zeroizing<String>>, String> {
 /// Reads the `enc` of a metadata entry and unwraps it.
 pub fn unwrap_entry(fields: &Value) -> Result<Zeroizing<Vec<u8>>, String> {
     let key = VaultKey::from_fields(fields)?;
-    let Value::Map(e) = fields else {
-        return Err("an hc_vault entry is not a mapping".into());
-    };
-    let enc = match get(e, "enc") {
-        Some(Value::Str(s)) => String::from_utf8_lossy(s).into_owned(),
-        _ => return Err(format!("hc_vault {}: no enc", key.to_sops_string())),
-    };
+    let enc = entry_text(fields, "enc")
+        .ok_or_else(|| format!("hc_vault {}: no enc", key.to_sops_string()))?;
     key.unwrap(&enc)
 }
 
