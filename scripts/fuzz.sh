@@ -39,6 +39,7 @@ case $target in
     done ;;
   bundle)
     cp $v/cosign/sigstore-rs/tests/data/bundle_v03.json $v/cosign/cosign/pkg/cosign/testdata/oci-attestation.sigstore.json "$corpus"/
+    for d in $v/sigstore-conformance/test/assets/bundle-verify/*/; do cp "$d/bundle.sigstore.json" "$corpus/conformance-$(basename "$d").json"; done
     command -v jq >/dev/null && tail -c +16 $v/cosign/containers-image/signature/fixtures/dir-img-cosign-key-rekor-valid/signature-1 | jq -r '.annotations["dev.sigstore.cosign/bundle"]' > "$corpus/legacy-annotation" || true ;;
   trust_root) cp $v/cosign/sigstore-rs/trust_root/prod/trusted_root.json "$corpus/prod.json"; cp $v/cosign/cosign/pkg/cosign/testdata/trusted_root_pgi.json "$corpus/pgi.json"
     cp $v/cosign/containers-image/signature/fixtures/*.pub $v/cosign/containers-image/signature/fixtures/fulcio_v1.crt.pem $v/cosign/containers-image/signature/fixtures/pki_*.pem $v/cosign/containers-image/signature/internal/testdata/rekor.pub "$corpus"/ ;;

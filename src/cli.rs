@@ -10,6 +10,7 @@ pub mod secrets;
 pub mod sign;
 pub mod treepath;
 pub mod verify;
+pub mod verify_blob;
 pub mod verify_images;
 
 use clap::{CommandFactory, Parser};

@@ -917,6 +917,7 @@ fn keyless_bundle(
                 "kindVersion": {"kind": "dsse", "version": "0.0.1"},
                 "integratedTime": at.to_string(),
                 "inclusionPromise": {"signedEntryTimestamp": B64.encode(set(&pki.rekor, &body, at, 7))},
+                "inclusionProof": single_leaf_proof(pki, &body),
                 "canonicalizedBody": B64.encode(&body),
             }],
         },
@@ -1003,6 +1004,21 @@ fn keyless_v03_bundle_referrer() {
         &keyless_bundle(&b.pki, &leaf, &host, &img, at - 2 * DAY, None),
     );
     refused(&b.verify(&img, &full), "cert-expired");
+    // A v0.3 bundle must prove inclusion; a SET alone (a v0.1 bundle's promise) is refused.
+    let mut set_only: serde_json::Value =
+        serde_json::from_slice(&keyless_bundle(&b.pki, &leaf, &host, &img, at, None)).unwrap();
+    set_only["verificationMaterial"]["tlogEntries"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("inclusionProof");
+    b.attach_bundle(&img, &serde_json::to_vec(&set_only).unwrap());
+    let v = b.verify(&img, &full);
+    refused(&v, "tlog-mismatch");
+    assert!(
+        v.json.to_string().contains("no inclusion proof"),
+        "{:#}",
+        v.json
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1092,6 +1108,25 @@ fn rfc3161_timestamps_on_legacy_signatures() {
     );
 }
 
+/// The inclusion proof of `body` as the only leaf of the test log, with a checkpoint the test
+/// Rekor key signs (a v0.2+ bundle must carry one).
+fn single_leaf_proof(pki: &Pki, body: &[u8]) -> serde_json::Value {
+    let mut leaf_input = vec![0u8];
+    leaf_input.extend_from_slice(body);
+    let root = Sha256::digest(&leaf_input);
+    let note = format!("sigil-test-log\n1\n{}\n", B64.encode(root));
+    let mut signed_hint = log_id(&pki.rekor)[..4].to_vec();
+    signed_hint.extend_from_slice(&sign(&pki.rekor, note.as_bytes()));
+    let checkpoint = format!(
+        "{note}\n\u{2014} sigil-test-log {}\n",
+        B64.encode(signed_hint)
+    );
+    serde_json::json!({
+        "logIndex": "0", "rootHash": B64.encode(root), "treeSize": "1", "hashes": [],
+        "checkpoint": {"envelope": checkpoint},
+    })
+}
+
 /// A bundle whose Rekor entry has an inclusion proof with a signed checkpoint but no SET (as
 /// Rekor v2 entries): `integratedTime` is 0 and the trusted time must come from a timestamp.
 fn proof_only_bundle(
@@ -1104,30 +1139,10 @@ fn proof_only_bundle(
     let mut v: serde_json::Value =
         serde_json::from_slice(&keyless_bundle(pki, leaf, host, img, now(), None)).unwrap();
     let entry = &mut v["verificationMaterial"]["tlogEntries"][0];
-    let body = B64
-        .decode(entry["canonicalizedBody"].as_str().unwrap())
-        .unwrap();
-    let mut leaf_input = vec![0u8];
-    leaf_input.extend_from_slice(&body);
-    let root = Sha256::digest(&leaf_input);
-    let note = format!("sigil-test-log\n1\n{}\n", B64.encode(root));
-    let mut signed_hint = log_id(&pki.rekor)[..4].to_vec();
-    signed_hint.extend_from_slice(&sign(&pki.rekor, note.as_bytes()));
-    let checkpoint = format!(
-        "{note}\n\u{2014} sigil-test-log {}\n",
-        B64.encode(signed_hint)
-    );
     let obj = entry.as_object_mut().unwrap();
     obj.remove("inclusionPromise");
     obj.insert("integratedTime".into(), "0".into());
     obj.insert("logIndex".into(), "0".into());
-    obj.insert(
-        "inclusionProof".into(),
-        serde_json::json!({
-            "logIndex": "0", "rootHash": B64.encode(root), "treeSize": "1", "hashes": [],
-            "checkpoint": {"envelope": checkpoint},
-        }),
-    );
     if let Some(ts) = ts {
         v["verificationMaterial"]["timestampVerificationData"] =
             serde_json::json!({"rfc3161Timestamps": [{"signedTimestamp": B64.encode(ts)}]});

@@ -1,4 +1,5 @@
-//! Sigstore bundles from untrusted bytes through the whole verifier (keyless against the
+//! Sigstore bundles from untrusted bytes through the whole verifier, as an image signature and
+//! as a blob's bundle (keyless against the
 //! public-good trusted root, and a key authority), plus every `tlogEntries[]` element parsed
 //! and checked directly (SET, inclusion proof, checkpoint, body binding), since the verifier
 //! only reaches the log checks after a valid signature. Never panics. The image digest

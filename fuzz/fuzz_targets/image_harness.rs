@@ -184,6 +184,7 @@ pub mod bundle {
 
     use base64::Engine;
     use sha2::{Digest, Sha256};
+    use sigil::image::blob::{Artifact, verify_blob};
     use sigil::image::pubkey::PublicKey;
     use sigil::image::signature::{Candidate, CandidateKind};
     use sigil::image::tlog::{self, Expected, TlogEntry, TlogRequirement};
@@ -286,6 +287,20 @@ pub mod bundle {
             },
         );
         let _ = report.result.map(|p| (p.identity, p.signed_at));
+
+        // The same bytes as a blob's bundle (message signatures too), for the artifact the
+        // bundle names: its message digest, else the statement's subject.
+        let artifact = v
+            .as_ref()
+            .and_then(|v| b64(v.pointer("/messageSignature/messageDigest/digest")))
+            .map(|d| {
+                let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
+                format!("sha256:{hex}")
+            })
+            .unwrap_or(digest);
+        if let Some(a) = Artifact::from_digest(&artifact) {
+            let _ = verify_blob(data, &a, &f.authorities).map(|p| (p.identity, p.signed_at));
+        }
 
         let Some(v) = v else { return };
         let vm = v.get("verificationMaterial");

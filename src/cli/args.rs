@@ -557,6 +557,9 @@ pub enum VerifyCommand {
         #[command(flatten)]
         opts: VerifyOpts,
     },
+    /// Verify a sigstore bundle for any artifact (a file, or `sha256:<hex>`), offline, as
+    /// `cosign verify-blob` does: keyless (identity and issuer) or with a key.
+    Blob(BlobArgs),
     /// Verify cosign signatures (legacy .sig and sigstore bundles) of every container image in
     /// Kubernetes manifests, or of image references given directly.
     Images {
@@ -588,4 +591,51 @@ pub enum VerifyCommand {
         #[command(flatten)]
         render: RenderOpts,
     },
+}
+
+/// `sigil verify blob`.
+#[derive(Args)]
+pub struct BlobArgs {
+    /// The artifact: a file, or `sha256:<64 hex>` when that is not a file on disk.
+    #[arg(value_name = "FILE|sha256:HEX")]
+    pub artifact: String,
+    /// The sigstore bundle (v0.1 to v0.3).
+    #[arg(long, value_name = "FILE")]
+    pub bundle: PathBuf,
+    /// The exact identity (a SAN: email, URI) the signing certificate must name.
+    #[arg(
+        long,
+        value_name = "ID",
+        conflicts_with = "certificate_identity_regexp"
+    )]
+    pub certificate_identity: Option<String>,
+    /// A regular expression (anchored) the identity must match.
+    #[arg(long, value_name = "RE")]
+    pub certificate_identity_regexp: Option<String>,
+    /// The exact OIDC issuer of the signing certificate.
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "certificate_oidc_issuer_regexp"
+    )]
+    pub certificate_oidc_issuer: Option<String>,
+    /// A regular expression (anchored) the OIDC issuer must match.
+    #[arg(long, value_name = "RE")]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// Verify with this public key (PEM) instead of a certificate identity.
+    #[arg(long, value_name = "KEY.pem", conflicts_with_all = ["certificate_identity", "certificate_identity_regexp", "certificate_oidc_issuer", "certificate_oidc_issuer_regexp"])]
+    pub key: Option<PathBuf>,
+    /// A sigstore `trusted_root.json` (default: the public-good root pinned in sigil, or the
+    /// one `sigil trust-root update` wrote).
+    #[arg(long, env = "SIGIL_TRUSTED_ROOT", value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+    /// Do not require a transparency-log entry (private keys or PKI without Rekor).
+    #[arg(long)]
+    pub insecure_ignore_tlog: bool,
+    /// Do not require an SCT in the signing certificate (private PKI without a CT log).
+    #[arg(long)]
+    pub insecure_ignore_sct: bool,
+    /// `human` or `json`.
+    #[arg(long, default_value = "human", value_parser = ["human", "json"])]
+    pub format: String,
 }

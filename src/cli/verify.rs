@@ -109,6 +109,7 @@ pub fn run(cmd: &VerifyCommand) -> i32 {
 
 fn run_inner(cmd: &VerifyCommand) -> Result<i32, Failure> {
     match cmd {
+        VerifyCommand::Blob(args) => super::verify_blob::run(args),
         VerifyCommand::Images {
             targets,
             policy,

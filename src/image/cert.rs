@@ -261,6 +261,12 @@ impl Certificate {
         self.parsed.tbs_certificate.subject.to_string()
     }
 
+    /// Whether the certificate names itself as its issuer (a root, or a self-issued key).
+    pub fn is_self_signed(&self) -> bool {
+        let tbs = &self.parsed.tbs_certificate;
+        tbs.subject == tbs.issuer
+    }
+
     /// The exact DER bytes of the SubjectPublicKeyInfo.
     fn spki_der(&self) -> Result<&[u8], CertError> {
         let fields = tbs_fields(self.tbs_der())?;

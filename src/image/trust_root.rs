@@ -124,7 +124,8 @@ impl TrustRoot {
     /// `application/vnd.dev.sigstore.trustedroot+json;version=0.1`, or the `v0.2+json` form).
     ///
     /// * `tlogs[]` / `ctlogs[]`: `publicKey.rawBytes` (base64 DER SPKI), `logId.keyId` (base64,
-    ///   32 bytes), `publicKey.validFor.{start,end}` (RFC 3339, optional). The `keyId` is taken
+    ///   32 bytes), `publicKey.validFor.{start,end}` (RFC 3339; `validFor` is optional, its
+    ///   `start` is not). The `keyId` is taken
     ///   as given: it is how entries and SCTs name their log.
     /// * `certificateAuthorities[]`: `certChain.certificates[].rawBytes` (base64 DER, each one
     ///   must parse as an X.509 certificate), `validFor`.
@@ -295,7 +296,7 @@ fn b64_field(v: Option<&serde_json::Value>, at: &str) -> Result<Option<Vec<u8>>,
     }
 }
 
-/// `{start, end}` (both optional) as inclusive whole unix seconds.
+/// `{start, end?}` as inclusive whole unix seconds; the start is required.
 fn valid_for(
     v: Option<&serde_json::Value>,
     at: &str,
@@ -325,6 +326,10 @@ fn valid_for(
         }
     };
     let (start, end) = (parse("start", true)?, parse("end", false)?);
+    // A time range always has a start (sigstore's TimeRange); a missing one is not "forever".
+    if start.is_none() {
+        return Err(field(at, "has no start"));
+    }
     if let (Some(s), Some(e)) = (start, end)
         && e < s
     {

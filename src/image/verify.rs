@@ -11,6 +11,7 @@ use std::sync::Arc;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
+use super::bundle::{self, Bundle, Content};
 use super::cert::{self, Certificate};
 use super::pubkey::PublicKey;
 use super::signature::{Candidate, CandidateKind};
@@ -176,31 +177,90 @@ pub fn verify_candidate(c: &Candidate, req: &Requirements<'_>) -> SignatureRepor
     }
 }
 
+/// What a signature covers.
+pub(super) enum Signed {
+    /// These bytes (a payload, or a DSSE PAE).
+    Bytes(Vec<u8>),
+    /// An artifact known by its SHA-256 digest (a bundle's message signature).
+    Sha256([u8; 32]),
+}
+
+impl Signed {
+    fn verify_with(&self, key: &PublicKey, signature: &[u8]) -> bool {
+        match self {
+            Signed::Bytes(b) => key.verify(b, signature).is_ok(),
+            Signed::Sha256(d) => key.verify_digest("sha256", d, signature).is_ok(),
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Signed::Bytes(b) => b,
+            Signed::Sha256(_) => &[],
+        }
+    }
+}
+
 /// The material of one signature, normalised across formats.
-struct Material<'a> {
-    /// Bytes the signature covers (payload, or DSSE PAE).
-    signed: Vec<u8>,
-    signature: Vec<u8>,
-    certificate: Option<Certificate>,
-    chain: Vec<Certificate>,
-    tlog: Vec<TlogEntry>,
+pub(super) struct Material<'a> {
+    /// What the signature covers.
+    pub(super) signed: Signed,
+    pub(super) signature: Vec<u8>,
+    pub(super) certificate: Option<Certificate>,
+    pub(super) chain: Vec<Certificate>,
+    pub(super) tlog: Vec<TlogEntry>,
+    /// Which log proofs each entry must carry.
+    pub(super) tlog_requirement: tlog::TlogRequirement,
     /// sha256 of the payload (for the Rekor body).
-    payload_sha256: [u8; 32],
+    pub(super) payload_sha256: [u8; 32],
     /// Bundle (DSSE) or legacy (hashedrekord) binding.
-    dsse: bool,
+    pub(super) dsse: bool,
     /// The key the signature says it was made with (bundle `publicKey.hint`).
-    key_hint: Option<String>,
+    pub(super) key_hint: Option<String>,
     /// RFC 3161 timestamps over `signature` as carried (DER TimeStampResp, or the legacy
     /// annotation's JSON text); unverified, read only when a TSA is trusted.
-    timestamps: Vec<Timestamp>,
+    pub(super) timestamps: Vec<Timestamp>,
     /// Claims check for this format, run after the signature verified.
-    claims: &'a dyn Fn() -> Result<(), Failure>,
+    pub(super) claims: &'a dyn Fn() -> Result<(), Failure>,
+}
+
+impl<'a> Material<'a> {
+    /// The material of a parsed bundle; `signed` is what its signature covers.
+    pub(super) fn of_bundle(
+        b: &Bundle,
+        signed: Signed,
+        payload_sha256: [u8; 32],
+        claims: &'a dyn Fn() -> Result<(), Failure>,
+    ) -> Material<'a> {
+        let (signature, dsse) = match &b.content {
+            Content::Message { signature, .. } => (signature.clone(), false),
+            Content::Dsse { signature, .. } => (signature.clone(), true),
+        };
+        Material {
+            signed,
+            signature,
+            certificate: b.certificate.clone(),
+            chain: b.chain.clone(),
+            tlog: b.tlog.clone(),
+            // v0.1 bundles promise inclusion (a SET); later ones prove it.
+            tlog_requirement: if b.version == bundle::Version::V01 {
+                tlog::TlogRequirement::Set
+            } else {
+                tlog::TlogRequirement::Proof
+            },
+            payload_sha256,
+            dsse,
+            key_hint: b.key_hint.clone(),
+            timestamps: b.timestamps.iter().cloned().map(Timestamp::Der).collect(),
+            claims,
+        }
+    }
 }
 
 /// A carried RFC 3161 timestamp.
-enum Timestamp {
-    /// A bundle's `signedTimestamp` (base64 text).
-    Bundle(String),
+pub(super) enum Timestamp {
+    /// A bundle's `signedTimestamp`, decoded.
+    Der(Vec<u8>),
     /// cosign's `{"SignedRFC3161Timestamp": b64(DER)}` annotation.
     Annotation(String),
 }
@@ -208,7 +268,7 @@ enum Timestamp {
 impl Timestamp {
     fn der(&self) -> Result<Vec<u8>, String> {
         match self {
-            Timestamp::Bundle(b) => b64(b).ok_or_else(|| "signedTimestamp is not base64".into()),
+            Timestamp::Der(b) => Ok(b.clone()),
             Timestamp::Annotation(text) => serde_json::from_str::<serde_json::Value>(text)
                 .ok()
                 .and_then(|v| v.get("SignedRFC3161Timestamp")?.as_str().and_then(b64))
@@ -284,18 +344,19 @@ fn legacy(
     let digest = req.image_digest;
     let claims = || legacy_claims(payload, digest, req.annotations);
     let m = Material {
-        signed: payload.to_vec(),
+        signed: Signed::Bytes(payload.to_vec()),
         signature,
         certificate,
         chain,
         tlog,
+        tlog_requirement: tlog::TlogRequirement::Either,
         payload_sha256: Sha256::digest(payload).into(),
         dsse: false,
         key_hint: None,
         timestamps,
         claims: &claims,
     };
-    check_all(&m, req)
+    check_all(&m, req.authorities)
 }
 
 /// cosign's simple-signing payload: the type, the digest, and the `-a` annotations in `optional`.
@@ -353,118 +414,32 @@ fn check_annotations(
 }
 
 fn bundle(json: &[u8], req: &Requirements<'_>) -> Result<Passed, Failure> {
-    let malformed = |why: &str| fail("malformed-signature", format!("bundle: {why}"));
-    let v: serde_json::Value =
-        serde_json::from_slice(json).map_err(|e| malformed(&e.to_string()))?;
-    let media = v.get("mediaType").and_then(|m| m.as_str()).unwrap_or("");
-    if !media.starts_with("application/vnd.dev.sigstore.bundle") {
-        return Err(malformed(&format!("unknown media type {media:?}")));
-    }
-    let vm = v
-        .get("verificationMaterial")
-        .ok_or_else(|| malformed("no verificationMaterial"))?;
-    let mut certs = Vec::new();
-    if let Some(raw) = vm.pointer("/certificate/rawBytes").and_then(|r| r.as_str()) {
-        certs.push(raw);
-    } else if let Some(list) = vm
-        .pointer("/x509CertificateChain/certificates")
-        .and_then(|c| c.as_array())
-    {
-        certs.extend(list.iter().filter_map(|c| c.get("rawBytes")?.as_str()));
-    }
-    let mut parsed = Vec::new();
-    for raw in certs {
-        let der = b64(raw).ok_or_else(|| malformed("certificate is not base64"))?;
-        parsed.push(
-            Certificate::from_der(&der).map_err(|e| malformed(&format!("certificate: {e}")))?,
-        );
-    }
-    let mut parsed = parsed.into_iter();
-    let certificate = parsed.next();
-    let chain: Vec<Certificate> = parsed.collect();
-    let mut tlog = Vec::new();
-    for e in vm
-        .get("tlogEntries")
-        .and_then(|t| t.as_array())
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
-    {
-        tlog.push(
-            TlogEntry::from_bundle_entry(e)
-                .map_err(|e| fail("tlog-mismatch", format!("bundle tlog entry: {e}")))?,
-        );
-    }
-    let timestamps = vm
-        .pointer("/timestampVerificationData/rfc3161Timestamps")
-        .and_then(|t| t.as_array())
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
-        .iter()
-        .map(|t| {
-            Timestamp::Bundle(
-                t.get("signedTimestamp")
-                    .and_then(|s| s.as_str())
-                    .unwrap_or("")
-                    .to_string(),
-            )
-        })
-        .collect();
-    let Some(env) = v.get("dsseEnvelope") else {
+    let b = Bundle::parse(json).map_err(|e| fail(e.reason, e.detail))?;
+    let Content::Dsse {
+        payload_type,
+        payload,
+        ..
+    } = &b.content
+    else {
         return Err(fail(
             "unsupported-signature-format",
             "bundle has no DSSE envelope (message signatures are for blobs, not images)",
         ));
     };
-    let payload_type = env
-        .get("payloadType")
-        .and_then(|p| p.as_str())
-        .unwrap_or("");
     if payload_type != "application/vnd.in-toto+json" {
         return Err(fail(
             "wrong-type",
             format!("DSSE payload type {payload_type:?} is not in-toto"),
         ));
     }
-    let payload = env
-        .get("payload")
-        .and_then(|p| p.as_str())
-        .and_then(b64)
-        .ok_or_else(|| malformed("DSSE payload missing or not base64"))?;
-    let sigs = env
-        .get("signatures")
-        .and_then(|s| s.as_array())
-        .map(Vec::as_slice)
-        .unwrap_or(&[]);
-    let [only] = sigs else {
-        return Err(malformed(&format!(
-            "a DSSE envelope must carry exactly 1 signature, not {}",
-            sigs.len()
-        )));
-    };
-    let signature = only
-        .get("sig")
-        .and_then(|s| s.as_str())
-        .and_then(b64)
-        .ok_or_else(|| malformed("DSSE signature missing or not base64"))?;
-    let digest = req.image_digest;
-    let statement = payload.clone();
-    let claims = || statement_claims(&statement, digest, req.annotations);
-    let m = Material {
-        signed: pae(payload_type, &payload),
-        signature,
-        certificate,
-        chain,
-        tlog,
-        payload_sha256: Sha256::digest(&payload).into(),
-        dsse: true,
-        key_hint: vm
-            .pointer("/publicKey/hint")
-            .and_then(|h| h.as_str())
-            .map(str::to_string),
-        timestamps,
-        claims: &claims,
-    };
-    check_all(&m, req)
+    let claims = || statement_claims(payload, req.image_digest, req.annotations);
+    let m = Material::of_bundle(
+        &b,
+        Signed::Bytes(pae(payload_type, payload)),
+        Sha256::digest(payload).into(),
+        &claims,
+    );
+    check_all(&m, req.authorities)
 }
 
 /// The key hint of sigil's key-signed bundles: base64 of SHA-256 of the DER public key.
@@ -534,12 +509,12 @@ fn statement_claims(
 }
 
 /// Runs every authority; returns the first pass, or the most advanced failure.
-fn check_all(m: &Material<'_>, req: &Requirements<'_>) -> Result<Passed, Failure> {
-    if req.authorities.is_empty() {
+pub(super) fn check_all(m: &Material<'_>, authorities: &[Authority]) -> Result<Passed, Failure> {
+    if authorities.is_empty() {
         return Err(fail("untrusted-key", "the rule has no authorities"));
     }
     let mut best: Option<Failure> = None;
-    for a in req.authorities {
+    for a in authorities {
         match check_one(m, a) {
             Ok(p) => return Ok(p),
             Err(f) => {
@@ -559,7 +534,7 @@ fn check_all(m: &Material<'_>, req: &Requirements<'_>) -> Result<Passed, Failure
     // A signature that names a trusted key yet does not verify under it was altered.
     if best.reason == "untrusted-key"
         && let Some(hint) = &m.key_hint
-        && let Some(a) = req.authorities.iter().find(|a| match &a.trust {
+        && let Some(a) = authorities.iter().find(|a| match &a.trust {
             Trust::Key { key, .. } => &key_hint(&key.to_spki_der()) == hint,
             Trust::Keyless(_) => false,
         })
@@ -578,12 +553,12 @@ fn check_all(m: &Material<'_>, req: &Requirements<'_>) -> Result<Passed, Failure
 fn check_one(m: &Material<'_>, a: &Authority) -> Result<Passed, Failure> {
     match &a.trust {
         Trust::Key { key, tlog } => {
-            key.verify(&m.signed, &m.signature).map_err(|_| {
-                fail(
+            if !m.signed.verify_with(key, &m.signature) {
+                return Err(fail(
                     "untrusted-key",
                     format!("the signature does not verify with this {} key", key.kind()),
-                )
-            })?;
+                ));
+            }
             (m.claims)()?;
             let signed_at = match tlog {
                 Some(root) => check_tlog(m, root, &key.to_spki_der(), false, None)?,
@@ -606,12 +581,12 @@ fn check_one(m: &Material<'_>, a: &Authority) -> Result<Passed, Failure> {
             let leaf_key = leaf
                 .public_key()
                 .map_err(|e| fail("malformed-signature", format!("certificate key: {e}")))?;
-            leaf_key.verify(&m.signed, &m.signature).map_err(|_| {
-                fail(
+            if !m.signed.verify_with(&leaf_key, &m.signature) {
+                return Err(fail(
                     "bad-signature",
                     "the signature does not verify with its certificate's key",
-                )
-            })?;
+                ));
+            }
             (m.claims)()?;
             let (stamped, stamp_error) = check_timestamps(m, &k.root);
             let at = if k.require_tlog {
@@ -748,12 +723,7 @@ fn check_tlog(
     let mut last = None;
     let mut proof_only = false;
     for entry in &m.tlog {
-        let verified = match tlog::verify_entry_at(
-            entry,
-            root,
-            tlog::TlogRequirement::default(),
-            stamped_at,
-        ) {
+        let verified = match tlog::verify_entry_at(entry, root, m.tlog_requirement, stamped_at) {
             Ok(v) => v,
             Err(e) => {
                 last = Some(fail("tlog-mismatch", format!("Rekor entry: {e}")));
@@ -763,7 +733,7 @@ fn check_tlog(
         let expected = if m.dsse {
             tlog::Expected::Dsse {
                 payload_sha256: m.payload_sha256,
-                pae: &m.signed,
+                pae: m.signed.bytes(),
                 signature: &m.signature,
                 verifier: verifier_pem.as_bytes(),
             }

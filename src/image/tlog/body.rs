@@ -101,6 +101,7 @@ pub fn check_body(entry_body: &[u8], expect: &Expected<'_>) -> Result<(), TlogEr
         Expected::HashedRekord { .. } => &[("hashedrekord", "0.0.1"), ("hashedrekord", "0.0.2")],
         Expected::Dsse { .. } => &[
             ("dsse", "0.0.1"),
+            ("intoto", "0.0.2"),
             ("hashedrekord", "0.0.2"),
             ("dsse", "0.0.2"),
         ],
@@ -129,8 +130,22 @@ pub fn check_body(entry_body: &[u8], expect: &Expected<'_>) -> Result<(), TlogEr
     if body.api_version == "0.0.2" && body.kind != "intoto" {
         return check_body_v002(&body, expect);
     }
+    // A DSSE envelope logged as an `intoto` entry (sigstore clients before `dsse` existed).
+    let expect = match *expect {
+        Expected::Dsse {
+            payload_sha256,
+            signature,
+            verifier,
+            ..
+        } if body.kind == "intoto" => Expected::Intoto {
+            payload_sha256,
+            signature,
+            verifier,
+        },
+        other => other,
+    };
     let spec = &body.spec;
-    match *expect {
+    match expect {
         Expected::HashedRekord {
             payload_sha256,
             signature,
@@ -370,12 +385,23 @@ fn verifier_der(bytes: &[u8]) -> Result<Vec<u8>, String> {
     if text.matches("-----BEGIN ").count() != 1 {
         return Err("more than one PEM block".into());
     }
+    // Read leniently: some clients log PEM with the base64 on one line of any length.
     let block = crate::image::pubkey::first_pem_block(text);
-    let (label, der) = der::pem::decode_vec(block.as_bytes()).map_err(|e| format!("PEM: {e}"))?;
+    let mut lines = block.lines().map(str::trim).filter(|l| !l.is_empty());
+    let label = lines
+        .next()
+        .and_then(|l| l.strip_prefix("-----BEGIN "))
+        .and_then(|l| l.strip_suffix("-----"))
+        .ok_or("PEM: no BEGIN line")?;
     if label != "PUBLIC KEY" && label != "CERTIFICATE" {
         return Err(format!("unexpected PEM block {label}"));
     }
-    Ok(der)
+    let end = format!("-----END {label}-----");
+    if !block.contains(&end) {
+        return Err("PEM: no END line".into());
+    }
+    let body: String = lines.take_while(|l| *l != end).collect();
+    B64.decode(body).map_err(|e| format!("PEM: {e}"))
 }
 
 /// Whether the logged verifier is the expected one. A logged verifier that cannot be read is

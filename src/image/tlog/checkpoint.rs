@@ -16,6 +16,9 @@ pub(super) fn verify_checkpoint(
 ) -> Result<(), TlogError> {
     let bad = |why: &str| TlogError::BadCheckpoint(why.to_string());
     let text = proof.checkpoint.as_str();
+    if text.is_empty() {
+        return Err(bad("the inclusion proof carries no checkpoint"));
+    }
     if text.len() > MAX_CHECKPOINT {
         return Err(bad("too large"));
     }

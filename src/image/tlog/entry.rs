@@ -19,7 +19,8 @@ pub struct InclusionProof {
     pub tree_size: i64,
     /// Sibling hashes from the leaf upwards (32 bytes each).
     pub hashes: Vec<Vec<u8>>,
-    /// The checkpoint: a signed note `origin\nsize\nb64(root)\n…\n\n— name b64(sig)\n`.
+    /// The checkpoint: a signed note `origin\nsize\nb64(root)\n…\n\n— name b64(sig)\n`
+    /// (empty when the bundle carries none, which fails verification).
     pub checkpoint: String,
 }
 
@@ -162,11 +163,13 @@ fn proof_from_json(p: &Value) -> Result<InclusionProof, TlogError> {
         }
         Some(_) => return Err(malformed("inclusionProof.hashes is not an array")),
     };
-    let checkpoint = p
-        .get("checkpoint")
-        .and_then(|c| c.get("envelope"))
-        .and_then(Value::as_str)
-        .ok_or_else(|| malformed("inclusion proof without checkpoint.envelope"))?;
+    // A missing checkpoint is refused when the proof is verified, after the Merkle path (so
+    // that a proof that leads nowhere is reported as such).
+    let checkpoint = match p.get("checkpoint").and_then(|c| c.get("envelope")) {
+        None | Some(Value::Null) => "",
+        Some(Value::String(s)) => s.as_str(),
+        Some(_) => return Err(malformed("checkpoint.envelope is not a string")),
+    };
     if checkpoint.len() > MAX_CHECKPOINT {
         return Err(malformed("checkpoint is too large"));
     }
@@ -291,7 +294,7 @@ mod tests {
             ("/integratedTime", Value::from("+1")),
             ("/logId/keyId", Value::from("%%%")),
             ("/canonicalizedBody", Value::from("")),
-            ("/inclusionProof/checkpoint", Value::Null),
+            ("/inclusionProof/checkpoint/envelope", Value::from(7)),
             (
                 "/inclusionProof/hashes",
                 Value::from(vec![Value::from("AAAA"); 65]),
