@@ -13,25 +13,20 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use p256::ecdsa::signature::{RandomizedSigner, Signer};
+use p256::ecdsa::signature::RandomizedSigner;
 use p256::ecdsa::{Signature, SigningKey};
-use p256::pkcs8::{DecodePrivateKey, EncodePublicKey, LineEnding};
 use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
 
 use common::Scratch;
-use common::openssl::{self, openssl};
 use common::registry::{Registry, Verdict, verify};
-use sigil::image::cert::Certificate;
+use common::sigstore_pki::*;
 use sigil::image::registry::{OCI_INDEX, OCI_MANIFEST, sha256_digest};
 use sigil::image::sign::simple_signing_payload;
 use sigil::image::signature::{BUNDLE_V03, SIMPLE_SIGNING};
 use sigil::image::verify::{COSIGN_SIGN_V1, pae};
 
-const ISSUER: &str = "https://token.example.com";
-const EMAIL: &str = "ci@example.com";
 const WORKFLOW: &str = "https://github.com/org/repo/.github/workflows/release.yml@refs/tags/v1";
-const DAY: i64 = 86_400;
 
 const SIG: &str = "dev.cosignproject.cosign/signature";
 const CERT: &str = "dev.sigstore.cosign/certificate";
@@ -39,137 +34,7 @@ const CHAIN: &str = "dev.sigstore.cosign/chain";
 const BUNDLE: &str = "dev.sigstore.cosign/bundle";
 const TIMESTAMP: &str = "dev.sigstore.cosign/rfc3161timestamp";
 
-const CA_CONFIG: &str = "[ca]\ndefault_ca = this\n[this]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\ndefault_md = sha256\npolicy = any\nunique_subject = no\ncopy_extensions = none\n[any]\ncommonName = supplied\n";
-const ROOT_EXT: &str = "basicConstraints = critical,CA:true\nkeyUsage = critical,keyCertSign,cRLSign\nsubjectKeyIdentifier = hash\n";
-const INTER_EXT: &str = "basicConstraints = critical,CA:true,pathlen:0\nkeyUsage = critical,keyCertSign,cRLSign\nsubjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n";
-
-/// Leaf extensions as Fulcio writes them, with this EKU line (or none) and SAN.
-fn leaf_ext(eku: Option<&str>, san: &str) -> String {
-    let eku = eku
-        .map(|e| format!("extendedKeyUsage = {e}\n"))
-        .unwrap_or_default();
-    format!(
-        "basicConstraints = critical,CA:false\nkeyUsage = critical,digitalSignature\n{eku}subjectAltName = {san}\n1.3.6.1.4.1.57264.1.8 = ASN1:UTF8String:{ISSUER}\n"
-    )
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-/// `YYYYMMDDHHMMSSZ` for `openssl ca -startdate/-enddate`.
-fn asn1_time(t: i64) -> String {
-    let d = time::OffsetDateTime::from_unix_timestamp(t).unwrap();
-    format!(
-        "{:04}{:02}{:02}{:02}{:02}{:02}Z",
-        d.year(),
-        u8::from(d.month()),
-        d.day(),
-        d.hour(),
-        d.minute(),
-        d.second()
-    )
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// ECDSA P-256/SHA-256, DER (deterministic, RFC 6979).
-fn sign(key: &SigningKey, msg: &[u8]) -> Vec<u8> {
-    let s: Signature = key.sign(msg);
-    s.to_der().as_bytes().to_vec()
-}
-
-/// A leaf certificate and its key.
-struct Leaf {
-    pem: String,
-    key: SigningKey,
-}
-
-/// A private PKI in `<scratch>/pki`: root and intermediate CAs (valid ±30 days), and a Rekor
-/// log key.
-struct Pki {
-    dir: PathBuf,
-    root: String,
-    inter: String,
-    /// The root alone: the policy's `caChain` when the signature supplies the intermediate.
-    root_file: PathBuf,
-    /// Intermediate then root.
-    chain_file: PathBuf,
-    rekor: SigningKey,
-    rekor_pub: PathBuf,
-}
-
 impl Pki {
-    fn new(s: &Scratch) -> Pki {
-        let dir = s.path("pki");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("ca.cnf"), CA_CONFIG).unwrap();
-        std::fs::write(dir.join("index.txt"), "").unwrap();
-        std::fs::write(dir.join("serial"), "01\n").unwrap();
-        let t = now();
-        let root = issue(
-            &dir,
-            "root",
-            "sigil test root",
-            None,
-            ROOT_EXT,
-            t - 30 * DAY,
-            t + 30 * DAY,
-        );
-        let inter = issue(
-            &dir,
-            "inter",
-            "sigil test intermediate",
-            Some("root"),
-            INTER_EXT,
-            t - 30 * DAY,
-            t + 30 * DAY,
-        );
-        let root_file = dir.join("root-only.pem");
-        std::fs::write(&root_file, &root).unwrap();
-        let chain_file = dir.join("chain.pem");
-        std::fs::write(&chain_file, format!("{inter}{root}")).unwrap();
-        let rekor = SigningKey::random(&mut OsRng);
-        let rekor_pub = dir.join("rekor.pub");
-        std::fs::write(&rekor_pub, public_pem(&rekor)).unwrap();
-        Pki {
-            dir,
-            root,
-            inter,
-            root_file,
-            chain_file,
-            rekor,
-            rekor_pub,
-        }
-    }
-
-    /// A leaf issued by `issuer` (a CA made in this directory) valid over `[from, to]`.
-    fn leaf(&self, name: &str, issuer: &str, ext: &str, from: i64, to: i64) -> Leaf {
-        let pem = issue(&self.dir, name, name, Some(issuer), ext, from, to);
-        let key_pem = std::fs::read_to_string(self.dir.join(format!("{name}.key"))).unwrap();
-        Leaf {
-            pem,
-            key: SigningKey::from_pkcs8_pem(&key_pem).unwrap(),
-        }
-    }
-
-    /// A Fulcio-style leaf for ci@example.com, valid from a minute ago for a day.
-    fn email_leaf(&self, name: &str) -> Leaf {
-        let t = now();
-        self.leaf(
-            name,
-            "inter",
-            &leaf_ext(Some("codeSigning"), &format!("email:{EMAIL}")),
-            t - 60,
-            t + DAY,
-        )
-    }
-
     /// A keyless legacy layer: signature over `payload` by the leaf, the leaf, the chain
     /// (intermediate then root) and a Rekor bundle with a SET at `at`.
     fn layer(&self, leaf: &Leaf, payload: &[u8], at: i64) -> Layer {
@@ -189,119 +54,6 @@ impl Pki {
             ann,
         }
     }
-}
-
-fn public_pem(key: &SigningKey) -> String {
-    key.verifying_key()
-        .to_public_key_pem(LineEnding::LF)
-        .unwrap()
-}
-
-/// sha256 of the log key's DER SubjectPublicKeyInfo.
-fn log_id(key: &SigningKey) -> [u8; 32] {
-    let der = key.verifying_key().to_public_key_der().unwrap();
-    Sha256::digest(der.as_bytes()).into()
-}
-
-/// A P-256 key `<name>.key` and a certificate `<name>.pem` for CN=`cn` with extensions `ext`,
-/// valid over `[from, to]`, issued by `<issuer>.pem`/`<issuer>.key` (self-signed when None).
-/// Returns the certificate PEM.
-fn issue(
-    dir: &Path,
-    name: &str,
-    cn: &str,
-    issuer: Option<&str>,
-    ext: &str,
-    from: i64,
-    to: i64,
-) -> String {
-    let (key, csr, pem, extfile) = (
-        format!("{name}.key"),
-        format!("{name}.csr"),
-        format!("{name}.pem"),
-        format!("{name}.ext"),
-    );
-    std::fs::write(dir.join(&extfile), format!("[ext]\n{ext}")).unwrap();
-    openssl(
-        dir,
-        &[
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-out",
-            &key,
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-new",
-            "-key",
-            &key,
-            "-subj",
-            &format!("/CN={cn}"),
-            "-out",
-            &csr,
-        ],
-    );
-    let (start, end) = (asn1_time(from), asn1_time(to));
-    let mut args = vec![
-        "ca",
-        "-config",
-        "ca.cnf",
-        "-batch",
-        "-notext",
-        "-in",
-        &csr,
-        "-out",
-        &pem,
-        "-extfile",
-        &extfile,
-        "-extensions",
-        "ext",
-        "-startdate",
-        &start,
-        "-enddate",
-        &end,
-    ];
-    let (issuer_cert, issuer_key);
-    match issuer {
-        None => args.extend(["-selfsign", "-keyfile", &key]),
-        Some(i) => {
-            issuer_cert = format!("{i}.pem");
-            issuer_key = format!("{i}.key");
-            args.extend(["-cert", &issuer_cert, "-keyfile", &issuer_key]);
-        }
-    }
-    openssl(dir, &args);
-    std::fs::read_to_string(dir.join(pem)).unwrap()
-}
-
-/// A hashedrekord 0.0.1 entry body for this payload, signature and certificate.
-fn hashedrekord(payload: &[u8], sig: &[u8], cert_pem: &str) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({
-        "apiVersion": "0.0.1",
-        "kind": "hashedrekord",
-        "spec": {
-            "data": {"hash": {"algorithm": "sha256", "value": hex(&Sha256::digest(payload))}},
-            "signature": {"content": B64.encode(sig), "publicKey": {"content": B64.encode(cert_pem)}},
-        },
-    }))
-    .unwrap()
-}
-
-/// The SET: the log's signature over the canonical JSON of body, integrated time, log id and
-/// log index.
-fn set(log: &SigningKey, body: &[u8], at: i64, index: i64) -> Vec<u8> {
-    let msg = format!(
-        r#"{{"body":"{}","integratedTime":{at},"logID":"{}","logIndex":{index}}}"#,
-        B64.encode(body),
-        hex(&log_id(log))
-    );
-    sign(log, msg.as_bytes())
 }
 
 /// The legacy `dev.sigstore.cosign/bundle` annotation.
@@ -868,11 +620,6 @@ fn the_chain_annotation_supplies_intermediates_never_roots() {
     refused(&b.check(&img, &[&rogue], &full), "cert-untrusted");
 }
 
-/// The DER of a one-certificate PEM.
-fn cert_der(pem: &str) -> Vec<u8> {
-    Certificate::parse_pem_chain(pem).unwrap()[0].der().to_vec()
-}
-
 /// A cosign v3 bundle: DSSE in-toto statement signed by the leaf, with a dsse Rekor entry and
 /// its SET at `at`. `body_sig` replaces the signature named in the Rekor body.
 fn keyless_bundle(
@@ -1024,35 +771,6 @@ fn keyless_v03_bundle_referrer() {
 // ---------------------------------------------------------------------------------------------
 // RFC 3161 timestamps from a real TSA (`openssl ts -reply`) as the trusted signing time.
 
-const TSA_CONFIG: &str = "[tsa]\ndefault_tsa = tsa_config\n[tsa_config]\ndir = .\nserial = ./tsaserial\ncrypto_device = builtin\nsigner_cert = ./tsa.pem\ncerts = ./root.pem\nsigner_key = ./tsa.key\nsigner_digest = sha256\ndefault_policy = 1.2.3.4.1\ndigests = sha256\naccuracy = secs:1\nordering = no\ntsa_name = yes\ness_cert_id_chain = no\ness_cert_id_alg = sha256\n";
-
-impl Pki {
-    /// A TSA leaf (critical EKU timeStamping) issued by the test root; returns the policy's
-    /// `tsaChain` file (TSA leaf, then root).
-    fn tsa(&self) -> PathBuf {
-        let t = now();
-        let tsa = issue(
-            &self.dir,
-            "tsa",
-            "sigil test tsa",
-            Some("root"),
-            "basicConstraints = critical,CA:false\nkeyUsage = critical,digitalSignature\nextendedKeyUsage = critical,timeStamping\n",
-            t - DAY,
-            t + 10 * DAY,
-        );
-        std::fs::write(self.dir.join("tsa.cnf"), TSA_CONFIG).unwrap();
-        std::fs::write(self.dir.join("tsaserial"), "01\n").unwrap();
-        let file = self.dir.join("tsa-chain.pem");
-        std::fs::write(&file, format!("{tsa}{}", self.root)).unwrap();
-        file
-    }
-
-    /// A DER TimeStampResp over `data`, from the TSA made by [`Pki::tsa`].
-    fn timestamp(&self, data: &[u8]) -> Vec<u8> {
-        openssl::timestamp(&self.dir, data, &["-sha256", "-cert"], &[])
-    }
-}
-
 /// cosign's legacy annotation for a timestamp.
 fn timestamp_annotation(der: &[u8]) -> String {
     serde_json::json!({"SignedRFC3161Timestamp": B64.encode(der)}).to_string()
@@ -1106,25 +824,6 @@ fn rfc3161_timestamps_on_legacy_signatures() {
         &email_identity(),
         at,
     );
-}
-
-/// The inclusion proof of `body` as the only leaf of the test log, with a checkpoint the test
-/// Rekor key signs (a v0.2+ bundle must carry one).
-fn single_leaf_proof(pki: &Pki, body: &[u8]) -> serde_json::Value {
-    let mut leaf_input = vec![0u8];
-    leaf_input.extend_from_slice(body);
-    let root = Sha256::digest(&leaf_input);
-    let note = format!("sigil-test-log\n1\n{}\n", B64.encode(root));
-    let mut signed_hint = log_id(&pki.rekor)[..4].to_vec();
-    signed_hint.extend_from_slice(&sign(&pki.rekor, note.as_bytes()));
-    let checkpoint = format!(
-        "{note}\n\u{2014} sigil-test-log {}\n",
-        B64.encode(signed_hint)
-    );
-    serde_json::json!({
-        "logIndex": "0", "rootHash": B64.encode(root), "treeSize": "1", "hashes": [],
-        "checkpoint": {"envelope": checkpoint},
-    })
 }
 
 /// A bundle whose Rekor entry has an inclusion proof with a signed checkpoint but no SET (as

@@ -455,34 +455,20 @@ impl RenderOpts {
 /// `sigil sign …`.
 #[derive(Subcommand)]
 pub enum SignCommand {
-    /// Sign one image (a tag is resolved to its digest once; the digest is what is signed).
-    Image {
-        /// The image reference.
-        image: String,
-        /// A cosign private key (password from COSIGN_PASSWORD or the terminal).
+    /// Sign a file: write a sigstore v0.3 bundle (a message signature over its SHA-256, no
+    /// transparency-log entry), as `cosign sign-blob --key K --bundle B --tlog-upload=false`.
+    Blob {
+        /// The file to sign.
+        file: PathBuf,
+        /// A cosign private key, ECDSA (password from COSIGN_PASSWORD or the terminal).
         #[arg(long, value_name = "FILE")]
         key: PathBuf,
-        /// Also push a cosign v3 sigstore bundle as an OCI 1.1 referrer (with the referrers
-        /// tag-schema fallback index on registries without the referrers API).
-        #[arg(long)]
-        bundle: bool,
-        /// Push only the bundle, no legacy .sig signature.
-        #[arg(long, requires = "bundle")]
-        bundle_only: bool,
-        /// Signed annotation `key=value` (repeatable), as cosign's -a.
-        #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE")]
-        annotations: Vec<String>,
-        /// Reach the image's registry over plain HTTP.
-        #[arg(long)]
-        allow_http_registry: bool,
-        /// Push signatures to this repository (`registry/repo`) instead of the image's, as
-        /// cosign's COSIGN_REPOSITORY (match it with `signatureRepository` in the policy).
-        #[arg(long, value_name = "REPO")]
-        signature_repository: Option<String>,
-        /// Per-request registry timeout in seconds.
-        #[arg(long, default_value_t = 30, value_name = "SECS")]
-        timeout: u64,
+        /// Where to write the bundle.
+        #[arg(long, value_name = "FILE")]
+        bundle: PathBuf,
     },
+    /// Sign one image (a tag is resolved to its digest once; the digest is what is signed).
+    Image(SignImageArgs),
 }
 
 /// `sigil check …`.
@@ -638,4 +624,34 @@ pub struct BlobArgs {
     /// `human` or `json`.
     #[arg(long, default_value = "human", value_parser = ["human", "json"])]
     pub format: String,
+}
+
+/// `sigil sign image`.
+#[derive(Args)]
+pub struct SignImageArgs {
+    /// The image reference.
+    pub image: String,
+    /// A cosign private key (password from COSIGN_PASSWORD or the terminal).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Also push a cosign v3 sigstore bundle as an OCI 1.1 referrer (with the referrers
+    /// tag-schema fallback index on registries without the referrers API).
+    #[arg(long)]
+    pub bundle: bool,
+    /// Push only the bundle, no legacy .sig signature.
+    #[arg(long, requires = "bundle")]
+    pub bundle_only: bool,
+    /// Signed annotation `key=value` (repeatable), as cosign's -a.
+    #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE")]
+    pub annotations: Vec<String>,
+    /// Reach the image's registry over plain HTTP.
+    #[arg(long)]
+    pub allow_http_registry: bool,
+    /// Push signatures to this repository (`registry/repo`) instead of the image's, as
+    /// cosign's COSIGN_REPOSITORY (match it with `signatureRepository` in the policy).
+    #[arg(long, value_name = "REPO")]
+    pub signature_repository: Option<String>,
+    /// Per-request registry timeout in seconds.
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    pub timeout: u64,
 }

@@ -1,4 +1,5 @@
-//! `sigil sign image`: resolve the image once, then push cosign-compatible signatures.
+//! `sigil sign image`: resolve the image once, then push cosign-compatible signatures;
+//! `sigil sign blob`: a key-signed sigstore bundle for a file.
 
 use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStringExt;
@@ -7,7 +8,7 @@ use std::time::Duration;
 use age::secrecy::ExposeSecret;
 use zeroize::Zeroizing;
 
-use super::args::SignCommand;
+use super::args::{SignCommand, SignImageArgs};
 use crate::image::cosign_key::{self, CosignKeyError};
 use crate::image::reference::Reference;
 use crate::image::registry::{Client, ClientOptions};
@@ -36,8 +37,29 @@ fn password() -> Result<Zeroizing<Vec<u8>>, (i32, String)> {
     Ok(Zeroizing::new(p.expose_secret().as_bytes().to_vec()))
 }
 
+/// Reads and decrypts a cosign private key (or an unencrypted PKCS#8 one).
+fn signing_key(key: &std::path::Path) -> Result<cosign_key::SigningKey, (i32, String)> {
+    let text = std::fs::read_to_string(key)
+        .map_err(|e| (2, format!("cannot read {}: {e}", key.display())))?;
+    match cosign_key::decrypt(&text, &password()?) {
+        Ok(k) => Ok(k),
+        Err(CosignKeyError::Malformed(_)) if !text.contains("ENCRYPTED") => {
+            cosign_key::from_unencrypted_pem(&text)
+                .map_err(|e| (2, format!("{}: {e}", key.display())))
+        }
+        Err(e) => Err((2, format!("{}: {e}", key.display()))),
+    }
+}
+
 fn run_inner(cmd: &SignCommand) -> Result<(), (i32, String)> {
-    let SignCommand::Image {
+    match cmd {
+        SignCommand::Blob { file, key, bundle } => sign_blob(file, key, bundle),
+        SignCommand::Image(args) => sign_image(args),
+    }
+}
+
+fn sign_image(args: &SignImageArgs) -> Result<(), (i32, String)> {
+    let SignImageArgs {
         image,
         key,
         bundle,
@@ -46,7 +68,7 @@ fn run_inner(cmd: &SignCommand) -> Result<(), (i32, String)> {
         allow_http_registry,
         signature_repository,
         timeout,
-    } = cmd;
+    } = args;
     let reference = Reference::parse(image).map_err(|e| (2, e))?;
     let mut notes = BTreeMap::new();
     for a in annotations {
@@ -55,16 +77,7 @@ fn run_inner(cmd: &SignCommand) -> Result<(), (i32, String)> {
             .ok_or((2, format!("annotation {a:?} is not KEY=VALUE")))?;
         notes.insert(k.to_string(), v.to_string());
     }
-    let text = std::fs::read_to_string(key)
-        .map_err(|e| (2, format!("cannot read {}: {e}", key.display())))?;
-    let signing = match cosign_key::decrypt(&text, &password()?) {
-        Ok(k) => k,
-        Err(CosignKeyError::Malformed(_)) if !text.contains("ENCRYPTED") => {
-            cosign_key::from_unencrypted_pem(&text)
-                .map_err(|e| (2, format!("{}: {e}", key.display())))?
-        }
-        Err(e) => return Err((2, format!("{}: {e}", key.display()))),
-    };
+    let signing = signing_key(key)?;
     let client = Client::new(ClientOptions {
         insecure: if *allow_http_registry {
             let mut hosts = vec![reference.registry.clone()];
@@ -134,5 +147,35 @@ fn run_inner(cmd: &SignCommand) -> Result<(), (i32, String)> {
             manifest.digest
         );
     }
+    Ok(())
+}
+
+/// `sigil sign blob`: hashes the file as it streams, signs the digest, writes the bundle
+/// atomically.
+fn sign_blob(
+    file: &std::path::Path,
+    key: &std::path::Path,
+    bundle: &std::path::Path,
+) -> Result<(), (i32, String)> {
+    let signing = signing_key(key)?;
+    let f = std::fs::File::open(file)
+        .map_err(|e| (2, format!("cannot read {}: {e}", file.display())))?;
+    let artifact = crate::image::blob::Artifact::from_reader(f)
+        .map_err(|e| (3, format!("cannot read {}: {e}", file.display())))?;
+    let json = crate::image::sign::blob_bundle(&signing, artifact.sha256()).ok_or((
+        2,
+        format!(
+            "a {} key cannot sign an artifact digest; use an ECDSA key",
+            signing.kind()
+        ),
+    ))?;
+    crate::atomic::write(bundle, &json, crate::atomic::Mode::Public)
+        .map_err(|e| (3, e.to_string()))?;
+    eprintln!(
+        "Wrote bundle for {} ({}) to {}",
+        file.display(),
+        artifact.digest(),
+        bundle.display()
+    );
     Ok(())
 }

@@ -47,6 +47,11 @@ impl Artifact {
         })
     }
 
+    /// The SHA-256 digest.
+    pub fn sha256(&self) -> &[u8; 32] {
+        &self.sha256
+    }
+
     /// `sha256:<hex>`.
     pub fn digest(&self) -> String {
         format!("sha256:{}", hex::encode(self.sha256))

@@ -120,6 +120,24 @@ impl SigningKey {
         }
     }
 
+    /// Signs a SHA-256 digest as ECDSA does for a message with that digest (a sigstore
+    /// bundle's message signature over an artifact); `None` for Ed25519, which signs whole
+    /// messages only.
+    pub fn sign_sha256_digest(&self, digest: &[u8; 32]) -> Option<Vec<u8>> {
+        use signature::hazmat::PrehashSigner;
+        match self {
+            SigningKey::P256(k) => {
+                let s: p256::ecdsa::Signature = k.sign_prehash(digest).ok()?;
+                Some(s.to_der().as_bytes().to_vec())
+            }
+            SigningKey::P384(k) => {
+                let s: p384::ecdsa::Signature = k.sign_prehash(digest).ok()?;
+                Some(s.to_der().as_bytes().to_vec())
+            }
+            SigningKey::Ed25519(_) => None,
+        }
+    }
+
     /// The matching verification key.
     pub fn public_key(&self) -> PublicKey {
         match self {

@@ -239,6 +239,25 @@ pub fn push_bundle(
     Ok(referrer_digest)
 }
 
+/// A sigstore v0.3 bundle with a message signature over an artifact whose SHA-256 is
+/// `artifact_sha256` (what `cosign sign-blob --key --bundle --tlog-upload=false` writes: the
+/// key's hint, no transparency-log entry). `None` for a key that cannot sign a digest.
+pub fn blob_bundle(key: &SigningKey, artifact_sha256: &[u8; 32]) -> Option<Vec<u8>> {
+    let signature = key.sign_sha256_digest(artifact_sha256)?;
+    serde_json::to_vec(&serde_json::json!({
+        "mediaType": BUNDLE_V03,
+        "verificationMaterial": {
+            "publicKey": {"hint": key_hint(&key.public_key().to_spki_der())},
+            "tlogEntries": [],
+        },
+        "messageSignature": {
+            "messageDigest": {"algorithm": "SHA2_256", "digest": b64(artifact_sha256)},
+            "signature": b64(&signature),
+        },
+    }))
+    .ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@ pub mod gate;
 pub mod moto;
 pub mod openssl;
 pub mod registry;
+pub mod sigstore_pki;
 
 /// The sigil binary under test.
 pub fn sigil() -> Command {
