@@ -9,6 +9,7 @@ pub mod rendered;
 pub mod secrets;
 pub mod sign;
 pub mod treepath;
+pub mod trust_root;
 pub mod verify;
 pub mod verify_blob;
 pub mod verify_images;
@@ -175,6 +176,7 @@ pub fn run() -> i32 {
         ),
         Command::Verify { what } => return verify::run(what),
         Command::Sign { what } => return sign::run(what),
+        Command::TrustRoot { what } => return trust_root::run(what),
         Command::Gate { config, once } => return crate::gate::run::run(config, *once),
         Command::Render {
             policy,

@@ -17,4 +17,5 @@ pub mod signature;
 pub mod tlog;
 pub mod trust_root;
 pub mod tsa;
+pub mod tuf;
 pub mod verify;

@@ -272,6 +272,7 @@ fn run_case(case: &Path, input: &str) -> (i32, String) {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/sigstore-conformance-client"),
     );
     cmd.env("SIGIL", env!("CARGO_BIN_EXE_sigil"))
+        .env("XDG_DATA_HOME", "/nonexistent/sigil-test")
         .arg("verify-bundle")
         .arg("--bundle")
         .arg(case.join("bundle.sigstore.json"));
@@ -360,6 +361,7 @@ fn every_offline_case_both_ways() {
 fn a_verified_bundle_names_its_signer_time_and_root() {
     let case = cases_dir().join("happy-path-v0.3");
     let out = Command::new(env!("CARGO_BIN_EXE_sigil"))
+        .env("XDG_DATA_HOME", "/nonexistent/sigil-test")
         .args(["verify", "blob", "--format", "json", "--bundle"])
         .arg(case.join("bundle.sigstore.json"))
         .args([
@@ -384,6 +386,7 @@ fn a_verified_bundle_names_its_signer_time_and_root() {
     assert!(sig["signedAt"].as_str().unwrap().starts_with("20"));
     // A regexp is anchored: a prefix of the identity does not match it.
     let out = Command::new(env!("CARGO_BIN_EXE_sigil"))
+        .env("XDG_DATA_HOME", "/nonexistent/sigil-test")
         .args(["verify", "blob", "--bundle"])
         .arg(case.join("bundle.sigstore.json"))
         .args([
@@ -404,6 +407,7 @@ fn usage_errors_exit_2() {
     let case = cases_dir().join("happy-path-v0.3");
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_sigil"))
+            .env("XDG_DATA_HOME", "/nonexistent/sigil-test")
             .args(["verify", "blob"])
             .args(args)
             .output()

@@ -134,6 +134,7 @@ impl Lab {
     fn verify(&self, bundle: &[u8], input: &str, args: &[&str]) -> (i32, serde_json::Value) {
         let path = self.s.write("bundle.json", bundle);
         let out = Command::new(env!("CARGO_BIN_EXE_sigil"))
+            .env("XDG_DATA_HOME", "/nonexistent/sigil-test")
             .args(["verify", "blob", "--format", "json", "--bundle"])
             .arg(&path)
             .args(args)

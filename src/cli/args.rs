@@ -335,12 +335,19 @@ pub enum Command {
         #[command(subcommand)]
         what: VerifyCommand,
     },
-    /// Sign container images with a cosign key: a legacy simple-signing signature on the
-    /// `sha256-<hex>.sig` tag and, with --bundle, a cosign v3 sigstore bundle referrer.
+    /// Sign with a cosign key: container images (a legacy simple-signing signature on the
+    /// `sha256-<hex>.sig` tag and, with --bundle, a cosign v3 sigstore bundle referrer) or
+    /// files (a sigstore bundle).
     Sign {
         /// What to sign.
         #[command(subcommand)]
         what: SignCommand,
+    },
+    /// The Sigstore trust root used when `verify blob` is given none.
+    TrustRoot {
+        /// What to do.
+        #[command(subcommand)]
+        what: TrustRootCommand,
     },
     /// Run the gate: fetch each source into quarantine, verify commits, secrets and images,
     /// publish only verified revisions, serve /livez /readyz /metrics /status and webhooks
@@ -611,8 +618,8 @@ pub struct BlobArgs {
     /// Verify with this public key (PEM) instead of a certificate identity.
     #[arg(long, value_name = "KEY.pem", conflicts_with_all = ["certificate_identity", "certificate_identity_regexp", "certificate_oidc_issuer", "certificate_oidc_issuer_regexp"])]
     pub key: Option<PathBuf>,
-    /// A sigstore `trusted_root.json` (default: the public-good root pinned in sigil, or the
-    /// one `sigil trust-root update` wrote).
+    /// A sigstore `trusted_root.json` (default: the one `sigil trust-root update` wrote, else
+    /// the public-good root pinned in sigil; `sigil trust-root show` tells which).
     #[arg(long, env = "SIGIL_TRUSTED_ROOT", value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
     /// Do not require a transparency-log entry (private keys or PKI without Rekor).
@@ -654,4 +661,31 @@ pub struct SignImageArgs {
     /// Per-request registry timeout in seconds.
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     pub timeout: u64,
+}
+
+/// `sigil trust-root …`.
+#[derive(Subcommand)]
+pub enum TrustRootCommand {
+    /// Fetch the current `trusted_root.json` through TUF (the root chain verified from the
+    /// Sigstore TUF root pinned in sigil), and write it where `verify blob` looks by default.
+    Update {
+        /// The TUF repository.
+        #[arg(long, default_value = crate::image::tuf::SIGSTORE_TUF_URL, value_name = "URL")]
+        tuf_url: String,
+        /// The trusted TUF `root.json` to start the chain from (default: Sigstore's, pinned).
+        #[arg(long, value_name = "FILE")]
+        tuf_root: Option<PathBuf>,
+        /// Where to write the trust root (default: $XDG_DATA_HOME/sigil/trusted_root.json).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Where verified TUF metadata is kept between updates, against rollback (default:
+        /// $XDG_CACHE_HOME/sigil/tuf/<host>).
+        #[arg(long, value_name = "DIR")]
+        datastore: Option<PathBuf>,
+        /// Per-request timeout in seconds.
+        #[arg(long, default_value_t = 30, value_name = "SECS")]
+        timeout: u64,
+    },
+    /// Print which trust root `verify blob` uses without --trusted-root.
+    Show,
 }

@@ -78,7 +78,8 @@ type Refusal = (&'static str, String);
 /// The authority from the arguments: a key, or an identity under a trust root. A trust root
 /// that does not parse is a refusal (it is verification material, as the bundle is).
 fn trust(args: &BlobArgs) -> Result<Result<(String, Authority), Refusal>, Failure> {
-    let (root_name, root) = match &args.trusted_root {
+    let updated = super::trust_root::default_path().filter(|p| p.exists());
+    let (root_name, root) = match args.trusted_root.as_deref().or(updated.as_deref()) {
         Some(path) => {
             let bytes = read_capped(path, 4 << 20).map_err(|e| {
                 Failure(
