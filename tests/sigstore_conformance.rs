@@ -142,7 +142,7 @@ const REFUSALS: &[(&str, &str, &str)] = &[
     (
         "rekor2-checkpoint-missing-log-signature_fail",
         "tlog-mismatch",
-        "no valid signature by the log's key",
+        "checkpoint does not verify: no signature lines",
     ),
     (
         "rekor2-checkpoint-missing-origin_fail",

@@ -18,6 +18,7 @@ mod fixtures;
 mod merkle;
 
 pub use body::{Expected, check_body};
+pub use checkpoint::Checkpoint;
 pub use entry::{InclusionProof, TlogEntry};
 
 use super::pubkey::PublicKey;
