@@ -32,6 +32,8 @@ pub struct Signer {
     pub x509_roots: Vec<crate::image::trust_root::CertificateAuthority>,
     /// Certificate emails (`*` globs) allowed for X.509 signatures.
     pub x509_emails: Vec<String>,
+    /// A Sigstore keyless identity and its trust root (gitsign commit and tag signatures).
+    pub keyless: Option<crate::image::verify::Keyless>,
     /// Exempt from `requireCommitterMatch`.
     pub bot: bool,
 }
@@ -244,8 +246,18 @@ impl Policy {
                 revoked: Vec::new(),
                 x509_roots: Vec::new(),
                 x509_emails: Vec::new(),
+                keyless: None,
                 bot: s.bot,
             };
+            if let Some(v) = &s.keyless {
+                match yaml_serde::from_value::<images::KeylessSpec>(v.clone()) {
+                    Ok(spec) => {
+                        signer.keyless =
+                            images::compile_keyless(&spec, &format!("{what} keyless"), &mut l)
+                    }
+                    Err(e) => l.errors.push(format!("{what}: keyless: {e}")),
+                }
+            }
             if let Some(x) = &s.x509
                 && let Some(d) = l.read(&x.ca_bundle, &what)
             {

@@ -1,7 +1,9 @@
 //! Signature verifiers for git objects: OpenPGP (sequoia), SSH (sshsig, allowed_signers) and
-//! X.509 (gpgsm's CMS).
+//! X.509 (gpgsm's CMS), gitsign (Sigstore keyless CMS).
 
 pub mod allowed_signers;
+pub mod cms;
+pub mod gitsign;
 pub mod openpgp;
 pub mod openpgp_mpi;
 pub mod ssh;

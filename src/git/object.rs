@@ -112,6 +112,9 @@ pub enum SigFormat {
     Ssh,
     /// `-----BEGIN SIGNED MESSAGE-----` (gpgsm, gitsign).
     X509,
+    /// A `SIGNED MESSAGE` whose signer certificate is a Sigstore (Fulcio) one: gitsign.
+    /// Never returned by [`SigFormat::of`]; the verifier tells it from the certificate.
+    Gitsign,
     /// Anything else.
     Unknown,
 }
@@ -134,6 +137,7 @@ impl SigFormat {
             SigFormat::OpenPgp => "openpgp",
             SigFormat::Ssh => "ssh",
             SigFormat::X509 => "x509",
+            SigFormat::Gitsign => "gitsign",
             SigFormat::Unknown => "unknown",
         }
     }

@@ -184,7 +184,7 @@ fn check_signature(
                 fingerprint: good.fingerprint,
             })
         }
-        SigFormat::X509 => {
+        SigFormat::X509 | SigFormat::Gitsign => {
             let trust: Vec<crate::signature::x509::X509Trust<'_>> = policy
                 .signers
                 .iter()
@@ -197,7 +197,17 @@ fn check_signature(
             if let Some(f) = first_seen {
                 times.push(f);
             }
-            let good = crate::signature::x509::verify(sig, payload, &trust, &times)?;
+            let cms = crate::signature::cms::read(sig, payload)?;
+            if crate::signature::gitsign::is_keyless(&cms.leaf) {
+                let keyless: Vec<_> = policy.signers.iter().map(|s| s.keyless.as_ref()).collect();
+                let good = crate::signature::gitsign::verify(&cms, &keyless)?;
+                return Ok(Signed {
+                    signers: good.matches,
+                    format: SigFormat::Gitsign,
+                    fingerprint: good.fingerprint,
+                });
+            }
+            let good = crate::signature::x509::verify(&cms, &trust, &times)?;
             Ok(Signed {
                 signers: good.matches,
                 format,

@@ -16,6 +16,7 @@ mod entry;
 #[cfg(test)]
 mod fixtures;
 mod merkle;
+mod protobuf;
 
 pub use body::{Expected, check_body};
 pub use checkpoint::Checkpoint;

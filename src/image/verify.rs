@@ -442,6 +442,37 @@ fn bundle(json: &[u8], req: &Requirements<'_>) -> Result<Passed, Failure> {
     check_all(&m, req.authorities)
 }
 
+/// A signature over `signed` carried outside any bundle (gitsign's CMS signature over its
+/// signed attributes), checked exactly as a bundle's message signature: the signature with the
+/// certificate's key, the Rekor entry (logged as a `hashedrekord` of SHA-256(`signed`)) bound to
+/// it, the certificate path at the trusted time, SCTs and the identity. `timestamps` are DER
+/// RFC 3161 tokens over the signature.
+pub fn verify_detached(
+    signed: &[u8],
+    signature: &[u8],
+    certificate: &Certificate,
+    chain: &[Certificate],
+    tlog: Vec<TlogEntry>,
+    timestamps: Vec<Vec<u8>>,
+    authority: &Authority,
+) -> Result<Passed, Failure> {
+    let claims = || Ok(());
+    let m = Material {
+        signed: Signed::Bytes(signed.to_vec()),
+        signature: signature.to_vec(),
+        certificate: Some(certificate.clone()),
+        chain: chain.to_vec(),
+        tlog,
+        tlog_requirement: tlog::TlogRequirement::Either,
+        payload_sha256: Sha256::digest(signed).into(),
+        dsse: false,
+        key_hint: None,
+        timestamps: timestamps.into_iter().map(Timestamp::Der).collect(),
+        claims: &claims,
+    };
+    check_one(&m, authority)
+}
+
 /// The key hint of sigil's key-signed bundles: base64 of SHA-256 of the DER public key.
 pub fn key_hint(spki_der: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(Sha256::digest(spki_der))

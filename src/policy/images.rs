@@ -93,7 +93,8 @@ pub struct AuthoritySpec {
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct TlogSpec {
-    /// A sigstore `trusted_root.json`.
+    /// A sigstore `trusted_root.json` (with no `trustedRoot` nor PEM files: the Sigstore
+    /// public-good root pinned in sigil).
     #[serde(default)]
     pub trusted_root: Option<String>,
     /// PEM Rekor public keys.
@@ -117,7 +118,8 @@ pub struct KeylessSpec {
     /// Subject, regular expression matched against the whole value.
     #[serde(default)]
     pub subject_reg_exp: Option<String>,
-    /// A sigstore `trusted_root.json`.
+    /// A sigstore `trusted_root.json` (with no `trustedRoot` nor PEM files: the Sigstore
+    /// public-good root pinned in sigil).
     #[serde(default)]
     pub trusted_root: Option<String>,
     /// Instead of a trusted root: a PEM CA chain (intermediates then root)...
@@ -393,6 +395,21 @@ fn compile_authority(
         },
         (None, None) => return None,
     };
+    let keyless = compile_keyless(spec, what, files)?;
+    Some(Authority {
+        name,
+        trust: Trust::Keyless(Box::new(keyless)),
+    })
+}
+
+/// A keyless identity as written (`keyless:` of an authority or a signer): issuer and subject
+/// matchers, and its trust root (`trustedRoot`, or PEM files, or else the Sigstore public-good
+/// root pinned in sigil).
+pub fn compile_keyless(
+    spec: &KeylessSpec,
+    what: &str,
+    files: &mut dyn TrustFiles,
+) -> Option<Keyless> {
     let issuer = matcher(
         spec.issuer.as_deref(),
         spec.issuer_reg_exp.as_deref(),
@@ -431,15 +448,12 @@ fn compile_authority(
             "{what}: no CT log key to check SCTs (add ctLogKeys, or ignoreSct: true)"
         ));
     }
-    Some(Authority {
-        name,
-        trust: Trust::Keyless(Box::new(Keyless {
-            root: Arc::new(root),
-            issuer,
-            subject,
-            require_sct: !spec.ignore_sct,
-            require_tlog: !spec.ignore_tlog,
-        })),
+    Some(Keyless {
+        root: Arc::new(root),
+        issuer,
+        subject,
+        require_sct: !spec.ignore_sct,
+        require_tlog: !spec.ignore_tlog,
     })
 }
 
@@ -484,6 +498,16 @@ fn load_root(
                 Ok(r) => r,
                 Err(e) => {
                     files.error(format!("{what}: {path}: {e}"));
+                    return None;
+                }
+            }
+        }
+        // Nothing named: the Sigstore public-good root pinned in sigil.
+        None if ca_chain.is_none() && rekor_keys.is_empty() && ct_log_keys.is_empty() => {
+            match crate::image::public_good::root() {
+                Ok(r) => r,
+                Err(e) => {
+                    files.error(format!("{what}: the pinned public-good root: {e}"));
                     return None;
                 }
             }

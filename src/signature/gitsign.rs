@@ -1,0 +1,135 @@
+//! gitsign (Sigstore keyless) signatures of git objects: a CMS signature ([`super::cms`]) by a
+//! short-lived Fulcio certificate, whose proof of time is the Rekor entry gitsign stores in
+//! the signer's unsigned attributes (OID 1.3.6.1.4.1.57264.3.1, a protobuf
+//! `TransparencyLogEntry` without its body) and, optionally, an RFC 3161 timestamp token
+//! (id-aa-timeStampToken). The logged body is recomputed as gitsign's verifier does (a
+//! `hashedrekord` 0.0.1 of SHA-256 over the signed attributes, the signature and the PEM
+//! certificate), so the log's SET or inclusion proof binds exactly this signature. Then the
+//! same checks as for a keyless image or blob signature, against each policy signer's
+//! `keyless` identity and trust root.
+//!
+//! gitsign's older online mode stores no entry in the signature; its verification needs a Rekor
+//! search, which sigil does not do: such signatures are refused as `tlog-missing`.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use const_oid::ObjectIdentifier;
+use der::Decode;
+use sha2::{Digest, Sha256};
+
+use super::cms::CmsSignature;
+use super::{Good, Refusal, refuse};
+use crate::image::cert::{Certificate, identity};
+use crate::image::tlog::TlogEntry;
+use crate::image::verify::{Authority, Keyless, Trust, rank, verify_detached};
+
+/// gitsign's Rekor `TransparencyLogEntry` attribute.
+pub const REKOR_ENTRY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.3.1");
+/// RFC 3161 id-aa-timeStampToken.
+const TIMESTAMP_TOKEN: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.14");
+
+/// Whether a CMS signer certificate is a Sigstore (Fulcio) one: it names an OIDC issuer.
+pub fn is_keyless(leaf: &Certificate) -> bool {
+    identity(leaf).is_ok_and(|id| id.issuer.is_some())
+}
+
+/// The `hashedrekord` 0.0.1 body gitsign logs for this signature (RFC 8785 canonical JSON:
+/// sorted keys, no spaces; the values need no escaping).
+fn logged_body(sig: &CmsSignature) -> Vec<u8> {
+    let pem = der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, sig.leaf.der())
+        .unwrap_or_default();
+    format!(
+        r#"{{"apiVersion":"0.0.1","kind":"hashedrekord","spec":{{"data":{{"hash":{{"algorithm":"sha256","value":"{}"}}}},"signature":{{"content":"{}","publicKey":{{"content":"{}"}}}}}}}}"#,
+        hex::encode(Sha256::digest(&sig.signed_attributes)),
+        B64.encode(&sig.signature),
+        B64.encode(pem.as_bytes()),
+    )
+    .into_bytes()
+}
+
+/// The values of one unsigned attribute.
+fn attribute<'a>(sig: &'a CmsSignature, oid: &ObjectIdentifier) -> &'a [Vec<u8>] {
+    sig.unsigned
+        .iter()
+        .find(|(o, _)| o == oid)
+        .map(|(_, v)| v.as_slice())
+        .unwrap_or(&[])
+}
+
+/// Verifies a gitsign signature against every policy signer with a `keyless` identity.
+pub fn verify(sig: &CmsSignature, signers: &[Option<&Keyless>]) -> Result<Good, Refusal> {
+    let fingerprint = hex::encode(Sha256::digest(sig.leaf.der()));
+    let entry = match attribute(sig, &REKOR_ENTRY) {
+        [] => {
+            return Err(refuse(
+                "tlog-missing",
+                "a gitsign signature without its Rekor entry (gitsign's online mode): its log entry would have to be searched for online, which sigil does not do; sign with gitsign's default offline mode",
+            ));
+        }
+        [one] => {
+            let pb = der::asn1::OctetStringRef::from_der(one)
+                .map_err(|e| refuse("tlog-mismatch", format!("the Rekor entry attribute: {e}")))?;
+            TlogEntry::from_protobuf(pb.as_bytes(), logged_body(sig))
+                .map_err(|e| refuse("tlog-mismatch", format!("the Rekor entry attribute: {e}")))?
+        }
+        _ => {
+            return Err(refuse(
+                "tlog-mismatch",
+                "more than one Rekor entry in the signature",
+            ));
+        }
+    };
+    let timestamps: Vec<Vec<u8>> = attribute(sig, &TIMESTAMP_TOKEN).to_vec();
+    let mut matches = Vec::new();
+    let mut best: Option<(u8, Refusal)> = None;
+    for (i, keyless) in signers.iter().enumerate() {
+        let Some(k) = keyless else { continue };
+        let authority = Authority {
+            name: format!("signers[{i}]"),
+            trust: Trust::Keyless(Box::new((*k).clone())),
+        };
+        match verify_detached(
+            &sig.signed_attributes,
+            &sig.signature,
+            &sig.leaf,
+            &sig.others,
+            vec![entry.clone()],
+            timestamps.clone(),
+            &authority,
+        ) {
+            Ok(p) => {
+                let subject = p.identity.split_once(' ').map(|(_, s)| s.to_string());
+                matches.push((i, subject));
+            }
+            Err(f) => {
+                let r = rank(f.reason);
+                if best.as_ref().is_none_or(|(b, _)| r > *b) {
+                    best = Some((r, refuse(code(f.reason), f.detail)));
+                }
+            }
+        }
+    }
+    if matches.is_empty() {
+        return Err(best.map(|(_, r)| r).unwrap_or_else(|| {
+            refuse(
+                "untrusted-key",
+                format!(
+                    "a gitsign signature by certificate {fingerprint}, and no signer in the policy has a keyless identity"
+                ),
+            )
+        }));
+    }
+    Ok(Good {
+        matches,
+        fingerprint,
+    })
+}
+
+/// Image verification's reason codes, as commit verdicts name them.
+fn code(reason: &'static str) -> &'static str {
+    match reason {
+        "cert-untrusted" => "untrusted-ca",
+        other => other,
+    }
+}

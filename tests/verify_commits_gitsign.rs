@@ -1,0 +1,388 @@
+//! gitsign (Sigstore keyless) commit signatures in gitsign's exact format, produced at test
+//! time: a detached CMS signature by `openssl cms -sign` with a Fulcio-style leaf of the private
+//! PKI, the Rekor `TransparencyLogEntry` of its `hashedrekord` (SET by the private Rekor key and
+//! an inclusion proof) added as the unsigned attribute 1.3.6.1.4.1.57264.3.1, optionally an
+//! openssl TSA token as id-aa-timeStampToken, armored as `SIGNED MESSAGE` in the commit's
+//! `gpgsig` header. gitsign itself is on no registry this machine reaches, so it cannot be the
+//! producer; a real public-good gitsign commit was verified by hand (see the README).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use cms::content_info::ContentInfo;
+use cms::signed_data::SignedData;
+use der::{Decode, Encode, Reader};
+
+use common::Scratch;
+use common::sigstore_pki::*;
+use sigil::sops::time::format_unix;
+
+fn git(repo: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(repo)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Protobuf wire encoding, just enough for a `TransparencyLogEntry`.
+fn varint(mut v: u64, out: &mut Vec<u8>) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+fn pb_int(field: u64, v: u64, out: &mut Vec<u8>) {
+    varint(field << 3, out);
+    varint(v, out);
+}
+fn pb_bytes(field: u64, b: &[u8], out: &mut Vec<u8>) {
+    varint((field << 3) | 2, out);
+    varint(b.len() as u64, out);
+    out.extend_from_slice(b);
+}
+
+/// How the log entry is made.
+#[derive(Clone, Copy, PartialEq)]
+enum Entry {
+    /// SET at this time, and an inclusion proof.
+    Logged(i64),
+    /// SET over another signature's body (a genuine entry, for something else).
+    ForOther(i64),
+    /// Inclusion proof only (no SET: the time must come from a timestamp).
+    ProofOnly,
+    /// No entry attribute (gitsign's online mode).
+    None,
+}
+
+struct Lab {
+    s: Scratch,
+    pki: Pki,
+    repo: PathBuf,
+    root: PathBuf,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        let s = Scratch::new();
+        let pki = Pki::new(&s);
+        pki.tsa();
+        let repo = s.path("repo");
+        let out = Command::new("git")
+            .args(["init", "-q", "-b", "main"])
+            .arg(&repo)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        std::fs::write(repo.join("a.txt"), "a\n").unwrap();
+        git(&repo, &["add", "a.txt"]);
+        let der = |pem: &str| B64.encode(cert_der(pem));
+        let tsa_pem = std::fs::read_to_string(pki.dir.join("tsa.pem")).unwrap();
+        let since = serde_json::json!({"start": format_unix(now() - 30 * DAY)});
+        let rekor_der = {
+            use p256::pkcs8::EncodePublicKey;
+            pki.rekor.verifying_key().to_public_key_der().unwrap()
+        };
+        let root = serde_json::json!({
+            "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+            "tlogs": [{"baseUrl": "https://rekor.sigil.test", "hashAlgorithm": "SHA2_256",
+                "publicKey": {"rawBytes": B64.encode(rekor_der.as_bytes()), "keyDetails": "PKIX_ECDSA_P256_SHA_256", "validFor": since},
+                "logId": {"keyId": B64.encode(log_id(&pki.rekor))}}],
+            "certificateAuthorities": [{"certChain": {"certificates": [{"rawBytes": der(&pki.inter)}, {"rawBytes": der(&pki.root)}]}, "validFor": since}],
+            "ctlogs": [],
+            "timestampAuthorities": [{"certChain": {"certificates": [{"rawBytes": der(&tsa_pem)}, {"rawBytes": der(&pki.root)}]}, "validFor": since}],
+        });
+        let root = s.write("trusted_root.json", root.to_string().as_bytes());
+        Lab { s, pki, repo, root }
+    }
+
+    /// A policy whose one signer is this keyless identity.
+    fn policy(&self, name: &str, issuer: &str, subject: &str, root: &Path) -> PathBuf {
+        self.s.write(
+            name,
+            format!(
+                "apiVersion: sigil.dev/v1alpha1\nkind: Policy\nmetadata: {{name: t}}\nspec:\n  signers:\n    - name: ci\n      emails: [{EMAIL}]\n      keyless:\n        issuer: '{issuer}'\n        subject: '{subject}'\n        trustedRoot: '{}'\n        ignoreSct: true\n  commits:\n    rules:\n      - refs: [\"refs/heads/*\"]\n        signers: [ci]\n",
+                root.display()
+            )
+            .as_bytes(),
+        )
+    }
+
+    /// The CMS signature gitsign would write over `payload`.
+    fn gitsign(
+        &self,
+        leaf: &Leaf,
+        leaf_name: &str,
+        payload: &[u8],
+        entry: Entry,
+        stamp: bool,
+    ) -> String {
+        let dir = &self.pki.dir;
+        std::fs::write(dir.join("payload"), payload).unwrap();
+        let out = Command::new("openssl")
+            .current_dir(dir)
+            .args([
+                "cms",
+                "-sign",
+                "-binary",
+                "-md",
+                "sha256",
+                "-nosmimecap",
+                "-outform",
+                "DER",
+                "-in",
+                "payload",
+                "-out",
+                "sig.der",
+                "-signer",
+            ])
+            .arg(format!("{leaf_name}.pem"))
+            .arg("-inkey")
+            .arg(format!("{leaf_name}.key"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let der = std::fs::read(dir.join("sig.der")).unwrap();
+        let info = ContentInfo::from_der(&der).unwrap();
+        let mut sd: SignedData = info.content.decode_as().unwrap();
+        let mut si = sd.signer_infos.0.get(0).unwrap().clone();
+        let signed_attrs = si.signed_attrs.as_ref().unwrap().to_der().unwrap();
+        let signature = si.signature.as_bytes().to_vec();
+        let mut unsigned = Vec::new();
+        let logged = |sig: &[u8]| hashedrekord(&signed_attrs, sig, &leaf.pem);
+        let body = logged(&signature);
+        let (set_body, at, with_set) = match entry {
+            Entry::Logged(at) => (body.clone(), at, true),
+            Entry::ForOther(at) => (logged(b"another signature"), at, true),
+            Entry::ProofOnly => (body.clone(), 0, false),
+            Entry::None => (body.clone(), 0, false),
+        };
+        if entry != Entry::None {
+            let mut pb = Vec::new();
+            pb_int(1, 7, &mut pb);
+            let mut id = Vec::new();
+            pb_bytes(1, &log_id(&self.pki.rekor), &mut id);
+            pb_bytes(2, &id, &mut pb);
+            let mut kv = Vec::new();
+            pb_bytes(1, b"hashedrekord", &mut kv);
+            pb_bytes(2, b"0.0.1", &mut kv);
+            pb_bytes(3, &kv, &mut pb);
+            if with_set {
+                pb_int(4, at as u64, &mut pb);
+                let mut promise = Vec::new();
+                pb_bytes(1, &set(&self.pki.rekor, &set_body, at, 7), &mut promise);
+                pb_bytes(5, &promise, &mut pb);
+            }
+            let proof = single_leaf_proof(&self.pki, &set_body);
+            let mut p = Vec::new();
+            pb_int(1, 0, &mut p);
+            pb_bytes(
+                2,
+                &B64.decode(proof["rootHash"].as_str().unwrap()).unwrap(),
+                &mut p,
+            );
+            pb_int(3, 1, &mut p);
+            let mut cp = Vec::new();
+            pb_bytes(
+                1,
+                proof["checkpoint"]["envelope"].as_str().unwrap().as_bytes(),
+                &mut cp,
+            );
+            pb_bytes(5, &cp, &mut p);
+            pb_bytes(6, &p, &mut pb);
+            unsigned.push(attribute(
+                "1.3.6.1.4.1.57264.3.1",
+                der::asn1::OctetString::new(pb).unwrap().to_der().unwrap(),
+            ));
+        }
+        if stamp {
+            let resp = self.pki.timestamp(&signature);
+            // The token is the TimeStampResp's second element.
+            let any = der::asn1::AnyRef::from_der(&resp).unwrap();
+            let token = any
+                .sequence(|r| {
+                    let _status: der::asn1::AnyRef<'_> = r.decode()?;
+                    let t: der::asn1::AnyRef<'_> = r.decode()?;
+                    t.to_der()
+                })
+                .unwrap();
+            unsigned.push(attribute("1.2.840.113549.1.9.16.2.14", token));
+        }
+        if !unsigned.is_empty() {
+            si.unsigned_attrs = Some(unsigned.try_into().unwrap());
+        }
+        sd.signer_infos = cms::signed_data::SignerInfos(vec![si].try_into().unwrap());
+        let info = ContentInfo {
+            content_type: info.content_type,
+            content: der::Any::encode_from(&sd).unwrap(),
+        };
+        let b64 = B64.encode(info.to_der().unwrap());
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN SIGNED MESSAGE-----\n{}\n-----END SIGNED MESSAGE-----\n",
+            lines.join("\n")
+        )
+    }
+
+    /// Writes a commit of the index signed as gitsign does; returns its id.
+    fn commit(
+        &self,
+        leaf: &Leaf,
+        leaf_name: &str,
+        entry: Entry,
+        stamp: bool,
+        tamper: bool,
+    ) -> String {
+        let tree = git(&self.repo, &["write-tree"]);
+        let t = now();
+        let payload = format!(
+            "tree {tree}\nauthor CI <{EMAIL}> {t} +0000\ncommitter CI <{EMAIL}> {t} +0000\n\nsigned by gitsign\n"
+        );
+        let sig = self.gitsign(leaf, leaf_name, payload.as_bytes(), entry, stamp);
+        let header: String = sig.trim_end().lines().collect::<Vec<_>>().join("\n ");
+        let mut object = payload.replacen("\n\n", &format!("\ngpgsig {header}\n\n"), 1);
+        if tamper {
+            object = object.replace("signed by gitsign", "signed by gitsign!");
+        }
+        let mut child = Command::new("git")
+            .current_dir(&self.repo)
+            .args(["hash-object", "-t", "commit", "-w", "--stdin"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(object.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    fn verify(&self, policy: &Path, id: &str) -> (i32, serde_json::Value) {
+        let out = Command::new(env!("CARGO_BIN_EXE_sigil"))
+            .env("XDG_STATE_HOME", self.s.path("state"))
+            .args([
+                "verify",
+                "commits",
+                id,
+                "--ref",
+                "refs/heads/main",
+                "--format",
+                "json",
+                "--policy",
+            ])
+            .arg(policy)
+            .arg("--repo")
+            .arg(&self.repo)
+            .output()
+            .unwrap();
+        let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+            serde_json::Value::String(String::from_utf8_lossy(&out.stderr).into_owned())
+        });
+        (out.status.code().unwrap_or(-1), v)
+    }
+}
+
+fn attribute(oid: &str, value_der: Vec<u8>) -> x509_cert::attr::Attribute {
+    x509_cert::attr::Attribute {
+        oid: const_oid::ObjectIdentifier::new_unwrap(oid),
+        values: vec![der::Any::from_der(&value_der).unwrap()]
+            .try_into()
+            .unwrap(),
+    }
+}
+
+fn refused(r: &(i32, serde_json::Value), reason: &str) {
+    assert_eq!(r.0, 1, "{:#}", r.1);
+    assert_eq!(r.1["reason"], reason, "{:#}", r.1);
+}
+
+#[test]
+fn gitsign_commits() {
+    let lab = Lab::new();
+    let leaf = lab.pki.email_leaf("leaf");
+    let root = lab.root.clone();
+    let p = lab.policy("p.yaml", ISSUER, EMAIL, &root);
+    let at = now();
+
+    let good = lab.commit(&leaf, "leaf", Entry::Logged(at), false, false);
+    let r = lab.verify(&p, &good);
+    assert_eq!(r.0, 0, "{:#}", r.1);
+    assert_eq!(r.1["commits"][0]["signatureType"], "gitsign", "{:#}", r.1);
+    assert_eq!(r.1["commits"][0]["principal"], EMAIL, "{:#}", r.1);
+
+    // Identity and issuer.
+    let p_eve = lab.policy("eve.yaml", ISSUER, "eve@example.com", &root);
+    refused(&lab.verify(&p_eve, &good), "identity-mismatch");
+    let p_google = lab.policy("google.yaml", "https://accounts.google.com", EMAIL, &root);
+    refused(&lab.verify(&p_google, &good), "identity-mismatch");
+    // A trust root with another CA (the pinned public-good one).
+    let p_public = lab.s.write(
+        "public.yaml",
+        format!("apiVersion: sigil.dev/v1alpha1\nkind: Policy\nmetadata: {{name: t}}\nspec:\n  signers:\n    - name: ci\n      keyless: {{issuer: '{ISSUER}', subject: '{EMAIL}', ignoreSct: true}}\n  commits:\n    rules:\n      - refs: [\"refs/heads/*\"]\n        signers: [ci]\n").as_bytes(),
+    );
+    refused(&lab.verify(&p_public, &good), "tlog-mismatch");
+
+    // Logged before the certificate was valid (the log's time is the signing time).
+    let early = lab.commit(&leaf, "leaf", Entry::Logged(at - 2 * DAY), false, false);
+    refused(&lab.verify(&p, &early), "cert-expired");
+    // A genuine log entry, for another signature.
+    let other = lab.commit(&leaf, "leaf", Entry::ForOther(at), false, false);
+    refused(&lab.verify(&p, &other), "tlog-mismatch");
+    // No entry (gitsign's online mode).
+    let online = lab.commit(&leaf, "leaf", Entry::None, false, false);
+    refused(&lab.verify(&p, &online), "tlog-missing");
+    // Content changed after signing.
+    let tampered = lab.commit(&leaf, "leaf", Entry::Logged(at), false, true);
+    refused(&lab.verify(&p, &tampered), "bad-signature");
+
+    // An entry with an inclusion proof and no SET takes its time from an RFC 3161 timestamp.
+    let stamped = lab.commit(&leaf, "leaf", Entry::ProofOnly, true, false);
+    let r = lab.verify(&p, &stamped);
+    assert_eq!(r.0, 0, "{:#}", r.1);
+    let unstamped = lab.commit(&leaf, "leaf", Entry::ProofOnly, false, false);
+    refused(&lab.verify(&p, &unstamped), "tlog-missing");
+
+    // An expired leaf: still verified when the log says it signed while the leaf was valid
+    // (short-lived certificates expire minutes after signing).
+    let t = now();
+    let expired = lab.pki.leaf(
+        "expired",
+        "inter",
+        &leaf_ext(Some("codeSigning"), &format!("email:{EMAIL}")),
+        t - 3 * DAY,
+        t - 2 * DAY,
+    );
+    let old = lab.commit(
+        &expired,
+        "expired",
+        Entry::Logged(t - 2 * DAY - 60),
+        false,
+        false,
+    );
+    let r = lab.verify(&p, &old);
+    assert_eq!(r.0, 0, "{:#}", r.1);
+}
