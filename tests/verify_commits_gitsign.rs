@@ -112,7 +112,7 @@ impl Lab {
         self.s.write(
             name,
             format!(
-                "apiVersion: sigil.dev/v1alpha1\nkind: Policy\nmetadata: {{name: t}}\nspec:\n  signers:\n    - name: ci\n      emails: [{EMAIL}]\n      keyless:\n        issuer: '{issuer}'\n        subject: '{subject}'\n        trustedRoot: '{}'\n        ignoreSct: true\n  commits:\n    rules:\n      - refs: [\"refs/heads/*\"]\n        signers: [ci]\n",
+                "apiVersion: sigil.dev/v1alpha1\nkind: Policy\nmetadata: {{name: t}}\nspec:\n  signers:\n    - name: ci\n      emails: [{EMAIL}]\n      keyless:\n        issuer: '{issuer}'\n        subject: '{subject}'\n        trustedRoot: '{}'\n        ignoreSct: true\n  commits:\n    rules:\n      - refs: [\"refs/heads/*\"]\n        signers: [ci]\n  tags:\n    - pattern: \"v*\"\n      signers: [ci]\n",
                 root.display()
             )
             .as_bytes(),
@@ -281,6 +281,56 @@ impl Lab {
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
+    /// A tag `name` of `target` signed as gitsign does (the signature appended to the message).
+    fn tag(&self, name: &str, target: &str, leaf: &Leaf) -> String {
+        let payload = format!(
+            "object {target}\ntype commit\ntag {name}\ntagger CI <{EMAIL}> {} +0000\n\nrelease\n",
+            now()
+        );
+        let sig = self.gitsign(
+            leaf,
+            "leaf",
+            payload.as_bytes(),
+            Entry::Logged(now()),
+            false,
+        );
+        let mut child = Command::new("git")
+            .current_dir(&self.repo)
+            .args(["hash-object", "-t", "tag", "-w", "--stdin"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{payload}{sig}").as_bytes())
+            .unwrap();
+        let id = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
+        git(
+            &self.repo,
+            &["update-ref", &format!("refs/tags/{name}"), id.trim()],
+        );
+        id.trim().to_string()
+    }
+
+    fn verify_tag(&self, policy: &Path, name: &str) -> (i32, serde_json::Value) {
+        let out = Command::new(env!("CARGO_BIN_EXE_sigil"))
+            .env("XDG_STATE_HOME", self.s.path("state"))
+            .args(["verify", "tag", name, "--format", "json", "--policy"])
+            .arg(policy)
+            .arg("--repo")
+            .arg(&self.repo)
+            .output()
+            .unwrap();
+        let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+            serde_json::Value::String(String::from_utf8_lossy(&out.stderr).into_owned())
+        });
+        (out.status.code().unwrap_or(-1), v)
+    }
+
     fn verify(&self, policy: &Path, id: &str) -> (i32, serde_json::Value) {
         let out = Command::new(env!("CARGO_BIN_EXE_sigil"))
             .env("XDG_STATE_HOME", self.s.path("state"))
@@ -333,6 +383,13 @@ fn gitsign_commits() {
     assert_eq!(r.0, 0, "{:#}", r.1);
     assert_eq!(r.1["commits"][0]["signatureType"], "gitsign", "{:#}", r.1);
     assert_eq!(r.1["commits"][0]["principal"], EMAIL, "{:#}", r.1);
+
+    // A tag signed the same way.
+    git(&lab.repo, &["update-ref", "refs/heads/main", &good]);
+    lab.tag("v1", &good, &leaf);
+    let r = lab.verify_tag(&p, "v1");
+    assert_eq!(r.0, 0, "{:#}", r.1);
+    assert_eq!(r.1["tags"][0]["signatureType"], "gitsign", "{:#}", r.1);
 
     // Identity and issuer.
     let p_eve = lab.policy("eve.yaml", ISSUER, "eve@example.com", &root);
