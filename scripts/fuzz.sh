@@ -142,6 +142,8 @@ case $target in
     { printf '\0'; { git rev-parse HEAD HEAD^{tree} HEAD:Cargo.toml; git ls-tree -d HEAD | awk '{print $3}'; } | git cat-file --batch; } > "$corpus/batch" 2>/dev/null || true
     printf '\1\200\2tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\nauthor A <a@x> 1 +0000\n\nm\n\0\1\0hello\n' > "$corpus/objects"
     printf '\3\7\0\0\1' > "$corpus/empty-sha256" ;;
+  tlog_protobuf) # logIndex, logId, kindVersion, integratedTime, inclusionPromise, inclusionProof
+    printf '\x08\x07\x12\x22\x0a\x20%s\x1a\x15\x0a\x0chashedrekord\x12\x050.0.1\x20\x80\x80\x80\x80\x06\x2a\x06\x0a\x04sig!\x32\x0e\x08\x00\x12\x02rh\x18\x01\x2a\x04\x0a\x02cp' "$(printf 'k%.0s' $(seq 32))" > "$corpus/entry" ;;
   x509_commit) # nested indefinite-length BER, and a CMS ContentInfo head as gpgsm writes it.
     printf '\x30\x80\x02\x01\x05\x30\x80\x05\x00\x00\x00\x00\x00' > "$corpus/ber"
     printf '%s' 'MIAGCSqGSIb3DQEHAqCAMIACAQExDzANBglghkgBZQMEAgEFADCABgkqhkiG9w0BBwEAAKCAMAAAAAAAAAAAAA==' > "$corpus/armored-body" ;;
