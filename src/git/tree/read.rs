@@ -240,7 +240,8 @@ struct Batch {
 impl Batch {
     fn start(repo: &Repo, ids: &[String]) -> Result<Batch, TreeError> {
         let mut c = repo.command();
-        c.args(["cat-file", "--batch"]);
+        // Every id is written up front and stdin closed: git may buffer its output.
+        c.args(["cat-file", "--batch", "--buffer"]);
         let mut child = c
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
