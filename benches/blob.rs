@@ -4,8 +4,10 @@
 //! each time (what one `sigil verify blob` process does besides starting). Target: ≤ 5 ms.
 //! Run: `cargo bench --bench blob`.
 
+mod support;
+use support::per_op;
+
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use sigil::image::blob::{Artifact, verify_blob};
 use sigil::image::public_good;
@@ -21,18 +23,6 @@ fn case(rel: &str) -> Vec<u8> {
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
-}
-
-fn per_op(n: u32, mut f: impl FnMut()) -> Duration {
-    let mut best = Duration::MAX;
-    for _ in 0..7 {
-        let t = Instant::now();
-        for _ in 0..n {
-            f();
-        }
-        best = best.min(t.elapsed() / n);
-    }
-    best
 }
 
 fn authority(root: TrustRoot) -> Authority {

@@ -3,8 +3,10 @@
 //! P-256 over the payload, payload parse, digest and claims), against raw ECDSA P-256
 //! verification of the same bytes. Target: within 2× of raw. Run: `cargo bench --bench images`.
 
+mod support;
+use support::per_op;
+
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
 
 use sigil::image::pubkey::PublicKey;
 use sigil::image::signature::{CandidateKind, digest_of, from_containers_image_file};
@@ -16,18 +18,6 @@ fn fixture(rel: &str) -> Vec<u8> {
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
-}
-
-fn per_op(n: u32, mut f: impl FnMut()) -> Duration {
-    let mut best = Duration::MAX;
-    for _ in 0..7 {
-        let t = Instant::now();
-        for _ in 0..n {
-            f();
-        }
-        best = best.min(t.elapsed() / n);
-    }
-    best
 }
 
 fn main() {

@@ -31,25 +31,7 @@ impl Lab {
         let s = Scratch::new();
         let pki = Pki::new(&s);
         pki.tsa();
-        let der = |pem: &str| B64.encode(cert_der(pem));
-        let tsa_pem = std::fs::read_to_string(pki.dir.join("tsa.pem")).unwrap();
-        let since = serde_json::json!({"start": format_unix(now() - 30 * DAY)});
-        let rekor_der = {
-            use p256::pkcs8::EncodePublicKey;
-            pki.rekor.verifying_key().to_public_key_der().unwrap()
-        };
-        let root = serde_json::json!({
-            "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
-            "tlogs": [{
-                "baseUrl": "https://rekor.sigil.test", "hashAlgorithm": "SHA2_256",
-                "publicKey": {"rawBytes": B64.encode(rekor_der.as_bytes()), "keyDetails": "PKIX_ECDSA_P256_SHA_256", "validFor": since},
-                "logId": {"keyId": B64.encode(log_id(&pki.rekor))},
-            }],
-            "certificateAuthorities": [{"certChain": {"certificates": [{"rawBytes": der(&pki.inter)}, {"rawBytes": der(&pki.root)}]}, "validFor": since}],
-            "ctlogs": [],
-            "timestampAuthorities": [{"certChain": {"certificates": [{"rawBytes": der(&tsa_pem)}, {"rawBytes": der(&pki.root)}]}, "validFor": since}],
-        });
-        let root = s.write("trusted_root.json", root.to_string().as_bytes());
+        let root = s.write("trusted_root.json", &pki.trusted_root_json());
         let artifact = b"release-1.2.3.tar.gz contents\n".to_vec();
         let file = s.write("release.tar.gz", &artifact);
         Lab {
@@ -148,20 +130,29 @@ impl Lab {
     }
 
     fn keyless(&self, bundle: &[u8], input: &str, email: &str) -> (i32, serde_json::Value) {
+        self.keyless_with(bundle, input, email, &["--insecure-ignore-sct"])
+    }
+
+    /// Keyless verification for `email` and the test issuer under the lab's trust root, plus
+    /// `extra` arguments.
+    fn keyless_with(
+        &self,
+        bundle: &[u8],
+        input: &str,
+        email: &str,
+        extra: &[&str],
+    ) -> (i32, serde_json::Value) {
         let root = self.root.to_str().unwrap();
-        self.verify(
-            bundle,
-            input,
-            &[
-                "--certificate-identity",
-                email,
-                "--certificate-oidc-issuer",
-                ISSUER,
-                "--trusted-root",
-                root,
-                "--insecure-ignore-sct",
-            ],
-        )
+        let mut args = vec![
+            "--certificate-identity",
+            email,
+            "--certificate-oidc-issuer",
+            ISSUER,
+            "--trusted-root",
+            root,
+        ];
+        args.extend_from_slice(extra);
+        self.verify(bundle, input, &args)
     }
 }
 
@@ -232,36 +223,15 @@ fn keyless_message_signatures() {
     let unlogged = serde_json::to_vec(&unlogged).unwrap();
     refused(&lab.keyless(&unlogged, file, EMAIL), "tlog-missing");
     // Unless the log is explicitly not required (private PKI): then the time is now.
-    let root = lab.root.to_str().unwrap();
-    let r = lab.verify(
+    let r = lab.keyless_with(
         &unlogged,
         file,
-        &[
-            "--certificate-identity",
-            EMAIL,
-            "--certificate-oidc-issuer",
-            ISSUER,
-            "--trusted-root",
-            root,
-            "--insecure-ignore-sct",
-            "--insecure-ignore-tlog",
-        ],
+        EMAIL,
+        &["--insecure-ignore-sct", "--insecure-ignore-tlog"],
     );
     assert_eq!(r.0, 0, "{:#}", r.1);
     // Without --insecure-ignore-sct, the private CA's leaf (no SCT) is refused.
-    let r = lab.verify(
-        &good,
-        file,
-        &[
-            "--certificate-identity",
-            EMAIL,
-            "--certificate-oidc-issuer",
-            ISSUER,
-            "--trusted-root",
-            root,
-        ],
-    );
-    refused(&r, "sct-invalid");
+    refused(&lab.keyless_with(&good, file, EMAIL, &[]), "sct-invalid");
     // Against the pinned public-good root, the private CA and log are unknown.
     let r = lab.verify(
         &good,

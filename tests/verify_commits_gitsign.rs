@@ -19,7 +19,6 @@ use der::{Decode, Encode, Reader};
 
 use common::Scratch;
 use common::sigstore_pki::*;
-use sigil::sops::time::format_unix;
 
 fn git(repo: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
@@ -87,23 +86,7 @@ impl Lab {
         assert!(out.status.success());
         std::fs::write(repo.join("a.txt"), "a\n").unwrap();
         git(&repo, &["add", "a.txt"]);
-        let der = |pem: &str| B64.encode(cert_der(pem));
-        let tsa_pem = std::fs::read_to_string(pki.dir.join("tsa.pem")).unwrap();
-        let since = serde_json::json!({"start": format_unix(now() - 30 * DAY)});
-        let rekor_der = {
-            use p256::pkcs8::EncodePublicKey;
-            pki.rekor.verifying_key().to_public_key_der().unwrap()
-        };
-        let root = serde_json::json!({
-            "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
-            "tlogs": [{"baseUrl": "https://rekor.sigil.test", "hashAlgorithm": "SHA2_256",
-                "publicKey": {"rawBytes": B64.encode(rekor_der.as_bytes()), "keyDetails": "PKIX_ECDSA_P256_SHA_256", "validFor": since},
-                "logId": {"keyId": B64.encode(log_id(&pki.rekor))}}],
-            "certificateAuthorities": [{"certChain": {"certificates": [{"rawBytes": der(&pki.inter)}, {"rawBytes": der(&pki.root)}]}, "validFor": since}],
-            "ctlogs": [],
-            "timestampAuthorities": [{"certChain": {"certificates": [{"rawBytes": der(&tsa_pem)}, {"rawBytes": der(&pki.root)}]}, "validFor": since}],
-        });
-        let root = s.write("trusted_root.json", root.to_string().as_bytes());
+        let root = s.write("trusted_root.json", &pki.trusted_root_json());
         Lab { s, pki, repo, root }
     }
 
@@ -317,33 +300,20 @@ impl Lab {
     }
 
     fn verify_tag(&self, policy: &Path, name: &str) -> (i32, serde_json::Value) {
-        let out = Command::new(env!("CARGO_BIN_EXE_sigil"))
-            .env("XDG_STATE_HOME", self.s.path("state"))
-            .args(["verify", "tag", name, "--format", "json", "--policy"])
-            .arg(policy)
-            .arg("--repo")
-            .arg(&self.repo)
-            .output()
-            .unwrap();
-        let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
-            serde_json::Value::String(String::from_utf8_lossy(&out.stderr).into_owned())
-        });
-        (out.status.code().unwrap_or(-1), v)
+        self.sigil(policy, &["tag", name])
     }
 
     fn verify(&self, policy: &Path, id: &str) -> (i32, serde_json::Value) {
+        self.sigil(policy, &["commits", id, "--ref", "refs/heads/main"])
+    }
+
+    /// `sigil verify ARGS --format json --policy P --repo R`: (exit code, JSON or stderr).
+    fn sigil(&self, policy: &Path, args: &[&str]) -> (i32, serde_json::Value) {
         let out = Command::new(env!("CARGO_BIN_EXE_sigil"))
             .env("XDG_STATE_HOME", self.s.path("state"))
-            .args([
-                "verify",
-                "commits",
-                id,
-                "--ref",
-                "refs/heads/main",
-                "--format",
-                "json",
-                "--policy",
-            ])
+            .arg("verify")
+            .args(args)
+            .args(["--format", "json", "--policy"])
             .arg(policy)
             .arg("--repo")
             .arg(&self.repo)

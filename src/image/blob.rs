@@ -8,7 +8,9 @@ use std::io::Read;
 use sha2::{Digest, Sha256};
 
 use super::bundle::{Bundle, Content};
-use super::verify::{Authority, Failure, Material, Passed, Signed, check_all, pae};
+use super::verify::{
+    Authority, Failure, Material, Passed, Signed, check_all, fail, in_toto_statement, pae,
+};
 
 /// The artifact a bundle must be about: its SHA-256 digest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,13 +57,6 @@ impl Artifact {
     /// `sha256:<hex>`.
     pub fn digest(&self) -> String {
         format!("sha256:{}", hex::encode(self.sha256))
-    }
-}
-
-fn fail(reason: &'static str, detail: impl Into<String>) -> Failure {
-    Failure {
-        reason,
-        detail: detail.into(),
     }
 }
 
@@ -119,16 +114,7 @@ pub fn verify_blob(
 
 /// An in-toto statement (v0.1 or v1) one of whose subjects has the artifact's SHA-256.
 fn statement_names(payload: &[u8], artifact: &Artifact) -> Result<(), Failure> {
-    let v: serde_json::Value = serde_json::from_slice(payload).map_err(|e| {
-        fail(
-            "malformed-signature",
-            format!("the in-toto statement is not JSON: {e}"),
-        )
-    })?;
-    let ty = v.get("_type").and_then(|t| t.as_str()).unwrap_or("");
-    if ty != "https://in-toto.io/Statement/v1" && ty != "https://in-toto.io/Statement/v0.1" {
-        return Err(fail("wrong-type", format!("statement type {ty:?}")));
-    }
+    let v = in_toto_statement(payload)?;
     let want = hex::encode(artifact.sha256);
     let subjects = v
         .get("subject")

@@ -140,7 +140,7 @@ pub struct SignatureReport {
     pub result: Result<Passed, Failure>,
 }
 
-fn fail(reason: &'static str, detail: impl Into<String>) -> Failure {
+pub(super) fn fail(reason: &'static str, detail: impl Into<String>) -> Failure {
     Failure {
         reason,
         detail: detail.into(),
@@ -491,12 +491,8 @@ pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The in-toto statement of a cosign v3 signature: type, predicate and a subject with this digest.
-fn statement_claims(
-    payload: &[u8],
-    digest: &str,
-    want: &BTreeMap<String, String>,
-) -> Result<(), Failure> {
+/// A DSSE payload read as an in-toto statement (v0.1 or v1).
+pub(super) fn in_toto_statement(payload: &[u8]) -> Result<serde_json::Value, Failure> {
     let v: serde_json::Value = serde_json::from_slice(payload).map_err(|e| {
         fail(
             "malformed-signature",
@@ -507,6 +503,16 @@ fn statement_claims(
     if ty != "https://in-toto.io/Statement/v1" && ty != "https://in-toto.io/Statement/v0.1" {
         return Err(fail("wrong-type", format!("statement type {ty:?}")));
     }
+    Ok(v)
+}
+
+/// The in-toto statement of a cosign v3 signature: type, predicate and a subject with this digest.
+fn statement_claims(
+    payload: &[u8],
+    digest: &str,
+    want: &BTreeMap<String, String>,
+) -> Result<(), Failure> {
+    let v = in_toto_statement(payload)?;
     let predicate = v
         .get("predicateType")
         .and_then(|t| t.as_str())

@@ -318,3 +318,28 @@ pub fn single_leaf_proof(pki: &Pki, body: &[u8]) -> serde_json::Value {
         "checkpoint": {"envelope": checkpoint},
     })
 }
+
+impl Pki {
+    /// A `trusted_root.json` naming this PKI: the CA (intermediate and root), the Rekor key and
+    /// the TSA (call [`Pki::tsa`] first), each valid from 30 days ago; no CT log.
+    pub fn trusted_root_json(&self) -> Vec<u8> {
+        use p256::pkcs8::EncodePublicKey;
+        let der = |pem: &str| B64.encode(cert_der(pem));
+        let tsa_pem = std::fs::read_to_string(self.dir.join("tsa.pem")).unwrap();
+        let since = serde_json::json!({"start": sigil::sops::time::format_unix(now() - 30 * DAY)});
+        let rekor_der = self.rekor.verifying_key().to_public_key_der().unwrap();
+        serde_json::json!({
+            "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+            "tlogs": [{
+                "baseUrl": "https://rekor.sigil.test", "hashAlgorithm": "SHA2_256",
+                "publicKey": {"rawBytes": B64.encode(rekor_der.as_bytes()), "keyDetails": "PKIX_ECDSA_P256_SHA_256", "validFor": since},
+                "logId": {"keyId": B64.encode(log_id(&self.rekor))},
+            }],
+            "certificateAuthorities": [{"certChain": {"certificates": [{"rawBytes": der(&self.inter)}, {"rawBytes": der(&self.root)}]}, "validFor": since}],
+            "ctlogs": [],
+            "timestampAuthorities": [{"certChain": {"certificates": [{"rawBytes": der(&tsa_pem)}, {"rawBytes": der(&self.root)}]}, "validFor": since}],
+        })
+        .to_string()
+        .into_bytes()
+    }
+}
