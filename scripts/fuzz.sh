@@ -42,7 +42,7 @@ case $target in
     for d in $v/sigstore-conformance/test/assets/bundle-verify/*/; do cp "$d/bundle.sigstore.json" "$corpus/conformance-$(basename "$d").json"; done
     command -v jq >/dev/null && tail -c +16 $v/cosign/containers-image/signature/fixtures/dir-img-cosign-key-rekor-valid/signature-1 | jq -r '.annotations["dev.sigstore.cosign/bundle"]' > "$corpus/legacy-annotation" || true ;;
   checkpoint) i=0; for f in $v/sigstore-conformance/test/assets/bundle-verify/*/bundle.sigstore.json; do
-      command -v jq >/dev/null && jq -r '.verificationMaterial.tlogEntries[0].inclusionProof.checkpoint.envelope // empty' "$f" > "$corpus/cp-$i" 2>/dev/null; i=$((i+1)); done ;;
+      command -v jq >/dev/null && jq -r '.verificationMaterial.tlogEntries[0].inclusionProof.checkpoint.envelope // empty' "$f" > "$corpus/cp-$i" 2>/dev/null || true; i=$((i+1)); done ;;
   trust_root) cp $v/cosign/sigstore-rs/trust_root/prod/trusted_root.json "$corpus/prod.json"; cp $v/cosign/cosign/pkg/cosign/testdata/trusted_root_pgi.json "$corpus/pgi.json"
     cp $v/cosign/containers-image/signature/fixtures/*.pub $v/cosign/containers-image/signature/fixtures/fulcio_v1.crt.pem $v/cosign/containers-image/signature/fixtures/pki_*.pem $v/cosign/containers-image/signature/internal/testdata/rekor.pub "$corpus"/ ;;
   x509) f=$v/cosign/containers-image/signature/fixtures
