@@ -432,3 +432,55 @@ fn key_signed_bundles() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Public production bundles from the shared vectors (cosign v3 image signature from the
+/// kubewarden release workflow, via sigstore-rs; a cosign attestation by a GitHub login, via
+/// cosign's test data) verified as blobs for the digest their statement names, against the
+/// pinned public-good root; the same bundles for another digest are refused.
+#[test]
+fn public_bundles_verify_against_the_pinned_root() {
+    let v = common::vectors().join("cosign");
+    let cases = [
+        (
+            "sigstore-rs/tests/data/bundle_v03.json",
+            "sha256:c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172",
+            "--certificate-identity-regexp",
+            "https://github\\.com/kubewarden/.*",
+            "--certificate-oidc-issuer",
+            "https://token.actions.githubusercontent.com",
+            "2026-04-09T07:23:29Z",
+        ),
+        (
+            "cosign/pkg/cosign/testdata/oci-attestation.sigstore.json",
+            "sha256:732112270d7e59418a8c080b134b24cabd67d250d0d0147a97ed95ba5c280aa4",
+            "--certificate-identity",
+            "cody@soyland.com",
+            "--certificate-oidc-issuer",
+            "https://github.com/login/oauth",
+            "2025-02-28T19:18:11Z",
+        ),
+    ];
+    for (bundle, digest, id_flag, id, iss_flag, iss, at) in cases {
+        let run = |digest: &str| {
+            let out = Command::new(env!("CARGO_BIN_EXE_sigil"))
+                .env("XDG_DATA_HOME", "/nonexistent/sigil-test")
+                .args(["verify", "blob", "--format", "json", "--bundle"])
+                .arg(v.join(bundle))
+                .args([id_flag, id, iss_flag, iss, digest])
+                .output()
+                .unwrap();
+            let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            (out.status.code(), json)
+        };
+        let (code, json) = run(digest);
+        assert_eq!(code, Some(0), "{bundle}: {json:#}");
+        assert_eq!(json["artifacts"][0]["signatures"][0]["signedAt"], at);
+        let other = format!("sha256:{}", "0".repeat(64));
+        let (code, json) = run(&other);
+        assert_eq!(
+            (code, json["reason"].as_str()),
+            (Some(1), Some("digest-mismatch")),
+            "{json:#}"
+        );
+    }
+}
