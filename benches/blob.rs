@@ -39,6 +39,9 @@ fn authority(root: TrustRoot) -> Authority {
 }
 
 fn main() {
+    // `cargo test --all-targets` runs this binary without `--bench`: a quick smoke run only.
+    let full = std::env::args().any(|a| a == "--bench");
+    let (n, n_root) = if full { (200, 100) } else { (1, 1) };
     let artifact = Artifact::from_reader(&case("a.txt")[..]).unwrap();
     for (name, root_json) in [
         ("happy-path-v0.3", public_good::JSON.to_vec()),
@@ -64,10 +67,10 @@ fn main() {
             artifact
         };
         verify_blob(&bundle, &target, &a).unwrap_or_else(|f| panic!("{name}: {f:?}"));
-        let warm = per_op(200, || {
+        let warm = per_op(n, || {
             assert!(verify_blob(&bundle, &target, &a).is_ok());
         });
-        let with_root = per_op(100, || {
+        let with_root = per_op(n_root, || {
             let a = [authority(TrustRoot::from_json(&root_json).unwrap())];
             assert!(verify_blob(&bundle, &target, &a).is_ok());
         });
