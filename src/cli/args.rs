@@ -328,7 +328,7 @@ pub enum Command {
         #[command(subcommand)]
         what: CheckCommand,
     },
-    /// Verify signatures of commits, tags or container images against a policy (exit 0 verified, 1 refused,
+    /// Verify signatures of commits, tags or container images against a policy, or a sigstore bundle of any file (exit 0 verified, 1 refused,
     /// 2 usage or configuration error, 3 operational error).
     Verify {
         /// What to verify.

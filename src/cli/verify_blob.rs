@@ -112,8 +112,9 @@ fn trust(args: &BlobArgs) -> Result<Result<(String, Authority), Refusal>, Failur
     };
     let root = Arc::new(root);
     if let Some(key_path) = &args.key {
-        let text = std::fs::read_to_string(key_path)
+        let bytes = read_capped(key_path, 1 << 20)
             .map_err(|e| Failure(2, format!("cannot read key {}: {e}", key_path.display())))?;
+        let text = String::from_utf8_lossy(&bytes);
         let key = match PublicKey::from_pem(&text) {
             Ok(key) => key,
             Err(e) => {
@@ -171,6 +172,9 @@ fn artifact(arg: &str) -> Result<Artifact, Failure> {
         && let Some(a) = Artifact::from_digest(arg)
     {
         return Ok(a);
+    }
+    if path.is_dir() {
+        return Err(Failure(2, format!("the artifact {arg} is a directory")));
     }
     let file = std::fs::File::open(path)
         .map_err(|e| Failure(2, format!("cannot read artifact {arg}: {e}")))?;
