@@ -334,31 +334,21 @@ fn key_signed_bundles() {
     let lab = Lab::new();
     let dir = lab.s.path("keys");
     std::fs::create_dir_all(&dir).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_sigil"))
+    let mut keygen = Command::new(env!("CARGO_BIN_EXE_sigil"));
+    keygen
         .args(["keygen", "--cosign"])
         .current_dir(&dir)
-        .env("COSIGN_PASSWORD", "pw")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .env("COSIGN_PASSWORD", "pw");
+    common::ok(keygen);
     let vectors = common::vectors().join("cosign/sigstore-rs/tests/data/keys");
     let plain_pub = dir.join("ecdsa.pub");
-    let out = Command::new("openssl")
+    let mut pubout = Command::new("openssl");
+    pubout
         .args(["pkey", "-pubout", "-in"])
         .arg(vectors.join("ecdsa_private.key"))
         .arg("-out")
-        .arg(&plain_pub)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .arg(&plain_pub);
+    common::ok(pubout);
     for (key, public, password) in [
         (dir.join("cosign.key"), dir.join("cosign.pub"), "pw"),
         (vectors.join("ecdsa_private.key"), plain_pub.clone(), ""),

@@ -18,21 +18,8 @@ use cms::signed_data::SignedData;
 use der::{Decode, Encode, Reader};
 
 use common::Scratch;
+use common::gate::git;
 use common::sigstore_pki::*;
-
-fn git(repo: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(repo)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
 
 /// Protobuf wire encoding, just enough for a `TransparencyLogEntry`.
 fn varint(mut v: u64, out: &mut Vec<u8>) {
@@ -246,22 +233,7 @@ impl Lab {
         if tamper {
             object = object.replace("signed by gitsign", "signed by gitsign!");
         }
-        let mut child = Command::new("git")
-            .current_dir(&self.repo)
-            .args(["hash-object", "-t", "commit", "-w", "--stdin"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(object.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
+        self.write_object("commit", object.as_bytes())
     }
 
     /// A tag `name` of `target` signed as gitsign does (the signature appended to the message).
@@ -277,26 +249,28 @@ impl Lab {
             Entry::Logged(now()),
             false,
         );
-        let mut child = Command::new("git")
-            .current_dir(&self.repo)
-            .args(["hash-object", "-t", "tag", "-w", "--stdin"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{payload}{sig}").as_bytes())
-            .unwrap();
-        let id = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
+        let id = self.write_object("tag", format!("{payload}{sig}").as_bytes());
         git(
             &self.repo,
             &["update-ref", &format!("refs/tags/{name}"), id.trim()],
         );
         id.trim().to_string()
+    }
+
+    /// `git hash-object -w` of raw object bytes; returns the id.
+    fn write_object(&self, kind: &str, bytes: &[u8]) -> String {
+        use std::io::Write;
+        let mut child = Command::new("git")
+            .current_dir(&self.repo)
+            .args(["hash-object", "-t", kind, "-w", "--stdin"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(bytes).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
     fn verify_tag(&self, policy: &Path, name: &str) -> (i32, serde_json::Value) {
