@@ -213,9 +213,23 @@ impl Lab {
         )
     }
 
-    /// Writes a commit of the index signed as gitsign does; returns its id.
+    /// Writes a commit of the index, committed by the certificate's email and signed as
+    /// gitsign does; returns its id.
     fn commit(
         &self,
+        leaf: &Leaf,
+        leaf_name: &str,
+        entry: Entry,
+        stamp: bool,
+        tamper: bool,
+    ) -> String {
+        self.commit_by(EMAIL, leaf, leaf_name, entry, stamp, tamper)
+    }
+
+    /// [`Lab::commit`] with another committer email.
+    fn commit_by(
+        &self,
+        committer: &str,
         leaf: &Leaf,
         leaf_name: &str,
         entry: Entry,
@@ -225,7 +239,7 @@ impl Lab {
         let tree = git(&self.repo, &["write-tree"]);
         let t = now();
         let payload = format!(
-            "tree {tree}\nauthor CI <{EMAIL}> {t} +0000\ncommitter CI <{EMAIL}> {t} +0000\n\nsigned by gitsign\n"
+            "tree {tree}\nauthor CI <{committer}> {t} +0000\ncommitter CI <{committer}> {t} +0000\n\nsigned by gitsign\n"
         );
         let sig = self.gitsign(leaf, leaf_name, payload.as_bytes(), entry, stamp);
         let header: String = sig.trim_end().lines().collect::<Vec<_>>().join("\n ");
@@ -334,6 +348,30 @@ fn gitsign_commits() {
     let r = lab.verify_tag(&p, "v1");
     assert_eq!(r.0, 0, "{:#}", r.1);
     assert_eq!(r.1["tags"][0]["signatureType"], "gitsign", "{:#}", r.1);
+
+    // requireCommitterMatch compares the committer with the certificate's subject.
+    let strict = lab.s.write(
+        "strict.yaml",
+        std::fs::read_to_string(&p)
+            .unwrap()
+            .replace(
+                "signers: [ci]\n  tags:",
+                "signers: [ci]\n        requireCommitterMatch: true\n  tags:",
+            )
+            .as_bytes(),
+    );
+    let r = lab.verify(&strict, &good);
+    assert_eq!(r.0, 0, "{:#}", r.1);
+    let by_eve = lab.commit_by(
+        "eve@example.com",
+        &leaf,
+        "leaf",
+        Entry::Logged(at),
+        false,
+        false,
+    );
+    refused(&lab.verify(&strict, &by_eve), "committer-mismatch");
+    assert_eq!(lab.verify(&p, &by_eve).0, 0);
 
     // Identity and issuer.
     let p_eve = lab.policy("eve.yaml", ISSUER, "eve@example.com", &root);
