@@ -42,6 +42,9 @@ fn main() {
     // `cargo test --all-targets` runs this binary without `--bench`: a quick smoke run only.
     let full = std::env::args().any(|a| a == "--bench");
     let (n, n_root) = if full { (200, 100) } else { (1, 1) };
+    if !full {
+        println!("smoke run (no --bench): the times below are not measurements");
+    }
     let artifact = Artifact::from_reader(&case("a.txt")[..]).unwrap();
     for (name, root_json) in [
         ("happy-path-v0.3", public_good::JSON.to_vec()),
