@@ -96,11 +96,7 @@ impl CacheKey {
 /// The CLI's default key file: `$XDG_STATE_HOME/sigil/cache.key`, else
 /// `~/.local/state/sigil/cache.key` (outside any cache directory CI restores).
 pub fn default_path() -> Option<PathBuf> {
-    let non_empty = |v: &str| std::env::var_os(v).filter(|s| !s.is_empty());
-    match non_empty("XDG_STATE_HOME") {
-        Some(d) => Some(PathBuf::from(d).join("sigil/cache.key")),
-        None => non_empty("HOME").map(|h| PathBuf::from(h).join(".local/state/sigil/cache.key")),
-    }
+    crate::user_dirs::path("XDG_STATE_HOME", ".local/state", "sigil/cache.key")
 }
 
 fn read_key(path: &Path) -> std::io::Result<CacheKey> {

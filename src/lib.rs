@@ -14,4 +14,5 @@ pub mod process;
 pub mod redact;
 pub mod signature;
 pub mod sops;
+pub mod user_dirs;
 pub mod verdict;

@@ -14,23 +14,12 @@ use crate::image::tuf::{self, Source, TufError};
 /// Where `trust-root update` writes and `verify blob` looks: `$XDG_DATA_HOME/sigil/
 /// trusted_root.json`, else `~/.local/share/sigil/trusted_root.json`.
 pub fn default_path() -> Option<PathBuf> {
-    let non_empty = |v: &str| std::env::var_os(v).filter(|s| !s.is_empty());
-    match non_empty("XDG_DATA_HOME") {
-        Some(d) => Some(PathBuf::from(d).join("sigil/trusted_root.json")),
-        None => {
-            non_empty("HOME").map(|h| PathBuf::from(h).join(".local/share/sigil/trusted_root.json"))
-        }
-    }
+    crate::user_dirs::path("XDG_DATA_HOME", ".local/share", "sigil/trusted_root.json")
 }
 
 /// The TUF datastore for a repository: `$XDG_CACHE_HOME/sigil/tuf/<host>`, else
 /// `~/.cache/sigil/tuf/<host>`.
 fn default_datastore(url: &str) -> Option<PathBuf> {
-    let non_empty = |v: &str| std::env::var_os(v).filter(|s| !s.is_empty());
-    let base = match non_empty("XDG_CACHE_HOME") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(non_empty("HOME")?).join(".cache"),
-    };
     let host: String = url::Url::parse(url)
         .ok()?
         .host_str()?
@@ -43,7 +32,7 @@ fn default_datastore(url: &str) -> Option<PathBuf> {
             }
         })
         .collect();
-    Some(base.join("sigil/tuf").join(host))
+    crate::user_dirs::path("XDG_CACHE_HOME", ".cache", &format!("sigil/tuf/{host}"))
 }
 
 /// Runs the command; returns the exit code.
