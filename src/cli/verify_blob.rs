@@ -15,7 +15,7 @@ use crate::image::bundle::MAX_BUNDLE;
 use crate::image::pubkey::PublicKey;
 use crate::image::public_good;
 use crate::image::trust_root::TrustRoot;
-use crate::image::verify::{Authority, Keyless, Matcher, Passed, Trust};
+use crate::image::verify::{Authority, Failure as Refusal, Keyless, Matcher, Passed, Trust};
 use crate::sops::time::format_unix;
 use crate::verdict::Decision;
 
@@ -68,12 +68,9 @@ pub fn run(args: &BlobArgs) -> Result<i32, Failure> {
             return Ok(report(args, &artifact, "-", Err(refusal)));
         }
     };
-    let result = verify_blob(&bundle, &artifact, std::slice::from_ref(&authority))
-        .map_err(|f| (f.reason, f.detail));
+    let result = verify_blob(&bundle, &artifact, std::slice::from_ref(&authority));
     Ok(report(args, &artifact, &root_name, result))
 }
-
-type Refusal = (&'static str, String);
 
 /// The authority from the arguments: a key, or an identity under a trust root. A trust root
 /// that does not parse is a refusal (it is verification material, as the bundle is).
@@ -97,10 +94,10 @@ fn trust(args: &BlobArgs) -> Result<Result<(String, Authority), Refusal>, Failur
                     root,
                 ),
                 Err(e) => {
-                    return Ok(Err((
-                        "trust-root-invalid",
-                        format!("trusted root {}: {e}", path.display()),
-                    )));
+                    return Ok(Err(Refusal {
+                        reason: "trust-root-invalid",
+                        detail: format!("trusted root {}: {e}", path.display()),
+                    }));
                 }
             }
         }
@@ -118,10 +115,10 @@ fn trust(args: &BlobArgs) -> Result<Result<(String, Authority), Refusal>, Failur
         let key = match PublicKey::from_pem(&text) {
             Ok(key) => key,
             Err(e) => {
-                return Ok(Err((
-                    "untrusted-key",
-                    format!("key {}: {e}", key_path.display()),
-                )));
+                return Ok(Err(Refusal {
+                    reason: "untrusted-key",
+                    detail: format!("key {}: {e}", key_path.display()),
+                }));
             }
         };
         let authority = Authority {
@@ -157,11 +154,9 @@ fn trust(args: &BlobArgs) -> Result<Result<(String, Authority), Refusal>, Failur
 }
 
 fn matcher(exact: Option<&str>, regex: Option<&str>, what: &str) -> Result<Matcher, Failure> {
-    match (exact, regex) {
-        (Some(e), _) => Ok(Matcher::Exact(e.to_string())),
-        (None, Some(r)) => Matcher::regex(r).map_err(|e| Failure(2, e)),
-        (None, None) => Err(Failure(2, format!("keyless verification needs {what}"))),
-    }
+    Matcher::exact_or_regex(exact, regex)
+        .map_err(|e| Failure(2, e))?
+        .ok_or_else(|| Failure(2, format!("keyless verification needs {what}")))
 }
 
 /// A path, or `sha256:<64 hex>` when that is not a path on disk (the conformance protocol's
@@ -207,10 +202,10 @@ fn report(
             Some(p.identity.as_str()),
             p.signed_at.map(format_unix),
         ),
-        Err((reason, detail)) => (
+        Err(f) => (
             Decision::Refused,
-            Some(*reason),
-            Some(detail.as_str()),
+            Some(f.reason),
+            Some(f.detail.as_str()),
             None,
             None,
         ),
@@ -250,10 +245,12 @@ fn report(
                     .map(|t| format!(", signed {t}"))
                     .unwrap_or_default(),
             ),
-            Err((reason, detail)) => println!(
-                "REFUSED {} ({}): {reason} — {detail} [trust root: {root_name}]",
+            Err(f) => println!(
+                "REFUSED {} ({}): {} — {} [trust root: {root_name}]",
                 args.artifact,
-                artifact.digest()
+                artifact.digest(),
+                f.reason,
+                f.detail
             ),
         }
     }

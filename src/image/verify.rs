@@ -45,6 +45,19 @@ impl Matcher {
             .map_err(|e| format!("invalid regular expression {pattern:?}: {e}"))
     }
 
+    /// The matcher a rule names as an exact value or a regular expression: `Ok(None)` unless
+    /// exactly one of the two is given; `Err` for a regular expression that does not compile.
+    pub fn exact_or_regex(
+        exact: Option<&str>,
+        regex: Option<&str>,
+    ) -> Result<Option<Matcher>, String> {
+        match (exact, regex) {
+            (Some(e), None) => Ok(Some(Matcher::Exact(e.to_string()))),
+            (None, Some(r)) => Matcher::regex(r).map(Some),
+            _ => Ok(None),
+        }
+    }
+
     /// Whether `value` matches.
     pub fn matches(&self, value: &str) -> bool {
         match self {

@@ -464,19 +464,16 @@ fn matcher(
     what: &str,
     files: &mut dyn TrustFiles,
 ) -> Option<Matcher> {
-    match (exact, regex) {
-        (Some(e), None) => Some(Matcher::Exact(e.to_string())),
-        (None, Some(r)) => match Matcher::regex(r) {
-            Ok(m) => Some(m),
-            Err(e) => {
-                files.error(format!("{what}: {field}RegExp: {e}"));
-                None
-            }
-        },
-        _ => {
+    match Matcher::exact_or_regex(exact, regex) {
+        Ok(Some(m)) => Some(m),
+        Ok(None) => {
             files.error(format!(
                 "{what}: exactly one of {field} or {field}RegExp is required"
             ));
+            None
+        }
+        Err(e) => {
+            files.error(format!("{what}: {field}RegExp: {e}"));
             None
         }
     }
