@@ -148,6 +148,18 @@ impl Lab {
         git(&self.repo, &["rev-parse", "HEAD"])
     }
 
+    /// `git -c K=V… tag -s -m MESSAGE NAME TARGET` with the lab's GnuPG home.
+    fn signed_tag(&self, config: &[&str], message: &str, name: &str, target: &str) {
+        let mut c = Command::new("git");
+        c.current_dir(&self.repo)
+            .env("GNUPGHOME", self.s.path("gnupg"));
+        for kv in config {
+            c.args(["-c", kv]);
+        }
+        c.args(["tag", "-s", "-m", message, name, target]);
+        common::ok(c);
+    }
+
     fn write(&self, name: &str, text: &str) -> PathBuf {
         self.s.write(name, text.as_bytes())
     }
@@ -365,26 +377,14 @@ fn ssh_signatures() {
         "pitfall 10: git never binds signer to committer",
     );
     // An ecdsa-signed tag: a good signature, but tags "v*" may only be signed by alice.
-    let out = Command::new("git")
-        .current_dir(&lab.repo)
-        .args([
-            "-c",
+    lab.signed_tag(
+        &[
             "gpg.format=ssh",
-            "-c",
             &format!("user.signingkey={}", bob.display()),
-            "tag",
-            "-s",
-            "-m",
-            "rel",
-            "v2",
-            &ec,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        "rel",
+        "v2",
+        &ec,
     );
     expect(
         "ecdsa tag by a signer the tag rule does not allow",
@@ -853,25 +853,11 @@ fn openpgp_signatures() {
             "",
         );
         // Tags: a signed tag verifies, and so does the commit it points at.
-        let out = Command::new("git")
-            .current_dir(&lab.repo)
-            .env("GNUPGHOME", lab.s.path("gnupg"))
-            .args([
-                "-c",
-                &format!("user.signingkey={fpr}"),
-                "tag",
-                "-s",
-                "-m",
-                "release",
-                "v1.0",
-                &good,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        lab.signed_tag(
+            &[&format!("user.signingkey={fpr}")],
+            "release",
+            "v1.0",
+            &good,
         );
         expect(
             &format!("{algo} signed tag"),
@@ -893,22 +879,6 @@ fn openpgp_signatures() {
             "pitfall 4: git does not compare the tag name with the ref",
         );
     }
-}
-
-/// Writes a raw object and returns its id.
-fn write_object(repo: &Path, kind: &str, body: &[u8]) -> String {
-    use std::io::Write;
-    let mut child = Command::new("git")
-        .current_dir(repo)
-        .args(["hash-object", "-t", kind, "-w", "--stdin", "--literally"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(body).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 #[test]
@@ -986,26 +956,14 @@ fn malleable_and_altered_objects() {
         "",
     );
     // Data after a tag's signature.
-    let out = Command::new("git")
-        .current_dir(&lab.repo)
-        .args([
-            "-c",
+    lab.signed_tag(
+        &[
             "gpg.format=ssh",
-            "-c",
             &format!("user.signingkey={}", alice.display()),
-            "tag",
-            "-s",
-            "-m",
-            "rel",
-            "v1",
-            &good,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        "rel",
+        "v1",
+        &good,
     );
     expect(
         "signed SSH tag",
@@ -2273,29 +2231,15 @@ fn x509_gpgsm_signatures() {
         "gpgsm judges the certificate at the signer-controlled signing time",
     );
     // A signed tag goes through the same verifier.
-    let out = Command::new("git")
-        .current_dir(&lab.repo)
-        .env("GNUPGHOME", lab.s.path("gnupg"))
-        .args([
-            "-c",
+    lab.signed_tag(
+        &[
             "gpg.format=x509",
-            "-c",
             "user.signingkey=alice@example.com",
-            "-c",
             "user.email=alice@example.com",
-            "tag",
-            "-s",
-            "-m",
-            "rel",
-            "v1",
-            &good,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        "rel",
+        "v1",
+        &good,
     );
 
     expect(

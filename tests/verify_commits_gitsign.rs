@@ -247,7 +247,7 @@ impl Lab {
         if tamper {
             object = object.replace("signed by gitsign", "signed by gitsign!");
         }
-        self.write_object("commit", object.as_bytes())
+        common::write_object(&self.repo, "commit", object.as_bytes())
     }
 
     /// A tag `name` of `target` signed as gitsign does (the signature appended to the message).
@@ -263,28 +263,12 @@ impl Lab {
             Entry::Logged(now()),
             false,
         );
-        let id = self.write_object("tag", format!("{payload}{sig}").as_bytes());
+        let id = common::write_object(&self.repo, "tag", format!("{payload}{sig}").as_bytes());
         git(
             &self.repo,
             &["update-ref", &format!("refs/tags/{name}"), id.trim()],
         );
         id.trim().to_string()
-    }
-
-    /// `git hash-object -w` of raw object bytes; returns the id.
-    fn write_object(&self, kind: &str, bytes: &[u8]) -> String {
-        use std::io::Write;
-        let mut child = Command::new("git")
-            .current_dir(&self.repo)
-            .args(["hash-object", "-t", kind, "-w", "--stdin"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(bytes).unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.success());
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
     fn verify_tag(&self, policy: &Path, name: &str) -> (i32, serde_json::Value) {

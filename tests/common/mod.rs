@@ -211,3 +211,19 @@ pub fn sops_check_age(file: &Path, identity: &Path) {
         file.display()
     );
 }
+
+/// Writes a raw object (`git hash-object --literally`, so malformed ones too); returns its id.
+pub fn write_object(repo: &Path, kind: &str, body: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = Command::new("git")
+        .current_dir(repo)
+        .args(["hash-object", "-t", kind, "-w", "--stdin", "--literally"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(body).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
