@@ -196,16 +196,7 @@ fn publishes_verified_revisions_and_refuses_the_rest() {
     );
     // The SOPS file is decrypted into the tmpfs tree, 0600; no .git is published.
     let secret = tree.join("apps/web/secret.yaml");
-    assert!(
-        std::fs::read_to_string(&secret)
-            .unwrap()
-            .contains("correct-horse")
-    );
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    assert_decrypted_0600(&secret);
     assert!(!tree.join(".git").exists());
     let verdict: serde_json::Value =
         serde_json::from_slice(&std::fs::read(lab.out.join(".sigil-verdict.json")).unwrap())
@@ -362,16 +353,7 @@ fn kms_wrapped_secrets_are_checked_and_decrypted() {
     assert_eq!(code, 0, "{out}");
     assert_eq!(lab.current().as_deref(), Some(c1.as_str()));
     let secret = lab.out.join("current/apps/web/secret.yaml");
-    assert!(
-        std::fs::read_to_string(&secret)
-            .unwrap()
-            .contains("correct-horse")
-    );
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    assert_decrypted_0600(&secret);
     let verdict: serde_json::Value =
         serde_json::from_slice(&std::fs::read(lab.out.join(".sigil-verdict.json")).unwrap())
             .unwrap();
@@ -1531,4 +1513,18 @@ fn flux_external_artifact_status_is_patched_through_the_api() {
     let (code, out) = lab.once(&config);
     assert_eq!(code, 0, "{out}");
     assert_eq!(api.patches().len(), 3);
+}
+
+/// The published secret holds the plaintext, readable by its owner only.
+fn assert_decrypted_0600(secret: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    assert!(
+        std::fs::read_to_string(secret)
+            .unwrap()
+            .contains("correct-horse")
+    );
+    assert_eq!(
+        std::fs::metadata(secret).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
 }
