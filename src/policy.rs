@@ -446,11 +446,12 @@ impl Policy {
             }
         }
         let keyless_of = |name: &str| {
-            file.spec
-                .signers
-                .iter()
-                .find(|s| s.name == name)
-                .map(|s| s.keyless.clone())
+            let i = file.spec.signers.iter().position(|s| s.name == name)?;
+            Some(match (&file.spec.signers[i].keyless, &signers[i].keyless) {
+                (None, _) => images::SignerKeyless::Absent,
+                (Some(_), None) => images::SignerKeyless::Invalid,
+                (Some(_), Some(k)) => images::SignerKeyless::Valid(k.clone()),
+            })
         };
         let images = images::ImagePolicy::compile(
             file.spec

@@ -211,11 +211,12 @@ impl ImagePolicy {
             })
     }
 
-    /// Compiles `spec`; `signer_keyless(name)` returns a signer's `keyless` value.
+    /// Compiles `spec`; `signer_keyless(name)` returns a signer's compiled `keyless` identity
+    /// (`None` for an unknown signer).
     pub fn compile(
         spec: &ImagesSpec,
         files: &mut dyn TrustFiles,
-        signer_keyless: &dyn Fn(&str) -> Option<Option<yaml_serde::Value>>,
+        signer_keyless: &dyn Fn(&str) -> Option<SignerKeyless>,
     ) -> ImagePolicy {
         let allow_unmatched = match spec.unmatched.as_deref() {
             None | Some("deny") => false,
@@ -327,7 +328,7 @@ fn compile_authority(
     a: &AuthoritySpec,
     what: &str,
     files: &mut dyn TrustFiles,
-    signer_keyless: &dyn Fn(&str) -> Option<Option<yaml_serde::Value>>,
+    signer_keyless: &dyn Fn(&str) -> Option<SignerKeyless>,
 ) -> Option<Authority> {
     let count = a.key.is_some() as u8 + a.keyless.is_some() as u8 + a.signer.is_some() as u8;
     if count != 1 {
@@ -370,36 +371,37 @@ fn compile_authority(
             trust: Trust::Key { key, tlog },
         });
     }
-    let owned: KeylessSpec;
-    let (spec, name): (&KeylessSpec, String) = match (&a.keyless, &a.signer) {
-        (Some(k), _) => (k, "keyless".to_string()),
+    let (keyless, name) = match (&a.keyless, &a.signer) {
+        (Some(k), _) => (compile_keyless(k, what, files)?, "keyless".to_string()),
         (None, Some(s)) => match signer_keyless(s) {
             None => {
                 files.error(format!("{what}: unknown signer '{s}'"));
                 return None;
             }
-            Some(None) => {
+            Some(SignerKeyless::Absent) => {
                 files.error(format!("{what}: signer '{s}' has no keyless identity"));
                 return None;
             }
-            Some(Some(v)) => match yaml_serde::from_value::<KeylessSpec>(v) {
-                Ok(k) => {
-                    owned = k;
-                    (&owned, format!("signer {s}"))
-                }
-                Err(e) => {
-                    files.error(format!("{what}: signer '{s}' keyless: {e}"));
-                    return None;
-                }
-            },
+            // Its errors were reported with the signer.
+            Some(SignerKeyless::Invalid) => return None,
+            Some(SignerKeyless::Valid(k)) => (k, format!("signer {s}")),
         },
         (None, None) => return None,
     };
-    let keyless = compile_keyless(spec, what, files)?;
     Some(Authority {
         name,
         trust: Trust::Keyless(Box::new(keyless)),
     })
+}
+
+/// A signer's keyless identity, as compiled with the signer (once, for commits and images).
+pub enum SignerKeyless {
+    /// The signer has none.
+    Absent,
+    /// It did not compile (the errors are already reported).
+    Invalid,
+    /// The identity.
+    Valid(Keyless),
 }
 
 /// A keyless identity as written (`keyless:` of an authority or a signer): issuer and subject
