@@ -2,6 +2,7 @@
 //! in a file is reported at once; trust material is pinned (full fingerprints, exact keys).
 
 pub mod images;
+pub mod in_repo;
 pub mod schema;
 
 use std::path::{Path, PathBuf};
@@ -71,6 +72,19 @@ pub enum Mode {
     Head,
     /// Every commit of the range.
     Range,
+    /// Each commit authorised by the policy its parent carries (`openpgp-policy.toml`),
+    /// back to a trust root pinned here.
+    InRepo,
+}
+
+/// The pinned start of an in-repository policy's history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InRepoRoot {
+    /// A commit (full id): trusted as it is.
+    Commit(String),
+    /// A policy file's SHA-256: any commit whose `openpgp-policy.toml` has it and whose own
+    /// signature that policy authorises.
+    PolicyDigest([u8; 32]),
 }
 
 /// `spec.commits`, compiled.
@@ -85,6 +99,8 @@ pub struct CommitPolicy {
     pub merges_vouch: bool,
     /// The rules.
     pub rules: Vec<Rule>,
+    /// The trust root, in `in-repo` mode.
+    pub in_repo: Option<InRepoRoot>,
 }
 
 /// A compiled tag rule.
@@ -417,12 +433,15 @@ impl Policy {
         let mode = match commits_spec.map(|c| c.mode.as_str()).unwrap_or("range") {
             "range" => Mode::Range,
             "head" => Mode::Head,
+            "in-repo" => Mode::InRepo,
             other => {
-                l.errors
-                    .push(format!("commits.mode must be head or range, not '{other}'"));
+                l.errors.push(format!(
+                    "commits.mode must be head, range or in-repo, not '{other}'"
+                ));
                 Mode::Range
             }
         };
+        let in_repo = in_repo_root(&file.spec, mode, &mut l.errors);
         let max_skew = match commits_spec.and_then(|c| c.max_clock_skew.as_deref()) {
             None => Duration::from_secs(600),
             Some(s) => parse_duration(s).unwrap_or_else(|| {
@@ -524,6 +543,7 @@ impl Policy {
                 max_skew,
                 merges_vouch: commits_spec.is_some_and(|c| c.signed_merges_vouch_for_side_branches),
                 rules,
+                in_repo,
             },
             tags,
             images,
@@ -553,6 +573,61 @@ impl Policy {
             _ => Err(format!(
                 "tag '{name}' matches several equally specific tag rules"
             )),
+        }
+    }
+}
+
+/// Checks `commits.inRepo` against the mode and compiles the trust root.
+fn in_repo_root(spec: &schema::Spec, mode: Mode, errors: &mut Vec<String>) -> Option<InRepoRoot> {
+    let commits = spec.commits.as_ref();
+    let section = commits.and_then(|c| c.in_repo.as_ref());
+    if mode != Mode::InRepo {
+        if section.is_some() {
+            errors.push("commits.inRepo is set but commits.mode is not in-repo".into());
+        }
+        return None;
+    }
+    if commits.is_some_and(|c| !c.rules.is_empty()) {
+        errors.push(
+            "commits.rules do not apply in in-repo mode: the repository's openpgp-policy.toml says who may sign; remove them".into(),
+        );
+    }
+    if !spec.tags.is_empty() {
+        errors.push(
+            "tags rules do not apply in in-repo mode: sign_tag in the tagged commit's openpgp-policy.toml says who may sign tags; remove them".into(),
+        );
+    }
+    let full_hex = |s: &str, lens: &[usize]| {
+        lens.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit())
+    };
+    match section.map(|s| (s.trust_root.as_deref(), s.policy_digest.as_deref())) {
+        Some((Some(c), None)) if full_hex(c, &[40, 64]) => {
+            Some(InRepoRoot::Commit(c.to_ascii_lowercase()))
+        }
+        Some((Some(c), None)) => {
+            errors.push(format!(
+                "commits.inRepo.trustRoot '{c}' must be a full commit id (a branch or tag name could move)"
+            ));
+            None
+        }
+        Some((None, Some(d))) => match d.strip_prefix("sha256:").filter(|h| full_hex(h, &[64])) {
+            Some(h) => {
+                let mut out = [0u8; 32];
+                hex::decode_to_slice(h, &mut out).ok()?;
+                Some(InRepoRoot::PolicyDigest(out))
+            }
+            None => {
+                errors.push(format!(
+                    "commits.inRepo.policyDigest '{d}' must be sha256:<64 hex digits>"
+                ));
+                None
+            }
+        },
+        _ => {
+            errors.push(
+                "in-repo mode needs exactly one of commits.inRepo.trustRoot (a commit id) and commits.inRepo.policyDigest (sha256 of an openpgp-policy.toml)".into(),
+            );
+            None
         }
     }
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::args::{VerifyCommand, VerifyOpts};
 use crate::cache_key::CacheKey;
 use crate::git::repo::{GitError, Repo};
-use crate::git::verify::{Cache, Context, Verdict, verify_commits, verify_tag};
+use crate::git::verify::{Cache, Context, Verdict, in_repo, verify_commits, verify_tag};
 use crate::policy::{Mode, Policy};
 use crate::verdict::Decision;
 
@@ -160,6 +160,18 @@ fn run_inner(cmd: &VerifyCommand) -> Result<i32, Failure> {
                 None => None,
             };
             let mut refusals_before = Vec::new();
+            if policy.commits.mode == Mode::InRepo {
+                return in_repo_commits(
+                    &mut repo,
+                    opts,
+                    &policy,
+                    &refname,
+                    &target,
+                    from.as_deref(),
+                    last.as_deref(),
+                    since_last_verified.as_deref(),
+                );
+            }
             let ctx = Context {
                 policy: &policy,
                 refname: refname.clone(),
@@ -246,6 +258,20 @@ fn run_inner(cmd: &VerifyCommand) -> Result<i32, Failure> {
                 tag_signers: rule.map(|r| (format!("tags[{}]", r.pattern), r.signers.clone())),
                 anchored: anchored(&repo, opts)?,
             };
+            if policy.commits.mode == Mode::InRepo {
+                let (tag_verdict, commit) = in_repo::verify_tag(&mut repo, tag, &ctx)?;
+                let commits = match commit {
+                    Some(c) => in_repo::verify_path(&mut repo, &c, None, &ctx)?.into_verdicts(),
+                    None => Vec::new(),
+                };
+                return Ok(report(
+                    &opts.format,
+                    &policy,
+                    &ctx.refname,
+                    &commits,
+                    &[tag_verdict],
+                ));
+            }
             let (tags, commit) = verify_tag(&mut repo, tag, &ctx)?;
             let mut commits = Vec::new();
             let verify_commit = rule.is_none_or(|r| r.verify_commit);
@@ -258,6 +284,51 @@ fn run_inner(cmd: &VerifyCommand) -> Result<i32, Failure> {
             Ok(report(&opts.format, &policy, &ctx.refname, &commits, &tags))
         }
     }
+}
+
+/// `verify commits` in in-repo mode: an authenticated path from the trust root to `target`,
+/// through `from` when a range `from..target` was given; with `--since-last-verified`, the
+/// target must also descend from the commit recorded there.
+#[allow(clippy::too_many_arguments)]
+fn in_repo_commits(
+    repo: &mut Repo,
+    opts: &VerifyOpts,
+    policy: &Policy,
+    refname: &str,
+    target: &str,
+    from: Option<&str>,
+    last: Option<&str>,
+    state: Option<&Path>,
+) -> Result<i32, Failure> {
+    let ctx = Context {
+        policy,
+        refname: refname.to_string(),
+        first_seen: first_seen(opts)?,
+        now: crate::sops::time::now_unix(),
+        tag_signers: None,
+        anchored: anchored(repo, opts)?,
+    };
+    if let Some(l) = last
+        && !repo.is_ancestor(l, target)?
+    {
+        return Ok(report(
+            &opts.format,
+            policy,
+            refname,
+            &[rollback_verdict(target, l)],
+            &[],
+        ));
+    }
+    let via = from
+        .map(|a| repo.resolve(&format!("{a}^{{commit}}")))
+        .transpose()?;
+    let outcome = in_repo::verify_path(repo, target, via.as_deref(), &ctx)?;
+    let ok = outcome.refusal.is_none();
+    let verdicts = outcome.into_verdicts();
+    if ok && let Some(state) = state {
+        write_state(state, target)?;
+    }
+    Ok(report(&opts.format, policy, refname, &verdicts, &[]))
 }
 
 /// The key of a verdict cache: `explicit`, else the default path. `None`, with a warning,

@@ -16,7 +16,9 @@ use super::state::{ArtifactInfo, Attempt, AttemptResult, ImageSummary, Published
 use crate::cache_key::CacheKey;
 use crate::git::repo::Repo;
 use crate::git::tree::{self, Entry};
-use crate::git::verify::{Cache, Context, Verdict, verify_commits, verify_tag};
+use crate::git::verify::{
+    Cache, Context, Verdict, in_repo, verify_commit, verify_commits, verify_tag,
+};
 use crate::image::check::{Checker, ImageVerdict, Outcome, Targets, VerdictCache};
 use crate::image::reference::Reference;
 use crate::image::registry::{Client, ClientOptions};
@@ -382,6 +384,14 @@ fn run(
         })?;
         anchored.extend(repo.ancestors(&id).map_err(git_err)?);
     }
+    // In-repo mode judges the whole path from the trust root at every sync: what was
+    // published before is not judged again at the time this sync first saw it.
+    if src.policy.commits.mode == Mode::InRepo
+        && let Some(p) = published
+        && repo.is_ancestor(&p.commit, &commit).unwrap_or(false)
+    {
+        anchored.extend(repo.ancestors(&p.commit).map_err(git_err)?);
+    }
     let ctx = Context {
         policy: &src.policy,
         refname: resolved_ref.clone(),
@@ -391,7 +401,15 @@ fn run(
         anchored: (!anchored.is_empty()).then(|| std::sync::Arc::new(anchored)),
     };
     if let Some(name) = resolved_ref.strip_prefix("refs/tags/") {
-        let (tag_verdicts, _) = verify_tag(&mut repo, name, &ctx).map_err(git_err)?;
+        let tag_verdicts = if src.policy.commits.mode == Mode::InRepo {
+            vec![
+                in_repo::verify_tag(&mut repo, name, &ctx)
+                    .map_err(git_err)?
+                    .0,
+            ]
+        } else {
+            verify_tag(&mut repo, name, &ctx).map_err(git_err)?.0
+        };
         verdict["tags"] = serde_json::to_value(&tag_verdicts).unwrap_or_default();
         first_refusal("tags", &tag_verdicts)?;
     }
@@ -404,12 +422,20 @@ fn run(
             repo.range(&p.commit, &commit).map_err(git_err)?
         }
         (Mode::Range, _) => repo.range_all(&commit).map_err(git_err)?,
+        (Mode::InRepo, _) => Vec::new(),
     };
-    let mut cache = cache_key.map(|k| Cache::load(&files.cache, k));
-    let commit_verdicts = verify_commits(&mut repo, &ids, &ctx, cache.as_mut()).map_err(git_err)?;
-    if let Some(c) = cache.as_mut() {
-        let _ = c.save();
-    }
+    let commit_verdicts = if src.policy.commits.mode == Mode::InRepo {
+        in_repo::verify_path(&mut repo, &commit, None, &ctx)
+            .map_err(git_err)?
+            .into_verdicts()
+    } else {
+        let mut cache = cache_key.map(|k| Cache::load(&files.cache, k));
+        let v = verify_commits(&mut repo, &ids, &ctx, cache.as_mut()).map_err(git_err)?;
+        if let Some(c) = cache.as_mut() {
+            let _ = c.save();
+        }
+        v
+    };
     verdict["commits"] = serde_json::to_value(&commit_verdicts).unwrap_or_default();
     first_refusal("commits", &commit_verdicts)?;
     let head = commit_verdicts
@@ -492,7 +518,11 @@ fn run(
         published_unix: when,
         signer: head.and_then(|v| v.signer.clone()),
         fingerprint: head.and_then(|v| v.fingerprint.clone()),
-        commits_checked: ids.len(),
+        commits_checked: if ids.is_empty() {
+            commit_verdicts.len()
+        } else {
+            ids.len()
+        },
         sops_files,
         images,
         artifact,
@@ -677,8 +707,7 @@ pub(crate) fn verified_tree(
     commit: &str,
     ctx: &Context<'_>,
 ) -> Result<Verified<Vec<Entry>>, (i32, String)> {
-    let verdicts =
-        verify_commits(repo, &[commit.to_string()], ctx, None).map_err(|e| (3, e.to_string()))?;
+    let verdicts = verify_commit(repo, commit, ctx).map_err(|e| (3, e.to_string()))?;
     if let Some(bad) = verdicts.iter().find(|v| !v.verified()) {
         return Err((
             1,

@@ -14,6 +14,7 @@ use crate::signature::{Refusal, openpgp, ssh};
 use crate::verdict::Decision;
 
 mod cache;
+pub mod in_repo;
 pub use cache::Cache;
 use cache::Cached;
 
@@ -474,6 +475,19 @@ pub fn verify_commits(
         vouch_side_branches(repo, ids, &mut out)?;
     }
     Ok(out)
+}
+
+/// Verifies the one commit `id` as the policy's mode asks: its own signature, or (in-repo)
+/// an authenticated path to it from the trust root.
+pub fn verify_commit(
+    repo: &mut Repo,
+    id: &str,
+    ctx: &Context<'_>,
+) -> Result<Vec<Verdict>, GitError> {
+    if ctx.policy.commits.mode == crate::policy::Mode::InRepo {
+        return Ok(in_repo::verify_path(repo, id, None, ctx)?.into_verdicts());
+    }
+    verify_commits(repo, &[id.to_string()], ctx, None)
 }
 
 /// With `signedMergesVouchForSideBranches`, an unsigned commit reached only through a merge's

@@ -114,7 +114,8 @@ pub struct X509Spec {
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CommitsSpec {
-    /// `head` or `range` (every commit new since the last verified one).
+    /// `head`, `range` (every commit new since the last verified one) or `in-repo` (the
+    /// repository's own `openpgp-policy.toml`, from a pinned trust root).
     #[serde(default = "default_mode")]
     pub mode: String,
     /// Accept SHA-1 OpenPGP signatures (old GnuPG history); off by default.
@@ -129,6 +130,22 @@ pub struct CommitsSpec {
     /// Rules; the most specific matching (ref, path) rule applies.
     #[serde(default)]
     pub rules: Vec<CommitRule>,
+    /// The trust root of `mode: in-repo`.
+    #[serde(default)]
+    pub in_repo: Option<InRepoSpec>,
+}
+
+/// `spec.commits.inRepo`: where the repository's own policy history starts. Exactly one.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct InRepoSpec {
+    /// A full commit id, trusted as it is (sequoia-git's `--trust-root`).
+    #[serde(default)]
+    pub trust_root: Option<String>,
+    /// `sha256:<hex>` of an `openpgp-policy.toml`: a commit carrying exactly that file, signed
+    /// as it allows, is a trust root.
+    #[serde(default)]
+    pub policy_digest: Option<String>,
 }
 
 fn default_mode() -> String {
