@@ -484,12 +484,9 @@ fn keyring_updates_revocations_goodlists_and_policy_files_agree_with_sq_git() {
     );
 
     // The goodlist needs audit.
-    let goodlisted = format!(
-        "{}",
-        p0.replace(
-            "commit_goodlist = []",
-            &format!("commit_goodlist = [\"{root}\"]")
-        )
+    let goodlisted = p0.replace(
+        "commit_goodlist = []",
+        &format!("commit_goodlist = [\"{root}\"]"),
     );
     branch(&lab, "bob-goodlists");
     let bob_gl = lab.commit(
