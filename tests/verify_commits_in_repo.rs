@@ -606,6 +606,23 @@ fn keyring_updates_revocations_goodlists_and_policy_files_agree_with_sq_git() {
     );
     lab.both(&policy, &root, &half, false, Some("revoked-key"));
 
+    // A commit signed long after its committer time (re-signed on rebase, as sequoia's own
+    // history has them): the signature time alone decides, as in sq-git.
+    branch(&lab, "re-signed");
+    std::fs::write(lab.repo.join("app.yaml"), "a: late\n").unwrap();
+    lab.git(&["add", "app.yaml"]);
+    let key = format!("user.signingkey={}", lab.keys["alice"].0);
+    let out = Command::new("git")
+        .current_dir(&lab.repo)
+        .env("GNUPGHOME", lab.s.path("gnupg"))
+        .env("GIT_COMMITTER_DATE", "2020-01-01T00:00:00Z")
+        .args(["-c", &key, "commit", "-q", "-S", "-m", "re-signed"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let late = lab.git(&["rev-parse", "HEAD"]);
+    lab.both(&policy, &root, &late, true, None);
+
     // Where sigil decides otherwise: a policy of another version. The specification says an
     // implementation SHOULD error out; sq-git 0.6.0 reads it as version 0. sigil refuses it
     // (a format it does not know could mean rules it would not enforce).

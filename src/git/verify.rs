@@ -138,7 +138,7 @@ fn check_signature(
     match format {
         SigFormat::OpenPgp => {
             let clock = openpgp::Clock {
-                object_time,
+                object_time: Some(object_time),
                 max_skew,
                 first_seen,
                 now: ctx.now,

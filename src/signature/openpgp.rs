@@ -27,8 +27,10 @@ pub struct Good {
 
 /// How times are judged.
 pub struct Clock {
-    /// The object's own time (committer or tagger), signer-controlled.
-    pub object_time: i64,
+    /// The object's own time (committer or tagger), signer-controlled; `None`: the signature
+    /// time need not be near it (in-repo policies, as sequoia-git: commits are re-signed
+    /// without a new committer time).
+    pub object_time: Option<i64>,
     /// Allowed distance between the signature time and `object_time`, and into the future.
     pub max_skew: Duration,
     /// When the verifier first saw the object (the gate's ledger), if known.
@@ -106,12 +108,14 @@ pub fn verify(
             "the signature claims to be made in the future",
         ));
     }
-    if (created - clock.object_time).abs() > skew {
+    if let Some(object_time) = clock.object_time
+        && (created - object_time).abs() > skew
+    {
         return Err(refuse(
             "time-mismatch",
             format!(
                 "the signature was made {}s away from the commit/tag time (more than the allowed {skew}s skew)",
-                created - clock.object_time
+                created - object_time
             ),
         ));
     }

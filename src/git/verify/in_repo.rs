@@ -541,13 +541,11 @@ fn authorise(
     let Some(sig) = &commit.signature else {
         return Err(refusal("unsigned", "the commit is not signed"));
     };
-    let time = commit.committer.time;
     let good = check(
         parent,
         child,
         sig,
         &commit.payload,
-        time,
         ctx.first_seen_of(id),
         ctx,
     )?;
@@ -561,13 +559,13 @@ fn authorise(
     )
 }
 
-/// The OpenPGP signature check itself (times judged as for out-of-band policies).
+/// The OpenPGP signature check itself: keys judged at the signature time (and at the
+/// first-seen time, when known), as sequoia-git does; the commit's own time plays no part.
 fn check(
     parent: &LoadedPolicy,
     child: &LoadedPolicy,
     sig: &[u8],
     payload: &[u8],
-    object_time: i64,
     first_seen: Option<i64>,
     ctx: &Context<'_>,
 ) -> Result<openpgp::Good, Refusal> {
@@ -581,7 +579,7 @@ fn check(
         ));
     }
     let clock = openpgp::Clock {
-        object_time,
+        object_time: None,
         max_skew: ctx.policy.commits.max_skew,
         first_seen,
         now: ctx.now,
@@ -743,17 +741,7 @@ pub fn verify_tag(
         Ok(p) => p,
         Err(e) => return Ok((v.refuse("in-repo-policy-invalid", e), None)),
     };
-    let time = tag.tagger.as_ref().map(|t| t.time).unwrap_or(0);
-    let judged = check(
-        &policy,
-        &policy,
-        sig,
-        &tag.payload,
-        time,
-        ctx.first_seen,
-        ctx,
-    )
-    .and_then(|good| {
+    let judged = check(&policy, &policy, sig, &tag.payload, ctx.first_seen, ctx).and_then(|good| {
         authorised_by(
             &policy,
             &policy,
