@@ -198,6 +198,11 @@ pub struct LoadedPolicy {
 }
 
 impl LoadedPolicy {
+    /// The same policy (one loaded copy per file, so mostly a pointer comparison).
+    pub fn same(&self, other: &LoadedPolicy) -> bool {
+        std::ptr::eq(self, other) || self.policy == other.policy
+    }
+
     /// The entities whose keyring holds the certificate `fpr`, with their rights.
     pub fn holders(&self, fpr: &Fingerprint) -> Vec<(&str, BTreeSet<Right>)> {
         let mut out: Vec<(&str, BTreeSet<Right>)> = Vec::new();
@@ -214,7 +219,7 @@ impl LoadedPolicy {
     /// user IDs, extended expiry) but never with the child's revocations, so a commit may
     /// revoke its own signer's key. The child cannot add certificates.
     pub fn signing_certs<'a>(&'a self, child: &LoadedPolicy) -> Cow<'a, [Cert]> {
-        if self.policy == child.policy {
+        if self.same(child) {
             return Cow::Borrowed(&self.certs);
         }
         let mut out = Vec::with_capacity(self.certs.len());

@@ -605,7 +605,7 @@ fn authorised_by(
     let primary = Fingerprint::from_hex(&good.primary)
         .map_err(|_| refusal("internal-error", "unreadable fingerprint"))?;
     let holders = parent.holders(&primary);
-    let changes = if parent.policy == child.policy {
+    let changes = if parent.same(child) {
         Vec::new()
     } else {
         parent.policy.diff(&child.policy)
