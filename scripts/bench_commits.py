@@ -93,6 +93,31 @@ def main():
         if p.returncode != 0:
             raise SystemExit(f"sigil refused the {name} history: {p.stdout}{p.stderr}")
         print(f"{name + ' ' + str(a.commits) + ' commits':<28}{git_t:>9.3f}{sigil_t:>9.3f}{git_t / sigil_t:>8.0f}x", flush=True)
+    # In-repo policy (openpgp-policy.toml in the first commit): sigil against sequoia-git.
+    sq_git = os.environ.get("SQ_GIT_BIN", os.path.expanduser("~/.cargo/bin/sq-git"))
+    if os.path.exists(sq_git):
+        inrepo = os.path.join(work, "inrepo")
+        sh(["git", "init", "-q", "-b", "main", inrepo])
+        for k, v in [("user.name", "Alice"), ("user.email", "alice@example.com"), ("gc.auto", "0"),
+                     ("gpg.format", "openpgp"), ("user.signingkey", fpr)]:
+            sh(["git", "config", k, v], cwd=inrepo)
+        rights = "".join(f"{r} = true\n" for r in ["sign_commit", "sign_tag", "add_user", "retire_user", "audit"])
+        open(os.path.join(inrepo, "openpgp-policy.toml"), "w").write(
+            f"version = 0\n[authorization.alice]\n{rights}keyring = \"\"\"\n{open(cert).read()}\"\"\"\n")
+        sh(["git", "add", "openpgp-policy.toml"], cwd=inrepo)
+        sh(["git", "commit", "-q", "-S", "-m", "policy"], cwd=inrepo, env=env)
+        root = sh(["git", "rev-parse", "HEAD"], cwd=inrepo).stdout.strip()
+        for i in range(a.commits):
+            sh(["git", "commit", "-q", "--allow-empty", "-S", "-m", f"c{i}"], cwd=inrepo, env=env)
+        in_policy = os.path.join(work, "inrepo.yaml")
+        open(in_policy, "w").write("apiVersion: sigil.dev/v1alpha1\nkind: Policy\nspec:\n  commits:\n"
+                                   f"    mode: in-repo\n    inRepo: {{trustRoot: {root}}}\n")
+        sq_env = dict(env, HOME=work, XDG_CACHE_HOME=os.path.join(work, "sq-cache"))
+        sq_t, q = timed([sq_git, "log", "--trust-root", root, "HEAD"], cwd=inrepo, env=sq_env, runs=1)
+        sigil_t, p = timed([SIGIL, "verify", "commits", "HEAD", "--ref", "refs/heads/main", "--policy", in_policy, "--repo", inrepo], env=env)
+        if p.returncode != 0 or q.returncode != 0:
+            raise SystemExit(f"in-repo history refused: sigil {p.stdout}{p.stderr} sq-git {q.stderr}")
+        print(f"{'in-repo ' + str(a.commits) + ' commits':<28}{sq_t:>9.3f}{sigil_t:>9.3f}{sq_t / sigil_t:>8.0f}x  (against sq-git log)", flush=True)
     # Cache: a long history verified once, then again after one new commit.
     big = make_repo(work, "big", a.big, [("gpg.format", "ssh"), ("user.signingkey", key)], env)
     root = sh(["git", "rev-list", "--max-parents=0", "HEAD"], cwd=big).stdout.strip()

@@ -1528,3 +1528,95 @@ fn assert_decrypted_0600(secret: &Path) {
         0o600
     );
 }
+
+/// Commits everything in the lab's repository signed with the OpenPGP key `fpr` (or unsigned).
+fn commit_openpgp(lab: &Lab, fpr: Option<&str>, msg: &str) -> String {
+    git(&lab.repo, &["add", "-A"]);
+    let mut c = Command::new("git");
+    c.current_dir(&lab.repo)
+        .env("GNUPGHOME", lab.s.path("gnupg"))
+        .args(["-c", "gpg.format=openpgp"]);
+    if let Some(f) = fpr {
+        c.args(["-c", &format!("user.signingkey={f}"), "commit", "-q", "-S"]);
+    } else {
+        c.args(["commit", "-q"]);
+    }
+    let out = c.args(["--allow-empty", "-m", msg]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    git(&lab.repo, &["rev-parse", "HEAD"])
+}
+
+#[test]
+fn the_gate_follows_an_in_repo_policy_from_its_trust_root() {
+    let lab = Lab::new();
+    let (alice, _, alice_pub) = lab.s.pgp_key("alice@example.com", "ed25519");
+    let (mallory, _, _) = lab.s.pgp_key("mallory@example.com", "ed25519");
+    let policy_toml = format!(
+        "version = 0\n[authorization.alice]\nsign_commit = true\nkeyring = \"\"\"\n{}\"\"\"\n",
+        std::fs::read_to_string(alice_pub).unwrap()
+    );
+    lab.write("openpgp-policy.toml", &policy_toml);
+    lab.write("apps/web/configmap.yaml", CONFIGMAP);
+    let root = commit_openpgp(&lab, Some(&alice), "policy");
+    lab.s.write(
+        "policy.yaml",
+        format!(
+            "apiVersion: sigil.dev/v1alpha1\nkind: Policy\nspec:\n  commits:\n    mode: in-repo\n    inRepo: {{trustRoot: {root}}}\n"
+        )
+        .as_bytes(),
+    );
+    let config = lab.config("", None);
+    // The trust root itself is published as it is.
+    let (code, out) = lab.once(&config);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(lab.current().as_deref(), Some(root.as_str()));
+    // Alice's commit, with a secret: published, the secret decrypted 0600.
+    lab.sops("apps/web/secret.yaml", SECRET);
+    let c1 = commit_openpgp(&lab, Some(&alice), "alice adds a secret");
+    let (code, out) = lab.once(&config);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(lab.current().as_deref(), Some(c1.as_str()));
+    assert_decrypted_0600(&lab.out.join("current/apps/web/secret.yaml"));
+    let verdict: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(lab.out.join(".sigil-verdict.json")).unwrap())
+            .unwrap();
+    assert_eq!(verdict["commits"][0]["signer"], "alice", "{verdict:#}");
+    // Mallory's commit (a key the policy does not hold), and an unsigned one: refused, and
+    // alice's commit on top does not launder them (no authenticated path).
+    lab.write(
+        "apps/web/configmap.yaml",
+        &CONFIGMAP.replace("hello", "pwned"),
+    );
+    let bad = commit_openpgp(&lab, Some(&mallory), "mallory");
+    let (code, out) = lab.once(&config);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("untrusted-key") && out.contains(&bad[..12]),
+        "{out}"
+    );
+    commit_openpgp(&lab, Some(&alice), "alice on top");
+    let (code, out) = lab.once(&config);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(&bad[..12]), "{out}");
+    assert_eq!(lab.current().as_deref(), Some(c1.as_str()));
+    // Mallory adding herself to the policy is refused the same way.
+    git(&lab.repo, &["reset", "-q", "--hard", &c1]);
+    lab.write(
+        "openpgp-policy.toml",
+        &policy_toml.replace(
+            "[authorization.alice]",
+            "[authorization.mallory]\nsign_commit = true\nkeyring = \"\"\n[authorization.alice]",
+        ),
+    );
+    let (code, out) = {
+        commit_openpgp(&lab, Some(&alice), "alice adds an entity without add_user");
+        lab.once(&config)
+    };
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("policy-change-not-allowed"), "{out}");
+    assert_eq!(lab.current().as_deref(), Some(c1.as_str()));
+}
