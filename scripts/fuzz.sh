@@ -41,6 +41,16 @@ case $target in
     cp $v/cosign/sigstore-rs/tests/data/bundle_v03.json $v/cosign/cosign/pkg/cosign/testdata/oci-attestation.sigstore.json "$corpus"/
     for d in $v/sigstore-conformance/test/assets/bundle-verify/*/; do cp "$d/bundle.sigstore.json" "$corpus/conformance-$(basename "$d").json"; done
     command -v jq >/dev/null && tail -c +16 $v/cosign/containers-image/signature/fixtures/dir-img-cosign-key-rekor-valid/signature-1 | jq -r '.annotations["dev.sigstore.cosign/bundle"]' > "$corpus/legacy-annotation" || true ;;
+  in_repo_policy) k=$(cat keys-example/pgp.pub.asc); p="version = 0
+commit_goodlist = [\"$(printf '0%.0s' $(seq 40))\"]
+[authorization.alice]
+sign_commit = true
+add_user = true
+keyring = \"\"\"
+$k
+\"\"\""
+      printf '%s' "$p" > "$corpus/one"; { printf '%s\0' "$p"; printf '%s' "$p" | sed 's/alice/bob/;s/add_user/audit/'; } > "$corpus/pair"
+      { printf '%s\0' "$p"; printf '%s' "$p" | grep -v '^[A-Za-z0-9+/]\{60,\}$' | head -c 2000; } > "$corpus/stripped" ;;
   checkpoint) i=0; for f in $v/sigstore-conformance/test/assets/bundle-verify/*/bundle.sigstore.json; do
       command -v jq >/dev/null && jq -r '.verificationMaterial.tlogEntries[0].inclusionProof.checkpoint.envelope // empty' "$f" > "$corpus/cp-$i" 2>/dev/null || true; i=$((i+1)); done ;;
   trust_root) cp $v/cosign/sigstore-rs/trust_root/prod/trusted_root.json "$corpus/prod.json"; cp $v/cosign/cosign/pkg/cosign/testdata/trusted_root_pgi.json "$corpus/pgi.json"

@@ -103,10 +103,16 @@ impl Authorization {
         .collect()
     }
 
-    /// The certificates of the keyring that parse (others are skipped, as sequoia-git does).
-    fn raw_certs(&self) -> Vec<RawCert<'_>> {
-        RawCertParser::from_bytes(self.keyring.as_bytes())
-            .map(|p| p.filter_map(Result::ok).collect())
+    /// Each certificate of the keyring that parses, as (fingerprint, bytes) (others are
+    /// skipped, as sequoia-git does).
+    fn certs(&self) -> Vec<(Fingerprint, Vec<u8>)> {
+        let binary = dearmor(&self.keyring);
+        RawCertParser::from_bytes(&binary)
+            .map(|p| {
+                p.filter_map(Result::ok)
+                    .map(|c| (c.fingerprint(), c.as_bytes().to_vec()))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -139,9 +145,9 @@ impl RepoPolicy {
         let mut holders = Vec::new();
         let mut certs: BTreeMap<Fingerprint, Cert> = BTreeMap::new();
         for (name, a) in &self.authorization {
-            for raw in a.raw_certs() {
-                holders.push((raw.fingerprint(), name.clone()));
-                if let Ok(cert) = Cert::try_from(raw) {
+            for (fpr, bytes) in a.certs() {
+                holders.push((fpr, name.clone()));
+                if let Ok(cert) = Cert::from_bytes(&bytes) {
                     merge_into(&mut certs, cert);
                 }
             }
@@ -404,12 +410,43 @@ fn first_party(sig: &Signature, cert: &KeyHandle) -> bool {
     sig.get_issuers().iter().any(|i| i.aliases(cert))
 }
 
+/// The armored blocks of a keyring, dearmored and concatenated; text outside them and blocks
+/// that do not dearmor are skipped. Done here, block by block, because sequoia's reader of
+/// armored keyrings takes seconds over a kilobyte of corrupt armor (a policy file is
+/// attacker-controlled input), while the binary reader does not.
+fn dearmor(keyring: &str) -> Vec<u8> {
+    use std::io::Read;
+    const BEGIN: &str = "-----BEGIN PGP PUBLIC KEY BLOCK-----";
+    const END: &str = "-----END PGP PUBLIC KEY BLOCK-----";
+    let mut out = Vec::new();
+    let mut rest = keyring;
+    while let Some(start) = rest.find(BEGIN) {
+        let Some(len) = rest[start..].find(END) else {
+            break;
+        };
+        let block = &rest[start..start + len + END.len()];
+        rest = &rest[start + len + END.len()..];
+        let mode = openpgp::armor::ReaderMode::Tolerant(Some(openpgp::armor::Kind::PublicKey));
+        let mut binary = Vec::new();
+        if openpgp::armor::Reader::from_bytes(block.as_bytes(), mode)
+            .read_to_end(&mut binary)
+            .is_ok()
+        {
+            out.extend_from_slice(&binary);
+        }
+    }
+    out
+}
+
 /// The certificates of a keyring grouped by fingerprint (copies of one certificate kept apart).
-fn by_fingerprint(keyring: &str) -> BTreeMap<Fingerprint, Vec<RawCert<'_>>> {
-    let mut map: BTreeMap<Fingerprint, Vec<RawCert<'_>>> = BTreeMap::new();
-    if let Ok(parser) = RawCertParser::from_bytes(keyring.as_bytes()) {
+fn by_fingerprint(keyring: &str) -> BTreeMap<Fingerprint, Vec<Vec<u8>>> {
+    let mut map: BTreeMap<Fingerprint, Vec<Vec<u8>>> = BTreeMap::new();
+    let binary = dearmor(keyring);
+    if let Ok(parser) = RawCertParser::from_bytes(&binary) {
         for cert in parser.filter_map(Result::ok) {
-            map.entry(cert.fingerprint()).or_default().push(cert);
+            map.entry(cert.fingerprint())
+                .or_default()
+                .push(cert.as_bytes().to_vec());
         }
     }
     map
@@ -420,9 +457,12 @@ fn by_fingerprint(keyring: &str) -> BTreeMap<Fingerprint, Vec<RawCert<'_>>> {
 /// with sequoia's own equality, as sequoia-git compares them; their interior caches do not
 /// take part in it.
 #[allow(clippy::mutable_key_type)]
-fn tuples(certs: &[RawCert<'_>]) -> HashSet<(Packet, Signature)> {
+fn tuples(certs: &[Vec<u8>]) -> HashSet<(Packet, Signature)> {
     let mut out = HashSet::new();
-    for cert in certs {
+    for bytes in certs {
+        let Ok(cert) = RawCert::from_bytes(bytes) else {
+            continue;
+        };
         let mut packets = cert.packets().filter_map(|p| Packet::try_from(p).ok());
         let Some(mut component) = packets.next() else {
             continue;

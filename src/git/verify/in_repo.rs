@@ -163,6 +163,13 @@ pub fn verify_path(
     // Which commits are trust roots.
     let root_commit = match &root {
         InRepoRoot::Commit(c) => match r.repo.resolve(&format!("{c}^{{commit}}")) {
+            // Not an ancestor: refused without walking the whole history.
+            Ok(id) if !r.repo.is_ancestor(&id, target)? => {
+                return Ok(refuse_target(
+                    "trust-root-not-ancestor",
+                    format!("the trust root {c} is not an ancestor of {target}"),
+                ));
+            }
             Ok(id) => Some(id),
             Err(_) => {
                 return Ok(refuse_target(
