@@ -34,6 +34,7 @@ fn authority(root: TrustRoot) -> Authority {
             subject: Matcher::Exact(IDENTITY.into()),
             require_sct: true,
             require_tlog: true,
+            rekor_search: None,
         })),
     }
 }

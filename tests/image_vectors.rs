@@ -282,6 +282,7 @@ fn keyless(root: TrustRoot, issuer: Matcher, subject: Matcher) -> Authority {
             subject,
             require_sct: true,
             require_tlog: true,
+            rekor_search: None,
         })),
     }
 }
@@ -522,6 +523,7 @@ fn pki_keyless_without_rekor() {
                 subject: exact("qiwan@redhat.com"),
                 require_sct: false,
                 require_tlog: false,
+                rekor_search: None,
             })),
         }
     };

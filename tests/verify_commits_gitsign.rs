@@ -283,6 +283,7 @@ impl Lab {
     fn sigil(&self, policy: &Path, args: &[&str]) -> (i32, serde_json::Value) {
         let out = Command::new(env!("CARGO_BIN_EXE_sigil"))
             .env("XDG_STATE_HOME", self.s.path("state"))
+            .env("XDG_CACHE_HOME", self.s.path("cache"))
             .arg("verify")
             .args(args)
             .args(["--format", "json", "--policy"])
@@ -408,4 +409,194 @@ fn gitsign_commits() {
     );
     let r = lab.verify(&p, &old);
     assert_eq!(r.0, 0, "{:#}", r.1);
+}
+
+/// The stand-in Rekor search API (`tests/common/rekor_search.py`), stopped when dropped.
+struct RekorSearch {
+    child: std::process::Child,
+    port: u16,
+    entries: PathBuf,
+    log: PathBuf,
+}
+
+impl RekorSearch {
+    fn start(s: &Scratch) -> RekorSearch {
+        use std::io::BufRead;
+        let entries = s.path("rekor-entries.json");
+        let log = s.path("rekor-requests.log");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/common/rekor_search.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .arg(&entries)
+            .arg(&log)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        RekorSearch {
+            child,
+            port: line.trim().parse().unwrap(),
+            entries,
+            log,
+        }
+    }
+
+    /// Logs `entry` as uuid `uuid`, indexed by the SHA-256 of `data`.
+    fn add(&self, uuid: &str, data: &[u8], entry: serde_json::Value) {
+        use sha2::Digest;
+        let mut all: serde_json::Value = std::fs::read(&self.entries)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_else(|| serde_json::json!({}));
+        all[uuid] = serde_json::json!({"hash": hex(&sha2::Sha256::digest(data)), "entry": entry});
+        std::fs::write(&self.entries, serde_json::to_vec(&all).unwrap()).unwrap();
+    }
+
+    fn requests(&self) -> usize {
+        std::fs::read_to_string(&self.log)
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for RekorSearch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The entry gitsign's online mode logs for an object: a hashedrekord of the object id (as
+/// text) signed by the leaf's key, with a SET by `log` at `at`, as Rekor's API returns it.
+fn online_entry(
+    leaf: &Leaf,
+    object_id: &str,
+    at: i64,
+    log: &p256::ecdsa::SigningKey,
+) -> serde_json::Value {
+    let sig = sign(&leaf.key, object_id.as_bytes());
+    let body = hashedrekord(object_id.as_bytes(), &sig, &leaf.pem);
+    serde_json::json!({
+        "body": B64.encode(&body),
+        "integratedTime": at,
+        "logID": hex(&log_id(log)),
+        "logIndex": 9,
+        "verification": {"signedEntryTimestamp": B64.encode(set(log, &body, at, 9))},
+    })
+}
+
+#[test]
+fn gitsign_online_mode_searches_rekor_only_when_the_signer_allows_it() {
+    let lab = Lab::new();
+    let leaf = lab.pki.email_leaf("leaf");
+    let rekor = RekorSearch::start(&lab.s);
+    let plain = lab.policy("p.yaml", ISSUER, EMAIL, &lab.root);
+    let search = |name: &str, p: &Path| {
+        lab.s.write(
+            name,
+            std::fs::read_to_string(p)
+                .unwrap()
+                .replace(
+                    "ignoreSct: true\n",
+                    &format!(
+                        "ignoreSct: true\n        rekorSearch: 'http://127.0.0.1:{}'\n",
+                        rekor.port
+                    ),
+                )
+                .as_bytes(),
+        )
+    };
+    let online = search("online.yaml", &plain);
+    let at = now();
+    let commit = |who: &str| lab.commit_by(who, &leaf, "leaf", Entry::None, false, false);
+
+    // Without rekorSearch nothing is asked: tlog-missing, as before.
+    let c = commit(EMAIL);
+    refused(&lab.verify(&plain, &c), "tlog-missing");
+    assert_eq!(rekor.requests(), 0);
+    // Allowed, but the log has no entry for the commit.
+    let r = lab.verify(&online, &c);
+    refused(&r, "tlog-missing");
+    assert!(
+        r.1["commits"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no entry"),
+        "{:#}",
+        r.1
+    );
+    // gitsign's entry is in the log: verified; the next run finds it in the cache.
+    rekor.add(
+        "01aa",
+        c.as_bytes(),
+        online_entry(&leaf, &c, at, &lab.pki.rekor),
+    );
+    let r = lab.verify(&online, &c);
+    assert_eq!(r.0, 0, "{:#}", r.1);
+    assert_eq!(r.1["commits"][0]["signatureType"], "gitsign", "{:#}", r.1);
+    let asked = rekor.requests();
+    assert_eq!(lab.verify(&online, &c).0, 0);
+    assert_eq!(
+        rekor.requests(),
+        asked,
+        "the second verification used the cache"
+    );
+
+    // Entries that do not fit are refused: made with another certificate's key, by a log the
+    // trust root does not know, integrated before the certificate was valid, or for another
+    // object (the commit's id is what was signed and logged).
+    let other = lab.pki.email_leaf("other");
+    let c2 = commit("two@example.com");
+    rekor.add(
+        "02aa",
+        c2.as_bytes(),
+        online_entry(&other, &c2, at, &lab.pki.rekor),
+    );
+    // (The logged signature is checked with this commit's certificate first.)
+    refused(&lab.verify(&online, &c2), "bad-signature");
+    let c3 = commit("three@example.com");
+    let stranger = p256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng);
+    rekor.add(
+        "03aa",
+        c3.as_bytes(),
+        online_entry(&leaf, &c3, at, &stranger),
+    );
+    refused(&lab.verify(&online, &c3), "tlog-mismatch");
+    let c4 = commit("four@example.com");
+    rekor.add(
+        "04aa",
+        c4.as_bytes(),
+        online_entry(&leaf, &c4, at - 3600, &lab.pki.rekor),
+    );
+    refused(&lab.verify(&online, &c4), "cert-expired");
+    let c5 = commit("five@example.com");
+    rekor.add(
+        "05aa",
+        c5.as_bytes(),
+        online_entry(&leaf, &c, at, &lab.pki.rekor),
+    );
+    // (A search answer that lies about what it found: the logged signature is over another id.)
+    refused(&lab.verify(&online, &c5), "bad-signature");
+    // The identity rule still applies.
+    let bob = search(
+        "bob.yaml",
+        &lab.policy("bob-plain.yaml", ISSUER, "bob@example.com", &lab.root),
+    );
+    refused(&lab.verify(&bob, &c), "identity-mismatch");
+    // The log unreachable: refused, with the reason, never accepted.
+    drop(rekor);
+    let c6 = commit("six@example.com");
+    let r = lab.verify(&online, &c6);
+    refused(&r, "tlog-missing");
+    assert!(
+        r.1["commits"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("cannot search"),
+        "{:#}",
+        r.1
+    );
 }

@@ -93,6 +93,7 @@ pub mod signature_layer {
                         subject: Matcher::regex(".*").unwrap(),
                         require_sct: true,
                         require_tlog: true,
+                        rekor_search: None,
                     })),
                 },
             ]
@@ -222,6 +223,7 @@ pub mod bundle {
                         subject: Matcher::regex(".*").unwrap(),
                         require_sct: true,
                         require_tlog: true,
+                        rekor_search: None,
                     })),
                 },
                 Authority {

@@ -18,6 +18,7 @@ fn keyless() -> &'static Keyless {
         subject: Matcher::regex(".*").unwrap(),
         require_sct: true,
         require_tlog: true,
+        rekor_search: None,
     })
 }
 
@@ -30,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
     for sig in [data, &armored[..]] {
         if let Ok(cms) = read(sig, b"tree 0\n") {
             let _ = x509::verify(&cms, &[], &[0]);
-            let _ = gitsign::verify(&cms, &[Some(keyless())]);
+            let _ = gitsign::verify(&cms, &[Some(keyless())], "0000000000000000000000000000000000000000");
         }
     }
 });

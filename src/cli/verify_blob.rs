@@ -148,6 +148,7 @@ fn trust(args: &BlobArgs) -> Result<Result<(String, Authority), Refusal>, Failur
             subject,
             require_sct: !args.insecure_ignore_sct,
             require_tlog: !args.insecure_ignore_tlog,
+            rekor_search: None,
         })),
     };
     Ok(Ok((root_name, authority)))

@@ -122,9 +122,10 @@ struct Signed {
     fingerprint: String,
 }
 
-/// Checks one signature over `payload` against every signer of the policy.
+/// Checks one signature of object `id` over `payload` against every signer of the policy.
 #[allow(clippy::too_many_arguments)]
 fn check_signature(
+    id: &str,
     policy: &Policy,
     sig: &[u8],
     payload: &[u8],
@@ -201,7 +202,7 @@ fn check_signature(
             let cms = crate::signature::cms::read(sig, payload)?;
             if crate::signature::gitsign::is_keyless(&cms.leaf) {
                 let keyless: Vec<_> = policy.signers.iter().map(|s| s.keyless.as_ref()).collect();
-                let good = crate::signature::gitsign::verify(&cms, &keyless)?;
+                let good = crate::signature::gitsign::verify(&cms, &keyless, id)?;
                 return Ok(Signed {
                     signers: good.matches,
                     format: SigFormat::Gitsign,
@@ -308,6 +309,7 @@ fn evaluate(
         );
     };
     let signed = match check_signature(
+        id,
         policy,
         sig,
         &commit.payload,
@@ -605,6 +607,7 @@ pub fn verify_tag(
         };
         let time = tag.tagger.as_ref().map(|t| t.time).unwrap_or(0);
         match check_signature(
+            &id,
             policy,
             sig,
             &tag.payload,

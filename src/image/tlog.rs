@@ -17,6 +17,7 @@ mod entry;
 mod fixtures;
 mod merkle;
 mod protobuf;
+pub mod search;
 
 pub use body::{Expected, check_body};
 pub use checkpoint::Checkpoint;

@@ -79,6 +79,9 @@ pub struct Keyless {
     /// Require a Rekor entry (default true); without it the certificate is checked at the
     /// current time (private PKI with long-lived certificates).
     pub require_tlog: bool,
+    /// A Rekor server to search for the entry of a gitsign signature that carries none
+    /// (gitsign's online mode); `None`: such signatures are refused.
+    pub rekor_search: Option<String>,
 }
 
 /// What may vouch for a signature.

@@ -131,6 +131,10 @@ pub struct KeylessSpec {
     /// ...and PEM CT log keys.
     #[serde(default)]
     pub ct_log_keys: Vec<String>,
+    /// gitsign's online mode: the Rekor server (`https://rekor.sigstore.dev`) to search for
+    /// the entry of a commit or tag signature that does not carry one. Off by default.
+    #[serde(default)]
+    pub rekor_search: Option<String>,
     /// A PEM RFC 3161 timestamp authority chain (the TSA's signing certificate first, root
     /// last), in addition to a trusted root's `timestampAuthorities`.
     #[serde(default)]
@@ -456,7 +460,28 @@ pub fn compile_keyless(
         subject,
         require_sct: !spec.ignore_sct,
         require_tlog: !spec.ignore_tlog,
+        rekor_search: rekor_search(spec.rekor_search.as_deref(), what, files),
     })
+}
+
+/// `rekorSearch`: an https URL (plain http only to this machine, for a local log).
+fn rekor_search(url: Option<&str>, what: &str, files: &mut dyn TrustFiles) -> Option<String> {
+    let url = url?;
+    match url::Url::parse(url) {
+        Ok(u)
+            if u.scheme() == "https"
+                || (u.scheme() == "http"
+                    && matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))) =>
+        {
+            Some(url.trim_end_matches('/').to_string())
+        }
+        _ => {
+            files.error(format!(
+                "{what}: rekorSearch '{url}' must be an https URL (http only for 127.0.0.1)"
+            ));
+            None
+        }
+    }
 }
 
 fn matcher(

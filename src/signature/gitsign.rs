@@ -8,8 +8,10 @@
 //! same checks as for a keyless image or blob signature, against each policy signer's
 //! `keyless` identity and trust root.
 //!
-//! gitsign's older online mode stores no entry in the signature; its verification needs a Rekor
-//! search, which sigil does not do: such signatures are refused as `tlog-missing`.
+//! gitsign's older online mode stores no entry in the signature: it logs the object id, signed
+//! by the same key, and verification searches Rekor for that entry. sigil does so only for
+//! signers whose `keyless` names a `rekorSearch` server (an explicit online step, cached);
+//! otherwise such signatures are refused as `tlog-missing`.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -22,6 +24,8 @@ use super::{Good, Refusal, refuse};
 use crate::image::cert::{Certificate, identity};
 use crate::image::tlog::TlogEntry;
 use crate::image::verify::{Authority, Keyless, Trust, rank, verify_detached};
+
+mod online;
 
 /// gitsign's Rekor `TransparencyLogEntry` attribute.
 pub const REKOR_ENTRY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.3.1");
@@ -57,16 +61,16 @@ fn attribute<'a>(sig: &'a CmsSignature, oid: &ObjectIdentifier) -> &'a [Vec<u8>]
         .unwrap_or(&[])
 }
 
-/// Verifies a gitsign signature against every policy signer with a `keyless` identity.
-pub fn verify(sig: &CmsSignature, signers: &[Option<&Keyless>]) -> Result<Good, Refusal> {
+/// Verifies a gitsign signature of the object `object_id` against every policy signer with a
+/// `keyless` identity.
+pub fn verify(
+    sig: &CmsSignature,
+    signers: &[Option<&Keyless>],
+    object_id: &str,
+) -> Result<Good, Refusal> {
     let fingerprint = hex::encode(Sha256::digest(sig.leaf.der()));
     let entry = match attribute(sig, &REKOR_ENTRY) {
-        [] => {
-            return Err(refuse(
-                "tlog-missing",
-                "a gitsign signature without its Rekor entry (gitsign's online mode): its log entry would have to be searched for online, which sigil does not do; sign with gitsign's default offline mode",
-            ));
-        }
+        [] => return online::verify(sig, signers, object_id, &fingerprint),
         [one] => {
             let pb = der::asn1::OctetStringRef::from_der(one)
                 .map_err(|e| refuse("tlog-mismatch", format!("the Rekor entry attribute: {e}")))?;
@@ -127,7 +131,7 @@ pub fn verify(sig: &CmsSignature, signers: &[Option<&Keyless>]) -> Result<Good, 
 }
 
 /// Image verification's reason codes, as commit verdicts name them.
-fn code(reason: &'static str) -> &'static str {
+pub(super) fn code(reason: &'static str) -> &'static str {
     match reason {
         "cert-untrusted" => "untrusted-ca",
         other => other,
