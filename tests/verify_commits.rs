@@ -208,27 +208,9 @@ impl Lab {
         (fpr, cert)
     }
 
-    /// Runs sigil; returns (exit code, first commit/tag reason, full JSON).
+    /// `sigil verify ARGS` on this repository: (exit code, reason, the JSON report).
     fn sigil(&self, policy: &Path, args: &[&str]) -> (i32, Option<String>, serde_json::Value) {
-        let mut c = sigil();
-        // The verdict cache key's default place, in the scratch directory.
-        c.env("XDG_STATE_HOME", self.s.path("state-home"));
-        c.args(["verify"])
-            .args(args)
-            .arg("--policy")
-            .arg(policy)
-            .arg("--repo")
-            .arg(&self.repo)
-            .args(["--format", "json"]);
-        let out = run(c);
-        let code = out.status.code().unwrap_or(-1);
-        let v: serde_json::Value =
-            serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
-        let reason = v["reason"].as_str().map(String::from);
-        if code >= 2 {
-            eprintln!("sigil stderr: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        (code, reason, v)
+        verify_json(&self.s.path("state-home"), policy, &self.repo, args)
     }
 
     /// `git verify-commit`/`verify-tag` exit code with the same trust (allowed_signers for SSH,

@@ -74,18 +74,7 @@ impl Lab {
     }
 
     fn git(&self, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .current_dir(&self.repo)
-            .env("GNUPGHOME", self.s.path("gnupg"))
-            .args(args)
-            .output()
-            .expect("git runs");
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
+        common::gate::git_with(&self.repo, &[("GNUPGHOME", &self.s.path("gnupg"))], args)
     }
 
     /// An `openpgp-policy.toml` with the given (entity, rights) entries.
@@ -130,25 +119,9 @@ impl Lab {
         )
     }
 
-    /// sigil's verdict: (exit code, reason).
+    /// `sigil verify ARGS` on this repository: (exit code, reason, the JSON report).
     fn sigil(&self, policy: &Path, args: &[&str]) -> (i32, Option<String>, serde_json::Value) {
-        let mut c = sigil();
-        c.env("XDG_STATE_HOME", self.s.path("state-home"));
-        c.arg("verify")
-            .args(args)
-            .arg("--policy")
-            .arg(policy)
-            .arg("--repo")
-            .arg(&self.repo)
-            .args(["--format", "json"]);
-        let out = run(c);
-        let code = out.status.code().unwrap_or(-1);
-        let v: serde_json::Value =
-            serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
-        if code >= 2 {
-            eprintln!("sigil stderr: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        (code, v["reason"].as_str().map(String::from), v)
+        verify_json(&self.s.path("state-home"), policy, &self.repo, args)
     }
 
     /// sq-git's verdict (exit code) on `sq-git log --trust-root T target` or `verify-tag`.

@@ -9,8 +9,14 @@ use super::Scratch;
 
 /// Runs git in `dir`, asserts success, returns trimmed stdout.
 pub fn git(dir: &Path, args: &[&str]) -> String {
+    git_with(dir, &[], args)
+}
+
+/// [`git`] with extra environment variables (`GNUPGHOME` for signing).
+pub fn git_with(dir: &Path, env: &[(&str, &Path)], args: &[&str]) -> String {
     let out = Command::new("git")
         .current_dir(dir)
+        .envs(env.iter().copied())
         .args(args)
         .output()
         .unwrap();

@@ -66,6 +66,34 @@ pub fn ok(c: Command) -> Vec<u8> {
     out.stdout
 }
 
+/// `sigil verify ARGS --policy P --repo R --format json`, its verdict cache key under
+/// `state_home`: (exit code, the report's reason, the report). sigil's stderr is printed when
+/// it exits 2 or more.
+pub fn verify_json(
+    state_home: &Path,
+    policy: &Path,
+    repo: &Path,
+    args: &[&str],
+) -> (i32, Option<String>, serde_json::Value) {
+    let mut c = sigil();
+    c.env("XDG_STATE_HOME", state_home);
+    c.arg("verify")
+        .args(args)
+        .arg("--policy")
+        .arg(policy)
+        .arg("--repo")
+        .arg(repo)
+        .args(["--format", "json"]);
+    let out = run(c);
+    let code = out.status.code().unwrap_or(-1);
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    if code >= 2 {
+        eprintln!("sigil stderr: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    (code, v["reason"].as_str().map(String::from), v)
+}
+
 /// A scratch directory with a fake HOME (so ~/.ssh and ~/.config keys never leak in).
 pub struct Scratch {
     pub dir: tempfile::TempDir,
