@@ -169,6 +169,28 @@ impl Repo {
             .collect())
     }
 
+    /// The commits of `from..to` and the boundary commits just outside it (their parents in
+    /// `from`'s history), in no particular order.
+    pub fn range_with_boundary(&self, from: &str, to: &str) -> Result<Vec<String>, GitError> {
+        for id in [from, to] {
+            if id.starts_with('-') {
+                return Err(GitError::Usage(format!("invalid revision '{id}'")));
+            }
+        }
+        let mut c = git(&self.dir);
+        c.args([
+            "rev-list",
+            "--boundary",
+            "--end-of-options",
+            &format!("^{from}"),
+            to,
+        ]);
+        Ok(run(c, &format!("cannot list {from}..{to}"))?
+            .lines()
+            .map(|l| l.trim_start_matches('-').to_string())
+            .collect())
+    }
+
     /// Every commit reachable from `rev` (itself included).
     pub fn ancestors(&self, rev: &str) -> Result<std::collections::HashSet<String>, GitError> {
         if rev.starts_with('-') {
