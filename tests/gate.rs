@@ -1603,6 +1603,28 @@ fn the_gate_follows_an_in_repo_policy_from_its_trust_root() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains(&bad[..12]), "{out}");
     assert_eq!(lab.current().as_deref(), Some(c1.as_str()));
+    // `sigil render` (the Argo CD plugin) follows the same path: alice's revision renders,
+    // mallory's is refused with the reason.
+    let render = |rev: &str| {
+        let mut c = lab.s.cmd(sigil());
+        c.current_dir(lab.repo.join("apps/web"))
+            .env("ARGOCD_APP_REVISION", rev)
+            .env("ARGOCD_APP_SOURCE_TARGET_REVISION", "main")
+            .args(["render", "--no-images", "--policy"])
+            .arg(lab.s.path("policy.yaml"));
+        run(c)
+    };
+    let out = render(&c1);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"greeting\": \"hello\""));
+    let out = render(&bad);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("untrusted-key"));
     // Mallory adding herself to the policy is refused the same way.
     git(&lab.repo, &["reset", "-q", "--hard", &c1]);
     lab.write(
