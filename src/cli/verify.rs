@@ -300,6 +300,11 @@ fn in_repo_commits(
     last: Option<&str>,
     state: Option<&Path>,
 ) -> Result<i32, Failure> {
+    if opts.cache.is_some() {
+        eprintln!(
+            "sigil: note: in-repo mode walks the path from the trust root every time; --cache is not used"
+        );
+    }
     let ctx = Context {
         policy,
         refname: refname.to_string(),
