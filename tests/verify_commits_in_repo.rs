@@ -41,11 +41,16 @@ const ALL: &[&str] = &[
 
 impl Lab {
     fn new(people: &[&str]) -> Lab {
+        Lab::with_format(people, "sha1")
+    }
+
+    fn with_format(people: &[&str], object_format: &str) -> Lab {
         let s = Scratch::new();
         let repo = s.path("repo");
         assert!(
             Command::new("git")
                 .args(["init", "-q", "-b", "main"])
+                .arg(format!("--object-format={object_format}"))
                 .arg(&repo)
                 .status()
                 .unwrap()
@@ -662,4 +667,54 @@ fn a_policy_digest_trust_root_needs_the_policy_to_authorise_its_own_commit() {
     let other = lab.sigil_policy(&format!("policyDigest: \"sha256:{}\"", "0".repeat(64)));
     let (code, why, _) = lab.sigil(&other, &["commits", "--ref", "refs/heads/main", &a1]);
     assert_eq!((code, why.as_deref()), (1, Some("trust-root-not-ancestor")));
+}
+
+#[test]
+fn rollbacks_and_sha256_repositories() {
+    // --since-last-verified: the target must descend from the recorded commit.
+    let lab = Lab::new(&["alice"]);
+    let p0 = lab.policy(&[("alice", ALL)]);
+    let root = lab.commit(&[("openpgp-policy.toml", &p0)], Some("alice"), "root");
+    let policy = lab.sigil_policy(&format!("trustRoot: {root}"));
+    let a1 = lab.commit(&[("app.yaml", "a: 1\n")], Some("alice"), "one");
+    let a2 = lab.commit(&[("app.yaml", "a: 2\n")], Some("alice"), "two");
+    let state = lab.s.path("last-verified");
+    let state_arg = state.to_str().unwrap();
+    let args = |rev: &str| {
+        [
+            "commits",
+            "--ref",
+            "refs/heads/main",
+            "--since-last-verified",
+            state_arg,
+            rev,
+        ]
+        .map(String::from)
+    };
+    let run = |rev: &str| {
+        let a = args(rev);
+        lab.sigil(&policy, &a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    assert_eq!(run(&a2).0, 0);
+    assert_eq!(std::fs::read_to_string(&state).unwrap().trim(), a2);
+    let (code, why, _) = run(&a1);
+    assert_eq!((code, why.as_deref()), (1, Some("not-descendant")));
+    assert_eq!(
+        std::fs::read_to_string(&state).unwrap().trim(),
+        a2,
+        "not moved back"
+    );
+
+    // A SHA-256 repository (sq-git's libgit2 reads only SHA-1 ones: sigil alone).
+    let lab = Lab::with_format(&["alice", "mallory"], "sha256");
+    let p0 = lab.policy(&[("alice", ALL)]);
+    let root = lab.commit(&[("openpgp-policy.toml", &p0)], Some("alice"), "root");
+    assert_eq!(root.len(), 64);
+    let policy = lab.sigil_policy(&format!("trustRoot: {root}"));
+    let good = lab.commit(&[("app.yaml", "a: 1\n")], Some("alice"), "alice");
+    let (code, _, json) = lab.sigil(&policy, &["commits", "--ref", "refs/heads/main", &good]);
+    assert_eq!(code, 0, "{json:#}");
+    let bad = lab.commit(&[("app.yaml", "a: 2\n")], Some("mallory"), "mallory");
+    let (code, why, _) = lab.sigil(&policy, &["commits", "--ref", "refs/heads/main", &bad]);
+    assert_eq!((code, why.as_deref()), (1, Some("untrusted-key")));
 }
