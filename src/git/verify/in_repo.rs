@@ -7,7 +7,7 @@
 //! commit. The policy model is `policy::in_repo`.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use sequoia_openpgp::Fingerprint;
@@ -24,7 +24,7 @@ use crate::signature::{Refusal, openpgp};
 use crate::verdict::Decision;
 
 /// A commit's policy: loaded, or why it cannot be.
-type PolicySlot = Result<Rc<LoadedPolicy>, String>;
+type PolicySlot = Result<Arc<LoadedPolicy>, String>;
 
 /// Reads and caches commits and policies.
 struct Reader<'r> {
@@ -115,13 +115,13 @@ impl Reader<'_> {
             return Ok(p.clone());
         }
         let loaded = match blob {
-            None => Ok(Rc::new(RepoPolicy::default().load())),
+            None => Ok(Arc::new(RepoPolicy::default().load())),
             Some(id) => {
                 let (kind, raw) = self.repo.read(id)?;
                 if kind != "blob" {
                     Err(format!("{} is a {kind}", in_repo::FILE))
                 } else {
-                    RepoPolicy::parse(&raw).map(|p| Rc::new(p.load()))
+                    RepoPolicy::parse(&raw).map(|p| Arc::new(p.load()))
                 }
             }
         };
@@ -254,6 +254,7 @@ pub fn verify_path(
             ctx,
             &BTreeSet::new(),
             None,
+            None,
         ) {
             Ok(_) => Ok(true),
             Err(e) => {
@@ -355,6 +356,7 @@ pub fn verify_path(
             root: Some(target.to_string()),
         });
     }
+    let checked = check_signatures(&mut r, &nodes, &roots, ctx)?;
     // Children before parents: a commit is judged once all its children are, so the goodlists
     // of every authenticated descendant are known when it is.
     let mut goodlists: HashMap<String, BTreeSet<String>> = HashMap::new();
@@ -386,7 +388,16 @@ pub fn verify_path(
             if !suffix {
                 continue;
             }
-            let result = authenticate_edge(&mut r, &nodes, &id, p, ctx, &hard_revoked, &goodlists)?;
+            let known = &checked;
+            let result = authenticate_edge(
+                &mut r,
+                &nodes,
+                (&id, p),
+                ctx,
+                &hard_revoked,
+                &goodlists,
+                known,
+            )?;
             let result = match result {
                 Edge::Judged(res) => res,
                 Edge::Abort(v) => {
@@ -512,18 +523,91 @@ enum Edge {
     Abort(Verdict),
 }
 
+/// Signature checks made ahead of the walk, by (commit, parent's policy blob).
+type Checked = HashMap<(String, Option<String>), Result<openpgp::Good, Refusal>>;
+
+/// Checks the signature of every commit under each of its parents' policies, on every core,
+/// before the walk (the checks depend on nothing the walk learns; the walk then adds the
+/// rights, the policy changes and hard revocations).
+fn check_signatures(
+    r: &mut Reader<'_>,
+    nodes: &HashMap<String, Node>,
+    roots: &HashSet<String>,
+    ctx: &Context<'_>,
+) -> Result<Checked, GitError> {
+    type Job<'n> = (
+        (String, Option<String>),
+        Arc<LoadedPolicy>,
+        Arc<LoadedPolicy>,
+        &'n Commit,
+    );
+    let mut jobs: Vec<Job<'_>> = Vec::new();
+    let mut queued = HashSet::new();
+    for (id, node) in nodes.iter().filter(|(id, _)| !roots.contains(*id)) {
+        let (Ok(commit), Ok(child_blob)) = (&node.commit, &node.blob) else {
+            continue;
+        };
+        if commit.signature.is_none() {
+            continue;
+        }
+        let Ok(child) = r.policy(child_blob)? else {
+            continue;
+        };
+        for p in &commit.parents {
+            let Some(Ok(parent_blob)) = nodes.get(p).map(|n| &n.blob) else {
+                continue;
+            };
+            let key = (id.clone(), parent_blob.clone());
+            if !queued.insert(key.clone()) {
+                continue;
+            }
+            if let Ok(parent) = r.policy(parent_blob)? {
+                jobs.push((key, parent, child.clone(), commit));
+            }
+        }
+    }
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(8);
+    let chunk = jobs.len().div_ceil(threads).max(1);
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = jobs
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(key, parent, child, commit)| {
+                            let sig = commit.signature.as_deref().unwrap_or_default();
+                            let first_seen = ctx.first_seen_of(&key.0);
+                            let result =
+                                check(parent, child, sig, &commit.payload, first_seen, ctx);
+                            (key.clone(), result)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    Ok(results.into_iter().collect())
+}
+
 /// Does `parent`'s policy authorise `child`?
 fn authenticate_edge(
     r: &mut Reader<'_>,
     nodes: &HashMap<String, Node>,
-    child: &str,
-    parent: &str,
+    (child, parent): (&str, &str),
     ctx: &Context<'_>,
     hard_revoked: &BTreeSet<Fingerprint>,
     goodlists: &HashMap<String, BTreeSet<String>>,
+    checked: &Checked,
 ) -> Result<Edge, GitError> {
     let policy_of =
-        |r: &mut Reader<'_>, id: &str| -> Result<Result<Rc<LoadedPolicy>, Verdict>, GitError> {
+        |r: &mut Reader<'_>, id: &str| -> Result<Result<Arc<LoadedPolicy>, Verdict>, GitError> {
             let invalid = |detail: String| {
                 Verdict::refused(
                     id,
@@ -561,6 +645,8 @@ fn authenticate_edge(
         })));
     }
     let later_goodlist = goodlists.get(child);
+    let parent_blob = nodes[parent].blob.clone().unwrap_or_default();
+    let known = checked.get(&(child.to_string(), parent_blob));
     Ok(Edge::Judged(authorise(
         &parent_policy,
         &child_policy,
@@ -570,6 +656,7 @@ fn authenticate_edge(
         ctx,
         hard_revoked,
         later_goodlist,
+        known,
     )))
 }
 
@@ -585,18 +672,22 @@ fn authorise(
     ctx: &Context<'_>,
     hard_revoked: &BTreeSet<Fingerprint>,
     later_goodlist: Option<&BTreeSet<String>>,
+    checked: Option<&Result<openpgp::Good, Refusal>>,
 ) -> Result<Authorised, Refusal> {
     let Some(sig) = &commit.signature else {
         return Err(refusal("unsigned", "the commit is not signed"));
     };
-    let good = check(
-        parent,
-        child,
-        sig,
-        &commit.payload,
-        ctx.first_seen_of(id),
-        ctx,
-    )?;
+    let good = match checked {
+        Some(result) => result.clone()?,
+        None => check(
+            parent,
+            child,
+            sig,
+            &commit.payload,
+            ctx.first_seen_of(id),
+            ctx,
+        )?,
+    };
     authorised_by(
         parent,
         child,
