@@ -130,23 +130,28 @@ impl Repo {
 
     /// Commits in `from..to`, oldest first, every commit of every side branch included.
     pub fn range(&self, from: &str, to: &str) -> Result<Vec<String>, GitError> {
+        // No --topo-order: it forces git to walk the whole history behind `from`.
+        self.rev_list_range(from, to, "--reverse")
+    }
+
+    /// `git rev-list OPTION ^from to`, one id per line (a boundary mark `-` dropped).
+    fn rev_list_range(&self, from: &str, to: &str, option: &str) -> Result<Vec<String>, GitError> {
         for id in [from, to] {
             if id.starts_with('-') {
                 return Err(GitError::Usage(format!("invalid revision '{id}'")));
             }
         }
         let mut c = git(&self.dir);
-        // No --topo-order: it forces git to walk the whole history behind `from`.
         c.args([
             "rev-list",
-            "--reverse",
+            option,
             "--end-of-options",
             &format!("^{from}"),
             to,
         ]);
         Ok(run(c, &format!("cannot list {from}..{to}"))?
             .lines()
-            .map(String::from)
+            .map(|l| l.trim_start_matches('-').to_string())
             .collect())
     }
 
@@ -172,23 +177,7 @@ impl Repo {
     /// The commits of `from..to` and the boundary commits just outside it (their parents in
     /// `from`'s history), in no particular order.
     pub fn range_with_boundary(&self, from: &str, to: &str) -> Result<Vec<String>, GitError> {
-        for id in [from, to] {
-            if id.starts_with('-') {
-                return Err(GitError::Usage(format!("invalid revision '{id}'")));
-            }
-        }
-        let mut c = git(&self.dir);
-        c.args([
-            "rev-list",
-            "--boundary",
-            "--end-of-options",
-            &format!("^{from}"),
-            to,
-        ]);
-        Ok(run(c, &format!("cannot list {from}..{to}"))?
-            .lines()
-            .map(|l| l.trim_start_matches('-').to_string())
-            .collect())
+        self.rev_list_range(from, to, "--boundary")
     }
 
     /// Every commit reachable from `rev` (itself included).

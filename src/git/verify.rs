@@ -427,34 +427,10 @@ pub fn verify_commits(
     } else {
         HashMap::new()
     };
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(8);
-    let chunk = parsed.len().div_ceil(threads).max(1);
     let no_paths = Vec::new();
-    let results: Vec<(usize, Verdict)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = parsed
-            .chunks(chunk)
-            .map(|part| {
-                let paths = &paths;
-                let no_paths = &no_paths;
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|(i, c)| {
-                            (
-                                *i,
-                                evaluate(&ids[*i], c, paths.get(&ids[*i]).unwrap_or(no_paths), ctx),
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+    let results: Vec<(usize, Verdict)> = on_every_core(&parsed, |(i, c)| {
+        let paths = paths.get(&ids[*i]).unwrap_or(&no_paths);
+        (*i, evaluate(&ids[*i], c, paths, ctx))
     });
     for (i, v) in results {
         if v.verified()
@@ -477,6 +453,27 @@ pub fn verify_commits(
         vouch_side_branches(repo, ids, &mut out)?;
     }
     Ok(out)
+}
+
+/// `f` over `items` on every core (at most 8 threads), results in the items' order. A thread
+/// that panics loses its results (the caller treats missing results as not evaluated).
+fn on_every_core<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(8);
+    let chunk = items.len().div_ceil(threads).max(1);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
 }
 
 /// Verifies the one commit `id` as the policy's mode asks: its own signature, or (in-repo)

@@ -566,32 +566,11 @@ fn check_signatures(
             }
         }
     }
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(8);
-    let chunk = jobs.len().div_ceil(threads).max(1);
-    let results: Vec<_> = std::thread::scope(|scope| {
-        let handles: Vec<_> = jobs
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|(key, parent, child, commit)| {
-                            let sig = commit.signature.as_deref().unwrap_or_default();
-                            let first_seen = ctx.first_seen_of(&key.0);
-                            let result =
-                                check(parent, child, sig, &commit.payload, first_seen, ctx);
-                            (key.clone(), result)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+    let results = super::on_every_core(&jobs, |(key, parent, child, commit)| {
+        let sig = commit.signature.as_deref().unwrap_or_default();
+        let first_seen = ctx.first_seen_of(&key.0);
+        let result = check(parent, child, sig, &commit.payload, first_seen, ctx);
+        (key.clone(), result)
     });
     Ok(results.into_iter().collect())
 }
