@@ -8,7 +8,9 @@ use serde::Serialize;
 use super::args::{VerifyCommand, VerifyOpts};
 use crate::cache_key::CacheKey;
 use crate::git::repo::{GitError, Repo};
-use crate::git::verify::{Cache, Context, Verdict, in_repo, verify_commits, verify_tag};
+use crate::git::verify::{
+    Cache, Context, Verdict, in_repo, verify_commit, verify_commits, verify_tag,
+};
 use crate::policy::{Mode, Policy};
 use crate::verdict::Decision;
 
@@ -258,28 +260,14 @@ fn run_inner(cmd: &VerifyCommand) -> Result<i32, Failure> {
                 tag_signers: rule.map(|r| (format!("tags[{}]", r.pattern), r.signers.clone())),
                 anchored: anchored(&repo, opts)?,
             };
-            if policy.commits.mode == Mode::InRepo {
-                let (tag_verdict, commit) = in_repo::verify_tag(&mut repo, tag, &ctx)?;
-                let commits = match commit {
-                    Some(c) => in_repo::verify_path(&mut repo, &c, None, &ctx)?.into_verdicts(),
-                    None => Vec::new(),
-                };
-                return Ok(report(
-                    &opts.format,
-                    &policy,
-                    &ctx.refname,
-                    &commits,
-                    &[tag_verdict],
-                ));
-            }
             let (tags, commit) = verify_tag(&mut repo, tag, &ctx)?;
             let mut commits = Vec::new();
-            let verify_commit = rule.is_none_or(|r| r.verify_commit);
+            let check_commit = rule.is_none_or(|r| r.verify_commit);
             if let Some(c) = commit
-                && verify_commit
+                && check_commit
                 && tags.iter().all(Verdict::verified)
             {
-                commits = verify_commits(&mut repo, &[c], &ctx, None)?;
+                commits = verify_commit(&mut repo, &c, &ctx)?;
             }
             Ok(report(&opts.format, &policy, &ctx.refname, &commits, &tags))
         }

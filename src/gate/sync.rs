@@ -16,9 +16,7 @@ use super::state::{ArtifactInfo, Attempt, AttemptResult, ImageSummary, Published
 use crate::cache_key::CacheKey;
 use crate::git::repo::Repo;
 use crate::git::tree::{self, Entry};
-use crate::git::verify::{
-    Cache, Context, Verdict, in_repo, verify_commit, verify_commits, verify_tag,
-};
+use crate::git::verify::{Cache, Context, Verdict, verify_commit, verify_commits, verify_tag};
 use crate::image::check::{Checker, ImageVerdict, Outcome, Targets, VerdictCache};
 use crate::image::reference::Reference;
 use crate::image::registry::{Client, ClientOptions};
@@ -401,40 +399,32 @@ fn run(
         anchored: (!anchored.is_empty()).then(|| std::sync::Arc::new(anchored)),
     };
     if let Some(name) = resolved_ref.strip_prefix("refs/tags/") {
-        let tag_verdicts = if src.policy.commits.mode == Mode::InRepo {
-            vec![
-                in_repo::verify_tag(&mut repo, name, &ctx)
-                    .map_err(git_err)?
-                    .0,
-            ]
-        } else {
-            verify_tag(&mut repo, name, &ctx).map_err(git_err)?.0
-        };
+        let (tag_verdicts, _) = verify_tag(&mut repo, name, &ctx).map_err(git_err)?;
         verdict["tags"] = serde_json::to_value(&tag_verdicts).unwrap_or_default();
         first_refusal("tags", &tag_verdicts)?;
     }
-    // Commits: every commit new since the published one (range mode), or the head.
+    // Commits: every commit new since the published one (range mode), the head, or the
+    // path from the in-repo trust root.
     let ids = match (src.policy.commits.mode, published) {
-        (Mode::Head, _) => vec![commit.clone()],
+        (Mode::InRepo, _) => None,
+        (Mode::Head, _) => Some(vec![commit.clone()]),
         (Mode::Range, Some(p))
             if !src.allow_rollback || repo.is_ancestor(&p.commit, &commit).unwrap_or(false) =>
         {
-            repo.range(&p.commit, &commit).map_err(git_err)?
+            Some(repo.range(&p.commit, &commit).map_err(git_err)?)
         }
-        (Mode::Range, _) => repo.range_all(&commit).map_err(git_err)?,
-        (Mode::InRepo, _) => Vec::new(),
+        (Mode::Range, _) => Some(repo.range_all(&commit).map_err(git_err)?),
     };
-    let commit_verdicts = if src.policy.commits.mode == Mode::InRepo {
-        in_repo::verify_path(&mut repo, &commit, None, &ctx)
-            .map_err(git_err)?
-            .into_verdicts()
-    } else {
-        let mut cache = cache_key.map(|k| Cache::load(&files.cache, k));
-        let v = verify_commits(&mut repo, &ids, &ctx, cache.as_mut()).map_err(git_err)?;
-        if let Some(c) = cache.as_mut() {
-            let _ = c.save();
+    let commit_verdicts = match ids {
+        None => verify_commit(&mut repo, &commit, &ctx).map_err(git_err)?,
+        Some(ids) => {
+            let mut cache = cache_key.map(|k| Cache::load(&files.cache, k));
+            let v = verify_commits(&mut repo, &ids, &ctx, cache.as_mut()).map_err(git_err)?;
+            if let Some(c) = cache.as_mut() {
+                let _ = c.save();
+            }
+            v
         }
-        v
     };
     verdict["commits"] = serde_json::to_value(&commit_verdicts).unwrap_or_default();
     first_refusal("commits", &commit_verdicts)?;
@@ -518,11 +508,7 @@ fn run(
         published_unix: when,
         signer: head.and_then(|v| v.signer.clone()),
         fingerprint: head.and_then(|v| v.fingerprint.clone()),
-        commits_checked: if ids.is_empty() {
-            commit_verdicts.len()
-        } else {
-            ids.len()
-        },
+        commits_checked: commit_verdicts.len(),
         sops_files,
         images,
         artifact,

@@ -537,13 +537,18 @@ fn names(policy: &Policy, idx: &[usize]) -> String {
         .join(", ")
 }
 
-/// Verifies an annotated tag reached by `refs/tags/<name>`: its signature, its name, its type
-/// (nested tags followed), and returns the commit it points at.
+/// Verifies an annotated tag reached by `refs/tags/<name>` as the policy's mode asks: its
+/// signature, its name, its type (nested tags followed; in-repo mode: a commit directly), and
+/// returns the commit it points at.
 pub fn verify_tag(
     repo: &mut Repo,
     name: &str,
     ctx: &Context<'_>,
 ) -> Result<(Vec<Verdict>, Option<String>), GitError> {
+    if ctx.policy.commits.mode == crate::policy::Mode::InRepo {
+        let (verdict, commit) = in_repo::verify_tag(repo, name, ctx)?;
+        return Ok((vec![verdict], commit));
+    }
     let policy = ctx.policy;
     let refname = format!("refs/tags/{name}");
     let mut id = repo.resolve(&refname)?;
