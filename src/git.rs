@@ -5,3 +5,8 @@ pub mod object;
 pub mod repo;
 pub mod tree;
 pub mod verify;
+
+/// The first 12 characters of an object id, for messages.
+pub fn short_id(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}

@@ -29,7 +29,8 @@ pub struct Good {
     pub fingerprint: String,
 }
 
-fn refuse(code: &'static str, detail: impl Into<String>) -> Refusal {
+/// A refusal with its reason code and detail.
+pub(crate) fn refuse(code: &'static str, detail: impl Into<String>) -> Refusal {
     Refusal {
         code,
         detail: detail.into(),

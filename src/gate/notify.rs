@@ -19,6 +19,7 @@ use zeroize::Zeroizing;
 
 use super::state::AttemptResult;
 use super::state::{Attempt, Shared};
+use crate::git::short_id;
 
 /// Where notifications go.
 pub enum Target {
@@ -207,10 +208,6 @@ fn log_warn(msg: &str) {
     eprintln!("{line}");
 }
 
-fn short(commit: &str) -> &str {
-    commit.get(..12).unwrap_or(commit)
-}
-
 /// Escapes the three characters Slack's mrkdwn treats as control characters.
 fn slack_escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -229,7 +226,7 @@ fn clip(s: &str, max: usize) -> String {
 fn slack_body(source: &str, event: &str, a: &Attempt) -> Vec<u8> {
     let mut text = format!("sigil gate: source {} {event}", slack_escape(source));
     if let Some(c) = &a.commit {
-        text.push_str(&format!(" {}", slack_escape(short(c))));
+        text.push_str(&format!(" {}", slack_escape(short_id(c))));
     }
     if let Some(r) = &a.reason {
         text.push_str(&format!(" ({}", slack_escape(r)));
@@ -641,6 +638,6 @@ mod tests {
         assert_eq!(hex::encode([0, 15, 16, 255]), "000f10ff");
         assert_eq!(clip("héllo", 2), "hé…");
         assert_eq!(clip("hé", 2), "hé");
-        assert_eq!(short("abc"), "abc");
+        assert_eq!(short_id("abc"), "abc");
     }
 }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::git::short_id;
 use crate::sops::time::{format_unix, now_unix};
 use serde_json::json;
 
@@ -360,8 +361,8 @@ fn run(
                 Some(commit.clone()),
                 format!(
                     "{} does not descend from the published {} (force-push or rollback; set allowRollback to accept)",
-                    short(&commit),
-                    short(&p.commit)
+                    short_id(&commit),
+                    short_id(&p.commit)
                 ),
             ));
         }
@@ -563,10 +564,6 @@ fn run(
     crate::atomic::write(&files.published, &record, crate::atomic::Mode::Public)
         .map_err(|e| error("publish", "publish-failed", e.to_string()))?;
     Ok(Some(p))
-}
-
-fn short(id: &str) -> &str {
-    &id[..id.len().min(12)]
 }
 
 /// Renders the verified tree as the source's consumer will, runs the shared checks on the

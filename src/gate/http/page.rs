@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use crate::gate::state::AttemptResult;
 use crate::gate::state::GateState;
+use crate::git::short_id;
 
 use super::routes::rfc3339_now;
 
@@ -21,10 +22,6 @@ pub(super) fn esc(s: &str) -> String {
         }
     }
     out
-}
-
-fn short(commit: &str) -> &str {
-    commit.get(..12).unwrap_or(commit)
 }
 
 fn opt(v: Option<&str>) -> String {
@@ -78,7 +75,7 @@ pub fn render_html(st: &GateState) -> String {
                     "<tr><th>Published</th><td><code title=\"{}\">{}</code> \
 signed by {} at {}</td></tr>",
                     esc(&p.commit),
-                    esc(short(&p.commit)),
+                    esc(short_id(&p.commit)),
                     opt(p.signer.as_deref()),
                     esc(&p.published_at)
                 );
@@ -156,7 +153,7 @@ at {} ({:.2}s) {}</td></tr>",
                     "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td><code>{}</code></td>\
 <td><code>{}</code></td><td>{}</td></tr>",
                     esc(&r.at),
-                    opt(r.commit.as_deref().map(short)),
+                    opt(r.commit.as_deref().map(short_id)),
                     opt(r.check.as_deref()),
                     opt(r.reason.as_deref()),
                     opt(r.subject.as_deref()),

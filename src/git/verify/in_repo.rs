@@ -11,135 +11,23 @@ use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use sequoia_openpgp::Fingerprint;
-use sha2::{Digest, Sha256};
 
 use super::{Context, Verdict};
-use crate::git::object::{
-    Commit, HashAlgo, MODE_EXEC, MODE_FILE, SigFormat, parse_commit, parse_tag, parse_tree,
-};
+use crate::git::object::Commit;
 use crate::git::repo::{GitError, Repo};
+use crate::git::short_id;
 use crate::policy::InRepoRoot;
-use crate::policy::in_repo::{self, LoadedPolicy, RepoPolicy, Right};
-use crate::signature::{Refusal, openpgp};
+use crate::policy::in_repo::{self, LoadedPolicy, Right};
+use crate::signature::{Refusal, openpgp, refuse};
 use crate::verdict::Decision;
 
-/// A commit's policy: loaded, or why it cannot be.
-type PolicySlot = Result<Arc<LoadedPolicy>, String>;
+mod authorise;
+mod reader;
+mod tag;
 
-/// Reads and caches commits and policies.
-struct Reader<'r> {
-    repo: &'r mut Repo,
-    /// Policy by blob id (`None`: the void policy of a tree without the file).
-    policies: HashMap<Option<String>, PolicySlot>,
-    /// Objects read ahead in one batch: (type, body) by id.
-    ahead: HashMap<String, (String, Vec<u8>)>,
-}
-
-impl Reader<'_> {
-    fn new(repo: &mut Repo) -> Reader<'_> {
-        Reader {
-            repo,
-            policies: HashMap::new(),
-            ahead: HashMap::new(),
-        }
-    }
-
-    /// One object, from the read-ahead batch or from git.
-    fn read(&mut self, id: &str) -> Result<(String, Vec<u8>), GitError> {
-        match self.ahead.remove(id) {
-            Some(o) => Ok(o),
-            None => self.repo.read(id),
-        }
-    }
-
-    /// Reads the commits of `root..target` (and the boundary) and their trees in two batches,
-    /// so the walk below rarely waits on git (the walk itself is unchanged). Returns whether
-    /// `root` is a parent of one of them, i.e. an ancestor of `target` (nothing is read
-    /// when it is not).
-    fn read_ahead(&mut self, root: &str, target: &str) -> Result<bool, GitError> {
-        let ids = self.repo.range_with_boundary(root, target)?;
-        if !ids.iter().any(|i| i == root) {
-            return Ok(false);
-        }
-        let mut trees = Vec::new();
-        for (id, (kind, raw)) in ids.iter().zip(self.repo.read_many(&ids)?) {
-            if kind == "commit"
-                && let Some(tree) = crate::git::object::commit_tree_id(&raw, self.repo.algo)
-            {
-                trees.push(tree);
-            }
-            self.ahead.insert(id.clone(), (kind, raw));
-        }
-        trees.sort();
-        trees.dedup();
-        for (id, object) in trees.iter().zip(self.repo.read_many(&trees)?) {
-            self.ahead.insert(id.clone(), object);
-        }
-        Ok(true)
-    }
-
-    fn commit(&mut self, id: &str) -> Result<Result<Commit, Refusal>, GitError> {
-        let (kind, raw) = self.read(id)?;
-        if kind != "commit" {
-            return Ok(Err(refusal(
-                "malformed-object",
-                format!("{id} is a {kind}, not a commit"),
-            )));
-        }
-        Ok(parse_commit(&raw, self.repo.algo).map_err(|e| refusal(e.code, e.detail)))
-    }
-
-    /// The blob id of the tree's policy file, `None` when the tree has none; a policy that is
-    /// not a regular file (symlink, directory, submodule) is refused rather than followed.
-    fn policy_blob(&mut self, tree: &str) -> Result<Result<Option<String>, String>, GitError> {
-        let (kind, raw) = self.read(tree)?;
-        let items = match (kind.as_str(), parse_tree(&raw, self.repo.algo)) {
-            ("tree", Some(items)) => items,
-            _ => return Ok(Err(format!("tree {tree} is unreadable"))),
-        };
-        Ok(
-            match items
-                .into_iter()
-                .find(|(n, _, _)| n == in_repo::FILE.as_bytes())
-            {
-                None => Ok(None),
-                Some((_, mode, id)) if mode == MODE_FILE || mode == MODE_EXEC => Ok(Some(id)),
-                Some(_) => Err(format!("{} is not a regular file", in_repo::FILE)),
-            },
-        )
-    }
-
-    /// The policy in blob `blob` (and its bytes' SHA-256), cached.
-    fn policy(&mut self, blob: &Option<String>) -> Result<PolicySlot, GitError> {
-        if let Some(p) = self.policies.get(blob) {
-            return Ok(p.clone());
-        }
-        let loaded = match blob {
-            None => Ok(Arc::new(RepoPolicy::default().load())),
-            Some(id) => {
-                let (kind, raw) = self.repo.read(id)?;
-                if kind != "blob" {
-                    Err(format!("{} is a {kind}", in_repo::FILE))
-                } else {
-                    RepoPolicy::parse(&raw).map(|p| Arc::new(p.load()))
-                }
-            }
-        };
-        self.policies.insert(blob.clone(), loaded.clone());
-        Ok(loaded)
-    }
-}
-
-fn refusal(code: &'static str, detail: impl Into<String>) -> Refusal {
-    Refusal {
-        code,
-        detail: detail.into(),
-    }
-}
-
-fn short(id: &str) -> &str {
-    &id[..id.len().min(12)]
-}
+use authorise::{Authorised, authorise, check};
+use reader::Reader;
+pub use tag::verify_tag;
 
 /// One commit met on the way from the target to the trust root.
 struct Node {
@@ -154,12 +42,6 @@ struct Node {
     via: bool,
 }
 
-/// An edge that authenticated: who signed, under which entity.
-struct Authorised {
-    entity: String,
-    primary: String,
-}
-
 /// The result of verifying a path to one commit.
 pub struct PathOutcome {
     /// One verdict per commit judged, oldest first. When the path holds, commits reached
@@ -168,8 +50,6 @@ pub struct PathOutcome {
     pub verdicts: Vec<Verdict>,
     /// Set when no authenticated path from the trust root reaches the target.
     pub refusal: Option<Verdict>,
-    /// The trust root the path starts at (when found).
-    pub root: Option<String>,
 }
 
 impl PathOutcome {
@@ -198,7 +78,6 @@ pub fn verify_path(
         PathOutcome {
             verdicts: Vec::new(),
             refusal: Some(Verdict::refused(target, "commit", code, detail)),
-            root: None,
         }
     };
     // Which commits are trust roots.
@@ -223,50 +102,6 @@ pub fn verify_path(
     };
     let mut roots: HashSet<String> = root_commit.iter().cloned().collect();
     let mut root_refusals: Vec<String> = Vec::new();
-    let is_root_candidate = |r: &mut Reader<'_>,
-                             id: &str,
-                             node: &Node,
-                             root_refusals: &mut Vec<String>|
-     -> Result<bool, GitError> {
-        let InRepoRoot::PolicyDigest(want) = &root else {
-            return Ok(false);
-        };
-        let Ok(Some(blob)) = &node.blob else {
-            return Ok(false);
-        };
-        let (_, raw) = r.repo.read(blob)?;
-        if Sha256::digest(&raw).as_slice() != want {
-            return Ok(false);
-        }
-        // The pinned policy must authorise the commit that carries it.
-        let Ok(policy) = r.policy(&Some(blob.clone()))? else {
-            return Ok(false);
-        };
-        let Ok(commit) = &node.commit else {
-            return Ok(false);
-        };
-        match authorise(
-            &policy,
-            &policy,
-            id,
-            commit,
-            Right::SignCommit,
-            ctx,
-            &BTreeSet::new(),
-            None,
-            None,
-        ) {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                root_refusals.push(format!(
-                    "{} carries the pinned policy but {}",
-                    short(id),
-                    e.detail
-                ));
-                Ok(false)
-            }
-        }
-    };
     // Breadth-first from the target down to the trust root(s): children counts, and the
     // policies in force (for hard revocations).
     let mut nodes: HashMap<String, Node> = HashMap::new();
@@ -297,8 +132,13 @@ pub fn verify_path(
             suffix: id == target,
             via: via.is_none(),
         };
-        let root_here =
-            roots.contains(&id) || is_root_candidate(&mut r, &id, &node, &mut root_refusals)?;
+        let root_here = roots.contains(&id)
+            || match &root {
+                InRepoRoot::PolicyDigest(want) => {
+                    is_digest_root(&mut r, want, &id, &node, ctx, &mut root_refusals)?
+                }
+                InRepoRoot::Commit(_) => false,
+            };
         let parents = match (&node.commit, root_here) {
             (Ok(c), false) => c.parents.clone(),
             _ => Vec::new(),
@@ -313,18 +153,13 @@ pub fn verify_path(
         }
     }
     // Children counts (a parent is counted once per child, as the walk below decrements).
-    let edges: Vec<(String, String)> = nodes
+    let parent_ids: Vec<String> = nodes
         .iter()
         .filter(|(id, _)| !roots.contains(*id))
-        .filter_map(|(id, n)| {
-            n.commit
-                .as_ref()
-                .ok()
-                .map(|c| (id.clone(), c.parents.clone()))
-        })
-        .flat_map(|(id, ps)| ps.into_iter().map(move |p| (id.clone(), p)))
+        .filter_map(|(_, n)| n.commit.as_ref().ok())
+        .flat_map(|c| c.parents.iter().cloned())
         .collect();
-    for (_, p) in &edges {
+    for p in &parent_ids {
         if let Some(n) = nodes.get_mut(p) {
             n.children_left += 1;
         }
@@ -353,7 +188,6 @@ pub fn verify_path(
         return Ok(PathOutcome {
             verdicts: vec![v],
             refusal: None,
-            root: Some(target.to_string()),
         });
     }
     let checked = check_signatures(&mut r, &nodes, &roots, ctx)?;
@@ -362,7 +196,7 @@ pub fn verify_path(
     let mut goodlists: HashMap<String, BTreeSet<String>> = HashMap::new();
     let mut verdicts: Vec<Verdict> = Vec::new();
     let mut ready: BTreeSet<String> = BTreeSet::from([target.to_string()]);
-    let mut found: Option<String> = None;
+    let mut found = false;
     'walk: while let Some(id) = ready.pop_first() {
         let node = &nodes[&id];
         let (suffix, node_via) = (node.suffix, node.via);
@@ -388,7 +222,6 @@ pub fn verify_path(
             if !suffix {
                 continue;
             }
-            let known = &checked;
             let result = authenticate_edge(
                 &mut r,
                 &nodes,
@@ -396,7 +229,7 @@ pub fn verify_path(
                 ctx,
                 &hard_revoked,
                 &goodlists,
-                known,
+                &checked,
             )?;
             let result = match result {
                 Edge::Judged(res) => res,
@@ -404,7 +237,6 @@ pub fn verify_path(
                     return Ok(PathOutcome {
                         verdicts: finish(verdicts),
                         refusal: Some(v),
-                        root: None,
                     });
                 }
             };
@@ -423,11 +255,11 @@ pub fn verify_path(
                     pn.via = true;
                 }
                 if p_is_root && pn.via {
-                    found = Some(p.clone());
+                    found = true;
                 }
             }
             edge_results.push((p.clone(), result));
-            if found.is_some() {
+            if found {
                 verdicts.push(edge_verdict(&id, &edge_results));
                 break 'walk;
             }
@@ -436,47 +268,81 @@ pub fn verify_path(
             verdicts.push(edge_verdict(&id, &edge_results));
         }
     }
-    match found {
-        Some(root_id) => {
-            let verdicts = verdicts
-                .into_iter()
-                .filter(Verdict::verified)
-                .collect::<Vec<_>>();
-            Ok(PathOutcome {
-                verdicts: finish(verdicts),
-                refusal: None,
-                root: Some(root_id),
-            })
-        }
-        None => {
-            let blocking = verdicts.iter().find(|v| !v.verified()).cloned();
-            let detail = match (&blocking, via) {
-                (Some(b), _) => format!(
-                    "no authenticated path from the trust root to {}: commit {} is not authorised ({}: {})",
-                    short(target),
-                    short(&b.id),
-                    b.reason.unwrap_or("refused"),
-                    b.detail.as_deref().unwrap_or("")
-                ),
-                (None, Some(v)) => format!(
-                    "no authenticated path from the trust root to {} passes through {}",
-                    short(target),
-                    short(v)
-                ),
-                (None, None) => format!(
-                    "no authenticated path from the trust root to {}",
-                    short(target)
-                ),
-            };
-            let code = blocking
-                .as_ref()
-                .and_then(|b| b.reason)
-                .unwrap_or("no-authenticated-path");
-            Ok(PathOutcome {
-                verdicts: finish(verdicts),
-                refusal: Some(Verdict::refused(target, "commit", code, detail)),
-                root: None,
-            })
+    if found {
+        let verdicts = verdicts.into_iter().filter(Verdict::verified).collect();
+        return Ok(PathOutcome {
+            verdicts: finish(verdicts),
+            refusal: None,
+        });
+    }
+    let blocking = verdicts.iter().find(|v| !v.verified()).cloned();
+    let detail = match (&blocking, via) {
+        (Some(b), _) => format!(
+            "no authenticated path from the trust root to {}: commit {} is not authorised ({}: {})",
+            short_id(target),
+            short_id(&b.id),
+            b.reason.unwrap_or("refused"),
+            b.detail.as_deref().unwrap_or("")
+        ),
+        (None, Some(v)) => format!(
+            "no authenticated path from the trust root to {} passes through {}",
+            short_id(target),
+            short_id(v)
+        ),
+        (None, None) => format!(
+            "no authenticated path from the trust root to {}",
+            short_id(target)
+        ),
+    };
+    let code = blocking
+        .as_ref()
+        .and_then(|b| b.reason)
+        .unwrap_or("no-authenticated-path");
+    Ok(PathOutcome {
+        verdicts: finish(verdicts),
+        refusal: Some(Verdict::refused(target, "commit", code, detail)),
+    })
+}
+
+/// With a `policyDigest` root: does commit `id` carry the pinned policy file, signed as that
+/// policy allows? A carrier the policy does not authorise is noted in `refusals`.
+fn is_digest_root(
+    r: &mut Reader<'_>,
+    want: &[u8; 32],
+    id: &str,
+    node: &Node,
+    ctx: &Context<'_>,
+    refusals: &mut Vec<String>,
+) -> Result<bool, GitError> {
+    let (Ok(Some(blob)), Ok(commit)) = (&node.blob, &node.commit) else {
+        return Ok(false);
+    };
+    if &r.digest(blob)? != want {
+        return Ok(false);
+    }
+    let Ok(policy) = r.policy(&Some(blob.clone()))? else {
+        return Ok(false);
+    };
+    let no_revocations = BTreeSet::new();
+    match authorise(
+        &policy,
+        &policy,
+        id,
+        commit,
+        Right::SignCommit,
+        ctx,
+        &no_revocations,
+        None,
+        None,
+    ) {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            refusals.push(format!(
+                "{} carries the pinned policy but {}",
+                short_id(id),
+                e.detail
+            ));
+            Ok(false)
         }
     }
 }
@@ -495,7 +361,7 @@ fn edge_verdict(id: &str, edges: &[(String, Result<Authorised, Refusal>)]) -> Ve
         v.result = Decision::Verified;
         v.signer = Some(a.entity.clone());
         v.fingerprint = Some(a.primary.clone());
-        v.rule = Some(format!("{} of {}", in_repo::FILE, short(p)));
+        v.rule = Some(format!("{} of {}", in_repo::FILE, short_id(p)));
         return v;
     }
     let Some((_, Err(first))) = edges.first() else {
@@ -508,12 +374,12 @@ fn edge_verdict(id: &str, edges: &[(String, Result<Authorised, Refusal>)]) -> Ve
             if edges.len() == 1 {
                 e.detail.clone()
             } else {
-                format!("under {}'s policy: {}", short(p), e.detail)
+                format!("under {}'s policy: {}", short_id(p), e.detail)
             }
         })
         .collect::<Vec<_>>()
         .join("; ");
-    v.rule = Some(format!("{} of {}", in_repo::FILE, short(&edges[0].0)));
+    v.rule = Some(format!("{} of {}", in_repo::FILE, short_id(&edges[0].0)));
     v.refuse(first.code, detail)
 }
 
@@ -592,7 +458,7 @@ fn authenticate_edge(
                     id,
                     "commit",
                     "in-repo-policy-invalid",
-                    format!("the policy of {}: {detail}", short(id)),
+                    format!("the policy of {}: {detail}", short_id(id)),
                 )
             };
             let Some(node) = nodes.get(id) else {
@@ -612,7 +478,7 @@ fn authenticate_edge(
         Err(v) => return Ok(Edge::Abort(v)),
     };
     let Ok(commit) = &nodes[child].commit else {
-        return Ok(Edge::Judged(Err(refusal(
+        return Ok(Edge::Judged(Err(refuse(
             "malformed-object",
             "unreadable commit",
         ))));
@@ -637,242 +503,4 @@ fn authenticate_edge(
         later_goodlist,
         known,
     )))
-}
-
-/// Checks `commit`'s signature with `parent`'s certificates (updated by `child`'s), that the
-/// signer holds `right` there, and may make every change from `parent` to `child`.
-#[allow(clippy::too_many_arguments)]
-fn authorise(
-    parent: &LoadedPolicy,
-    child: &LoadedPolicy,
-    id: &str,
-    commit: &Commit,
-    right: Right,
-    ctx: &Context<'_>,
-    hard_revoked: &BTreeSet<Fingerprint>,
-    later_goodlist: Option<&BTreeSet<String>>,
-    checked: Option<&Result<openpgp::Good, Refusal>>,
-) -> Result<Authorised, Refusal> {
-    let Some(sig) = &commit.signature else {
-        return Err(refusal("unsigned", "the commit is not signed"));
-    };
-    let good = match checked {
-        Some(result) => result.clone()?,
-        None => check(
-            parent,
-            child,
-            sig,
-            &commit.payload,
-            ctx.first_seen_of(id),
-            ctx,
-        )?,
-    };
-    authorised_by(
-        parent,
-        child,
-        &good,
-        right,
-        hard_revoked,
-        later_goodlist.map(|g| (g, id)),
-    )
-}
-
-/// The OpenPGP signature check itself: keys judged at the signature time (and at the
-/// first-seen time, when known), as sequoia-git does; the commit's own time plays no part.
-fn check(
-    parent: &LoadedPolicy,
-    child: &LoadedPolicy,
-    sig: &[u8],
-    payload: &[u8],
-    first_seen: Option<i64>,
-    ctx: &Context<'_>,
-) -> Result<openpgp::Good, Refusal> {
-    if SigFormat::of(sig) != SigFormat::OpenPgp {
-        return Err(refusal(
-            "bad-signature",
-            format!(
-                "a {} signature: an in-repository policy holds OpenPGP certificates only",
-                SigFormat::of(sig).name()
-            ),
-        ));
-    }
-    let clock = openpgp::Clock {
-        object_time: None,
-        max_skew: ctx.policy.commits.max_skew,
-        first_seen,
-        now: ctx.now,
-    };
-    let certs = parent.signing_certs(child);
-    openpgp::verify(sig, payload, &certs, &clock, ctx.policy.commits.allow_sha1).map_err(|mut e| {
-        if e.code == "untrusted-key" {
-            e.detail = format!("{} (not in the parent's {})", e.detail, in_repo::FILE);
-        }
-        e
-    })
-}
-
-/// Which entity of `parent` holding the signer's certificate may make this change.
-fn authorised_by(
-    parent: &LoadedPolicy,
-    child: &LoadedPolicy,
-    good: &openpgp::Good,
-    right: Right,
-    hard_revoked: &BTreeSet<Fingerprint>,
-    goodlisted: Option<(&BTreeSet<String>, &str)>,
-) -> Result<Authorised, Refusal> {
-    let primary = Fingerprint::from_hex(&good.primary)
-        .map_err(|_| refusal("internal-error", "unreadable fingerprint"))?;
-    let holders = parent.holders(&primary);
-    let changes = if parent.same(child) {
-        Vec::new()
-    } else {
-        parent.policy.diff(&child.policy)
-    };
-    let mut first_err = None;
-    for (entity, rights) in holders {
-        if !rights.contains(&right) {
-            first_err.get_or_insert_with(|| {
-                refusal(
-                    "signer-not-allowed",
-                    format!("signed by '{entity}', who lacks {right} in the parent's policy"),
-                )
-            });
-            continue;
-        }
-        if let Some((change, missing)) = changes
-            .iter()
-            .find_map(|c| c.missing(&rights).map(|m| (c, m)))
-        {
-            first_err.get_or_insert_with(|| {
-                refusal(
-                    "policy-change-not-allowed",
-                    format!(
-                        "the commit {change}, which needs {missing}; its signer '{entity}' lacks it"
-                    ),
-                )
-            });
-            continue;
-        }
-        let key = Fingerprint::from_hex(&good.key).ok();
-        if key.as_ref().is_some_and(|k| hard_revoked.contains(k))
-            && !goodlisted.is_some_and(|(list, id)| list.contains(id))
-        {
-            return Err(refusal(
-                "revoked-key",
-                format!(
-                    "key {} is hard-revoked by a policy between the trust root and the target, and no later authenticated commit goodlists this one",
-                    good.key
-                ),
-            ));
-        }
-        return Ok(Authorised {
-            entity: entity.to_string(),
-            primary: good.primary.clone(),
-        });
-    }
-    Err(first_err.unwrap_or_else(|| {
-        refusal(
-            "untrusted-key",
-            format!(
-                "certificate {} is in no entity of the parent's policy",
-                good.primary
-            ),
-        )
-    }))
-}
-
-/// Verifies an annotated tag for in-repo mode: signed (OpenPGP) by an entity with `sign_tag`
-/// in the tagged commit's policy, named as it is reached. Returns the tag's verdict and the
-/// commit (whose path the caller then verifies).
-pub fn verify_tag(
-    repo: &mut Repo,
-    name: &str,
-    ctx: &Context<'_>,
-) -> Result<(Verdict, Option<String>), GitError> {
-    let id = repo.resolve(&format!("refs/tags/{name}"))?;
-    let algo: HashAlgo = repo.algo;
-    let mut r = Reader::new(repo);
-    let v = Verdict::new(&id, "tag");
-    let (kind, raw) = r.repo.read(&id)?;
-    if kind == "commit" {
-        return Ok((
-            v.refuse(
-                "unsigned",
-                format!("{name} is a lightweight tag: it cannot be signed"),
-            ),
-            None,
-        ));
-    }
-    if kind != "tag" {
-        return Ok((
-            v.refuse("malformed-object", format!("the tag points at a {kind}")),
-            None,
-        ));
-    }
-    let tag = match parse_tag(&raw, algo) {
-        Ok(t) => t,
-        Err(e) => return Ok((v.refuse(e.code, e.detail), None)),
-    };
-    let mut v = v;
-    v.committer = tag.tagger.as_ref().map(|t| t.email.clone());
-    if tag.name != name {
-        return Ok((
-            v.refuse(
-                "tag-name-mismatch",
-                format!(
-                    "the tag object is named '{}' but was reached as '{name}'",
-                    tag.name
-                ),
-            ),
-            None,
-        ));
-    }
-    if tag.kind != "commit" {
-        return Ok((
-            v.refuse(
-                "malformed-object",
-                format!("the tag points at a {}, not a commit", tag.kind),
-            ),
-            None,
-        ));
-    }
-    v.rule = Some(format!("{} of {}", in_repo::FILE, short(&tag.object)));
-    let Some(sig) = &tag.signature else {
-        return Ok((
-            v.refuse("unsigned", "the tag is not signed (git tag -s)"),
-            None,
-        ));
-    };
-    v.signature_type = Some(SigFormat::of(sig).name());
-    let commit = match r.commit(&tag.object)? {
-        Ok(c) => c,
-        Err(e) => return Ok((v.refuse(e.code, e.detail), None)),
-    };
-    let policy = match r.policy_blob(&commit.tree)? {
-        Ok(b) => r.policy(&b)?,
-        Err(e) => Err(e),
-    };
-    let policy = match policy {
-        Ok(p) => p,
-        Err(e) => return Ok((v.refuse("in-repo-policy-invalid", e), None)),
-    };
-    let judged = check(&policy, &policy, sig, &tag.payload, ctx.first_seen, ctx).and_then(|good| {
-        authorised_by(
-            &policy,
-            &policy,
-            &good,
-            Right::SignTag,
-            &BTreeSet::new(),
-            None,
-        )
-    });
-    match judged {
-        Ok(a) => {
-            v.result = Decision::Verified;
-            v.signer = Some(a.entity);
-            v.fingerprint = Some(a.primary);
-            Ok((v, Some(tag.object)))
-        }
-        Err(e) => Ok((v.refuse(e.code, e.detail), None)),
-    }
 }
