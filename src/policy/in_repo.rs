@@ -285,15 +285,11 @@ impl LoadedPolicy {
 /// Merges `cert` into the certificate with the same fingerprint in `map` (or adds it).
 fn merge_into(map: &mut BTreeMap<Fingerprint, Cert>, cert: Cert) {
     let fpr = cert.fingerprint();
-    match map.remove(&fpr) {
-        Some(old) => {
-            let merged = old.clone().merge_public(cert).unwrap_or(old);
-            map.insert(fpr, merged);
-        }
-        None => {
-            map.insert(fpr, cert);
-        }
-    }
+    let merged = match map.remove(&fpr) {
+        Some(old) => old.clone().merge_public(cert).unwrap_or(old),
+        None => cert,
+    };
+    map.insert(fpr, merged);
 }
 
 /// One change between two policies.
@@ -374,8 +370,8 @@ impl Authorization {
         if self.keyring == to.keyring {
             return;
         }
-        let old = by_fingerprint(&self.keyring);
-        let new = by_fingerprint(&to.keyring);
+        let old = by_fingerprint(self);
+        let new = by_fingerprint(to);
         for fpr in old.keys().filter(|f| !new.contains_key(*f)) {
             changes.push(Change::RemoveCert(name.into(), fpr.clone()));
         }
@@ -439,15 +435,10 @@ fn dearmor(keyring: &str) -> Vec<u8> {
 }
 
 /// The certificates of a keyring grouped by fingerprint (copies of one certificate kept apart).
-fn by_fingerprint(keyring: &str) -> BTreeMap<Fingerprint, Vec<Vec<u8>>> {
+fn by_fingerprint(a: &Authorization) -> BTreeMap<Fingerprint, Vec<Vec<u8>>> {
     let mut map: BTreeMap<Fingerprint, Vec<Vec<u8>>> = BTreeMap::new();
-    let binary = dearmor(keyring);
-    if let Ok(parser) = RawCertParser::from_bytes(&binary) {
-        for cert in parser.filter_map(Result::ok) {
-            map.entry(cert.fingerprint())
-                .or_default()
-                .push(cert.as_bytes().to_vec());
-        }
+    for (fpr, bytes) in a.certs() {
+        map.entry(fpr).or_default().push(bytes);
     }
     map
 }
