@@ -23,7 +23,7 @@ use super::cms::CmsSignature;
 use super::{Good, Refusal, refuse};
 use crate::image::cert::{Certificate, identity};
 use crate::image::tlog::TlogEntry;
-use crate::image::verify::{Authority, Keyless, Trust, rank, verify_detached};
+use crate::image::verify::{Authority, Failure, Keyless, Trust, rank, verify_detached};
 
 mod online;
 
@@ -86,13 +86,9 @@ pub fn verify(
     };
     let timestamps: Vec<Vec<u8>> = attribute(sig, &TIMESTAMP_TOKEN).to_vec();
     let mut matches = Vec::new();
-    let mut best: Option<(u8, Refusal)> = None;
+    let mut furthest = Furthest::default();
     for (i, keyless) in signers.iter().enumerate() {
         let Some(k) = keyless else { continue };
-        let authority = Authority {
-            name: format!("signers[{i}]"),
-            trust: Trust::Keyless(Box::new((*k).clone())),
-        };
         match verify_detached(
             &sig.signed_attributes,
             &sig.signature,
@@ -100,22 +96,14 @@ pub fn verify(
             &sig.others,
             vec![entry.clone()],
             timestamps.clone(),
-            &authority,
+            &authority(i, k),
         ) {
-            Ok(p) => {
-                let subject = p.identity.split_once(' ').map(|(_, s)| s.to_string());
-                matches.push((i, subject));
-            }
-            Err(f) => {
-                let r = rank(f.reason);
-                if best.as_ref().is_none_or(|(b, _)| r > *b) {
-                    best = Some((r, refuse(code(f.reason), f.detail)));
-                }
-            }
+            Ok(p) => matches.push((i, subject(&p.identity))),
+            Err(f) => furthest.failure(f),
         }
     }
     if matches.is_empty() {
-        return Err(best.map(|(_, r)| r).unwrap_or_else(|| {
+        return Err(furthest.into_refusal(|| {
             refuse(
                 "untrusted-key",
                 format!(
@@ -130,8 +118,41 @@ pub fn verify(
     })
 }
 
+/// Policy signer `i`'s keyless identity as an image authority.
+fn authority(i: usize, keyless: &Keyless) -> Authority {
+    Authority {
+        name: format!("signers[{i}]"),
+        trust: Trust::Keyless(Box::new(keyless.clone())),
+    }
+}
+
+/// The subject of a passed check's `issuer subject` identity.
+fn subject(identity: &str) -> Option<String> {
+    identity.split_once(' ').map(|(_, s)| s.to_string())
+}
+
+/// The refusal that got furthest among several signers' checks (the image verifier's rank).
+#[derive(Default)]
+struct Furthest(Option<(u8, Refusal)>);
+
+impl Furthest {
+    fn note(&mut self, rank: u8, refusal: Refusal) {
+        if self.0.as_ref().is_none_or(|(b, _)| rank > *b) {
+            self.0 = Some((rank, refusal));
+        }
+    }
+
+    fn failure(&mut self, f: Failure) {
+        self.note(rank(f.reason), refuse(code(f.reason), f.detail));
+    }
+
+    fn into_refusal(self, otherwise: impl FnOnce() -> Refusal) -> Refusal {
+        self.0.map(|(_, r)| r).unwrap_or_else(otherwise)
+    }
+}
+
 /// Image verification's reason codes, as commit verdicts name them.
-pub(super) fn code(reason: &'static str) -> &'static str {
+fn code(reason: &'static str) -> &'static str {
     match reason {
         "cert-untrusted" => "untrusted-ca",
         other => other,

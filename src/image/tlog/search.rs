@@ -37,13 +37,11 @@ pub struct Found {
 
 impl Search {
     /// A search of the Rekor server at `base` (`https://rekor.sigstore.dev`), caching in
-    /// `cache` (none: `$XDG_CACHE_HOME/sigil/rekor`, else `~/.cache/sigil/rekor`).
-    pub fn new(base: &str, cache: Option<PathBuf>) -> Search {
-        let cache =
-            cache.or_else(|| crate::user_dirs::path("XDG_CACHE_HOME", ".cache", "sigil/rekor"));
+    /// `$XDG_CACHE_HOME/sigil/rekor`, else `~/.cache/sigil/rekor`.
+    pub fn new(base: &str) -> Search {
         Search {
             base: base.trim_end_matches('/').to_string(),
-            cache,
+            cache: crate::user_dirs::path("XDG_CACHE_HOME", ".cache", "sigil/rekor"),
         }
     }
 

@@ -7,9 +7,9 @@
 
 use super::super::cms::CmsSignature;
 use super::super::{Good, Refusal, refuse};
-use super::code;
+use super::{Furthest, authority, subject};
 use crate::image::tlog::search::{Found, Search, data_key};
-use crate::image::verify::{Authority, Keyless, Trust, rank, verify_detached};
+use crate::image::verify::{Keyless, verify_detached};
 
 /// Verifies an online-mode gitsign signature of `object_id`.
 pub(super) fn verify(
@@ -37,28 +37,16 @@ pub(super) fn verify(
         .map_err(|_| refuse("bad-signature", "the CMS signature does not verify"))?;
     let data = data_key(object_id.as_bytes());
     let mut matches = Vec::new();
-    let mut best: Option<(u8, Refusal)> = None;
-    let mut note = |r: u8, refusal: Refusal| {
-        if best.as_ref().is_none_or(|(b, _)| r > *b) {
-            best = Some((r, refusal));
-        }
-    };
+    let mut furthest = Furthest::default();
     for (i, keyless, url) in searchable {
-        let search = Search::new(url, None);
-        let authority = Authority {
-            name: format!("signers[{i}]"),
-            trust: Trust::Keyless(Box::new(keyless.clone())),
-        };
-        let judge = |found: &Found| -> Result<String, (u8, Refusal)> {
-            let entry_sig = logged_signature(&found.entry.canonicalized_body).ok_or_else(|| {
-                (
-                    0,
-                    refuse(
-                        "tlog-mismatch",
-                        "the log entry is not a hashedrekord with a signature",
-                    ),
-                )
-            })?;
+        let search = Search::new(url);
+        let authority = authority(i, keyless);
+        let mut judge = |found: &Found| -> Option<String> {
+            let Some(entry_sig) = logged_signature(&found.entry.canonicalized_body) else {
+                let why = "the log entry is not a hashedrekord with a signature";
+                furthest.note(0, refuse("tlog-mismatch", why));
+                return None;
+            };
             verify_detached(
                 object_id.as_bytes(),
                 &entry_sig,
@@ -69,51 +57,35 @@ pub(super) fn verify(
                 &authority,
             )
             .map(|p| p.identity)
-            .map_err(|f| (rank(f.reason), refuse(code(f.reason), f.detail)))
+            .map_err(|f| furthest.failure(f))
+            .ok()
         };
-        let mut passed = None;
-        for found in search.cached(&data) {
-            match judge(&found) {
-                Ok(id) => {
-                    passed = Some(id);
-                    break;
+        // The cache first; then the log, whose entry is remembered once it verified.
+        let mut identity = search.cached(&data).iter().find_map(&mut judge);
+        if identity.is_none() {
+            identity = match search.online(&data) {
+                Err(e) => {
+                    furthest.note(0, refuse("tlog-missing", e));
+                    None
                 }
-                Err((r, e)) => note(r, e),
-            }
-        }
-        if passed.is_none() {
-            match search.online(&data) {
-                Err(e) => note(0, refuse("tlog-missing", e)),
-                Ok(candidates) if candidates.is_empty() => note(
-                    0,
-                    refuse(
-                        "tlog-missing",
-                        format!("Rekor at {url} has no entry for object {object_id}"),
-                    ),
-                ),
-                Ok(candidates) => {
-                    for found in candidates {
-                        match judge(&found) {
-                            Ok(id) => {
-                                search.remember(&data, &found);
-                                passed = Some(id);
-                                break;
-                            }
-                            Err((r, e)) => note(r, e),
-                        }
-                    }
+                Ok(candidates) if candidates.is_empty() => {
+                    let why = format!("Rekor at {url} has no entry for object {object_id}");
+                    furthest.note(0, refuse("tlog-missing", why));
+                    None
                 }
-            }
+                Ok(candidates) => candidates.iter().find_map(|found| {
+                    let id = judge(found)?;
+                    search.remember(&data, found);
+                    Some(id)
+                }),
+            };
         }
-        if let Some(identity) = passed {
-            let subject = identity.split_once(' ').map(|(_, s)| s.to_string());
-            matches.push((i, subject));
+        if let Some(identity) = identity {
+            matches.push((i, subject(&identity)));
         }
     }
     if matches.is_empty() {
-        return Err(best
-            .map(|(_, r)| r)
-            .unwrap_or_else(|| refuse("tlog-missing", "no log entry found")));
+        return Err(furthest.into_refusal(|| refuse("tlog-missing", "no log entry found")));
     }
     Ok(Good {
         matches,
