@@ -168,6 +168,18 @@ impl Lab {
         )
     }
 
+    /// `sigil render` of `apps/web` at `rev` for `main`, as Argo CD runs the plugin.
+    fn render(&self, rev: &str, extra: &[&str]) -> std::process::Output {
+        let mut c = self.s.cmd(sigil());
+        c.current_dir(self.repo.join("apps/web"))
+            .env("ARGOCD_APP_REVISION", rev)
+            .env("ARGOCD_APP_SOURCE_TARGET_REVISION", "main")
+            .args(["render", "--policy"])
+            .arg(self.s.path("policy.yaml"))
+            .args(extra);
+        run(c)
+    }
+
     fn current(&self) -> Option<String> {
         std::fs::read_link(self.out.join("current"))
             .ok()
@@ -903,16 +915,7 @@ fn render_for_argocd() {
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other}\n",
     );
     let c1 = lab.commit("first", true);
-    let render = |rev: &str, extra: &[&str]| {
-        let mut c = lab.s.cmd(sigil());
-        c.current_dir(lab.repo.join("apps/web"))
-            .env("ARGOCD_APP_REVISION", rev)
-            .env("ARGOCD_APP_SOURCE_TARGET_REVISION", "main")
-            .args(["render", "--policy"])
-            .arg(lab.s.path("policy.yaml"))
-            .args(extra);
-        run(c)
-    };
+    let render = |rev: &str, extra: &[&str]| lab.render(rev, extra);
     let out = render(&c1, &[]);
     assert_eq!(
         out.status.code(),
@@ -1605,15 +1608,7 @@ fn the_gate_follows_an_in_repo_policy_from_its_trust_root() {
     assert_eq!(lab.current().as_deref(), Some(c1.as_str()));
     // `sigil render` (the Argo CD plugin) follows the same path: alice's revision renders,
     // mallory's is refused with the reason.
-    let render = |rev: &str| {
-        let mut c = lab.s.cmd(sigil());
-        c.current_dir(lab.repo.join("apps/web"))
-            .env("ARGOCD_APP_REVISION", rev)
-            .env("ARGOCD_APP_SOURCE_TARGET_REVISION", "main")
-            .args(["render", "--no-images", "--policy"])
-            .arg(lab.s.path("policy.yaml"));
-        run(c)
-    };
+    let render = |rev: &str| lab.render(rev, &["--no-images"]);
     let out = render(&c1);
     assert_eq!(
         out.status.code(),
