@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::git::short_id;
 use crate::sops::time::{format_unix, now_unix};
 use serde_json::json;
 
@@ -16,6 +15,7 @@ use super::quarantine::{FetchError, Quarantine};
 use super::state::{ArtifactInfo, Attempt, AttemptResult, ImageSummary, Published};
 use crate::cache_key::CacheKey;
 use crate::git::repo::Repo;
+use crate::git::short_id;
 use crate::git::tree::{self, Entry};
 use crate::git::verify::{Cache, Context, Verdict, verify_commit, verify_commits, verify_tag};
 use crate::image::check::{Checker, ImageVerdict, Outcome, Targets, VerdictCache};
